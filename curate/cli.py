@@ -1,0 +1,238 @@
+"""`python -m curate`: the command line. Each command calls the same functions the app does.
+
+Commands are registered in COMMANDS as (name, help, add_arguments, run); a feature module adds
+its own by appending there.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from curate.workspace import Workspace
+
+Handler = Callable[[argparse.Namespace, Workspace], int]
+COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
+REPO = Path(__file__).resolve().parent.parent
+
+
+def command(name: str, help: str, args: Callable[[argparse.ArgumentParser], None] = lambda p: None):
+    def register(fn: Handler) -> Handler:
+        COMMANDS.append((name, help, args, fn))
+        return fn
+    return register
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback, exit status 2."""
+
+
+# --- init -------------------------------------------------------------------------------------
+@command("init", "create the database or migrate it to the newest schema")
+def _init(a, ws):
+    from db import migrate
+    engine = ws.engine()
+    rev = migrate.upgrade(engine)
+    print(f"database ready at {engine.url.render_as_string(hide_password=True)} (schema {rev})")
+    return 0
+
+
+# --- ingest -----------------------------------------------------------------------------------
+def _ingest_args(p):
+    p.add_argument("dir", help="folder of images (jpg, jpeg, png, webp; searched recursively)")
+    p.add_argument("--source", required=True, help="name of this collection, e.g. celeba")
+    p.add_argument("--attributes", help="CelebA list_attr_celeba.txt (default: looked for in DIR "
+                   "and its parent)")
+    p.add_argument("--partition", help="CelebA list_eval_partition.txt (default: as --attributes)")
+    p.add_argument("--workers", type=int, default=None, help="decoding processes (default: all cores)")
+    p.add_argument("--near-duplicate-bits", type=int, default=4,
+                   help="perceptual-hash distance reported as a near-duplicate (default 4)")
+
+
+@command("ingest", "record every image under a folder (idempotent)", _ingest_args)
+def _ingest(a, ws):
+    from curate.celeba import AttributeFileError
+    from curate.ingest import ingest
+    try:
+        report = ingest(ws.open(), a.dir, a.source, attributes=a.attributes, partition=a.partition,
+                        workers=a.workers, near_duplicate_bits=a.near_duplicate_bits,
+                        progress=sys.stderr.isatty())
+    except (FileNotFoundError, AttributeFileError, ValueError) as e:
+        raise CliError(str(e)) from None
+    print(report.summary())
+    return 0
+
+
+# --- users ------------------------------------------------------------------------------------
+def _users_args(p):
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = sub.add_parser("add", help="add an annotator (or an admin with --admin)")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="may ingest, assign, review and export")
+    add.add_argument("--password", help="default: asked for on the terminal, or env ROSTRO_PASSWORD")
+    sub.add_parser("list", help="list users and roles")
+
+
+@command("users", "add or list annotators and admins", _users_args)
+def _users(a, ws):
+    from curate.users import UserError, add_user, list_users
+    engine = ws.open()
+    if a.action == "list":
+        for u in list_users(engine):
+            print(f"{u.name}\t{u.role.value}\t{'active' if u.active else 'inactive'}")
+        return 0
+    password = a.password or os.environ.get("ROSTRO_PASSWORD")
+    if not password:
+        import getpass
+        if not sys.stdin.isatty():
+            raise CliError("no password: pass --password or set ROSTRO_PASSWORD")
+        password = getpass.getpass(f"password for {a.name}: ")
+        if password != getpass.getpass("again: "):
+            raise CliError("the passwords differ")
+    try:
+        add_user(engine, a.name, password, admin=a.admin)
+    except UserError as e:
+        raise CliError(str(e)) from None
+    print(f"added {'admin' if a.admin else 'annotator'} {a.name}")
+    return 0
+
+
+# --- assign -----------------------------------------------------------------------------------
+def _assign_args(p):
+    p.add_argument("--per-annotator", type=int, default=10_000, help="queue length (default 10000)")
+    p.add_argument("--overlap", type=float, default=0.05,
+                   help="share of each queue also given to another annotator (default 0.05)")
+    p.add_argument("--order", choices=("attributes", "random"), default="attributes",
+                   help="attributes: likely-old faces first (CelebA attributes); random (default attributes)")
+    p.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0)")
+    p.add_argument("--annotator", action="append", dest="annotators", metavar="NAME",
+                   help="only these annotators (repeatable; default all)")
+    p.add_argument("--source", action="append", dest="sources", metavar="NAME",
+                   help="only images of these sources (repeatable; default those with attributes)")
+
+
+@command("assign", "fill each annotator's queue (never drops decisions made)", _assign_args)
+def _assign(a, ws):
+    from curate.assign import AssignError, assign
+    try:
+        report = assign(ws.open(), per_annotator=a.per_annotator, overlap=a.overlap, order=a.order,
+                        seed=a.seed, annotators=a.annotators, sources=a.sources)
+    except AssignError as e:
+        raise CliError(str(e)) from None
+    print(report.summary())
+    return 0
+
+
+# --- status -----------------------------------------------------------------------------------
+def _status_args(p):
+    p.add_argument("--problems", action="store_true", help="list every ingest problem")
+
+
+@command("status", "what the workspace holds", _status_args)
+def _status(a, ws):
+    from curate.status import problems, status
+    engine = ws.open()
+    print(f"workspace: {ws.root}")
+    print(status(engine).summary())
+    if a.problems:
+        for src, rel, kind, reason in problems(engine):
+            print(f"{src}\t{kind}\t{rel}\t{reason}")
+    return 0
+
+
+# --- demo -------------------------------------------------------------------------------------
+def _demo_args(p):
+    p.add_argument("--count", type=int, default=200, help="CelebA-style images (default 200)")
+    p.add_argument("--peruvian", type=int, default=100, help="peruvian_face-style images (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    p.add_argument("--if-missing", action="store_true", help="do nothing when the demo is built")
+
+
+@command("demo", "build the synthetic demo set, users and queues", _demo_args)
+def _demo(a, ws):
+    from curate.demo import build_demo
+    if a.count < 1 or a.peruvian < 0:
+        raise CliError("--count must be at least 1 and --peruvian at least 0")
+    report = build_demo(ws, ws.open(), count=a.count, peruvian=a.peruvian, seed=a.seed,
+                        if_missing=a.if_missing, progress=sys.stderr.isatty())
+    print(report.summary())
+    return 0
+
+
+# --- serve ------------------------------------------------------------------------------------
+def _serve_args(p):
+    p.add_argument("--address", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+
+
+@command("serve", "start the labeling app (Streamlit) on this workspace", _serve_args)
+def _serve(a, ws):
+    from curate.status import status
+    engine = ws.open()
+    print(f"workspace: {ws.root}")
+    print(status(engine).summary())
+    app = REPO / "streamlit_app.py"
+    if not app.exists():
+        return 0
+    env = dict(os.environ, ROSTRO_WORKSPACE=str(ws.root))
+    if ws.database_url:
+        env["ROSTRO_DATABASE_URL"] = ws.database_url
+    print(f"serving on http://{a.address}:{a.port}  (Ctrl-C stops)")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", a.address,
+           "--server.port", str(a.port), "--server.headless", "true",
+           "--browser.gatherUsageStats", "false"]
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    _load_plugins()
+    parser = argparse.ArgumentParser(
+        prog="python -m curate",
+        description="rostro: curate face datasets — ingest, assign, label, export.")
+    parser.add_argument("--workspace", help="workspace folder (default $ROSTRO_WORKSPACE or ./workspace)")
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default $ROSTRO_DATABASE_URL or "
+                        "SQLite in the workspace)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_, add_args, fn in COMMANDS:
+        p = sub.add_parser(name, help=help_, description=help_)
+        add_args(p)
+        p.set_defaults(handler=fn)
+    return parser
+
+
+def _load_plugins() -> None:
+    """Import the modules that register more commands (exports, labels, …) when present."""
+    import importlib
+    for mod in PLUGINS:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+
+
+PLUGINS = ["curate.export_cli"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if a.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    ws = Workspace.resolve(a.workspace, a.database_url)
+    try:
+        return a.handler(a, ws)
+    except CliError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

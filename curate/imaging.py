@@ -1,0 +1,158 @@
+"""Safe image reading: every way a file can be bad becomes a `BadImage` with a clear reason.
+
+Transforms elsewhere take HWC uint8 RGB ndarrays; `load_rgb` is how a file becomes one, whatever
+its mode (CMYK, 16-bit, palette, alpha composited on white).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp"})
+MAX_PIXELS = 89_478_485  # Pillow's own bomb threshold (~0.25 GiB RGBA); refuse, never just warn
+_HASH_SIDE = 32  # the perceptual hash works on a 32×32 luminance DCT
+
+
+class BadImage(ValueError):
+    """A file that cannot be used as an image; str() is the reason shown to the user."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    content_hash: str  # sha256 hex of the file bytes
+    phash: int  # signed 64-bit DCT hash
+    width: int
+    height: int
+    mode: str
+    file_size: int
+
+
+def _open(data: bytes, name: str) -> Image.Image:
+    if not data:
+        raise BadImage("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise BadImage(f"decompression bomb: {e}") from None
+    except UnidentifiedImageError:
+        raise BadImage("not an image (format not recognised)") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise BadImage(f"unreadable header: {e}") from None
+    if img.format not in {"JPEG", "PNG", "WEBP", "MPO"}:
+        raise BadImage(f"unsupported format {img.format} (expected JPEG, PNG or WebP)")
+    w, h = img.size
+    if w < 1 or h < 1:
+        raise BadImage(f"invalid size {w}×{h}")
+    if w * h > MAX_PIXELS:
+        raise BadImage(f"decompression bomb: {w}×{h} = {w * h:,} pixels exceeds {MAX_PIXELS:,}")
+    return img
+
+
+def _decode(img: Image.Image) -> None:
+    try:
+        img.load()
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        msg = str(e)
+        if "truncated" in msg or isinstance(e, EOFError):
+            raise BadImage(f"truncated file: {msg}") from None
+        raise BadImage(f"corrupt image data: {msg}") from None
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """RGB for any mode: alpha and palette transparency composited on white, 16-bit scaled."""
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        arr = np.clip(arr * (255.0 / peak), 0, 255).astype(np.uint8)
+        return Image.fromarray(arr, "L").convert("RGB")
+    if img.mode == "F":
+        arr = np.clip(np.asarray(img, dtype=np.float64), 0, 255).astype(np.uint8)
+        return Image.fromarray(arr, "L").convert("RGB")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def read_image(data: bytes, name: str = "", *, draft: tuple[int, int] | None = None) -> Image.Image:
+    """Decode bytes fully (raises BadImage); EXIF orientation applied; not yet converted."""
+    img = _open(data, name)
+    if draft is not None and img.format == "JPEG":
+        img.draft("RGB", draft)  # decode at 1/2…1/8 scale straight from the DCT: much faster
+    _decode(img)
+    if draft is None:
+        img = ImageOps.exif_transpose(img)
+    return img
+
+
+def load_rgb(path: str | Path) -> np.ndarray:
+    """The file as an HWC uint8 RGB array; raises BadImage with the reason."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BadImage(f"missing file: {path}") from None
+    except IsADirectoryError:
+        raise BadImage(f"a folder, not a file: {path}") from None
+    return np.asarray(to_rgb(read_image(data, path.name)))
+
+
+def _dct_matrix(n: int) -> np.ndarray:
+    k = np.arange(n)[:, None]
+    x = np.arange(n)[None, :]
+    m = np.cos(np.pi * (2 * x + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    m[0] /= np.sqrt(2.0)
+    return m
+
+
+_DCT = _dct_matrix(_HASH_SIDE)
+
+
+def phash(img: Image.Image) -> int:
+    """64-bit DCT perceptual hash (the low 8×8 frequencies against their median), signed."""
+    grey = to_rgb(img).convert("L").resize((_HASH_SIDE, _HASH_SIDE), Image.Resampling.BILINEAR)
+    a = np.asarray(grey, dtype=np.float64)
+    low = (_DCT @ a @ _DCT.T)[:8, :8].ravel()
+    bits = low > np.median(low[1:])
+    value = int(np.packbits(bits).view(">u8")[0])
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def hamming(a: int, b: int) -> int:
+    return ((a ^ b) & 0xFFFFFFFFFFFFFFFF).bit_count()
+
+
+def probe_bytes(data: bytes, name: str = "") -> Probe:
+    """Hashes, size and mode of an encoded image; raises BadImage. Decodes at reduced scale."""
+    img = _open(data, name)
+    w, h, mode = img.width, img.height, img.mode
+    if img.format == "JPEG":
+        img.draft("L" if mode == "L" else "RGB", (_HASH_SIDE * 2, _HASH_SIDE * 2))
+    _decode(img)
+    return Probe(
+        content_hash=hashlib.sha256(data).hexdigest(),
+        phash=phash(img),
+        width=w,
+        height=h,
+        mode=mode,
+        file_size=len(data),
+    )
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int = 95) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()

@@ -1,0 +1,309 @@
+"""Ingest: record every image under a folder with its hashes and size.
+
+Idempotent: files already recorded are not read again; new files are added; vanished files are
+marked (never deleted: decisions may point at them). Bad files never stop an ingest: each is
+recorded in `ingest_problems` with its reason and reported at the end. Decoding runs on all
+cores; rows are written in batches, each its own transaction, so a killed ingest keeps what it
+had written and a re-run picks up the rest.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine, delete, insert, select, update
+from tqdm import tqdm
+
+from curate import celeba
+from curate.imaging import EXTENSIONS, BadImage, hamming, probe_bytes
+from db.engine import reading, writing
+from db.models import Image, IngestProblem, Source
+
+log = logging.getLogger(__name__)
+
+NEAR_DUPLICATE_BITS = 4  # perceptual-hash Hamming distance at or under which images look alike
+BATCH = 2000  # rows per write transaction
+
+
+@dataclass
+class IngestReport:
+    source: str
+    root: str
+    seen: int = 0  # image files found under the root
+    added: int = 0
+    already: int = 0  # recorded by an earlier ingest
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, recorded copy)
+    near_duplicates: list[tuple[str, str, int]] = field(default_factory=list)
+    bad: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    vanished: list[str] = field(default_factory=list)
+    returned: list[str] = field(default_factory=list)  # vanished before, back now
+    with_attributes: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.added / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"source {self.source!r} at {self.root}: {self.seen} image files, {self.added} added, "
+            f"{self.already} already recorded, {len(self.duplicates)} exact duplicates, "
+            f"{len(self.near_duplicates)} near-duplicates, {len(self.bad)} bad, "
+            f"{len(self.vanished)} vanished ({self.seconds:.1f} s, {self.rate:,.0f} images/s)"
+        ]
+        for name, reason in self.bad:
+            lines.append(f"  bad: {name}: {reason}")
+        for name, other in self.duplicates[:20]:
+            lines.append(f"  duplicate: {name} = {other}")
+        for a, b, d in self.near_duplicates[:20]:
+            lines.append(f"  near-duplicate: {a} ~ {b} (distance {d})")
+        for name in self.vanished[:20]:
+            lines.append(f"  vanished: {name}")
+        more = max(0, len(self.duplicates) - 20) + max(0, len(self.near_duplicates) - 20) + max(
+            0, len(self.vanished) - 20)
+        if more:
+            lines.append(f"  … and {more} more (see `curate status --problems`)")
+        return "\n".join(lines)
+
+
+def scan(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """Relative POSIX paths of image files under root (sorted) and links that leave the root."""
+    files: list[str] = []
+    escaping: list[tuple[str, str]] = []
+    root = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        d = Path(dirpath)
+        for name in list(dirnames):
+            p = d / name
+            if p.is_symlink() and not _inside(p.resolve(), root):
+                escaping.append((p.relative_to(root).as_posix(), "symlink leaves the image root"))
+        dirnames.sort()
+        for name in filenames:
+            if Path(name).suffix.lower() not in EXTENSIONS or name.startswith("._"):
+                continue
+            p = d / name
+            rel = p.relative_to(root).as_posix()
+            if p.is_symlink() and not _inside(p.resolve(), root):
+                escaping.append((rel, f"symlink leaves the image root (→ {os.readlink(p)})"))
+                continue
+            files.append(rel)
+    files.sort()
+    return files, escaping
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _probe_path(args: tuple[str, str]) -> tuple[str, dict | str]:
+    root, rel = args
+    try:
+        with open(os.path.join(root, rel), "rb") as f:
+            data = f.read()
+        p = probe_bytes(data, rel)
+    except BadImage as e:
+        return rel, str(e)
+    except FileNotFoundError:
+        return rel, "missing file (vanished during ingest, or a broken symlink)"
+    except OSError as e:
+        return rel, f"unreadable file: {e.strerror or e}"
+    except Exception as e:  # noqa: BLE001 — a decoder bug in one file must not stop the ingest
+        return rel, f"could not decode: {type(e).__name__}: {e}"
+    return rel, p.__dict__
+
+
+def _probe_all(root: Path, rels: list[str], workers: int, progress: bool) -> Iterator[tuple[str, dict | str]]:
+    args = [(str(root), r) for r in rels]
+    bar = tqdm(total=len(rels), desc="ingest", unit="img", disable=not progress, smoothing=0.05)
+    try:
+        if workers <= 1 or len(rels) < 64:
+            for a in args:
+                yield _probe_path(a)
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for result in pool.map(_probe_path, args, chunksize=64):
+                    yield result
+                    bar.update()
+    finally:
+        bar.close()
+
+
+def get_or_create_source(engine: Engine, name: str, root: Path) -> int:
+    with writing(engine) as s:
+        src = s.scalar(select(Source).where(Source.name == name))
+        if src is None:
+            src = Source(name=name, root=str(root))
+            s.add(src)
+            s.flush()
+        elif Path(src.root) != root:
+            raise ValueError(f"source {name!r} is registered at {src.root}, not {root}; "
+                             "pick another --source name")
+        return src.id
+
+
+def ingest(
+    engine: Engine,
+    root: str | os.PathLike,
+    source: str,
+    *,
+    attributes: str | os.PathLike | None = None,
+    partition: str | os.PathLike | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    near_duplicate_bits: int = NEAR_DUPLICATE_BITS,
+) -> IngestReport:
+    """Ingest every image under `root` as source `source` and return what happened.
+
+    attributes/partition: CelebA's list_attr_celeba.txt / list_eval_partition.txt; by default
+    looked for in `root` and its parent. workers: decoding processes (default: all cores).
+    """
+    t0 = time.perf_counter()
+    root = Path(root).expanduser().resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder not found: {root}")
+    src_id = get_or_create_source(engine, source, root)
+    report = IngestReport(source=source, root=str(root))
+
+    attr_names, attrs = celeba.read_attributes(attributes or celeba.find(root, celeba.ATTR_FILE))
+    parts = celeba.read_partition(partition or celeba.find(root, celeba.PARTITION_FILE))
+
+    files, escaping = scan(root)
+    report.seen = len(files)
+    with reading(engine) as s:
+        known = dict(s.execute(select(Image.relpath, Image.missing_since).where(
+            Image.source_id == src_id)).all())
+        hashes = dict(s.execute(select(Image.content_hash, Image.id)).all())
+    present = set(files)
+    report.vanished = sorted(r for r, missing in known.items() if r not in present and missing is None)
+    report.returned = sorted(r for r, missing in known.items() if r in present and missing is not None)
+    new = [r for r in files if r not in known]
+    report.already = len(files) - len(new)
+
+    problems: list[dict] = [dict(relpath=r, kind="bad", reason=why) for r, why in escaping]
+    report.bad.extend(escaping)
+    batch: list[dict] = []
+    added_ids: list[int] = []
+    batch_hash_rel: dict[str, str] = {}
+    rel_of_id: dict[int, str] = {}
+
+    def flush() -> None:
+        if not batch:
+            return
+        with writing(engine) as s:
+            ids = s.scalars(insert(Image).returning(Image.id, sort_by_parameter_order=True), batch).all()
+        for row, image_id in zip(batch, ids):
+            hashes[row["content_hash"]] = image_id
+            rel_of_id[image_id] = row["relpath"]
+            added_ids.append(image_id)
+        batch.clear()
+        batch_hash_rel.clear()
+
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    for rel, result in _probe_all(root, new, workers or os.cpu_count() or 1, progress):
+        if isinstance(result, str):
+            report.bad.append((rel, result))
+            problems.append(dict(relpath=rel, kind="bad", reason=result))
+            continue
+        h = result["content_hash"]
+        if h in hashes or h in batch_hash_rel:
+            other = batch_hash_rel.get(h) or f"image #{hashes[h]}"
+            report.duplicates.append((rel, other))
+            problems.append(dict(relpath=rel, kind="duplicate", reason=f"same content as {other}",
+                                 other_image_id=hashes.get(h)))
+            continue
+        name = rel.rsplit("/", 1)[-1]
+        row = dict(source_id=src_id, relpath=rel, created_at=now, partition=parts.get(name),
+                   attributes=attrs.get(name) if attrs else None, **result)
+        report.with_attributes += row["attributes"] is not None
+        batch.append(row)
+        batch_hash_rel[h] = rel
+        if len(batch) >= BATCH:
+            flush()
+    flush()
+    report.added = len(added_ids)
+
+    report.near_duplicates = _near_duplicates(engine, added_ids, rel_of_id, near_duplicate_bits)
+    for a, b, dist in report.near_duplicates:
+        problems.append(dict(relpath=a, kind="near_duplicate", reason=f"looks like {b} (distance {dist})"))
+    for rel in report.vanished:
+        problems.append(dict(relpath=rel, kind="vanished", reason="file no longer under the root"))
+
+    with writing(engine) as s:
+        # Problems describe the latest ingest of this source.
+        s.execute(delete(IngestProblem).where(IngestProblem.source_id == src_id))
+        if problems:
+            s.execute(insert(IngestProblem), [dict(source_id=src_id, created_at=now, **p) for p in problems])
+        if report.vanished:
+            for chunk in _chunks(report.vanished, 500):
+                s.execute(update(Image).where(Image.source_id == src_id, Image.relpath.in_(chunk))
+                          .values(missing_since=now))
+        if report.returned:
+            for chunk in _chunks(report.returned, 500):
+                s.execute(update(Image).where(Image.source_id == src_id, Image.relpath.in_(chunk))
+                          .values(missing_since=None))
+        values = dict(last_ingest_at=now)
+        if attr_names:
+            values["attribute_names"] = attr_names
+        s.execute(update(Source).where(Source.id == src_id).values(**values))
+    report.seconds = time.perf_counter() - t0
+    log.info("ingest done: %s added in %.1f s", report.added, report.seconds)
+    return report
+
+
+def _chunks(items: list, n: int) -> Iterable[list]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+def _near_duplicates(engine: Engine, new_ids: list[int], rel_of_id: dict[int, str],
+                     max_bits: int) -> list[tuple[str, str, int]]:
+    """Pairs (new image, any image) within `max_bits` of each other.
+
+    Pigeonhole banding: split the 64 bits into max_bits+1 bands; two hashes within max_bits
+    differ in at most max_bits bands, so they share at least one band exactly. Only images
+    sharing a band value are compared, instead of all pairs.
+    """
+    if not new_ids or max_bits < 0:
+        return []
+    with reading(engine) as s:
+        rows = s.execute(select(Image.id, Image.phash, Image.relpath, Image.source_id)).all()
+    n_bands = max_bits + 1
+    width = -(-64 // n_bands)
+    new = set(new_ids)
+    buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
+    phash_of = {}
+    name_of = {}
+    for image_id, ph, rel, _src in rows:
+        u = ph & 0xFFFFFFFFFFFFFFFF
+        phash_of[image_id] = ph
+        name_of[image_id] = rel_of_id.get(image_id, rel)
+        for b in range(n_bands):
+            buckets[(b, (u >> (b * width)) & ((1 << width) - 1))].append(image_id)
+    found: dict[tuple[int, int], int] = {}
+    for members in buckets.values():
+        if len(members) < 2 or len(members) > 5000:
+            continue  # a huge bucket means a flat band (blank images): skip, it says nothing
+        fresh = [m for m in members if m in new]
+        for a in fresh:
+            for b in members:
+                if a == b or (b in new and b < a):
+                    continue
+                key = (min(a, b), max(a, b))
+                if key in found:
+                    continue
+                d = hamming(phash_of[a], phash_of[b])
+                if d <= max_bits:
+                    found[key] = d
+    out = []
+    for (a, b), d in sorted(found.items()):
+        first, second = (a, b) if a in new else (b, a)
+        out.append((name_of[first], name_of[second], d))
+    return out

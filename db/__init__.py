@@ -1,0 +1,1 @@
+"""Database layer: models, engine set-up, migrations, and the query functions others share."""

@@ -1,0 +1,174 @@
+"""The schema: typed SQLAlchemy 2 models. Alembic (db/migrations) owns how it is created.
+
+Decisions and adjudications are append-only: an undo or a change is a new row, and the newest
+row per (image, annotator) — or per image for adjudications — is the one that counts.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Role(str, enum.Enum):
+    annotator = "annotator"
+    admin = "admin"
+
+
+class Verdict(str, enum.Enum):
+    accept = "accept"
+    reject = "reject"
+    skip = "skip"
+    undo = "undo"  # withdraws the previous decision: the image is undecided again
+
+
+class Source(Base):
+    """A registered image folder (a collection): CelebA, a peruvian_face folder, ..."""
+
+    __tablename__ = "sources"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    root: Mapped[str] = mapped_column(Text)  # absolute path of the image root
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    last_ingest_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # Column names of the attribute file, when one was read (CelebA: its 40 names).
+    attribute_names: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+
+    images: Mapped[list[Image]] = relationship(back_populates="source")
+
+
+class Image(Base):
+    __tablename__ = "images"
+    __table_args__ = (
+        UniqueConstraint("source_id", "relpath", name="uq_images_source_relpath"),
+        Index("ix_images_content_hash", "content_hash"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    relpath: Mapped[str] = mapped_column(String(1024))  # POSIX path under source.root
+    content_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the file bytes, hex
+    phash: Mapped[int] = mapped_column(BigInteger)  # 64-bit perceptual (DCT) hash, signed
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(16))  # PIL mode as stored (RGB, L, CMYK, P, ...)
+    file_size: Mapped[int] = mapped_column(BigInteger)  # bytes
+    # Names of the attributes that are +1 (CelebA's file says 1); the others are -1. None when
+    # the source has no attribute file. A list keeps 202,599 rows small.
+    attributes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    partition: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0 train 1 val 2 test
+    missing_since: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+    source: Mapped[Source] = relationship(back_populates="images")
+
+
+class IngestProblem(Base):
+    """A file an ingest could not take (bad file) or noted (duplicate, near-duplicate, vanished)."""
+
+    __tablename__ = "ingest_problems"
+    __table_args__ = (Index("ix_ingest_problems_source", "source_id", "kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    relpath: Mapped[str] = mapped_column(String(1024))
+    kind: Mapped[str] = mapped_column(String(32))  # bad | duplicate | near_duplicate | vanished
+    reason: Mapped[str] = mapped_column(Text)
+    other_image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+
+class Annotator(Base):
+    __tablename__ = "annotators"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
+    password_hash: Mapped[str] = mapped_column(String(255))  # scrypt, see db.auth
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+
+class Assignment(Base):
+    """One image in one annotator's queue, at a position (0-based)."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        UniqueConstraint("annotator_id", "image_id", name="uq_assignments_annotator_image"),
+        UniqueConstraint("annotator_id", "position", name="uq_assignments_annotator_position"),
+        Index("ix_assignments_image", "image_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="CASCADE"))
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    is_overlap: Mapped[bool] = mapped_column(default=False)  # also in another queue
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+
+class Decision(Base):
+    """An annotator's decision on an image. Append-only; the newest row per pair counts."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        Index("ix_decisions_annotator_image_id", "annotator_id", "image_id", "id"),
+        Index("ix_decisions_image", "image_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id"))
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id"))
+    verdict: Mapped[Verdict] = mapped_column(Enum(Verdict, native_enum=False, length=16))
+    rule: Mapped[str | None] = mapped_column(String(32), nullable=True)  # failed rule key
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)  # tolerance tag keys
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)  # time taken to decide
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, server_default=func.now())
+
+
+class Adjudication(Base):
+    """An admin's verdict settling a disagreement. Append-only; the newest row per image counts."""
+
+    __tablename__ = "adjudications"
+    __table_args__ = (Index("ix_adjudications_image_id", "image_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id"))
+    admin_id: Mapped[int] = mapped_column(ForeignKey("annotators.id"))
+    verdict: Mapped[Verdict] = mapped_column(Enum(Verdict, native_enum=False, length=16))
+    rule: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, server_default=func.now())
+
+
+class Export(Base):
+    """A dataset folder written by `curate export` or `curate prepare`."""
+
+    __tablename__ = "exports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # old_celeba | peruvian_mix | sketch_pairs | lmdb
+    path: Mapped[str] = mapped_column(Text)  # absolute path of the folder
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    seed: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)

@@ -1,0 +1,105 @@
+"""Shared fixtures: throwaway databases (SQLite always; PostgreSQL when a server is given),
+and a small synthetic workspace.
+
+PostgreSQL: set ROSTRO_TEST_POSTGRES_URL to a server URL whose user may create databases
+(`.ci/run` starts one on 127.0.0.1). Each test gets a fresh database, dropped afterwards.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from curate.workspace import Workspace
+from db import migrate
+from db.engine import make_engine
+
+PG_ENV = "ROSTRO_TEST_POSTGRES_URL"
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def pytest_configure(config):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    """test-artifacts/ at the repo root (git-ignored): pictures saved for people to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def _postgres_url() -> str | None:
+    return os.environ.get(PG_ENV) or None
+
+
+@pytest.fixture
+def postgres_url():
+    """URL of a fresh, empty PostgreSQL database; skipped when no server is configured."""
+    base = _postgres_url()
+    if not base:
+        pytest.skip(f"PostgreSQL tests need a server: set {PG_ENV} (.ci/run starts one)")
+    name = f"rostro_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    yield url
+    from curate.workspace import _engine_for
+    _engine_for.cache_clear()
+    with admin.connect() as c:
+        c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'rostro.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    """Each database test runs on SQLite and on PostgreSQL (skipped without a server)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'rostro.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def engine(db_url):
+    """A migrated engine on SQLite and on PostgreSQL."""
+    e = make_engine(db_url)
+    migrate.upgrade(e)
+    yield e
+    e.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url):
+    e = make_engine(sqlite_url)
+    migrate.upgrade(e)
+    yield e
+    e.dispose()
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Workspace:
+    return Workspace.resolve(tmp_path / "ws")
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory):
+    """A built demo workspace (40 CelebA-style + 10 peruvian faces), shared by read-only tests.
+
+    Tests that write decisions should build their own with `build_demo`."""
+    from curate.demo import build_demo
+    ws = Workspace.resolve(tmp_path_factory.mktemp("demo") / "ws")
+    engine = ws.open()
+    build_demo(ws, engine, count=40, peruvian=10, seed=3)
+    return ws

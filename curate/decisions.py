@@ -1,0 +1,168 @@
+"""Decisions and verdicts: the one place that says what an image's standing verdict is.
+
+Rows are only ever appended. The newest row per (image, annotator) is that annotator's
+standing decision unless it is an `undo`; the newest adjudication per image overrides the
+annotators. Verdict of an image (`final_verdicts`):
+- the newest adjudication, when there is one (and it is not an undo);
+- else, when every annotator whose queue holds the image has a standing accept or reject and
+  they all agree, that verdict (an overlap image needs both to accept);
+- else `disputed` (they disagree) or `pending` (someone has not decided, or only skipped).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from curate import rules
+from db.engine import reading, writing
+from db.models import Adjudication, Annotator, Assignment, Decision, Role, Verdict
+
+OPINIONS = (Verdict.accept, Verdict.reject)  # what counts towards agreement; skip does not
+
+
+class DecisionError(ValueError):
+    """A decision that cannot be recorded (not in the queue, bad rule, not an admin, …)."""
+
+
+def _check(verdict: Verdict | str, rule: str | None, tags: Iterable[str]) -> tuple[Verdict, list[str]]:
+    try:
+        v = Verdict(verdict)
+    except ValueError:
+        raise DecisionError(f"unknown verdict {verdict!r}") from None
+    tags = sorted(set(tags))
+    if v is not Verdict.undo:
+        try:
+            rules.validate(v.value, rule, tags)
+        except ValueError as e:
+            raise DecisionError(str(e)) from None
+    return v, tags
+
+
+def record_decision(engine: Engine, annotator_id: int, image_id: int, verdict: Verdict | str,
+                    rule: str | None = None, tags: Iterable[str] = (), note: str | None = None,
+                    seconds: float | None = None) -> int:
+    """Append a decision by an annotator on an image of their own queue; returns its id."""
+    v, tags = _check(verdict, rule, tags)
+    with writing(engine) as s:
+        assigned = s.scalar(select(Assignment.id).where(
+            Assignment.annotator_id == annotator_id, Assignment.image_id == image_id))
+        if assigned is None:
+            raise DecisionError(f"image {image_id} is not in this annotator's queue")
+        row = Decision(image_id=image_id, annotator_id=annotator_id, verdict=v,
+                       rule=rule if v is Verdict.reject else None, tags=tags,
+                       note=(note or None), seconds=seconds)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def undo(engine: Engine, annotator_id: int, image_id: int) -> int:
+    """Withdraw the annotator's standing decision on an image (appends an `undo` row)."""
+    return record_decision(engine, annotator_id, image_id, Verdict.undo)
+
+
+def adjudicate(engine: Engine, admin_id: int, image_id: int, verdict: Verdict | str,
+               rule: str | None = None, tags: Iterable[str] = (), note: str | None = None) -> int:
+    """Append an admin's verdict on an image (overrides the annotators); returns its id."""
+    v, tags = _check(verdict, rule, tags)
+    if v is Verdict.skip:
+        raise DecisionError("an adjudication accepts or rejects (or undoes an adjudication)")
+    with writing(engine) as s:
+        role = s.scalar(select(Annotator.role).where(Annotator.id == admin_id))
+        if role is not Role.admin:
+            raise DecisionError("only an admin may adjudicate")
+        row = Adjudication(image_id=image_id, admin_id=admin_id, verdict=v,
+                           rule=rule if v is Verdict.reject else None, tags=tags, note=note or None)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def standing_decisions(session: Session, *, annotator_id: int | None = None,
+                       image_ids: Iterable[int] | None = None) -> list[Decision]:
+    """The newest decision per (image, annotator), undone ones left out."""
+    newest = select(func.max(Decision.id).label("id")).group_by(Decision.image_id, Decision.annotator_id)
+    if annotator_id is not None:
+        newest = newest.where(Decision.annotator_id == annotator_id)
+    if image_ids is not None:
+        newest = newest.where(Decision.image_id.in_(list(image_ids)))
+    q = select(Decision).where(Decision.id.in_(newest.subquery().select()),
+                               Decision.verdict != Verdict.undo).order_by(Decision.id)
+    return list(session.scalars(q))
+
+
+def standing_adjudications(session: Session) -> dict[int, Adjudication]:
+    newest = select(func.max(Adjudication.id)).group_by(Adjudication.image_id).subquery()
+    rows = session.scalars(select(Adjudication).where(Adjudication.id.in_(newest.select())))
+    return {a.image_id: a for a in rows if a.verdict is not Verdict.undo}
+
+
+@dataclass(frozen=True)
+class FinalVerdict:
+    image_id: int
+    verdict: str  # accept | reject | disputed | pending
+    rule: str | None = None  # the failed rule of a reject (the first annotator's when several)
+    tags: tuple[str, ...] = ()  # union of the tags recorded by whoever decided
+    provenance: str = ""  # "adjudicated by NAME" or the deciding annotators joined by "+"
+    by: dict[str, str] = field(default_factory=dict)  # annotator name → their standing verdict
+
+
+def final_verdicts(engine: Engine, image_ids: Iterable[int] | None = None) -> dict[int, FinalVerdict]:
+    """The verdict of every image that is in a queue or adjudicated (see the module doc)."""
+    with reading(engine) as s:
+        names = dict(s.execute(select(Annotator.id, Annotator.name)).all())
+        q = select(Assignment.image_id, Assignment.annotator_id)
+        if image_ids is not None:
+            image_ids = list(image_ids)
+            q = q.where(Assignment.image_id.in_(image_ids))
+        queues: dict[int, list[int]] = defaultdict(list)
+        for image_id, annotator_id in s.execute(q):
+            queues[image_id].append(annotator_id)
+        decided: dict[int, dict[int, Decision]] = defaultdict(dict)
+        for d in standing_decisions(s, image_ids=image_ids):
+            decided[d.image_id][d.annotator_id] = d
+        adjudicated = standing_adjudications(s)
+    out: dict[int, FinalVerdict] = {}
+    for image_id in sorted(set(queues) | set(decided) | set(adjudicated)):
+        if image_ids is not None and image_id not in image_ids:
+            continue
+        mine = decided.get(image_id, {})
+        by = {names[a]: d.verdict.value for a, d in sorted(mine.items())}
+        adj = adjudicated.get(image_id)
+        if adj is not None:
+            out[image_id] = FinalVerdict(image_id, adj.verdict.value, adj.rule, tuple(adj.tags),
+                                         f"adjudicated by {names.get(adj.admin_id, adj.admin_id)}", by)
+            continue
+        who = sorted(set(queues.get(image_id, [])) | set(mine))
+        opinions = [mine[a] for a in who if a in mine and mine[a].verdict in OPINIONS]
+        verdicts = {d.verdict for d in opinions}
+        if len(verdicts) > 1:
+            out[image_id] = FinalVerdict(image_id, "disputed", by=by,
+                                         provenance="+".join(names[d.annotator_id] for d in opinions))
+        elif len(opinions) < len(who) or not opinions:
+            out[image_id] = FinalVerdict(image_id, "pending", by=by)
+        else:
+            tags = tuple(sorted({t for d in opinions for t in d.tags}))
+            out[image_id] = FinalVerdict(
+                image_id, opinions[0].verdict.value, opinions[0].rule, tags,
+                "+".join(names[d.annotator_id] for d in opinions), by)
+    return out
+
+
+def disagreements(engine: Engine, *, include_settled: bool = True) -> list[FinalVerdict]:
+    """Images on which annotators' standing decisions differ (accept vs reject), oldest first.
+
+    A settled one (adjudicated since) keeps its adjudicated verdict in the result when
+    include_settled is True; `by` always holds each annotator's own verdict.
+    """
+    verdicts = final_verdicts(engine)
+    out = []
+    for v in verdicts.values():
+        opinions = {x for x in v.by.values() if x in ("accept", "reject")}
+        if len(opinions) > 1 and (include_settled or v.verdict == "disputed"):
+            out.append(v)
+    return out

@@ -1,0 +1,108 @@
+"""Queues: sizes, overlap, order, stability, and re-assigning keeps decisions."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+
+from curate import synth
+from curate.assign import AssignError, assign, old_score
+from curate.decisions import record_decision
+from curate.ingest import ingest
+from curate.users import add_user
+from db.engine import reading
+from db.models import Assignment, Decision, Image
+
+
+def _queues(engine):
+    with reading(engine) as s:
+        rows = s.execute(select(Assignment.annotator_id, Assignment.position, Assignment.image_id,
+                                Assignment.is_overlap).order_by(Assignment.annotator_id,
+                                                                Assignment.position)).all()
+    out = {}
+    for a, pos, img, ov in rows:
+        out.setdefault(a, []).append((pos, img, ov))
+    return out
+
+
+@pytest.fixture
+def celeba_db(engine, tmp_path):
+    synth.write_celeba(tmp_path / "c", 120, seed=2)
+    ingest(engine, tmp_path / "c" / "img_align_celeba", "celeba", progress=False, workers=1)
+    ids = [add_user(engine, n, "pw") for n in ("a", "b", "c")]
+    return engine, ids
+
+
+def test_sizes_overlap_and_positions(celeba_db):
+    engine, ids = celeba_db
+    report = assign(engine, per_annotator=30, overlap=0.2, seed=1)
+    q = _queues(engine)
+    assert [len(q[i]) for i in ids] == [30, 30, 30]
+    for i in ids:
+        assert [p for p, _, _ in q[i]] == list(range(30))
+        assert sum(ov for *_, ov in q[i]) == 6  # 20 % of 30 shared
+    counts = Counter(img for i in ids for _, img, _ in q[i])
+    assert max(counts.values()) == 2
+    assert sum(1 for c in counts.values() if c == 2) == 9  # 3 annotators × 6 / 2
+    assert report.per_annotator == {"a": 30, "b": 30, "c": 30}
+    # shared images are spread along the queue, not bunched at the end
+    first_half = sum(ov for p, _, ov in q[ids[0]] if p < 15)
+    assert 2 <= first_half <= 4
+
+
+def test_same_seed_same_queues_other_seed_differs(tmp_path):
+    def build(seed, sub):
+        from db.engine import make_engine
+        from db import migrate
+        e = make_engine(f"sqlite:///{tmp_path / sub}.db")
+        migrate.upgrade(e)
+        synth.write_celeba(tmp_path / "c", 60, seed=2)
+        ingest(e, tmp_path / "c" / "img_align_celeba", "celeba", progress=False, workers=1)
+        for n in ("a", "b"):
+            add_user(e, n, "pw")
+        assign(e, per_annotator=20, overlap=0.1, seed=seed)
+        with reading(e) as s:
+            return s.execute(select(Assignment.annotator_id, Assignment.position, Image.relpath)
+                             .join(Image).order_by(Assignment.id)).all()
+    one = build(5, "one")
+    assert one == build(5, "two")
+    assert one != build(6, "three")
+
+
+def test_attribute_order_puts_likely_old_first(celeba_db):
+    engine, ids = celeba_db
+    assign(engine, per_annotator=40, overlap=0.0, order="attributes", seed=0)
+    with reading(engine) as s:
+        rows = s.execute(select(Assignment.position, Image.attributes).join(Image).where(
+            Assignment.annotator_id == ids[0]).order_by(Assignment.position)).all()
+    scores = [old_score(a) for _, a in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert scores[0] > 0 and "Young" not in rows[0][1]
+
+
+def test_reassigning_keeps_positions_and_decisions(celeba_db):
+    engine, ids = celeba_db
+    assign(engine, per_annotator=10, overlap=0.1, seed=3)
+    before = _queues(engine)
+    first_image = before[ids[0]][0][1]
+    record_decision(engine, ids[0], first_image, "accept")
+    assign(engine, per_annotator=25, overlap=0.1, seed=99)  # another seed: only appends
+    after = _queues(engine)
+    for i in ids:
+        assert after[i][:10] == before[i]
+        assert len(after[i]) == 25
+    with reading(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Decision)) == 1
+    again = assign(engine, per_annotator=25, overlap=0.1, seed=3)
+    assert sum(again.added.values()) == 0
+
+
+def test_clear_errors(engine):
+    with pytest.raises(AssignError, match="no annotators"):
+        assign(engine, per_annotator=5)
+    add_user(engine, "a", "pw")
+    with pytest.raises(AssignError, match="no such annotator: zed"):
+        assign(engine, per_annotator=5, annotators=["zed"])
+    with pytest.raises(AssignError, match="between 0 and 1"):
+        assign(engine, per_annotator=5, overlap=1.5)

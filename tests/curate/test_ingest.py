@@ -1,0 +1,154 @@
+"""Ingest: every good file in, every bad file reported with a reason, re-runs idempotent."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import zlib
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+from sqlalchemy import func, select
+
+from curate import synth
+from curate.ingest import ingest
+from curate.status import problems, status
+from db.engine import reading
+from db.models import Image, IngestProblem, Source
+
+
+def _png_bomb(path, side=20_000):
+    """A valid PNG header claiming side×side pixels (400 M), with a tiny compressed body."""
+    def chunk(kind, data):
+        c = struct.pack(">I", len(data)) + kind + data
+        return c + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    raw = zlib.compress(b"\x00" * 1000)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", raw) + chunk(b"IEND", b""))
+
+
+def _face(seed=0):
+    t = synth.draw_truth(np.random.default_rng(seed), "x.jpg")
+    return synth.render(t, seed)
+
+
+@pytest.fixture
+def messy_folder(tmp_path):
+    root = tmp_path / "imgs"
+    (root / "sub" / "deeper").mkdir(parents=True)
+    good = {}
+    for i in range(6):
+        _face(i).save(root / f"good{i}.jpg", quality=90)
+        good[f"good{i}.jpg"] = "RGB"
+    _face(10).save(root / "sub" / "g.png")
+    _face(11).save(root / "sub" / "deeper" / "g.webp")
+    _face(12).convert("CMYK").save(root / "cmyk.jpg")
+    _face(13).convert("P").save(root / "palette.png")
+    rgba = _face(14).convert("RGBA")
+    rgba.putalpha(128)
+    rgba.save(root / "alpha.png")
+    arr16 = (np.asarray(_face(15).convert("L"), dtype=np.uint16) * 257)
+    PILImage.fromarray(arr16).save(root / "sixteen.png")
+    good.update({"sub/g.png": 1, "sub/deeper/g.webp": 1, "cmyk.jpg": 1, "palette.png": 1,
+                 "alpha.png": 1, "sixteen.png": 1})
+    # bad ones
+    (root / "zero.jpg").write_bytes(b"")
+    (root / "notanimage.jpg").write_text("hello, I am text")
+    data = (root / "good0.jpg").read_bytes()
+    (root / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    (root / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(300))
+    _png_bomb(root / "bomb.png")
+    outside = tmp_path / "outside.jpg"
+    _face(20).save(outside)
+    os.symlink(outside, root / "escape.jpg")
+    os.symlink(tmp_path, root / "escape_dir")
+    shutil.copy(root / "good1.jpg", root / "sub" / "copy_of_good1.jpg")
+    (root / "readme.txt").write_text("not looked at")
+    return root, good
+
+
+def test_ingest_takes_good_files_and_reports_each_bad_one(engine, messy_folder):
+    root, good = messy_folder
+    report = ingest(engine, root, "messy", workers=2, progress=False)
+    with reading(engine) as s:
+        rels = set(s.scalars(select(Image.relpath)))
+    assert rels == set(good)
+    bad = dict(report.bad)
+    assert set(bad) == {"zero.jpg", "notanimage.jpg", "truncated.jpg", "corrupt.png", "bomb.png",
+                        "escape.jpg", "escape_dir"}
+    assert "empty" in bad["zero.jpg"]
+    assert "not an image" in bad["notanimage.jpg"]
+    assert "truncated" in bad["truncated.jpg"]
+    assert "bomb" in bad["bomb.png"]
+    assert "leaves the image root" in bad["escape.jpg"]
+    assert "leaves the image root" in bad["escape_dir"]
+    assert report.duplicates == [("sub/copy_of_good1.jpg", "good1.jpg")]
+    st = status(engine)
+    assert st.sources[0]["problems"]["bad"] == 7
+    assert st.sources[0]["problems"]["duplicate"] == 1
+    assert len(problems(engine, "bad")) == 7
+    with reading(engine) as s:
+        modes = dict(s.execute(select(Image.relpath, Image.mode)).all())
+    assert modes["cmyk.jpg"] == "CMYK" and modes["palette.png"] == "P"
+
+
+def test_reingest_is_idempotent_adds_new_and_reports_vanished(engine, tmp_path):
+    root = tmp_path / "c"
+    synth.write_celeba(root, 8, seed=1)
+    images = root / "img_align_celeba"
+    first = ingest(engine, images, "celeba", progress=False, workers=1)
+    assert first.added == 8 and first.with_attributes == 8
+    again = ingest(engine, images, "celeba", progress=False)
+    assert (again.added, again.already, again.vanished) == (0, 8, [])
+    (images / "000003.jpg").unlink()
+    _face(99).save(images / "new.jpg")
+    third = ingest(engine, images, "celeba", progress=False)
+    assert third.added == 1 and third.vanished == ["000003.jpg"]
+    with reading(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Image)) == 9  # vanished rows are kept
+        gone = s.scalar(select(Image.missing_since).where(Image.relpath == "000003.jpg"))
+        assert gone is not None
+        assert s.scalar(select(func.count()).select_from(IngestProblem).where(
+            IngestProblem.kind == "vanished")) == 1
+
+
+def test_celeba_attributes_and_partition_are_read(engine, tmp_path):
+    truths = synth.write_celeba(tmp_path / "c", 12, seed=4)
+    ingest(engine, tmp_path / "c" / "img_align_celeba", "celeba", progress=False, workers=1)
+    with reading(engine) as s:
+        rows = {r.relpath: r for r in s.scalars(select(Image))}
+        names = s.scalar(select(Source.attribute_names))
+    assert len(names) == 40 and names[-1] == "Young"
+    for t in truths:
+        attrs = set(rows[t.file].attributes)
+        expected = {a for a, v in t.celeba_attributes().items() if v == 1}
+        assert attrs == expected
+    assert [rows[t.file].partition for t in truths] == [0] * 9 + [1] + [2] * 2
+
+
+def test_bad_attribute_file_is_a_clear_error(engine, tmp_path):
+    from curate.celeba import AttributeFileError
+    synth.write_celeba(tmp_path / "c", 2)
+    (tmp_path / "c" / "list_attr_celeba.txt").write_text("2\nYoung Bald\n000001.jpg 1\n")
+    with pytest.raises(AttributeFileError, match="expected a file name and 2 values"):
+        ingest(engine, tmp_path / "c" / "img_align_celeba", "celeba", progress=False)
+
+
+def test_near_duplicates_are_reported(engine, tmp_path):
+    root = tmp_path / "n"
+    root.mkdir()
+    img = _face(5)
+    img.save(root / "a.jpg", quality=95)
+    img.save(root / "b.jpg", quality=60)  # same picture, other bytes
+    _face(6).save(root / "c.jpg")
+    report = ingest(engine, root, "n", progress=False, workers=1)
+    assert report.added == 3
+    assert [(a, b) for a, b, _ in report.near_duplicates] == [("b.jpg", "a.jpg")] or \
+        [(a, b) for a, b, _ in report.near_duplicates] == [("a.jpg", "b.jpg")]
+
+
+def test_missing_folder_is_a_clear_error(engine, tmp_path):
+    with pytest.raises(FileNotFoundError, match="image folder not found"):
+        ingest(engine, tmp_path / "nope", "x", progress=False)

@@ -1,0 +1,72 @@
+"""Checkpoints: a plain dict of state_dicts, written atomically, with the RNG states.
+
+``{"G", "D", "G_ema", "opt_G", "opt_D", "config", "iteration", "version", "size", "step",
+"alpha", "rng"}``. A kill during ``save`` leaves the previous checkpoints intact: the data
+goes to a temporary file in the same folder, is fsynced, then renamed over the target.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+VERSION = 1
+NAME = re.compile(r"^(\d{6,})\.pt$")
+
+
+def path_for(run_dir: str | Path, iteration: int) -> Path:
+    return Path(run_dir) / "checkpoints" / f"{iteration:06d}.pt"
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def save(ckpt: dict[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        torch.save({"version": VERSION, **ckpt}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def newest(run_dir: str | Path) -> Path | None:
+    """The checkpoint with the highest iteration in ``run_dir/checkpoints`` (temp files ignored)."""
+    folder = Path(run_dir) / "checkpoints"
+    found = [(int(m.group(1)), p) for p in folder.glob("*.pt") if (m := NAME.match(p.name))]
+    return max(found)[1] if found else None
+
+
+def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint file, or the newest one when ``path`` is a run folder."""
+    path = Path(path)
+    if path.is_dir():
+        found = newest(path)
+        if found is None:
+            raise FileNotFoundError(f"no checkpoints in {path / 'checkpoints'}")
+        path = found
+    ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    if not isinstance(ckpt, dict) or "G_ema" not in ckpt or "config" not in ckpt:
+        raise ValueError(f"{path} is not a rostro StyleGAN checkpoint")
+    return ckpt

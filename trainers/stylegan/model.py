@@ -1,0 +1,233 @@
+"""StyleGAN (v1) generator and discriminator with progressive growing.
+
+The architecture follows the paper as implemented by rosinality/style-based-gan-pytorch
+(the seed's reference): 8-layer mapping network with pixel norm, a learned constant 4x4
+input, AdaIN after every convolution, per-pixel noise, equalized learning rate, a [1 2 1]
+blur on every resampling, fused (transposed/strided) resampling from 128 px up, and a
+minibatch-stddev channel in the discriminator's last block. Block ``i`` works at
+``4 * 2**i`` px; ``step`` is the index of the current output block and ``alpha`` the
+fade-in weight of its newest block.
+
+Equalized learning rate is a scale applied to the weight in ``forward`` (not a forward
+pre-hook as in the reference), so the modules compile and convert to channels-last.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Feature maps per resolution, as in the paper and the reference.
+CHANNELS = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64, 512: 32, 1024: 16}
+FUSED_FROM = 128  # px: resolutions that use fused up/downsampling (reference: fused=True)
+
+
+def channels(size: int, cap: int) -> int:
+    return min(CHANNELS[size], cap)
+
+
+class EqualLinear(nn.Module):
+    def __init__(self, in_dim: int, out_dim: int, bias: torch.Tensor | float = 0.0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_dim, in_dim))
+        b = bias if isinstance(bias, torch.Tensor) else torch.full((out_dim,), float(bias))
+        self.bias = nn.Parameter(b.clone())
+        self.scale = math.sqrt(2 / in_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.scale, self.bias)
+
+
+class EqualConv2d(nn.Module):
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, padding: int = 0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(out_ch))
+        self.scale = math.sqrt(2 / (in_ch * kernel * kernel))
+        self.padding = padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+
+
+class FusedUpsample(EqualConv2d):
+    """Nearest 2x upsampling + 3x3 conv as one stride-2 transposed 4x4 conv."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = F.pad(self.weight * self.scale, [1, 1, 1, 1])
+        w = (w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]) / 4
+        return F.conv_transpose2d(x, w.transpose(0, 1), self.bias, stride=2, padding=1)
+
+
+class FusedDownsample(EqualConv2d):
+    """3x3 conv + 2x2 average pooling as one stride-2 4x4 conv."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = F.pad(self.weight * self.scale, [1, 1, 1, 1])
+        w = (w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]) / 4
+        return F.conv2d(x, w, self.bias, stride=2, padding=1)
+
+
+class Blur(nn.Module):
+    """Depthwise [1 2 1] x [1 2 1] / 16 low-pass filter."""
+
+    def __init__(self, ch: int):
+        super().__init__()
+        k = torch.tensor([1.0, 2.0, 1.0])
+        self.register_buffer("kernel", (k[:, None] * k[None, :] / 16).expand(ch, 1, 3, 3).contiguous())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.kernel.to(x.dtype), padding=1, groups=x.shape[1])
+
+
+class PixelNorm(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+class NoiseInjection(nn.Module):
+    def __init__(self, ch: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1, ch, 1, 1))
+        self.scale = math.sqrt(2 / ch)
+
+    def forward(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        return x + self.weight * self.scale * noise
+
+
+class AdaIN(nn.Module):
+    def __init__(self, ch: int, style_dim: int):
+        super().__init__()
+        self.style = EqualLinear(style_dim, 2 * ch, bias=torch.cat([torch.ones(ch), torch.zeros(ch)]))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.style(w)[:, :, None, None].chunk(2, dim=1)
+        return gamma * F.instance_norm(x) + beta
+
+
+class StyledBlock(nn.Module):
+    """One generator resolution: (upsample, conv, blur | constant) -> noise -> lrelu -> AdaIN, twice."""
+
+    def __init__(self, in_ch: int, out_ch: int, style_dim: int, size: int):
+        super().__init__()
+        self.size = size
+        if size == 4:
+            self.const = nn.Parameter(torch.randn(1, out_ch, 4, 4))
+        elif size >= FUSED_FROM:
+            self.up = FusedUpsample(in_ch, out_ch, 3, padding=1)
+            self.blur1 = Blur(out_ch)
+        else:
+            self.conv1 = EqualConv2d(in_ch, out_ch, 3, padding=1)
+            self.blur1 = Blur(out_ch)
+        self.noise1, self.adain1 = NoiseInjection(out_ch), AdaIN(out_ch, style_dim)
+        self.conv2 = EqualConv2d(out_ch, out_ch, 3, padding=1)
+        self.noise2, self.adain2 = NoiseInjection(out_ch), AdaIN(out_ch, style_dim)
+
+    def forward(self, x: torch.Tensor | None, w: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        if self.size == 4:
+            out = self.const.expand(w.shape[0], -1, -1, -1).to(w.dtype)
+        elif self.size >= FUSED_FROM:
+            out = self.blur1(self.up(x))
+        else:
+            out = self.blur1(self.conv1(F.interpolate(x, scale_factor=2, mode="nearest")))
+        out = self.adain1(F.leaky_relu(self.noise1(out, noise), 0.2), w)
+        out = self.conv2(out)
+        return self.adain2(F.leaky_relu(self.noise2(out, noise), 0.2), w)
+
+
+class Generator(nn.Module):
+    def __init__(self, max_size: int = 1024, latent_dim: int = 512, mapping_layers: int = 8,
+                 max_channels: int = 512):
+        super().__init__()
+        self.latent_dim = latent_dim
+        layers: list[nn.Module] = [PixelNorm()]
+        for _ in range(mapping_layers):
+            layers += [EqualLinear(latent_dim, latent_dim), nn.LeakyReLU(0.2)]
+        self.style = nn.Sequential(*layers)
+        sizes = [4 * 2**i for i in range(int(math.log2(max_size)) - 1)]
+        ch = [channels(s, max_channels) for s in sizes]
+        self.blocks = nn.ModuleList(
+            StyledBlock(ch[max(i - 1, 0)], ch[i], latent_dim, s) for i, s in enumerate(sizes))
+        self.to_rgb = nn.ModuleList(EqualConv2d(c, 3, 1) for c in ch)
+
+    def mapping_parameters(self) -> list[nn.Parameter]:
+        return list(self.style.parameters())
+
+    def synthesis_parameters(self) -> list[nn.Parameter]:
+        ids = {id(p) for p in self.style.parameters()}
+        return [p for p in self.parameters() if id(p) not in ids]
+
+    def make_noise(self, batch: int, step: int, device, generator: torch.Generator | None = None):
+        return [torch.randn(batch, 1, 4 * 2**i, 4 * 2**i, device=device, generator=generator)
+                for i in range(step + 1)]
+
+    def synthesize(self, ws: list[torch.Tensor], step: int, alpha: float,
+                   noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Image at 4*2**step px from one style vector per block (len(ws) >= step + 1)."""
+        if noise is None:
+            noise = self.make_noise(ws[0].shape[0], step, ws[0].device)
+        out = prev = None
+        for i in range(step + 1):
+            prev = out
+            out = self.blocks[i](out, ws[i], noise[i].to(ws[i].dtype))
+        rgb = self.to_rgb[step](out)
+        if step > 0 and 0 <= alpha < 1:
+            skip = F.interpolate(self.to_rgb[step - 1](prev), scale_factor=2, mode="nearest")
+            rgb = torch.lerp(skip, rgb, alpha)
+        return rgb
+
+    def forward(self, z: torch.Tensor, step: int, alpha: float = 1.0, z2: torch.Tensor | None = None,
+                crossover: int = -1, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Images from latents; with ``z2``, blocks after ``crossover`` take z2's style."""
+        w = self.style(z)
+        w2 = self.style(z2) if z2 is not None else w
+        ws = [w if i <= crossover or z2 is None else w2 for i in range(step + 1)]
+        return self.synthesize(ws, step, alpha, noise)
+
+
+class DiscriminatorBlock(nn.Module):
+    def __init__(self, in_ch: int, out_ch: int, size: int):
+        super().__init__()
+        self.size = size
+        if size == 4:  # the minibatch-stddev channel is appended before this block
+            self.conv1 = EqualConv2d(in_ch + 1, out_ch, 3, padding=1)
+            self.conv2 = EqualConv2d(out_ch, out_ch, 4)
+            return
+        self.conv1 = EqualConv2d(in_ch, out_ch, 3, padding=1)
+        self.blur = Blur(out_ch)
+        self.conv2 = (FusedDownsample if size >= FUSED_FROM else EqualConv2d)(out_ch, out_ch, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.leaky_relu(self.conv1(x), 0.2)
+        if self.size == 4:
+            return F.leaky_relu(self.conv2(out), 0.2)
+        out = self.conv2(self.blur(out))
+        if self.size < FUSED_FROM:
+            out = F.avg_pool2d(out, 2)
+        return F.leaky_relu(out, 0.2)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, max_size: int = 1024, max_channels: int = 512):
+        super().__init__()
+        sizes = [4 * 2**i for i in range(int(math.log2(max_size)) - 1)]
+        ch = [channels(s, max_channels) for s in sizes]
+        self.blocks = nn.ModuleList(
+            DiscriminatorBlock(ch[i], ch[max(i - 1, 0)], s) for i, s in enumerate(sizes))
+        self.from_rgb = nn.ModuleList(EqualConv2d(3, c, 1) for c in ch)
+        self.linear = EqualLinear(ch[0], 1)
+
+    def forward(self, x: torch.Tensor, step: int, alpha: float = 1.0) -> torch.Tensor:
+        out = F.leaky_relu(self.from_rgb[step](x), 0.2)
+        for i in range(step, -1, -1):
+            if i == 0:
+                std = torch.sqrt(out.float().var(0, unbiased=False) + 1e-8).mean()
+                out = torch.cat([out, std.to(out.dtype).expand(out.shape[0], 1, 4, 4)], 1)
+            out = self.blocks[i](out)
+            if i == step and i > 0 and 0 <= alpha < 1:
+                skip = F.leaky_relu(self.from_rgb[i - 1](F.avg_pool2d(x, 2)), 0.2)
+                out = torch.lerp(skip, out, alpha)
+        return self.linear(out.flatten(1))

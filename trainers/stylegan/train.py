@@ -1,0 +1,178 @@
+"""The training loop: check the data, build or resume the state, train, write the run folder.
+
+Run folder: ``config.json``, ``metrics.jsonl``, ``samples/{iteration:06d}.png``,
+``checkpoints/{iteration:06d}.pt`` and TensorBoard events when tensorboard is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from . import checkpoint
+from .config import Settings
+from .data import ImageBank, check_lmdb
+from .evaluate import evaluate_fid, evaluate_swd, generate, latents
+from .grid import make_grid, save_png, to_uint8
+from .step import Phase, Trainer, phase_at
+
+log = logging.getLogger(__name__)
+
+
+class RunFolderError(ValueError):
+    """The run folder cannot be started or continued as asked."""
+
+
+def setup_device(cfg: Settings) -> tuple[torch.device, int, int]:
+    """(device, rank, world size); joins the torchrun process group when WORLD_SIZE > 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda but no CUDA device is visible")
+    device = torch.device("cpu")
+    if cuda:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
+        torch.backends.cudnn.allow_tf32 = cfg.tf32
+        torch.backends.cudnn.benchmark = True
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return device, rank, world
+
+
+def check_run(cfg: Settings) -> tuple[int, Path | None]:
+    """Validate the data and the run folder without writing; (image count, checkpoint to resume)."""
+    n = check_lmdb(cfg.lmdb, cfg.sizes())
+    out = Path(cfg.out)
+    if cfg.resume:
+        ckpt = checkpoint.newest(out)
+        if ckpt is None:
+            raise RunFolderError(f"--resume: no checkpoint in {out / 'checkpoints'}")
+        return n, ckpt
+    if (out / "config.json").exists() or checkpoint.newest(out) is not None:
+        raise RunFolderError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    return n, None
+
+
+def _truncate_metrics(path: Path, iteration: int) -> None:
+    """Drop lines written after the checkpoint we resume from (they will be redone)."""
+    if not path.exists():
+        return
+    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["iteration"] <= iteration]
+    path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def _tensorboard(run_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional
+        return None
+    return SummaryWriter(str(run_dir))
+
+
+def save_samples(trainer: Trainer, z: torch.Tensor, phase: Phase, path: Path, seed: int) -> None:
+    imgs = generate(trainer.G_ema, z, phase.step, phase.alpha, seed)
+    save_png(make_grid(to_uint8(imgs), cols=min(8, len(z))), path)
+
+
+def train(cfg: Settings, progress: bool = True) -> Path:
+    """Train as ``cfg`` says; returns the run folder. Raises before writing on bad data or folder."""
+    device, rank, world = setup_device(cfg)
+    lead = rank == 0
+    n_images, resume_from = check_run(cfg)
+    run_dir = Path(cfg.out)
+
+    # Build networks (same init on every process), then per-process RNG streams.
+    torch.manual_seed(cfg.seed)
+    trainer = Trainer(cfg, device, world)
+    torch.manual_seed(cfg.seed * 7919 + rank)
+    start = 0
+    if resume_from is not None:
+        ckpt = checkpoint.load(resume_from, map_location=device)
+        trainer.load_state_dict(ckpt)
+        start = int(ckpt["iteration"])
+        if world == 1:
+            checkpoint.set_rng_state(ckpt["rng"])
+        else:
+            torch.manual_seed(cfg.seed * 7919 + rank + 104729 * start)
+        log.info("resuming %s at iteration %d", resume_from, start)
+
+    # Load data: decode the first phase's images (a corrupt JPEG fails here, before writing).
+    bank = ImageBank(cfg.lmdb, device)
+    bank.images(phase_at(cfg, start).size)
+    log.info("%d images, sizes %s, device %s, %d process(es)", n_images, cfg.sizes(), device, world)
+
+    metrics_path = run_dir / "metrics.jsonl"
+    writer = None
+    if lead:
+        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        tmp = run_dir / ".config.json.tmp"
+        tmp.write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        os.replace(tmp, run_dir / "config.json")
+        _truncate_metrics(metrics_path, start)
+        writer = _tensorboard(run_dir)
+    channels_last = device.type == "cuda" and cfg.channels_last
+    sample_z = latents(cfg.sample_n, cfg.latent_dim, cfg.seed).to(device)
+
+    # Train.
+    bar = tqdm(total=cfg.iterations, initial=start, disable=not (progress and lead), unit="it")
+    t_window, img_window, t_start, last_log = time.perf_counter(), 0, time.perf_counter(), start
+    for it in range(start + 1, cfg.iterations + 1):
+        phase = phase_at(cfg, it - 1)
+        real = bank.batch(phase.size, phase.batch, rank, world, channels_last)
+        trainer.step(real, phase, it)
+        img_window += phase.batch
+        bar.update(1)
+
+        do_swd = cfg.swd_every > 0 and (it % cfg.swd_every == 0 or it == cfg.iterations)
+        if not (lead and (it % cfg.log_every == 0 or it == cfg.iterations or do_swd
+                          or it % cfg.sample_every == 0 or it % cfg.ckpt_every == 0)):
+            continue
+        row = None
+        if it % cfg.log_every == 0 or it == cfg.iterations or do_swd:
+            logs = trainer.pop_logs()
+            dt = time.perf_counter() - t_window
+            row = {"iteration": it, "size": phase.size, "alpha": phase.alpha, "batch": phase.batch,
+                   "lr": phase.lr, **logs, "images_per_s": img_window / dt,
+                   "iterations_per_s": (it - last_log) / dt, "elapsed_s": time.perf_counter() - t_start}
+        t_art = time.perf_counter()
+        if it % cfg.sample_every == 0 or it == cfg.iterations:
+            save_samples(trainer, sample_z, phase, run_dir / "samples" / f"{it:06d}.png", cfg.seed)
+        if do_swd and row is not None:
+            row.update(evaluate_swd(trainer.G_ema, bank.images(phase.size), phase.step, phase.alpha,
+                                    cfg.swd_images, cfg.seed))
+            if cfg.fid_inception:
+                row["fid"] = evaluate_fid(trainer.G_ema, bank.images(phase.size), phase.step, phase.alpha,
+                                          cfg.fid_images, cfg.seed, cfg.fid_inception)
+        if it % cfg.ckpt_every == 0 or it == cfg.iterations:
+            checkpoint.save({**trainer.state_dict(), "config": cfg.to_dict(), "iteration": it,
+                             "size": phase.size, "step": phase.step, "alpha": phase.alpha,
+                             "rng": checkpoint.rng_state()}, checkpoint.path_for(run_dir, it))
+        if row is not None:
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            if writer is not None:
+                for k, v in row.items():
+                    if isinstance(v, (int, float)) and k != "iteration":
+                        writer.add_scalar(k, v, it)
+            bar.set_postfix(size=phase.size, d=f"{row.get('loss_d', 0):.3f}", g=f"{row.get('loss_g', 0):.3f}",
+                            ips=f"{row['images_per_s']:.0f}")
+            t_window, img_window, last_log = time.perf_counter(), 0, it
+        else:
+            t_window += time.perf_counter() - t_art  # artefacts do not count against throughput
+    bar.close()
+    if writer is not None:
+        writer.close()
+    if world > 1:
+        dist.barrier()
+    return run_dir

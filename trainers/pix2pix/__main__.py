@@ -1,0 +1,32 @@
+"""``python -m trainers.pix2pix PAIRS_DIR [options]``: parse, print or train. Wiring only."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    from trainers.pix2pix.config import parse_args
+
+    cfg, dry_run = parse_args(argv)
+    if dry_run:
+        print(json.dumps(cfg.to_json(), indent=2))
+        return 0
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    from trainers.pix2pix.data import PairsError
+    from trainers.pix2pix.train import train
+
+    try:
+        run_dir = train(cfg)
+    except (PairsError, FileExistsError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"run folder: {run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

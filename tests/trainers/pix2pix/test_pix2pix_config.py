@@ -1,0 +1,61 @@
+"""Settings: the seed's defaults, validation before anything is written, --dry-run."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from trainers.pix2pix.config import Pix2PixConfig, parse_args
+
+
+def test_defaults_are_the_seeds_recipe():
+    cfg = Pix2PixConfig(pairs="p")
+    assert (cfg.size, cfg.epochs, cfg.batch) == (256, 150, 1)
+    assert (cfg.lr, cfg.beta1, cfg.l1_lambda, cfg.optimizer) == (2e-4, 0.5, 100.0, "adam")
+    assert (cfg.lr_drop_every, cfg.lr_drop_factor) == (50, 0.1)
+
+
+def test_learning_rate_drops_after_every_block_of_epochs():
+    cfg = Pix2PixConfig(pairs="p", lr=1e-3, lr_drop_every=50, lr_drop_factor=0.1)
+    assert cfg.lr_at(1) == cfg.lr_at(50) == 1e-3
+    assert cfg.lr_at(51) == pytest.approx(1e-4)
+    assert cfg.lr_at(101) == pytest.approx(1e-5)
+    assert Pix2PixConfig(pairs="p", lr_drop_every=0).lr_at(1000) == 2e-4
+
+
+@pytest.mark.parametrize("field, value", [("size", 100), ("size", 1024), ("batch", 0),
+                                          ("optimizer", "sgd"), ("val", 1.0), ("lr", 0.0)])
+def test_bad_settings_are_refused(field, value):
+    with pytest.raises(ValueError, match=field.replace("_", "-")):
+        Pix2PixConfig(pairs="p", **{field: value})
+
+
+def test_cli_rejects_bad_size_without_creating_anything(tmp_path, capsys):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit):
+        parse_args([str(tmp_path), "--size", "96", "--out", str(out)])
+    assert "--size 96" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_dry_run_prints_resolved_config_and_writes_nothing(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "trainers.pix2pix", str(tmp_path), "--size", "64", "--batch", "4",
+         "--optimizer", "radam", "--no-mirror", "--out", str(out), "--dry-run"],
+        capture_output=True, text=True, check=True)
+    printed = json.loads(proc.stdout)
+    assert printed["trainer"] == "pix2pix"
+    assert (printed["size"], printed["batch"], printed["optimizer"], printed["mirror"]) == (
+        64, 4, "radam", False)
+    assert not out.exists()
+    assert "tensorflow" not in proc.stderr.lower()  # a dry run does not even load TensorFlow
+
+
+def test_default_out_is_the_next_numbered_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "0007").mkdir(parents=True)
+    cfg, dry = parse_args(["pairs", "--dry-run"])
+    assert dry and cfg.out == "runs/0008"

@@ -1,0 +1,100 @@
+"""Shared UI pieces every page uses. Import what you need; nothing here runs at import time.
+
+- `engine()` / `workspace()`: the workspace (env ROSTRO_WORKSPACE / ROSTRO_DATABASE_URL, see
+  `curate.workspace`) and its migrated engine, opened once per server process
+  (`st.cache_resource`).
+- Login state: `current_user()` (a `User` or None), `log_in(user)`, `log_out()`. The user lives in
+  `st.session_state["user"]`, so each browser tab logs in on its own.
+- Guards, called at the top of a page: `require_login()` returns the user or stops the page;
+  `require_admin()` does the same and refuses non-admins.
+- `db_call(fn, *args)`: runs a database function, retrying while the database is busy
+  (`curate.labeling.retry_busy`), and turns a failure into a calm message, never a traceback.
+
+A page module is a plain script: guard first, then call `curate.*` functions; no SQL or PIL here.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import streamlit as st
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from curate.labeling import is_busy, retry_busy
+from curate.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+USER_KEY = "user"
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    role: str  # "annotator" | "admin"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def workspace() -> Workspace:
+    return Workspace.resolve()
+
+
+@st.cache_resource(show_spinner=False)
+def _open(root: str, url: str) -> Engine:
+    return Workspace.resolve(root, url or None).open()
+
+
+def engine() -> Engine:
+    """The workspace's migrated engine, shared by every session of this server."""
+    ws = workspace()
+    return _open(str(ws.root), ws.database_url)
+
+
+def current_user() -> User | None:
+    return st.session_state.get(USER_KEY)
+
+
+def log_in(user: User) -> None:
+    st.session_state[USER_KEY] = user
+
+
+def log_out() -> None:
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+
+
+def require_login() -> User:
+    user = current_user()
+    if user is None:
+        st.warning("Please log in first.")
+        st.stop()
+    return user
+
+
+def require_admin() -> User:
+    """The logged-in admin; anyone else sees a refusal and the page stops."""
+    user = require_login()
+    if not user.is_admin:
+        st.error("This page is for admins only.")
+        st.stop()
+    return user
+
+
+def db_call(fn, *args, **kwargs):
+    """retry_busy, and on a remaining database error show a plain message and stop the page."""
+    try:
+        return retry_busy(fn, *args, **kwargs)
+    except OperationalError as e:
+        log.exception("database error")
+        if is_busy(e):
+            st.error("The database is busy right now; nothing was lost. Press the key again in a "
+                     "moment.")
+        else:
+            st.error("The database could not be reached; nothing was lost. Try again, and tell "
+                     "your lead if it keeps happening.")
+        st.stop()

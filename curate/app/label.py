@@ -1,0 +1,170 @@
+"""Label: one image at a time, decided from the keyboard; the rules beside it.
+
+Keys (shown on the buttons): A accept · 1/2/3 reject with the failed rule · 4–7 toggle a tag ·
+S skip · Backspace undo · ←/→ browse. The decision panel is a fragment, so a key press reruns
+only the panel. Callbacks write the decision before the panel redraws with the next image.
+"""
+import time
+
+import streamlit as st
+from sqlalchemy.exc import OperationalError
+
+from curate import labeling
+from curate.app.common import db_call, engine, require_login
+from curate.decisions import DecisionError
+from curate.imaging import BadImage
+from curate.rules import NO_OTHER_FILTER_EN, NO_OTHER_FILTER_ES, RULES, TAGS
+
+ACCEPT_KEY, SKIP_KEY, UNDO_KEY, BACK_KEY, FORWARD_KEY = "A", "S", "Backspace", "Left", "Right"
+RULE_KEYS = ("1", "2", "3")  # RULES in order
+TAG_KEYS = ("4", "5", "6", "7")  # TAGS in order
+VERDICT_TEXT = {"accept": "accepted", "reject": "rejected", "skip": "skipped"}
+
+user = require_login()
+eng = engine()
+ss = st.session_state
+if "label_pos" not in ss:
+    ss.label_pos = db_call(labeling.resume_position, eng, user.id)
+    ss.label_tags = set()
+    ss.label_item = None  # image id whose tags/timer are current
+    ss.label_shown = time.monotonic()
+    ss.label_flash = None
+
+
+def _moved_to(position: int) -> None:
+    ss.label_pos = position
+    ss.label_item = None  # tags and timer restart when the panel draws the new item
+
+
+def _guarded(fn, *args):
+    try:
+        return fn(*args)
+    except OperationalError as e:
+        ss.label_flash = ("The database is busy; nothing was recorded. Press the key again."
+                          if labeling.is_busy(e) else "The database could not be reached; "
+                          "nothing was recorded. Try again.")
+    except DecisionError as e:
+        ss.label_flash = f"Not recorded: {e}"
+    return None
+
+
+def _decide(item: labeling.Item, verdict: str, rule: str | None = None) -> None:
+    seconds = round(time.monotonic() - ss.label_shown, 3)
+    tags = sorted(ss.label_tags) if verdict in ("accept", "reject") else []
+    if _guarded(labeling.decide, eng, user.id, item, verdict, rule, tags, seconds) is None:
+        return
+    nxt = _guarded(labeling.next_position, eng, user.id, item.position)
+    _moved_to(item.position + 1 if nxt is None else nxt)
+    ss.label_flash = None
+
+
+def _undo() -> None:
+    pos = _guarded(labeling.undo_last, eng, user.id)
+    if pos is None:
+        if ss.label_flash is None:
+            ss.label_flash = "Nothing to undo."
+        return
+    _moved_to(pos)
+    ss.label_flash = None
+
+
+def _browse(delta: int, total: int) -> None:
+    _moved_to(min(max(ss.label_pos + delta, 0), total))
+
+
+def _toggle(tag: str) -> None:
+    ss.label_tags ^= {tag}
+
+
+def _rules_panel(spanish: bool) -> None:
+    st.markdown("**Accept when all three hold**")
+    for r, key in zip(RULES, RULE_KEYS):
+        st.markdown(f"{r.id}. {r.text_en}", help=r.text_es)
+        if spanish:
+            st.caption(f"*{r.text_es}*")
+    st.markdown("**Kept despite (tags, never a reason to reject)**")
+    for t in TAGS:
+        st.markdown(f"- {t.text_en}", help=t.text_es)
+        if spanish:
+            st.caption(f"*{t.text_es}*")
+    st.caption(NO_OTHER_FILTER_ES if spanish else NO_OTHER_FILTER_EN)
+
+
+@st.fragment
+def panel() -> None:
+    pos = ss.label_pos
+    item, _upcoming = db_call(labeling.window, eng, user.id, pos)
+    prog = db_call(labeling.progress, eng, user.id)
+    if item is not None and ss.label_item != item.image_id:
+        ss.label_item = item.image_id
+        ss.label_tags = set(item.tags)
+        ss.label_shown = time.monotonic()
+
+    done = min(prog.decided, prog.total)
+    st.progress(done / prog.total if prog.total else 1.0,
+                text=f"**{done:,} of {prog.total:,}** decided · "
+                     f"{prog.per_hour or 0:,.0f} per hour at your pace · "
+                     f"{labeling.format_duration(prog.seconds_left)} left · "
+                     f"{prog.accepted:,} accepted")
+    if ss.label_flash:
+        st.warning(ss.label_flash)
+
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        if item is None:
+            if prog.total == 0:
+                st.info("Your queue is empty. Ask your lead to assign you images.")
+            elif prog.decided >= prog.total:
+                st.success(f"Queue finished: all {prog.total:,} images decided. Thank you!")
+            else:
+                st.info("End of the queue. Some images are still undecided — press ← to go back, "
+                        "or reload to jump to the first one left.")
+        else:
+            try:
+                st.image(labeling.display_image(item.path), width="content")
+            except BadImage as e:
+                st.error(f"This image cannot be shown ({e}). You can still decide or skip it.")
+            standing = (f" · you {VERDICT_TEXT[item.verdict]} it"
+                        + (f" ({item.rule.replace('_', ' ')})" if item.rule else "")
+                        if item.verdict else "")
+            overlap = " · shared with another annotator" if item.is_overlap else ""
+            st.caption(f"#{item.position + 1} · `{item.name}`{standing}{overlap}")
+
+    with right:
+        disabled = item is None
+        st.button(f"Accept", key="accept", shortcut=ACCEPT_KEY, type="primary",
+                  icon=":material/check:", disabled=disabled, width="stretch",
+                  on_click=_decide, args=(item, "accept"))
+        st.caption("Reject — which rule failed:")
+        for r, key in zip(RULES, RULE_KEYS):
+            st.button(f"{r.short}", key=f"reject_{r.key}", shortcut=key, disabled=disabled,
+                      icon=":material/close:", width="stretch", help=r.text_es,
+                      on_click=_decide, args=(item, "reject", r.key))
+        st.caption("Tags (toggle before deciding):")
+        for t, key in zip(TAGS, TAG_KEYS):
+            on = t.key in ss.label_tags
+            st.button(f"{t.short}", key=f"tag_{t.key}", shortcut=key, disabled=disabled,
+                      type="primary" if on else "secondary",
+                      icon=":material/check_box:" if on else ":material/check_box_outline_blank:",
+                      width="stretch", help=t.text_es, on_click=_toggle, args=(t.key,))
+        c1, c2 = st.columns(2)
+        c1.button("Skip", key="skip", shortcut=SKIP_KEY, disabled=disabled, width="stretch",
+                  icon=":material/skip_next:", on_click=_decide, args=(item, "skip"))
+        c2.button("Undo", key="undo", shortcut=UNDO_KEY, width="stretch",
+                  icon=":material/undo:", on_click=_undo)
+        c3, c4 = st.columns(2)
+        c3.button("Back", key="back", shortcut=BACK_KEY, width="stretch", disabled=pos <= 0,
+                  icon=":material/arrow_back:", on_click=_browse, args=(-1, prog.total))
+        c4.button("Forward", key="forward", shortcut=FORWARD_KEY, width="stretch",
+                  disabled=pos >= prog.total, icon=":material/arrow_forward:",
+                  on_click=_browse, args=(1, prog.total))
+
+
+main, side = st.columns([5, 2], gap="large")
+with main:
+    panel()
+with side:
+    spanish = st.toggle("Show the Spanish originals", key="label_spanish")
+    _rules_panel(spanish)
+    st.caption("Keys: **A** accept · **1 2 3** reject (rule) · **4 5 6 7** tags · **S** skip · "
+               "**Backspace** undo · **← →** browse")

@@ -1,0 +1,360 @@
+"""The Label page's domain logic: an annotator's queue, the cursor, progress and display images.
+
+Writes go through `curate.decisions` (append-only); this module only reads the queue and
+decides where the cursor goes:
+- an image is *decided* when the annotator's newest row on it is not `undo` (a skip counts as
+  decided for the cursor; it can be revisited);
+- resume = the first undecided position of the queue; after a decision the cursor moves to the
+  next undecided position after the current one (wrapping to the first one left);
+- undo = append an `undo` row for the annotator's most recent standing decision, and go back there.
+
+Busy databases are retried (`retry_busy`) so a locked SQLite file never reaches the user.
+Display images are decoded at reduced scale, resized and re-encoded as JPEG in a small
+thread-safe LRU cache, and the next few are prepared in background threads (`prefetch`), so
+the next image is ready before the key is pressed.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import statistics
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image as PILImage
+from sqlalchemy import Engine, and_, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import aliased
+
+from curate import decisions
+from curate.imaging import BadImage, read_image, to_rgb
+from db.engine import reading
+from db.models import Assignment, Decision, Image, Source, Verdict
+
+log = logging.getLogger(__name__)
+
+DISPLAY_SIDE = 640  # px, the longer side of the image shown on the Label page
+PREFETCH = 4  # images prepared ahead of the cursor
+CACHE_ITEMS = 256  # display images kept in memory (~50 KB each)
+PACE_WINDOW = 200  # recent decisions whose median time sets the pace
+BUSY_RETRIES = 8  # attempts before a busy database error is raised
+BUSY_BACKOFF_S = 0.05  # first wait between attempts; doubles each time
+
+
+# --- busy database ------------------------------------------------------------------------------
+def is_busy(exc: BaseException) -> bool:
+    """True for transient errors a retry fixes (SQLite locked/busy, PostgreSQL serialization)."""
+    msg = str(getattr(exc, "orig", exc)).lower()
+    return any(s in msg for s in ("database is locked", "database is busy", "could not serialize",
+                                  "deadlock detected"))
+
+
+def retry_busy(fn, *args, **kwargs):
+    """fn(*args, **kwargs), retried with backoff (default 8 tries from 50 ms) while busy."""
+    wait = BUSY_BACKOFF_S
+    for attempt in range(BUSY_RETRIES):
+        try:
+            return fn(*args, **kwargs)
+        except OperationalError as e:
+            if not is_busy(e) or attempt == BUSY_RETRIES - 1:
+                raise
+            log.warning("database busy (%s), retry %d in %.2f s", e.orig, attempt + 1, wait)
+            time.sleep(wait)
+            wait *= 2
+
+
+# --- the queue ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Item:
+    """One queue position with the annotator's standing decision on it (verdict None: undecided)."""
+
+    position: int
+    image_id: int
+    path: str  # absolute file path
+    name: str  # "source/relpath", for people
+    is_overlap: bool
+    verdict: str | None = None
+    rule: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+def _newest(annotator_id: int):
+    """Correlated subquery: id of the annotator's newest decision on the assignment's image."""
+    d2 = aliased(Decision)
+    return (select(func.max(d2.id))
+            .where(d2.annotator_id == annotator_id, d2.image_id == Assignment.image_id)
+            .correlate(Assignment).scalar_subquery())
+
+
+def _queue_query(annotator_id: int):
+    return (select(Assignment.position, Assignment.image_id, Assignment.is_overlap, Source.root,
+                   Source.name, Image.relpath, Decision.verdict, Decision.rule, Decision.tags)
+            .join(Image, Image.id == Assignment.image_id)
+            .join(Source, Source.id == Image.source_id)
+            .outerjoin(Decision, Decision.id == _newest(annotator_id))
+            .where(Assignment.annotator_id == annotator_id))
+
+
+def _item(row) -> Item:
+    verdict = row.verdict.value if row.verdict is not None else None
+    if verdict == Verdict.undo.value:
+        verdict = None
+    return Item(position=row.position, image_id=row.image_id,
+                path=str(Path(row.root) / row.relpath), name=f"{row.name}/{row.relpath}",
+                is_overlap=bool(row.is_overlap), verdict=verdict,
+                rule=row.rule if verdict else None, tags=tuple(row.tags or ()) if verdict else ())
+
+
+def queue_length(engine: Engine, annotator_id: int) -> int:
+    with reading(engine) as s:
+        return s.scalar(select(func.count()).select_from(Assignment)
+                        .where(Assignment.annotator_id == annotator_id)) or 0
+
+
+def items(engine: Engine, annotator_id: int, start: int, count: int = 1) -> list[Item]:
+    """Up to `count` queue items from position `start` on, in queue order."""
+    q = (_queue_query(annotator_id).where(Assignment.position >= start)
+         .order_by(Assignment.position).limit(count))
+    with reading(engine) as s:
+        return [_item(r) for r in s.execute(q)]
+
+
+def item_at(engine: Engine, annotator_id: int, position: int) -> Item | None:
+    got = items(engine, annotator_id, position, 1)
+    return got[0] if got and got[0].position == position else None
+
+
+def _undecided():
+    return (Decision.id.is_(None)) | (Decision.verdict == Verdict.undo)
+
+
+def first_undecided(engine: Engine, annotator_id: int, after: int = -1) -> int | None:
+    """The first undecided position after `after` (default: from the start), or None."""
+    q = (select(Assignment.position)
+         .outerjoin(Decision, Decision.id == _newest(annotator_id))
+         .where(Assignment.annotator_id == annotator_id, Assignment.position > after, _undecided())
+         .order_by(Assignment.position).limit(1))
+    with reading(engine) as s:
+        return s.scalar(q)
+
+
+def resume_position(engine: Engine, annotator_id: int) -> int:
+    """Where the annotator picks up: the first undecided position (the queue length when done)."""
+    pos = first_undecided(engine, annotator_id)
+    return queue_length(engine, annotator_id) if pos is None else pos
+
+
+def next_position(engine: Engine, annotator_id: int, current: int) -> int:
+    """After deciding `current`: the next undecided position, wrapping; the queue length when done."""
+    pos = first_undecided(engine, annotator_id, current)
+    if pos is None:
+        pos = first_undecided(engine, annotator_id)
+    return queue_length(engine, annotator_id) if pos is None else pos
+
+
+def decide(engine: Engine, annotator_id: int, item: Item, verdict: str, rule: str | None = None,
+           tags=(), seconds: float | None = None, note: str | None = None) -> int:
+    """Record a decision on a queue item (retried while the database is busy); returns its row id."""
+    tags = tuple(tags)
+    return retry_busy(decisions.record_decision, engine, annotator_id, item.image_id, verdict,
+                      rule=rule if verdict == "reject" else None, tags=tags, note=note,
+                      seconds=seconds)
+
+
+def last_decided(engine: Engine, annotator_id: int) -> int | None:
+    """Queue position of the annotator's most recent decision that still stands, or None."""
+    newest = (select(func.max(Decision.id).label("id"))
+              .where(Decision.annotator_id == annotator_id)
+              .group_by(Decision.image_id).subquery())
+    q = (select(Assignment.position)
+         .select_from(Decision)
+         .join(newest, newest.c.id == Decision.id)
+         .join(Assignment, and_(Assignment.annotator_id == annotator_id,
+                                Assignment.image_id == Decision.image_id))
+         .where(Decision.verdict != Verdict.undo)
+         .order_by(Decision.id.desc()).limit(1))
+    with reading(engine) as s:
+        return s.scalar(q)
+
+
+def undo_last(engine: Engine, annotator_id: int) -> int | None:
+    """Withdraw the annotator's most recent standing decision; returns its position (None: nothing)."""
+    pos = retry_busy(last_decided, engine, annotator_id)
+    if pos is None:
+        return None
+    target = item_at(engine, annotator_id, pos)
+    retry_busy(decisions.undo, engine, annotator_id, target.image_id)
+    return pos
+
+
+# --- progress -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Progress:
+    total: int  # queue length
+    decided: int  # accept + reject + skip
+    accepted: int
+    rejected: int
+    skipped: int
+    median_seconds: float | None  # over the last PACE_WINDOW decisions
+    last_hour: int  # decisions recorded in the last 60 minutes
+
+    @property
+    def left(self) -> int:
+        return self.total - self.decided
+
+    @property
+    def per_hour(self) -> float | None:
+        """Decisions per hour at the annotator's working pace (median time per decision)."""
+        return 3600.0 / self.median_seconds if self.median_seconds else None
+
+    @property
+    def seconds_left(self) -> float | None:
+        return self.left * self.median_seconds if self.median_seconds else None
+
+
+def progress(engine: Engine, annotator_id: int) -> Progress:
+    """Counts of the annotator's standing verdicts on their queue, and their pace."""
+    newest = (select(func.max(Decision.id).label("id"))
+              .where(Decision.annotator_id == annotator_id)
+              .group_by(Decision.image_id).subquery())
+    counts_q = (select(Decision.verdict, func.count())
+                .join(newest, newest.c.id == Decision.id).group_by(Decision.verdict))
+    recent_q = (select(Decision.seconds, Decision.created_at)
+                .where(Decision.annotator_id == annotator_id, Decision.verdict != Verdict.undo)
+                .order_by(Decision.id.desc()).limit(PACE_WINDOW))
+    with reading(engine) as s:
+        total = s.scalar(select(func.count()).select_from(Assignment)
+                         .where(Assignment.annotator_id == annotator_id)) or 0
+        counts = {v.value: n for v, n in s.execute(counts_q)}
+        recent = s.execute(recent_q).all()
+    secs = [r.seconds for r in recent if r.seconds is not None and r.seconds > 0]
+    now = decisions_clock()
+    hour_ago = now - 3600
+    last_hour = sum(1 for r in recent if r.created_at and _epoch(r.created_at) >= hour_ago)
+    acc, rej, skp = counts.get("accept", 0), counts.get("reject", 0), counts.get("skip", 0)
+    return Progress(total=total, decided=acc + rej + skp, accepted=acc, rejected=rej, skipped=skp,
+                    median_seconds=statistics.median(secs) if secs else None, last_hour=last_hour)
+
+
+def decisions_clock() -> float:
+    """Now, as a UTC epoch (created_at is stored as naive UTC)."""
+    return time.time()
+
+
+def _epoch(naive_utc) -> float:
+    import datetime as dt
+    return naive_utc.replace(tzinfo=dt.timezone.utc).timestamp()
+
+
+def format_duration(seconds: float | None) -> str:
+    """'3 h 05 min', '12 min', '40 s'; '—' when unknown."""
+    if seconds is None:
+        return "—"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+# --- display images -----------------------------------------------------------------------------
+class _DisplayCache:
+    """Display JPEGs by path: LRU in memory, filled on demand or ahead of time by a thread pool."""
+
+    def __init__(self, size: int = CACHE_ITEMS, workers: int = 2):
+        self._size = size
+        self._items: OrderedDict[tuple[str, int], bytes | BadImage] = OrderedDict()
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, int], object] = {}
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prefetch")
+
+    def get(self, path: str, side: int = DISPLAY_SIDE) -> bytes:
+        key = (path, side)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            future = self._pending.get(key)
+        if hit is None and future is not None:
+            future.result()
+            with self._lock:
+                hit = self._items.get(key)
+        if hit is None:
+            hit = self._load(key)
+        if isinstance(hit, BadImage):
+            raise hit
+        return hit
+
+    def prefetch(self, paths, side: int = DISPLAY_SIDE) -> None:
+        for path in paths:
+            key = (path, side)
+            with self._lock:
+                if key in self._items or key in self._pending:
+                    continue
+                self._pending[key] = self._pool.submit(self._load, key)
+
+    def _load(self, key: tuple[str, int]) -> bytes | BadImage:
+        try:
+            value: bytes | BadImage = render_display(*key)
+        except BadImage as e:
+            value = e
+        except Exception as e:  # noqa: BLE001 — one odd file must never break the page
+            value = BadImage(f"could not show the image: {type(e).__name__}: {e}")
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+            self._pending.pop(key, None)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def render_display(path: str, side: int = DISPLAY_SIDE) -> bytes:
+    """The image file as a JPEG whose longer side is at most `side`; raises BadImage."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise BadImage(f"the image file is missing: {path}") from None
+    except OSError as e:
+        raise BadImage(f"the image file cannot be read: {e.strerror or e}") from None
+    img = to_rgb(read_image(data, Path(path).name, draft=(side, side)))
+    img.thumbnail((side, side), PILImage.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+DISPLAY = _DisplayCache()
+
+
+def display_image(path: str, side: int = DISPLAY_SIDE) -> bytes:
+    """Cached display JPEG of an image file; raises BadImage with a reason to show."""
+    return DISPLAY.get(path, side)
+
+
+def prefetch(engine: Engine, annotator_id: int, position: int, ahead: int = PREFETCH) -> list[Item]:
+    """Start preparing the display images of the next `ahead` items; returns those items."""
+    upcoming = items(engine, annotator_id, position + 1, ahead)
+    DISPLAY.prefetch(i.path for i in upcoming)
+    return upcoming
+
+
+def window(engine: Engine, annotator_id: int, position: int,
+           ahead: int = PREFETCH) -> tuple[Item | None, list[Item]]:
+    """The item at `position` and the next `ahead` ones, whose display images start preparing
+    in the background (one query for both)."""
+    got = retry_busy(items, engine, annotator_id, position, 1 + ahead)
+    current = got[0] if got and got[0].position == position else None
+    upcoming = got[1:] if current is not None else got
+    DISPLAY.prefetch(i.path for i in upcoming)
+    return current, upcoming

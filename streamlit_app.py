@@ -1,0 +1,41 @@
+"""The labeling app's entry point: login and navigation only; pages live in curate/app/.
+
+Run it with `python -m curate serve` (binds 127.0.0.1) or `make run` (demo workspace).
+
+To add a page: one line in PAGES — (section, script, title, icon, roles). Roles say who sees it:
+"annotator", "admin", or both. A page still guards itself (`require_login` / `require_admin`),
+since a URL can be typed by hand.
+"""
+import streamlit as st
+
+from curate.app.common import current_user, log_out
+
+ANNOTATOR, ADMIN = "annotator", "admin"
+EVERYONE = (ANNOTATOR, ADMIN)
+
+PAGES = [
+    # section,   script,                      title,        icon,                   roles
+    ("Labeling", "curate/app/label.py",      "Label",      ":material/label:",     (ANNOTATOR,)),
+    ("Lead",     "curate/app/review.py",     "Review",     ":material/gavel:",     (ADMIN,)),
+    ("Lead",     "curate/app/dashboard.py",  "Dashboard",  ":material/monitoring:", (ADMIN,)),
+    ("Lead",     "curate/app/admin.py",      "Admin",      ":material/settings:",  (ADMIN,)),
+]
+
+st.set_page_config(page_title="rostro", page_icon=":material/face:", layout="wide")
+
+user = current_user()
+if user is None:
+    nav = st.navigation([st.Page("curate/app/login.py", title="Log in", icon=":material/login:")],
+                       position="hidden")
+else:
+    sections: dict[str, list] = {}
+    for section, script, title, icon, roles in PAGES:
+        if user.role in roles:
+            sections.setdefault(section, []).append(st.Page(script, title=title, icon=icon))
+    with st.sidebar:
+        st.caption(f"Logged in as **{user.name}** ({user.role})")
+        if st.button("Log out", icon=":material/logout:"):
+            log_out()
+            st.rerun()
+    nav = st.navigation(sections)
+nav.run()

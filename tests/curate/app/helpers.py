@@ -1,0 +1,36 @@
+"""Small databases with known content for the app's tests (no image files needed)."""
+from __future__ import annotations
+
+from sqlalchemy import Engine, insert, select
+
+from curate.assign import assign
+from curate.users import add_user
+from db.engine import reading, writing
+from db.models import Annotator, Image, Source
+
+
+def add_images(engine: Engine, n: int, *, root: str = "/nonexistent", source: str = "celeba") -> list[int]:
+    """n synthetic image rows under one source (files need not exist); returns their ids."""
+    with writing(engine) as s:
+        src = Source(name=source, root=root, attribute_names=["Young"])
+        s.add(src)
+        s.flush()
+        rows = [dict(source_id=src.id, relpath=f"{i:06d}.jpg", content_hash=f"{i:064x}", phash=i,
+                     width=178, height=218, mode="RGB", file_size=1000, attributes=[],
+                     partition=0) for i in range(1, n + 1)]
+        for i in range(0, len(rows), 10_000):
+            s.execute(insert(Image), rows[i:i + 10_000])
+        return list(s.scalars(select(Image.id).where(Image.source_id == src.id).order_by(Image.id)))
+
+
+def seed(engine: Engine, *, images: int = 20, annotators=("ana", "luis"), per_annotator: int = 10,
+         overlap: float = 0.2, root: str = "/nonexistent") -> dict[str, int]:
+    """Images, an admin `admin` and annotators (password = name), queues assigned in random
+    order with seed 0; returns name → user id."""
+    add_images(engine, images, root=root)
+    add_user(engine, "admin", "admin", admin=True)
+    for name in annotators:
+        add_user(engine, name, name)
+    assign(engine, per_annotator=per_annotator, overlap=overlap, order="random", seed=0)
+    with reading(engine) as s:
+        return dict(s.execute(select(Annotator.name, Annotator.id)).all())

@@ -1,0 +1,73 @@
+"""`curate export old-celeba`: the CelebA images whose verdict is accept, copied as they are.
+
+Verdict (curate.decisions.final_verdicts): the admin's adjudication when there is one, else the
+annotators' agreement — an image in two queues needs both to accept. Images carrying an
+excluded tag are left out. When more qualify than --count, a seeded sample is taken; the
+manifest lists the chosen images by image id, named 000001.jpg, … in that order.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import replace
+
+import numpy as np
+
+from curate.decisions import FinalVerdict, final_verdicts
+from curate.export.common import (ExportError, ExportResult, Item, check_destination,
+                                  copy_items, finish, items_by_id, output_name, record)
+from curate.fsutil import atomic_dir
+from curate.rules import TAG_KEYS
+
+DEFAULT_COUNT = 2500  # the seed's old_celebA size
+
+
+def accepted(engine, exclude_tags: Iterable[str] = ()) -> list[Item]:
+    """Every image whose final verdict is accept and that carries no excluded tag, by image id."""
+    exclude = set(exclude_tags)
+    unknown = exclude - TAG_KEYS
+    if unknown:
+        raise ExportError(f"unknown tag(s) {', '.join(sorted(unknown))}; "
+                          f"known: {', '.join(sorted(TAG_KEYS))}")
+    verdicts: dict[int, FinalVerdict] = final_verdicts(engine)
+    ids = sorted(i for i, v in verdicts.items()
+                 if v.verdict == "accept" and not exclude.intersection(v.tags))
+    by_id = items_by_id(engine, ids)
+    return [replace(by_id[i], provenance=verdicts[i].provenance) for i in ids if i in by_id]
+
+
+def sample(items: list[Item], count: int, rng: np.random.Generator) -> list[Item]:
+    """`count` of the items chosen by rng, kept in their given order (all when count ≥ len)."""
+    if count >= len(items):
+        return list(items)
+    chosen = sorted(rng.choice(len(items), size=count, replace=False).tolist())
+    return [items[i] for i in chosen]
+
+
+def export_old_celeba(engine, out: str | os.PathLike, *, count: int = DEFAULT_COUNT,
+                      exclude_tags: Iterable[str] = (), seed: int = 0, allow_fewer: bool = False,
+                      progress: bool = True) -> ExportResult:
+    """Copy `count` (default 2500) accepted images into `out`; seed 0 picks the sample.
+
+    Refuses when fewer qualify, saying how many do, unless allow_fewer (then all are taken).
+    """
+    if count < 1:
+        raise ExportError(f"--count must be at least 1, got {count}")
+    exclude = sorted(set(exclude_tags))
+    final = check_destination(out)
+    pool = accepted(engine, exclude)
+    if len(pool) < count and not allow_fewer:
+        tagged = f" without the tags {', '.join(exclude)}" if exclude else ""
+        raise ExportError(f"only {len(pool)} image(s) are accepted{tagged}, fewer than --count "
+                          f"{count}; pass --allow-fewer to export those {len(pool)}, or lower --count")
+    if not pool:
+        raise ExportError("no image is accepted yet: nothing to export")
+    chosen = sample(pool, count, np.random.default_rng(seed))
+    items = [replace(it, name=output_name(k, it)) for k, it in enumerate(chosen)]
+    params = {"count": count, "exclude_tags": exclude, "allow_fewer": allow_fewer}
+    counts = {"images": len(items), "qualifying": len(pool)}
+    with atomic_dir(final) as tmp:
+        copy_items(tmp, items, desc="old-celeba", progress=progress)
+        sha, _ = finish(tmp, "old_celeba", items, params, seed, counts)
+    export_id = record(engine, final, "old_celeba", params, seed, counts, sha)
+    return ExportResult("old_celeba", final, counts, sha, export_id)

@@ -1,0 +1,88 @@
+"""`curate export peruvian-mix`: the seed's seeded mix of peruvian_face and old_celebA.
+
+round(count · ratio) images are drawn from old_celebA (an old-celeba export given with --old,
+else every image accepted in the database) and the rest from the Peruvian set (a source name
+in the database, or a folder: a registered source's root, an export, or plain images). Each
+side is a seeded sample without replacement; the two are then shuffled together with the same
+seed and named 000001.jpg, … (original bytes, original extension).
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from curate.export.common import (ExportError, ExportResult, Item, check_destination,
+                                  copy_items, finish, items_from, output_name, record,
+                                  source_items)
+from curate.export.old_celeba import accepted, sample
+from curate.fsutil import atomic_dir
+
+DEFAULT_COUNT = 5000  # the seed's mix size
+DEFAULT_RATIO = 0.5  # share of old_celebA
+
+
+def peruvian_items(engine, where: str | os.PathLike) -> list[Item]:
+    """SOURCE_OR_DIR: a database source by name, else a folder (see common.items_from)."""
+    if engine is not None:
+        items = source_items(engine, str(where))
+        if items is not None:
+            return items
+    folder = Path(where).expanduser().resolve()
+    if not folder.is_dir():
+        raise ExportError(f"--peruvian {where}: no source of that name in the database and no "
+                          "such folder")
+    return items_from(folder, engine)
+
+
+def split_count(count: int, ratio: float, n_old: int, n_peru: int,
+                allow_fewer: bool) -> tuple[int, int]:
+    """(old, peruvian) to draw; raises ExportError when a side is short and not allow_fewer."""
+    want_old = int(round(count * ratio))
+    want_peru = count - want_old
+    if want_old <= n_old and want_peru <= n_peru:
+        return want_old, want_peru
+    if not allow_fewer:
+        raise ExportError(
+            f"a mix of {count} at ratio {ratio} needs {want_old} old_celebA and {want_peru} "
+            f"Peruvian images; there are {n_old} and {n_peru}. Lower --count, or pass "
+            "--allow-fewer for the largest mix with that ratio")
+    limits = [count]
+    if ratio > 0:
+        limits.append(math.floor(n_old / ratio))
+    if ratio < 1:
+        limits.append(math.floor(n_peru / (1 - ratio)))
+    total = min(limits)
+    old = min(int(round(total * ratio)), n_old)
+    return old, min(total - old, n_peru)
+
+
+def export_peruvian_mix(engine, out: str | os.PathLike, *, peruvian: str | os.PathLike,
+                        old: str | os.PathLike | None = None, count: int = DEFAULT_COUNT,
+                        ratio: float = DEFAULT_RATIO, seed: int = 0, allow_fewer: bool = False,
+                        progress: bool = True) -> ExportResult:
+    """Write the seeded mix (default 5000 images, half old_celebA, seed 0) to `out`."""
+    if count < 1:
+        raise ExportError(f"--count must be at least 1, got {count}")
+    if not 0 <= ratio <= 1:
+        raise ExportError(f"--ratio {ratio} must be in [0, 1]")
+    final = check_destination(out)
+    peru = peruvian_items(engine, peruvian)
+    olds = items_from(old, engine) if old is not None else accepted(engine)
+    n_old, n_peru = split_count(count, ratio, len(olds), len(peru), allow_fewer)
+    if n_old + n_peru == 0:
+        raise ExportError("nothing to mix: both sides are empty")
+    rng = np.random.default_rng(seed)
+    chosen = sample(olds, n_old, rng) + sample(peru, n_peru, rng)
+    order = rng.permutation(len(chosen)).tolist()
+    items = [replace(chosen[j], name=output_name(k, chosen[j])) for k, j in enumerate(order)]
+    params = {"peruvian": str(peruvian), "old": None if old is None else str(Path(old).resolve()),
+              "count": count, "ratio": ratio, "allow_fewer": allow_fewer}
+    counts = {"images": len(items), "old_celeba": n_old, "peruvian": n_peru}
+    with atomic_dir(final) as tmp:
+        copy_items(tmp, items, desc="peruvian-mix", progress=progress)
+        sha, _ = finish(tmp, "peruvian_mix", items, params, seed, counts)
+    export_id = record(engine, final, "peruvian_mix", params, seed, counts, sha)
+    return ExportResult("peruvian_mix", final, counts, sha, export_id)

@@ -1,0 +1,80 @@
+"""Model, losses, precision and the SWD metric."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from trainers.stylegan.config import Settings
+from trainers.stylegan.model import Discriminator, Generator
+from trainers.stylegan.step import Trainer, phase_at
+from trainers.stylegan.swd import swd
+
+
+def test_shapes_every_step_and_fused_resampling():
+    torch.manual_seed(0)
+    G, D = Generator(128, 16, 2, 8), Discriminator(128, 8)
+    z = torch.randn(2, 16)
+    for step in range(6):
+        img = G(z, step, 0.5)
+        assert img.shape == (2, 3, 4 * 2**step, 4 * 2**step)
+        assert D(img, step, 0.5).shape == (2, 1)
+
+
+def test_fade_in_starts_from_the_upsampled_previous_output():
+    torch.manual_seed(0)
+    G = Generator(16, 16, 2, 8)
+    z, noise = torch.randn(2, 16), G.make_noise(2, 2, "cpu")
+    low = G(z, 1, 1.0, noise=noise[:2])
+    start = G(z, 2, 0.0, noise=noise)
+    assert torch.allclose(start, low.repeat_interleave(2, 2).repeat_interleave(2, 3), atol=1e-5)
+
+
+def test_style_mixing_changes_only_blocks_after_crossover():
+    torch.manual_seed(0)
+    G = Generator(16, 16, 2, 8)
+    z1, z2, noise = torch.randn(1, 16), torch.randn(1, 16), G.make_noise(1, 2, "cpu")
+    assert torch.equal(G(z1, 2, 1.0, z2, crossover=2, noise=noise), G(z1, 2, 1.0, noise=noise))
+    assert not torch.equal(G(z1, 2, 1.0, z2, crossover=0, noise=noise), G(z1, 2, 1.0, noise=noise))
+
+
+def _trainer(tiny_lmdb, **kw):
+    cfg = Settings(lmdb=str(tiny_lmdb), init_size=8, max_size=8, batch=4, max_channels=16, latent_dim=16,
+                   mapping_layers=2, **kw)
+    torch.manual_seed(0)
+    return cfg, Trainer(cfg, torch.device("cpu"))
+
+
+def test_wgan_gp_lazy_r1_and_bf16_steps_are_finite(tiny_lmdb):
+    for kw in ({"loss": "wgan-gp"}, {"r1_every": 4}):
+        cfg, t = _trainer(tiny_lmdb, **kw)
+        for it in range(1, 5):
+            t.step(torch.rand(4, 3, 8, 8) * 2 - 1, phase_at(cfg, it - 1), it)
+        logs = t.pop_logs()
+        assert all(math.isfinite(v) for v in logs.values())
+        assert ("gp" in logs) == (cfg.loss == "wgan-gp")
+    cfg = Settings(lmdb=str(tiny_lmdb), init_size=8, max_size=8, batch=4, max_channels=16, latent_dim=16,
+                   mapping_layers=2)
+    t = Trainer(cfg, torch.device("cpu"), amp=True)  # the CUDA bf16 code path, on CPU
+    t.step(torch.rand(4, 3, 8, 8) * 2 - 1, phase_at(cfg, 0), 1)
+    assert all(math.isfinite(v) for v in t.pop_logs().values())
+
+
+def test_phase_schedule_matches_reference_counting(tiny_lmdb):
+    cfg = Settings(lmdb=str(tiny_lmdb), init_size=8, max_size=32, phase=100, batch=10)
+    # 8 px: 2 * 100 // 10 + 1 = 21 iterations at alpha 1, then 16 px fades in over 100 images.
+    assert phase_at(cfg, 20).size == 8 and phase_at(cfg, 20).alpha == 1.0
+    p = phase_at(cfg, 21)
+    assert (p.size, p.step, p.alpha) == (16, 2, 0.01)
+    assert phase_at(cfg, 21 + 10).alpha == 1.0 and phase_at(cfg, 10**6).size == 32
+
+
+def test_swd_is_small_for_the_same_distribution():
+    torch.manual_seed(0)
+    a = torch.rand(16, 3, 32, 32) * 2 - 1
+    b = torch.rand(16, 3, 32, 32) * 2 - 1
+    smooth = torch.nn.functional.avg_pool2d(torch.rand(16, 3, 32, 32), 5, 1, 2) * 2 - 1
+    same, diff = swd(a, b)["swd"], swd(a, smooth)["swd"]
+    assert set(swd(a, b)["swd_levels"]) == {32, 16}
+    assert same < diff / 2

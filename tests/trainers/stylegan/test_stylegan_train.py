@@ -1,0 +1,70 @@
+"""End-to-end behaviour of `python -m trainers.stylegan` at 8 -> 16 px on CPU."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import torch
+from PIL import Image
+
+from stylegan_helpers import TINY, read_metrics
+from trainers.stylegan import checkpoint
+from trainers.stylegan.__main__ import main
+
+
+def test_losses_finite_and_growing_reaches_max_size(tiny_run):
+    rows = read_metrics(tiny_run)
+    assert [r["iteration"] for r in rows] == list(range(1, 21))
+    for r in rows:
+        assert math.isfinite(r["loss_d"]) and math.isfinite(r["loss_g"]) and r["images_per_s"] > 0
+    sizes = [r["size"] for r in rows]
+    assert sizes[0] == 8 and sizes[-1] == 16 and sizes == sorted(sizes)
+    fading = [r["alpha"] for r in rows if r["size"] == 16]
+    assert 0 < fading[0] < 1 and fading == sorted(fading) and fading[-1] == 1.0
+    swd_rows = [r for r in rows if "swd" in r]
+    assert [r["iteration"] for r in swd_rows] == [10, 20] and all(math.isfinite(r["swd"]) for r in swd_rows)
+
+
+def test_run_folder_names_and_config(tiny_run):
+    assert sorted(p.name for p in (tiny_run / "samples").iterdir()) == ["000010.png", "000020.png"]
+    assert sorted(p.name for p in (tiny_run / "checkpoints").iterdir()) == ["000010.pt", "000020.pt"]
+    with Image.open(tiny_run / "samples" / "000020.png") as im:  # 4 images of 16 px in a row
+        assert im.size[1] == 16 + 4 and im.size[0] > 4 * 16
+    cfg = json.loads((tiny_run / "config.json").read_text())
+    assert cfg["trainer"] == "stylegan" and cfg["max_size"] == 16 and cfg["batch"] == 4
+    ckpt = checkpoint.load(tiny_run / "checkpoints" / "000020.pt")
+    assert {"G", "D", "G_ema", "opt_G", "opt_D", "config", "iteration", "version"} <= set(ckpt)
+    assert ckpt["iteration"] == 20 and ckpt["size"] == 16
+
+
+def test_resume_matches_uninterrupted_run(tmp_path, tiny_lmdb, tiny_run):
+    out = tmp_path / "resumed"
+    args = [str(tiny_lmdb), *TINY, "--out", str(out), "--seed", "3"]
+    first = [a if a != "20" else "10" for a in args]  # stop after the checkpoint at 10
+    assert main(first) == 0
+    assert main([str(tiny_lmdb), "--out", str(out), "--resume", "--iterations", "20"]) == 0
+    full, resumed = read_metrics(tiny_run), read_metrics(out)
+    assert [r["iteration"] for r in resumed] == list(range(1, 21))
+    for a, b in zip(full[10:], resumed[10:]):
+        assert (a["loss_d"], a["loss_g"], a["size"], a["alpha"]) == (b["loss_d"], b["loss_g"], b["size"], b["alpha"])
+    ca = checkpoint.load(tiny_run / "checkpoints" / "000020.pt")
+    cb = checkpoint.load(out / "checkpoints" / "000020.pt")
+    for part in ("G", "D", "G_ema"):
+        for k in ca[part]:
+            assert torch.equal(ca[part][k], cb[part][k]), (part, k)
+
+
+def test_resume_after_kill_mid_save_uses_previous_checkpoint(tmp_path, tiny_run):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    good = (tiny_run / "checkpoints" / "000010.pt").read_bytes()
+    (run / "checkpoints" / "000010.pt").write_bytes(good)
+    (run / "checkpoints" / ".000020.pt.1234.tmp").write_bytes(good[: len(good) // 2])  # killed writer
+    assert checkpoint.newest(run).name == "000010.pt"
+    assert checkpoint.load(run)["iteration"] == 10
+
+
+def test_existing_run_needs_resume(tiny_lmdb, tiny_run, capsys):
+    assert main([str(tiny_lmdb), *TINY, "--out", str(tiny_run)]) == 2
+    assert "--resume" in capsys.readouterr().err

@@ -1,7 +1,78 @@
-"""Admin (admin)."""
+"""Admin: ingest a folder, add annotators, assign queues — the CLI's operations, same functions."""
 import streamlit as st
 
-from curate.app.common import require_admin
+from curate.app.common import db_call, engine, require_admin
+from curate.assign import ORDERS, AssignError, assign, queue_lengths
+from curate.celeba import AttributeFileError
+from curate.ingest import ingest
+from curate.status import status
+from curate.users import UserError, add_user, list_users
 
 require_admin()
+eng = engine()
 st.title("Admin", anchor=False)
+
+with st.expander("Workspace status", expanded=True):
+    st.code(db_call(status, eng).summary(), language=None)
+
+ingest_tab, users_tab, assign_tab = st.tabs(["Ingest a folder", "Users", "Assign queues"])
+
+with ingest_tab:
+    with st.form("ingest"):
+        folder = st.text_input("Image folder (on the server)", key="ingest_dir")
+        source = st.text_input("Source name", key="ingest_source", placeholder="celeba")
+        attributes = st.text_input("CelebA list_attr_celeba.txt (optional)", key="ingest_attr")
+        go = st.form_submit_button("Ingest", type="primary")
+    if go:
+        if not folder.strip() or not source.strip():
+            st.error("Give both the folder and a source name.")
+        else:
+            with st.spinner("Ingesting… (large folders take a while)"):
+                try:
+                    report = db_call(ingest, eng, folder.strip(), source.strip(),
+                                     attributes=attributes.strip() or None, progress=False)
+                except (FileNotFoundError, AttributeFileError, ValueError) as e:
+                    st.error(str(e))
+                else:
+                    st.success("Ingest done.")
+                    st.code(report.summary(), language=None)
+
+with users_tab:
+    with st.form("add_user", clear_on_submit=True):
+        name = st.text_input("Name", key="user_name")
+        password = st.text_input("Password", type="password", key="user_password")
+        is_admin = st.checkbox("Admin (may ingest, assign, review and export)", key="user_admin")
+        add = st.form_submit_button("Add user", type="primary")
+    if add:
+        try:
+            db_call(add_user, eng, name, password, admin=is_admin)
+        except UserError as e:
+            st.error(str(e))
+        else:
+            st.success(f"Added {'admin' if is_admin else 'annotator'} {name.strip()}.")
+    lengths = db_call(queue_lengths, eng)
+    st.dataframe([{"name": u.name, "role": u.role.value, "active": u.active,
+                   "queue": lengths.get(u.name, 0)} for u in db_call(list_users, eng)],
+                 hide_index=True, width="stretch")
+
+with assign_tab:
+    st.caption("Fills each active annotator's queue up to the length given. Re-assigning only "
+               "appends: positions and decisions already made stay as they are.")
+    with st.form("assign"):
+        per = st.number_input("Images per annotator", min_value=1, value=10_000, step=500,
+                              key="assign_per")
+        overlap = st.number_input("Overlap (share of each queue also in another's)", min_value=0.0,
+                                  max_value=1.0, value=0.05, step=0.01, key="assign_overlap")
+        order = st.selectbox("Order", ORDERS, key="assign_order",
+                             help="attributes: likely-old faces first (CelebA attributes)")
+        seed = st.number_input("Seed", min_value=0, value=0, step=1, key="assign_seed")
+        go = st.form_submit_button("Assign", type="primary")
+    if go:
+        try:
+            report = db_call(assign, eng, per_annotator=int(per), overlap=float(overlap),
+                             order=order, seed=int(seed))
+        except AssignError as e:
+            st.error(str(e))
+        else:
+            st.success("Queues assigned.")
+            st.code(report.summary(), language=None)

@@ -1,0 +1,90 @@
+"""Review, Dashboard and Admin pages through AppTest, logged in as the admin."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from curate import synth
+from curate.assign import queue_lengths
+from curate.users import list_users
+from db.engine import reading
+from db.models import Adjudication, Image
+from tests.curate.app.conftest import as_user, page
+from tests.curate.test_dashboard import known_decisions
+
+
+def _admin_page(script, engine, db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("ROSTRO_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("ROSTRO_DATABASE_URL", db_url)
+    users, shared = known_decisions(engine)
+    at = page(script, as_user(users, "admin"))
+    at.run()
+    assert not at.exception
+    return at, users, shared
+
+
+def test_review_records_an_adjudication(engine, db_url, tmp_path, monkeypatch):
+    at, users, shared = _admin_page("curate/app/review.py", engine, db_url, tmp_path, monkeypatch)
+    assert "1 open disagreement(s)" in at.caption[0].value
+    assert [h.value for h in at.subheader] == ["ana", "luis"]  # each decision side by side
+    at.radio(key="review_verdict").set_value("reject:not_facing")
+    at.multiselect(key="review_tags").set_value(["two_faces"])
+    at.text_input(key="review_note").input("looks away")
+    at.button[0].click().run()
+    assert not at.exception
+    with reading(engine) as s:
+        rows = [(a.image_id, a.admin_id, a.verdict.value, a.rule, a.tags, a.note)
+                for a in s.scalars(select(Adjudication))]
+    assert rows == [(shared[1], users["admin"], "reject", "not_facing", ["two_faces"], "looks away")]
+    assert any("No disagreements" in s.value for s in at.success)
+    at.toggle(key="review_settled").set_value(True).run()
+    assert any("Settled by admin" in i.value for i in at.info)
+
+
+def test_dashboard_shows_the_known_figures(engine, db_url, tmp_path, monkeypatch):
+    at, *_ = _admin_page("curate/app/dashboard.py", engine, db_url, tmp_path, monkeypatch)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Accepted so far (final verdict)"] == "2"
+    assert metrics["Decided (all queues)"] == "10"
+    assert metrics["Fleiss' kappa (overlap)"] == "0.47"
+    assert metrics["Open disagreements"] == "1"
+    people = at.dataframe[0].value
+    assert list(people["annotator"]) == ["ana", "luis"]
+    assert list(people["accept rate %"]) == [60.0, 25.0]
+    pairs = at.dataframe[1].value
+    assert pairs["Cohen's kappa"].tolist() == [0.5]
+    assert len(at.get("vega_lite_chart")) >= 5  # charts, not only tables
+
+
+def test_admin_page_ingests_adds_users_and_assigns(engine, db_url, tmp_path, monkeypatch):
+    at, users, _ = _admin_page("curate/app/admin.py", engine, db_url, tmp_path, monkeypatch)
+    folder = tmp_path / "faces"
+    synth.write_peruvian(folder, 6, seed=1)
+    at.text_input(key="ingest_dir").input(str(folder))
+    at.text_input(key="ingest_source").input("peru")
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("Ingest done" in s.value for s in at.success)
+    with reading(engine) as s:
+        assert len(s.scalars(select(Image.id).where(Image.relpath.like("%"))).all()) == 26
+
+    at.text_input(key="user_name").input("maria")
+    at.text_input(key="user_password").input("secret")
+    at.button[1].click().run()
+    assert any("Added annotator maria" in s.value for s in at.success)
+    at.text_input(key="user_name").input("maria")
+    at.text_input(key="user_password").input("again")
+    at.button[1].click().run()
+    assert any("already exists" in e.value for e in at.error)
+    assert "maria" in [u.name for u in list_users(engine)]
+
+    at.number_input(key="assign_per").set_value(5)
+    at.number_input(key="assign_overlap").set_value(0.0)
+    at.button[2].click().run()
+    assert not at.exception
+    assert any("Queues assigned" in s.value for s in at.success)
+    assert queue_lengths(engine)["maria"] == 4  # the 4 CelebA images in no queue yet
+
+    at.text_input(key="ingest_dir").input(str(tmp_path / "nowhere"))
+    at.text_input(key="ingest_source").input("x")
+    at.button[0].click().run()
+    assert any("not found" in e.value for e in at.error)

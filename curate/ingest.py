@@ -12,17 +12,17 @@ import datetime as dt
 import logging
 import os
 import time
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import Engine, delete, insert, select, update
 from tqdm import tqdm
 
 from curate import celeba
-from curate.imaging import EXTENSIONS, BadImage, hamming, probe_bytes
+from curate.imaging import EXTENSIONS, BadImage, probe_bytes
 from db.engine import reading, writing
 from db.models import Image, IngestProblem, Source
 
@@ -129,7 +129,7 @@ def _probe_all(root: Path, rels: list[str], workers: int, progress: bool) -> Ite
                 bar.update()
         else:
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                for result in pool.map(_probe_path, args, chunksize=64):
+                for result in pool.map(_probe_path, args, chunksize=256):
                     yield result
                     bar.update()
     finally:
@@ -180,7 +180,7 @@ def ingest(
     with reading(engine) as s:
         known = dict(s.execute(select(Image.relpath, Image.missing_since).where(
             Image.source_id == src_id)).all())
-        hashes = dict(s.execute(select(Image.content_hash, Image.id)).all())
+        hashes = dict.fromkeys(s.scalars(select(Image.content_hash)), -1)
     present = set(files)
     report.vanished = sorted(r for r, missing in known.items() if r not in present and missing is None)
     report.returned = sorted(r for r, missing in known.items() if r in present and missing is not None)
@@ -190,19 +190,18 @@ def ingest(
     problems: list[dict] = [dict(relpath=r, kind="bad", reason=why) for r, why in escaping]
     report.bad.extend(escaping)
     batch: list[dict] = []
-    added_ids: list[int] = []
+    added: list[str] = []
     batch_hash_rel: dict[str, str] = {}
-    rel_of_id: dict[int, str] = {}
 
     def flush() -> None:
         if not batch:
             return
+        # Core executemany, no RETURNING: the ORM's per-row bookkeeping cost more than decoding.
         with writing(engine) as s:
-            ids = s.scalars(insert(Image).returning(Image.id, sort_by_parameter_order=True), batch).all()
-        for row, image_id in zip(batch, ids):
-            hashes[row["content_hash"]] = image_id
-            rel_of_id[image_id] = row["relpath"]
-            added_ids.append(image_id)
+            s.execute(insert(Image.__table__), batch)
+        for row in batch:
+            hashes[row["content_hash"]] = -1  # recorded; its id is looked up when needed
+            added.append(row["relpath"])
         batch.clear()
         batch_hash_rel.clear()
 
@@ -214,10 +213,9 @@ def ingest(
             continue
         h = result["content_hash"]
         if h in hashes or h in batch_hash_rel:
-            other = batch_hash_rel.get(h) or f"image #{hashes[h]}"
+            other = batch_hash_rel.get(h) or _relpath_of_hash(engine, h)
             report.duplicates.append((rel, other))
-            problems.append(dict(relpath=rel, kind="duplicate", reason=f"same content as {other}",
-                                 other_image_id=hashes.get(h)))
+            problems.append(dict(relpath=rel, kind="duplicate", reason=f"same content as {other}"))
             continue
         name = rel.rsplit("/", 1)[-1]
         row = dict(source_id=src_id, relpath=rel, created_at=now, partition=parts.get(name),
@@ -228,9 +226,9 @@ def ingest(
         if len(batch) >= BATCH:
             flush()
     flush()
-    report.added = len(added_ids)
+    report.added = len(added)
 
-    report.near_duplicates = _near_duplicates(engine, added_ids, rel_of_id, near_duplicate_bits)
+    report.near_duplicates = _near_duplicates(engine, src_id, set(added), near_duplicate_bits)
     for a, b, dist in report.near_duplicates:
         problems.append(dict(relpath=a, kind="near_duplicate", reason=f"looks like {b} (distance {dist})"))
     for rel in report.vanished:
@@ -263,47 +261,52 @@ def _chunks(items: list, n: int) -> Iterable[list]:
         yield items[i:i + n]
 
 
-def _near_duplicates(engine: Engine, new_ids: list[int], rel_of_id: dict[int, str],
+def _relpath_of_hash(engine: Engine, content_hash: str) -> str:
+    with reading(engine) as s:
+        row = s.execute(select(Source.name, Image.relpath).join(Source).where(
+            Image.content_hash == content_hash).limit(1)).first()
+    return f"{row[1]} ({row[0]})" if row else "an earlier image"
+
+
+def _near_duplicates(engine: Engine, src_id: int, new: set[str],
                      max_bits: int) -> list[tuple[str, str, int]]:
-    """Pairs (new image, any image) within `max_bits` of each other.
+    """Pairs (new image, any image) whose perceptual hashes are within `max_bits`.
 
     Pigeonhole banding: split the 64 bits into max_bits+1 bands; two hashes within max_bits
-    differ in at most max_bits bands, so they share at least one band exactly. Only images
-    sharing a band value are compared, instead of all pairs.
+    differ in at most max_bits bands, so they share at least one band exactly. Per band, a sort
+    groups equal values and only images in the same group are compared — near-linear instead
+    of all pairs, vectorised with numpy.
     """
-    if not new_ids or max_bits < 0:
+    if not new or max_bits < 0:
         return []
     with reading(engine) as s:
         rows = s.execute(select(Image.id, Image.phash, Image.relpath, Image.source_id)).all()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    hashes = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)).view(np.uint64)
+    is_new = np.fromiter((r[3] == src_id and r[2] in new for r in rows), dtype=bool, count=len(rows))
     n_bands = max_bits + 1
     width = -(-64 // n_bands)
-    new = set(new_ids)
-    buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
-    phash_of = {}
-    name_of = {}
-    for image_id, ph, rel, _src in rows:
-        u = ph & 0xFFFFFFFFFFFFFFFF
-        phash_of[image_id] = ph
-        name_of[image_id] = rel_of_id.get(image_id, rel)
-        for b in range(n_bands):
-            buckets[(b, (u >> (b * width)) & ((1 << width) - 1))].append(image_id)
-    found: dict[tuple[int, int], int] = {}
-    for members in buckets.values():
-        if len(members) < 2 or len(members) > 5000:
-            continue  # a huge bucket means a flat band (blank images): skip, it says nothing
-        fresh = [m for m in members if m in new]
-        for a in fresh:
-            for b in members:
-                if a == b or (b in new and b < a):
-                    continue
-                key = (min(a, b), max(a, b))
-                if key in found:
-                    continue
-                d = hamming(phash_of[a], phash_of[b])
-                if d <= max_bits:
-                    found[key] = d
+    pairs: set[tuple[int, int]] = set()
+    for b in range(n_bands):
+        keys = (hashes >> np.uint64(b * width)) & np.uint64((1 << width) - 1)
+        order = np.argsort(keys, kind="stable")
+        k = keys[order]
+        starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+        ends = np.r_[starts[1:], len(k)]
+        for st, en in zip(starts, ends):
+            if en - st < 2 or en - st > 5000:  # a huge group is a flat band (blank images)
+                continue
+            members = order[st:en]
+            fresh = members[is_new[members]]
+            if len(fresh) == 0:
+                continue
+            dist = np.bitwise_count(hashes[fresh][:, None] ^ hashes[members][None, :])
+            for fi, mi in zip(*np.nonzero(dist <= max_bits)):
+                a, m = int(fresh[fi]), int(members[mi])
+                if a != m and not (is_new[m] and m < a):
+                    pairs.add((a, m))
     out = []
-    for (a, b), d in sorted(found.items()):
-        first, second = (a, b) if a in new else (b, a)
-        out.append((name_of[first], name_of[second], d))
+    for a, m in sorted(pairs, key=lambda p: (ids[p[0]], ids[p[1]])):
+        d = int(np.bitwise_count(hashes[a] ^ hashes[m]))
+        out.append((rows[a][2], rows[m][2], d))
     return out

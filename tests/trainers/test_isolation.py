@@ -1,0 +1,37 @@
+"""The TensorFlow trainer never imports torch, and the StyleGAN trainer never imports TensorFlow;
+the curation CLI loads neither."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+CHECK = """
+import importlib, sys
+for m in {modules!r}:
+    importlib.import_module(m)
+{extra}
+print(",".join(sorted(k for k in sys.modules if k.split(".")[0] in {forbidden!r})))
+"""
+
+
+def _loaded(modules: list[str], forbidden: set[str], extra: str = "") -> str:
+    code = CHECK.format(modules=modules, forbidden=forbidden, extra=extra)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip()
+
+
+@pytest.mark.parametrize("modules,forbidden", [
+    (["trainers.pix2pix.train", "trainers.pix2pix.predict"], "torch"),
+    (["trainers.stylegan.train", "trainers.stylegan.mix", "trainers.stylegan.generate"], "tensorflow"),
+])
+def test_trainer_does_not_import_the_other_framework(modules, forbidden):
+    assert _loaded(modules, {forbidden}) == ""
+
+
+def test_curate_cli_loads_neither_framework():
+    loaded = _loaded(["curate.cli", "curate.ingest", "curate.decisions"], {"torch", "tensorflow"},
+                     extra="import curate.cli; curate.cli.build_parser()")
+    assert loaded == ""

@@ -4,7 +4,9 @@ The architecture follows the paper as implemented by rosinality/style-based-gan-
 (the seed's reference): 8-layer mapping network with pixel norm, a learned constant 4x4
 input, AdaIN after every convolution, per-pixel noise, equalized learning rate, a [1 2 1]
 blur on every resampling, fused (transposed/strided) resampling from 128 px up, and a
-minibatch-stddev channel in the discriminator's last block. Block ``i`` works at
+minibatch-stddev channel in the discriminator's last block. Resampling convolutions are
+computed as strided (transposed) 4x4 convolutions: the same functions as upsample+conv and
+conv+avg-pool, at 16/36 of the FLOPs. Block ``i`` works at
 ``4 * 2**i`` px; ``step`` is the index of the current output block and ``alpha`` the
 fade-in weight of its newest block.
 
@@ -22,7 +24,7 @@ from torch import nn
 
 # Feature maps per resolution, as in the paper and the reference.
 CHANNELS = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64, 512: 32, 1024: 16}
-FUSED_FROM = 128  # px: resolutions that use fused up/downsampling (reference: fused=True)
+FUSED_FROM = 128  # px: from here the reference's fused upsampling has its 1/4 gain
 
 
 def channels(size: int, cap: int) -> int:
@@ -53,21 +55,39 @@ class EqualConv2d(nn.Module):
         return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
 
 
+def _pad_sum(w: torch.Tensor) -> torch.Tensor:
+    """3x3 kernel -> 4x4 kernel summing its four one-pixel shifts."""
+    w = F.pad(w, [1, 1, 1, 1])
+    return w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]
+
+
 class FusedUpsample(EqualConv2d):
-    """Nearest 2x upsampling + 3x3 conv as one stride-2 transposed 4x4 conv."""
+    """Nearest 2x upsampling + 3x3 conv as one stride-2 transposed 4x4 conv.
+
+    With ``gain=1`` this is exactly ``conv3x3(upsample_nearest(x))`` at 16/36 of its FLOPs
+    (the kernel is flipped because a transposed conv correlates the other way round); the
+    reference's own fused layer (>= 128 px) is the same with ``gain=1/4``.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, gain: float = 1.0):
+        super().__init__(in_ch, out_ch, 3, padding=1)
+        self.gain = gain
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = F.pad(self.weight * self.scale, [1, 1, 1, 1])
-        w = (w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]) / 4
+        w = _pad_sum((self.weight * (self.scale * self.gain)).flip(2, 3))
         return F.conv_transpose2d(x, w.transpose(0, 1), self.bias, stride=2, padding=1)
 
 
 class FusedDownsample(EqualConv2d):
-    """3x3 conv + 2x2 average pooling as one stride-2 4x4 conv."""
+    """3x3 conv + 2x2 average pooling as one stride-2 4x4 conv: the same function exactly,
+    at 16/36 of the FLOPs and without average pooling's backward. The reference uses it from
+    128 px up and the two-step form below; here it is used at every size."""
+
+    def __init__(self, in_ch: int, out_ch: int):
+        super().__init__(in_ch, out_ch, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = F.pad(self.weight * self.scale, [1, 1, 1, 1])
-        w = (w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]) / 4
+        w = _pad_sum(self.weight * (self.scale / 4))
         return F.conv2d(x, w, self.bias, stride=2, padding=1)
 
 
@@ -105,7 +125,9 @@ class AdaIN(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         gamma, beta = self.style(w)[:, :, None, None].chunk(2, dim=1)
-        return gamma * F.instance_norm(x) + beta
+        # Instance norm by hand: F.instance_norm would turn channels-last maps back to NCHW.
+        var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, unbiased=False)
+        return gamma * ((x - mean) * torch.rsqrt(var + 1e-5)) + beta
 
 
 class StyledBlock(nn.Module):
@@ -116,11 +138,8 @@ class StyledBlock(nn.Module):
         self.size = size
         if size == 4:
             self.const = nn.Parameter(torch.randn(1, out_ch, 4, 4))
-        elif size >= FUSED_FROM:
-            self.up = FusedUpsample(in_ch, out_ch, 3, padding=1)
-            self.blur1 = Blur(out_ch)
         else:
-            self.conv1 = EqualConv2d(in_ch, out_ch, 3, padding=1)
+            self.up = FusedUpsample(in_ch, out_ch, gain=0.25 if size >= FUSED_FROM else 1.0)
             self.blur1 = Blur(out_ch)
         self.noise1, self.adain1 = NoiseInjection(out_ch), AdaIN(out_ch, style_dim)
         self.conv2 = EqualConv2d(out_ch, out_ch, 3, padding=1)
@@ -129,10 +148,8 @@ class StyledBlock(nn.Module):
     def forward(self, x: torch.Tensor | None, w: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         if self.size == 4:
             out = self.const.expand(w.shape[0], -1, -1, -1).to(w.dtype)
-        elif self.size >= FUSED_FROM:
-            out = self.blur1(self.up(x))
         else:
-            out = self.blur1(self.conv1(F.interpolate(x, scale_factor=2, mode="nearest")))
+            out = self.blur1(self.up(x))
         out = self.adain1(F.leaky_relu(self.noise1(out, noise), 0.2), w)
         out = self.conv2(out)
         return self.adain2(F.leaky_relu(self.noise2(out, noise), 0.2), w)
@@ -198,16 +215,13 @@ class DiscriminatorBlock(nn.Module):
             return
         self.conv1 = EqualConv2d(in_ch, out_ch, 3, padding=1)
         self.blur = Blur(out_ch)
-        self.conv2 = (FusedDownsample if size >= FUSED_FROM else EqualConv2d)(out_ch, out_ch, 3, padding=1)
+        self.conv2 = FusedDownsample(out_ch, out_ch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.leaky_relu(self.conv1(x), 0.2)
         if self.size == 4:
             return F.leaky_relu(self.conv2(out), 0.2)
-        out = self.conv2(self.blur(out))
-        if self.size < FUSED_FROM:
-            out = F.avg_pool2d(out, 2)
-        return F.leaky_relu(out, 0.2)
+        return F.leaky_relu(self.conv2(self.blur(out)), 0.2)
 
 
 class Discriminator(nn.Module):

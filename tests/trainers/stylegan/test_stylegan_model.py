@@ -78,3 +78,31 @@ def test_swd_is_small_for_the_same_distribution():
     same, diff = swd(a, b)["swd"], swd(a, smooth)["swd"]
     assert set(swd(a, b)["swd_levels"]) == {32, 16}
     assert same < diff / 2
+
+
+def test_fused_resampling_equals_the_two_step_form():
+    import torch.nn.functional as F
+
+    from trainers.stylegan.model import FusedDownsample, FusedUpsample
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 8, 8, dtype=torch.float64)
+    up = FusedUpsample(5, 6).double()
+    ref = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), up.weight * up.scale, up.bias, padding=1)
+    assert torch.allclose(up(x), ref, atol=1e-10)
+    down = FusedDownsample(5, 6).double()
+    ref = F.avg_pool2d(F.conv2d(x, down.weight * down.scale, down.bias, padding=1), 2)
+    assert torch.allclose(down(x), ref, atol=1e-10)
+
+
+def test_adain_normalises_each_map_in_any_memory_format():
+    from trainers.stylegan.model import AdaIN
+
+    torch.manual_seed(0)
+    ada = AdaIN(4, 8)
+    x = torch.randn(3, 4, 8, 8) * 5 + 2
+    w = torch.randn(3, 8)
+    out = ada(x, w)
+    gamma, beta = ada.style(w)[:, :, None, None].chunk(2, dim=1)
+    assert torch.allclose(out, gamma * torch.nn.functional.instance_norm(x) + beta, atol=1e-5)
+    assert torch.allclose(ada(x.contiguous(memory_format=torch.channels_last), w), out, atol=1e-6)

@@ -12,12 +12,16 @@ Why it is faster than the straightforward loop, and what that costs:
 - the crop is folded into the resize (Pillow's ``resize(box=...)``): the same filter taps on
   the same source region as resize-then-crop, without resampling the discarded margin;
   equal to the reference within 1 level;
-- each size is resampled from the JPEG decoded at the smallest DCT scale (1/2, 1/4, 1/8,
-  Pillow's ``draft()``) that still leaves at least ``DRAFT_GAP``× the size on the short side,
-  so a small size never pays for a full-resolution Lanczos pass. Against Lanczos from the full
-  image this measured at most 2 levels apart and 0.04 on average over 30 CelebA-size faces
-  (up to 0.26 on one face with flat colour: libjpeg's scaled decode rounds chroma a level
-  apart); tests hold it to ≤ 3 and ≤ 0.5. ``exact=True`` (``--exact``) turns it off.
+- each size is resampled from the JPEG decoded at the smallest DCT scale (1/2 or 1/4, Pillow's
+  ``draft()``) that still leaves at least ``DRAFT_GAP`` (2)× the size on the short side. A
+  Lanczos pass costs about the same for every output size (it scales with the source), so the
+  small sizes cost as much as the large ones unless they start from a smaller decode: from a 178×218 CelebA
+  face, 128 and 64 come from the full image, 32 from 1/2, 16 and 8 from 1/4. 1/8 is never used:
+  it is only the DC coefficients and measured up to 20 levels off. Against Lanczos from the full
+  image, over 60 CelebA-size faces: sizes 64 and 128 within 1 level, 16 at most 2 levels
+  (0.15 on average), 32 at most 6 (0.31 on average; 0.55 on a flat-colour test face; tests
+  hold every size to 6 and 1.0). ``exact=True`` (``--exact``) turns it
+  off: every size from the full image, within 1 level of the reference.
 The LMDB is written into a temp folder and renamed into place at the end; manifest.csv and
 export.json sit beside data.mdb (the reference reader ignores them).
 """
@@ -48,7 +52,8 @@ log = logging.getLogger(__name__)
 DEFAULT_SIZES = (8, 16, 32, 64)
 MIN_SIZE, MAX_SIZE = 4, 2048
 QUALITY = 100  # the contract: JPEG quality 100
-DRAFT_GAP = 3.0  # decode at reduced DCT scale only when >= this many source pixels per output
+DRAFT_GAP = 2.0  # decode at reduced DCT scale only when >= this many source pixels per output
+DRAFT_SCALES = (4, 2)  # 1/8 is DC-only: too coarse for Lanczos quality
 BATCH = 1000  # images per LMDB write transaction
 
 
@@ -107,7 +112,7 @@ def resize_all(data: bytes, sizes: tuple[int, ...], *, exact: bool = False,
     for size in sizes:
         scale = 1
         if is_jpeg and not exact:
-            for d in (8, 4, 2):
+            for d in DRAFT_SCALES:
                 if math.ceil(min(w, h) / d) >= DRAFT_GAP * size:
                     scale = d
                     break

@@ -1,0 +1,93 @@
+"""Images per second of `curate prepare` against a straightforward single-process Pillow loop.
+
+Both run on the same CelebA-size (178×218) synthetic JPEGs, at sizes 8…128, in this script:
+the baseline opens each file, resizes it to each size with LANCZOS (short side, then centre
+crop, as the reference prepare_data.py does), encodes JPEG quality 100 and puts it in one LMDB
+write transaction. Files are generated once with curate.synth and cached (default
+/tmp/rostro_bench_celeba). Prints one JSON line: both rates, the ratio, the setup.
+
+    python benchmarks/prepare_lmdb.py [--count 2000] [--rounds 2] [--workers N]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import lmdb
+from PIL import Image
+
+from curate import synth
+from curate.export.common import image_files
+from curate.lmdb_prep import prepare
+
+SIZES = (8, 16, 32, 64, 128)
+
+
+def images(cache: Path, count: int) -> list[Path]:
+    folder = cache / "img_align_celeba"
+    if not folder.is_dir() or len(image_files(folder)) < count:
+        shutil.rmtree(cache, ignore_errors=True)
+        synth.write_celeba(cache, count, seed=0)
+    return [folder / r for r in image_files(folder)[:count]]
+
+
+def baseline(files: list[Path], out: Path) -> None:
+    with lmdb.open(str(out), map_size=1 << 32, readahead=False) as env:
+        with env.begin(write=True) as txn:
+            for i, f in enumerate(files):
+                img = Image.open(f).convert("RGB")
+                w, h = img.size
+                for s in SIZES:
+                    nw, nh = (s, int(s * h / w)) if w <= h else (int(s * w / h), s)
+                    r = img.resize((nw, nh), Image.LANCZOS)
+                    top, left = int(round((nh - s) / 2.0)), int(round((nw - s) / 2.0))
+                    buf = io.BytesIO()
+                    r.crop((left, top, left + s, top + s)).save(buf, format="JPEG", quality=100)
+                    txn.put(f"{s}-{i:05d}".encode(), buf.getvalue())
+            txn.put(b"length", str(len(files)).encode())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--count", type=int, default=2000, help="images (default 2000)")
+    p.add_argument("--rounds", type=int, default=2, help="alternating runs of each; best kept")
+    p.add_argument("--workers", type=int, default=None, help="curate prepare processes (default all)")
+    p.add_argument("--cache", default="/tmp/rostro_bench_celeba", help="where the JPEGs are kept")
+    a = p.parse_args()
+    files = images(Path(a.cache), a.count)
+    src = Path(a.cache) / "bench_input"
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir()
+    for f in files:  # exactly these files, as a plain folder for `prepare`
+        os.link(f, src / f.name)
+    for f in files:
+        f.read_bytes()  # warm the page cache for both
+    best_base = best_ours = float("inf")
+    with tempfile.TemporaryDirectory(prefix="rostro-bench-") as tmp:
+        for r in range(a.rounds):
+            t = time.perf_counter()
+            baseline(files, Path(tmp) / f"base{r}")
+            best_base = min(best_base, time.perf_counter() - t)
+            t = time.perf_counter()
+            prepare(None, Path(tmp) / f"ours{r}", src, sizes=SIZES, workers=a.workers, progress=False)
+            best_ours = min(best_ours, time.perf_counter() - t)
+    base_rate, ours_rate = len(files) / best_base, len(files) / best_ours
+    print(json.dumps({
+        "benchmark": "prepare_lmdb", "images": len(files), "image_size": list(synth.CELEBA_SIZE),
+        "sizes": list(SIZES), "baseline_img_per_s": round(base_rate, 1),
+        "prepare_img_per_s": round(ours_rate, 1), "ratio": round(ours_rate / base_rate, 2),
+        "workers": a.workers or os.cpu_count(), "cpus": os.cpu_count(), "rounds": a.rounds,
+        "python": platform.python_version(), "pillow": Image.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -4,7 +4,9 @@ Both run on the same CelebA-size (178×218) synthetic JPEGs, at sizes 8…128, i
 the baseline opens each file, resizes it to each size with LANCZOS (short side, then centre
 crop, as the reference prepare_data.py does), encodes JPEG quality 100 and puts it in one LMDB
 write transaction. Files are generated once with curate.synth and cached (default
-/tmp/rostro_bench_celeba). Prints one JSON line: both rates, the ratio, the setup.
+/tmp/rostro_bench_celeba). Prints one JSON line: both rates and their ratio, the rate of
+`prepare` with one worker (what the resampling alone gains), the 1-minute load average before
+and after (other jobs on the machine starve the pool), and the setup.
 
     python benchmarks/prepare_lmdb.py [--count 2000] [--rounds 2] [--workers N]
 """
@@ -70,20 +72,28 @@ def main() -> None:
         os.link(f, src / f.name)
     for f in files:
         f.read_bytes()  # warm the page cache for both
-    best_base = best_ours = float("inf")
+    load_before = os.getloadavg()[0]
+    best_base = best_ours = best_one = float("inf")
     with tempfile.TemporaryDirectory(prefix="rostro-bench-") as tmp:
-        for r in range(a.rounds):
+        for r in range(a.rounds):  # alternate, so a change in machine load hits all alike
             t = time.perf_counter()
             baseline(files, Path(tmp) / f"base{r}")
             best_base = min(best_base, time.perf_counter() - t)
             t = time.perf_counter()
             prepare(None, Path(tmp) / f"ours{r}", src, sizes=SIZES, workers=a.workers, progress=False)
             best_ours = min(best_ours, time.perf_counter() - t)
+            t = time.perf_counter()
+            prepare(None, Path(tmp) / f"one{r}", src, sizes=SIZES, workers=1, progress=False)
+            best_one = min(best_one, time.perf_counter() - t)
     base_rate, ours_rate = len(files) / best_base, len(files) / best_ours
+    one_rate = len(files) / best_one
     print(json.dumps({
         "benchmark": "prepare_lmdb", "images": len(files), "image_size": list(synth.CELEBA_SIZE),
         "sizes": list(SIZES), "baseline_img_per_s": round(base_rate, 1),
         "prepare_img_per_s": round(ours_rate, 1), "ratio": round(ours_rate / base_rate, 2),
+        "prepare_1_worker_img_per_s": round(one_rate, 1),
+        "ratio_1_worker": round(one_rate / base_rate, 2),
+        "load_avg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "workers": a.workers or os.cpu_count(), "cpus": os.cpu_count(), "rounds": a.rounds,
         "python": platform.python_version(), "pillow": Image.__version__,
     }))

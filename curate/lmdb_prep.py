@@ -156,8 +156,11 @@ def _results(jobs: list, workers: int) -> Iterator[tuple[int, str, list[bytes] |
     if workers <= 1 or len(jobs) < 32:
         yield from map(_work, jobs)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers)
+    try:
         yield from pool.map(_work, jobs, chunksize=16)
+    finally:  # on an error or Ctrl-C, drop the queued work instead of finishing it
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def key(size: int, index: int) -> bytes:

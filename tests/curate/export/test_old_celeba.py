@@ -116,7 +116,7 @@ def test_non_empty_destination_refused(labelled):
     assert (out / "thesis.txt").read_text() == "do not lose"
 
 
-def test_cli_refusal_exit_2(sqlite_engine, celeba_dir, tmp_path, capsys):
+def test_cli_refusal_exit_2(celeba_dir, tmp_path, capsys):
     from curate.workspace import Workspace
     from db.migrate import upgrade
     from .conftest import label

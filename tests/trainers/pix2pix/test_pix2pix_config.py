@@ -59,3 +59,10 @@ def test_default_out_is_the_next_numbered_run(tmp_path, monkeypatch):
     (tmp_path / "runs" / "0007").mkdir(parents=True)
     cfg, dry = parse_args(["pairs", "--dry-run"])
     assert dry and cfg.out == "runs/0008"
+
+
+def test_trainer_never_imports_torch():
+    code = ("import sys, trainers.pix2pix.__main__, trainers.pix2pix.train, "
+            "trainers.pix2pix.predict; "
+            "sys.exit(any(m.split('.')[0] == 'torch' for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -15,8 +15,9 @@ def _export_args(p):
     old = sub.add_parser("old-celeba", help="the accepted CelebA images (seed: 2,500)")
     old.add_argument("out", help="destination folder (replaced when it is an earlier export)")
     old.add_argument("--count", type=int, default=2500, help="images to export (default 2500)")
-    old.add_argument("--exclude-tag", action="append", dest="exclude_tags", default=[],
-                     metavar="TAG", help="leave out images with this tag (repeatable), e.g. two_faces")
+    old.add_argument("--exclude-tag", action="extend", nargs="+", dest="exclude_tags", default=[],
+                     metavar="TAG", help="leave out images with these tags (one or more, "
+                     "repeatable), e.g. two_faces")
     old.add_argument("--allow-fewer", action="store_true",
                      help="export all that qualify when fewer than --count do")
     old.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")

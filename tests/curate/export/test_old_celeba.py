@@ -130,5 +130,5 @@ def test_cli_refusal_exit_2(celeba_dir, tmp_path, capsys):
     assert rc == 2
     assert "error: only 4 image(s) are accepted, fewer than --count 50" in capsys.readouterr().err
     rc = main(["--workspace", str(ws.root), "export", "old-celeba", str(tmp_path / "o"),
-               "--count", "2", "--exclude-tag", "two_faces", "--seed", "3"])
+               "--count", "2", "--exclude-tag", "two_faces", "deformity", "--seed", "3"])
     assert rc == 0 and len(rows(tmp_path / "o")) == 2

@@ -1,0 +1,78 @@
+"""Style mixing: a StyleGAN checkpoint's mixing grid and an interpolation strip (any user).
+
+Rows take the coarse (4–8 px: pose, face shape), middle (16–32 px: features, hair) or fine
+(64 px and up: colours) styles from the face at the top of each column, as in the seed
+write-up's peruvian_mix figures. Generated on the GPU when there is one, else on the CPU;
+torch is imported only when this page first generates.
+"""
+import streamlit as st
+
+from curate.app.common import require_login, workspace
+from curate.gallery import models as gm
+from curate.gallery import runs as gr
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _mixing(ckpt: str, _mtime: float, sources: tuple, styles: tuple) -> bytes:
+    return gm.mixing_png(ckpt, list(sources), list(styles))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _strip(ckpt: str, _mtime: float, a: int, b: int, steps: int) -> bytes:
+    return gm.interpolation_png(ckpt, a, b, steps)
+
+
+require_login()
+st.title("Style mixing", anchor=False)
+
+extra = st.session_state.get("runs_extra", "")  # the folders typed on the Runs page
+found = [r for r in gr.discover_runs(gr.run_roots(workspace().runs_dir, extra)) if r.trainer == "stylegan"]
+choices = {f"{r.label} — iteration {it:,}": path
+           for r in found for it, path in gm.stylegan_checkpoints(r)}
+if not choices:
+    st.info("No StyleGAN checkpoints found: train one with `python -m trainers.stylegan LMDB`, "
+            "or give its run folder on the Runs page (or in $ROSTRO_RUNS).")
+    st.stop()
+ckpt = choices[st.selectbox("Checkpoint", list(choices), key="mix_ckpt")]
+mtime = gm.mtime(ckpt)
+
+for name, default in (("mix_sources", "1, 2, 3"), ("mix_styles", "4, 5, 6, 7")):
+    st.session_state.setdefault(name, default)
+c1, c2, c3 = st.columns([3, 3, 1], vertical_alignment="bottom")
+sources_text = c1.text_input("Source seeds (rows)", key="mix_sources",
+                             help=f"Up to {gm.MAX_SEEDS} whole numbers, separated by commas.")
+styles_text = c2.text_input("Style seeds (columns)", key="mix_styles")
+
+
+def _randomise():
+    st.session_state["mix_sources"] = ", ".join(map(str, gm.random_seeds(3)))
+    st.session_state["mix_styles"] = ", ".join(map(str, gm.random_seeds(4)))
+
+
+c3.button("Random", icon=":material/casino:", on_click=_randomise, key="mix_random")
+
+try:
+    sources, styles = gm.parse_seeds(sources_text), gm.parse_seeds(styles_text)
+except ValueError as e:
+    st.error(str(e))
+    st.stop()
+
+st.subheader("Mixing grid", anchor=False)
+st.caption("Top row: the style faces. Then three blocks of rows, one row per source face "
+           "(first column): coarse, middle and fine styles taken from the column's face.")
+with st.spinner("Generating the mixing grid…"):
+    grid = _mixing(ckpt, mtime, tuple(sources), tuple(styles))
+st.image(grid, caption=f"sources {sources} × styles {styles}")
+st.download_button("Download the grid (PNG)", grid, file_name=f"mixing-{'-'.join(map(str, sources))}"
+                   f"-x-{'-'.join(map(str, styles))}.png", mime="image/png", key="mix_dl")
+
+st.subheader("Interpolation", anchor=False)
+c1, c2, c3 = st.columns(3)
+a = c1.number_input("From seed", 0, gm.MAX_SEED, value=sources[0], key="mix_a")
+b = c2.number_input("To seed", 0, gm.MAX_SEED, value=styles[0], key="mix_b")
+steps = c3.slider("Steps", 2, 16, 8, key="mix_steps")
+with st.spinner("Generating the strip…"):
+    strip = _strip(ckpt, mtime, int(a), int(b), int(steps))
+st.image(strip, caption=f"seed {a} → seed {b}, {steps} steps")
+st.download_button("Download the strip (PNG)", strip, file_name=f"interpolation-{a}-{b}.png",
+                   mime="image/png", key="mix_strip_dl")

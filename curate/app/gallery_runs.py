@@ -1,0 +1,82 @@
+"""Runs: every training run (StyleGAN and pix2pix) — config, curves, and its grids with a slider.
+
+Runs are looked for in the workspace's runs/, in $ROSTRO_RUNS and in the folders typed below
+(trainers write to ./runs/ of the folder they were started in). Any logged-in user.
+Never imports torch or TensorFlow.
+"""
+import os
+
+import streamlit as st
+
+from curate.app.common import require_login, workspace
+from curate.gallery import runs as gr
+
+PLAY_EVERY_S = 0.6  # seconds between grids while playing
+
+require_login()
+st.title("Runs", anchor=False)
+
+extra = st.text_input("More run folders", key="runs_extra",
+                      placeholder=f"e.g. ./runs (several separated by '{os.pathsep}')",
+                      help=f"Also searched: {workspace().runs_dir} and ${gr.ENV_RUNS}.")
+roots = gr.run_roots(workspace().runs_dir, extra)
+found = gr.discover_runs(roots)
+if not found:
+    st.info("No runs yet. Train one (`python -m trainers.stylegan LMDB` or "
+            "`python -m trainers.pix2pix PAIRS`) and give its folder above. Searched: "
+            + (", ".join(str(r) for r in roots) or "nothing (no such folder)"))
+    st.stop()
+
+by_label = {r.label: r for r in found}
+run = by_label[st.selectbox("Run", list(by_label), key="runs_run")]
+unit = run.step_key
+summary = gr.summary(run)
+last = summary["last"]
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Trainer", run.trainer)
+c2.metric(f"Last {unit}", f"{int(last[unit]):,}" if unit in last else "—")
+c3.metric("Grids", f"{summary['grids']:,}")
+c4.metric("Images / s", f"{last['images_per_s']:.1f}" if "images_per_s" in last else "—")
+
+grids_tab, curves_tab, config_tab = st.tabs(["Grids", "Curves", "Config"])
+
+with config_tab:
+    st.json(run.config, expanded=True)
+
+with curves_tab:
+    charts = gr.curves(run)
+    if not charts:
+        st.info("No metrics yet (metrics.jsonl is empty or missing).")
+    for group, frame in charts.items():
+        st.subheader(group.capitalize(), anchor=False)
+        st.line_chart(frame, x_label=unit, height=240)
+
+caption = ("sketch | real | generated on the fixed validation pairs" if run.trainer == "pix2pix"
+           else "samples of fixed latents")
+slider_key = f"runs_pos_{run.path}"
+
+
+@st.fragment(run_every=PLAY_EVERY_S if st.session_state.get("runs_play") else None)
+def grid_view():
+    grids = dict(gr.list_grids(run))  # step → path, oldest first
+    if not grids:
+        st.info(f"No grids yet in {run.grid_dir}.")
+        return
+    steps = list(grids)
+    current = st.session_state.get(slider_key)
+    if st.session_state.get("runs_play"):  # advance one grid per tick, wrapping round
+        at = steps.index(current) + 1 if current in grids else 0
+        st.session_state[slider_key] = steps[at % len(steps)]
+    elif current not in grids:
+        st.session_state[slider_key] = steps[-1]  # the latest grid first
+    step = steps[0]
+    if len(steps) > 1:
+        step = st.select_slider(unit.capitalize(), steps, key=slider_key,
+                                format_func=lambda s: f"{s:,}",
+                                help=f"{len(steps):,} grids; the latest is shown first.")
+    st.image(grids[step], caption=f"{unit} {step:,} — {caption}")
+
+
+with grids_tab:
+    st.toggle("Play through the grids", key="runs_play")
+    grid_view()

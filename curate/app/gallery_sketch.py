@@ -1,0 +1,61 @@
+"""Sketch to face: upload a photo or a drawn sketch; a pix2pix checkpoint rebuilds the face.
+
+A photo is first turned into a sketch by the export's effect (Photocopy + Posterize, as the
+sketch pairs were made); a sketch is used as it is. Any logged-in user. TensorFlow is imported
+only when a face is first rebuilt.
+"""
+import streamlit as st
+
+from curate.app.common import require_login, workspace
+from curate.gallery import models as gm
+from curate.gallery import runs as gr
+from curate.imaging import BadImage
+
+SHOW_PX = 256  # small model outputs are enlarged to about this many pixels
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _generator(checkpoint: str):
+    return gm.load_pix2pix(checkpoint)
+
+
+require_login()
+st.title("Sketch to face", anchor=False)
+
+extra = st.session_state.get("runs_extra", "")
+found = [r for r in gr.discover_runs(gr.run_roots(workspace().runs_dir, extra)) if r.trainer == "pix2pix"]
+choices = {f"{r.label} — epoch {ep}": prefix for r in found for ep, prefix in gm.pix2pix_checkpoints(r)}
+if not choices:
+    st.info("No pix2pix checkpoints found: train one with `python -m trainers.pix2pix PAIRS`, "
+            "or give its run folder on the Runs page (or in $ROSTRO_RUNS).")
+    st.stop()
+checkpoint = choices[st.selectbox("Checkpoint", list(choices), key="sketch_ckpt")]
+
+upload = st.file_uploader("A photo of a face, or a drawn sketch", type=["jpg", "jpeg", "png", "webp"],
+                          key="sketch_upload")
+is_sketch = st.toggle("It is a sketch already (skip the sketch effect)", key="sketch_is_sketch")
+if upload is None:
+    st.info("Upload an image to see its sketch and the face the model rebuilds from it.")
+    st.stop()
+
+try:
+    rgb = gm.decode_upload(upload.getvalue(), upload.name)
+except BadImage as e:
+    st.error(f"That file cannot be used: {e}")
+    st.stop()
+
+with st.spinner("Loading the model…"):
+    try:
+        generator, config = _generator(checkpoint)
+    except (FileNotFoundError, ValueError) as e:
+        st.error(f"This checkpoint cannot be loaded: {e}")
+        st.stop()
+with st.spinner("Rebuilding…"):
+    drawn, face = gm.sketch_to_face(generator, rgb, is_sketch)
+
+c1, c2, c3 = st.columns(3)
+c1.image(rgb, caption="uploaded")
+c2.image(gm.enlarge(drawn, SHOW_PX), caption="sketch" + ("" if is_sketch else " (the export's effect)"))
+c3.image(gm.enlarge(face, SHOW_PX), caption=f"rebuilt at {config.size} px")
+st.download_button("Download the rebuilt face (PNG)", gm.png_bytes(face), file_name="rebuilt.png",
+                   mime="image/png", key="sketch_dl")

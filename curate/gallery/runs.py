@@ -1,0 +1,248 @@
+"""Training runs as the galleries see them: discovery, config, metrics and sample grids.
+
+Both trainers share one run-folder layout (DESIGN.md): `config.json` (with "trainer":
+"stylegan" or "pix2pix"), `metrics.jsonl`, and grids whose names carry the zero-padded
+iteration (StyleGAN `samples/{iteration:06d}.png`) or epoch (pix2pix `epochs/{epoch:04d}.png`).
+
+Everything here is cheap to call on every page view, even on a run of 100,000 iterations with
+1,000 grids: a grid listing is cached by (folder, folder mtime), and metrics.jsonl is parsed
+incrementally — a file that only grew (training still appends to it) costs the new lines only.
+Nothing imports torch or TensorFlow.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+ENV_RUNS = "ROSTRO_RUNS"  # extra run folders, separated by os.pathsep
+GRID_FOLDERS = {"stylegan": "samples", "pix2pix": "epochs"}  # trainer → folder of its grids
+STEP_KEYS = {"stylegan": "iteration", "pix2pix": "epoch"}  # trainer → the x of its curves
+MAX_POINTS = 2000  # points per curve sent to a chart; longer curves are thinned evenly
+
+
+@dataclass(frozen=True)
+class Run:
+    path: Path  # the run folder (absolute)
+    trainer: str  # stylegan | pix2pix | unknown
+    config: dict  # config.json as written by the trainer
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def step_key(self) -> str:
+        """'iteration' (StyleGAN) or 'epoch' (pix2pix): what the grids and curves count."""
+        return STEP_KEYS.get(self.trainer, "iteration")
+
+    @property
+    def grid_dir(self) -> Path:
+        return self.path / GRID_FOLDERS.get(self.trainer, "samples")
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.trainer}, {self.path.parent})"
+
+
+def run_roots(workspace_runs: str | os.PathLike | None, extra: str = "") -> list[Path]:
+    """Folders to look for runs in: the workspace's runs/, $ROSTRO_RUNS, then `extra`.
+
+    `extra` and $ROSTRO_RUNS may each name several folders separated by os.pathsep (":").
+    Duplicates are dropped; folders that do not exist are kept out.
+    """
+    names = [str(workspace_runs or "")]
+    for text in (os.environ.get(ENV_RUNS, ""), extra):
+        names += [p.strip() for p in text.split(os.pathsep)]
+    out: list[Path] = []
+    for n in names:
+        if not n:
+            continue
+        p = Path(n).expanduser().resolve()
+        if p.is_dir() and p not in out:
+            out.append(p)
+    return out
+
+
+def read_run(folder: str | os.PathLike) -> Run | None:
+    """The run in `folder`, or None when it has no readable config.json."""
+    folder = Path(folder).resolve()
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    trainer = str(config.get("trainer") or "unknown")
+    return Run(folder, trainer, config)
+
+
+def discover_runs(roots: list[Path]) -> list[Run]:
+    """Every run directly under each root (a root that is itself a run counts too), newest
+    first by the run folder's modification time."""
+    runs: dict[Path, Run] = {}
+    for root in roots:
+        candidates = [root]
+        try:
+            candidates += [Path(e.path) for e in os.scandir(root) if e.is_dir() and not e.name.startswith(".")]
+        except OSError:
+            continue
+        for c in candidates:
+            if (c / "config.json").is_file() and (run := read_run(c)) is not None:
+                runs.setdefault(run.path, run)
+
+    def mtime(r: Run) -> float:
+        try:
+            return max(r.path.stat().st_mtime, (r.path / "metrics.jsonl").stat().st_mtime)
+        except OSError:
+            return 0.0
+
+    return sorted(runs.values(), key=lambda r: (-mtime(r), r.name))
+
+
+# Grid listing ------------------------------------------------------------------------------
+
+_grid_cache: dict[str, tuple[int, list[tuple[int, str]]]] = {}
+_lock = threading.Lock()
+
+
+def list_grids(run: Run) -> list[tuple[int, str]]:
+    """(iteration or epoch, absolute path) of each grid, oldest first.
+
+    One scandir per change of the folder: the result is cached by the folder's mtime, so
+    switching the slider over 1,000 grids does not list the folder again.
+    """
+    folder = run.grid_dir
+    try:
+        mtime = folder.stat().st_mtime_ns
+    except OSError:
+        return []
+    key = str(folder)
+    with _lock:
+        hit = _grid_cache.get(key)
+    if hit is not None and hit[0] == mtime:
+        return hit[1]
+    grids = []
+    with os.scandir(folder) as it:
+        for e in it:
+            stem, dot, ext = e.name.partition(".")
+            if ext.lower() == "png" and stem.isdigit() and not e.name.startswith("."):
+                grids.append((int(stem), e.path))
+    grids.sort()
+    with _lock:
+        _grid_cache[key] = (mtime, grids)
+    return grids
+
+
+# Metrics -----------------------------------------------------------------------------------
+
+@dataclass
+class _Parsed:
+    ident: tuple[int, int]  # (device, inode): a replaced file is parsed again from the start
+    offset: int  # bytes consumed (complete lines only)
+    rows: list[dict]
+    frame: pd.DataFrame | None = None
+
+
+_metrics_cache: dict[str, _Parsed] = {}
+
+
+def _parse_lines(data: bytes) -> tuple[list[dict], int]:
+    """Rows of the complete lines in `data` and the bytes they span (a half-written last line
+    waits for the next call). A corrupt line is skipped with a log message, never fatal."""
+    end = data.rfind(b"\n") + 1
+    rows = []
+    for line in data[:end].splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            log.warning("skipping a corrupt metrics line: %.80r", line)
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows, end
+
+
+def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
+    """metrics.jsonl as a DataFrame (one row per line), cached by (path, mtime, size).
+
+    A file that only grew is read from where the last call stopped; a shorter or replaced
+    file (a resumed run truncates it) is read again from the start. Missing file: empty frame.
+    """
+    path = str(Path(path).resolve())
+    try:
+        st = os.stat(path)
+    except OSError:
+        return pd.DataFrame()
+    ident = (st.st_dev, st.st_ino)
+    with _lock:
+        parsed = _metrics_cache.get(path)
+        if parsed is None or parsed.ident != ident or st.st_size < parsed.offset:
+            parsed = _Parsed(ident, 0, [])
+        if st.st_size > parsed.offset:
+            with open(path, "rb") as f:
+                f.seek(parsed.offset)
+                rows, used = _parse_lines(f.read(st.st_size - parsed.offset))
+            if rows:
+                parsed.rows = parsed.rows + rows
+                parsed.frame = None
+            parsed.offset += used
+        if parsed.frame is None:
+            parsed.frame = pd.DataFrame(parsed.rows)
+        _metrics_cache[path] = parsed
+        return parsed.frame
+
+
+def metric_groups(frame: pd.DataFrame, step_key: str) -> dict[str, list[str]]:
+    """The columns to chart, grouped: losses, quality (SWD/FID/val L1), images per second."""
+    cols = [c for c in frame.columns if c != step_key and pd.api.types.is_numeric_dtype(frame[c])]
+    groups = {
+        "losses": [c for c in cols if c.startswith("loss")],
+        "quality": [c for c in cols if c.startswith(("swd", "fid", "val_"))],
+        "images per second": [c for c in cols if c == "images_per_s"],
+    }
+    return {k: v for k, v in groups.items() if v}
+
+
+def thin(frame: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
+    """At most max_points rows, evenly spaced, the last row always kept (charts stay light)."""
+    n = len(frame)
+    if n <= max_points:
+        return frame
+    stride = -(-n // max_points)
+    idx = list(range(0, n, stride))
+    if idx[-1] != n - 1:
+        idx.append(n - 1)
+    return frame.iloc[idx]
+
+
+def curves(run: Run) -> dict[str, pd.DataFrame]:
+    """Chart-ready frames per group, indexed by iteration (or epoch), thinned to MAX_POINTS.
+
+    A metric logged only on some rows (SWD every N iterations) keeps just its own rows.
+    """
+    frame = read_metrics(run.path / "metrics.jsonl")
+    key = run.step_key
+    if frame.empty or key not in frame.columns:
+        return {}
+    out = {}
+    for group, cols in metric_groups(frame, key).items():
+        sub = frame[[key, *cols]].dropna(subset=cols, how="all").set_index(key)
+        out[group] = thin(sub)
+    return out
+
+
+def summary(run: Run) -> dict:
+    """Newest metrics row plus the grid count: what the run list shows at a glance."""
+    frame = read_metrics(run.path / "metrics.jsonl")
+    last = frame.iloc[-1].dropna().to_dict() if not frame.empty else {}
+    return {"grids": len(list_grids(run)), "last": last}

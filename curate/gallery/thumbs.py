@@ -1,0 +1,94 @@
+"""Thumbnails cached on disk: `<thumbs>/<key[:2]>/<key>_<size>.jpg`, made once, written atomically.
+
+The key is the image's sha256 content hash when the database knows it (a thumbnail survives a
+moved file) and otherwise a hash of (path, mtime, size), so an edited file gets a new thumbnail.
+A missing or broken file gives a grey placeholder that says why; it is never cached under the
+image's key (the file may come back) and never raises.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import functools
+import logging
+import os
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from curate.fsutil import atomic_write_bytes
+from curate.imaging import BadImage, load_rgb
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE = 160  # px, the longer side of a grid thumbnail
+QUALITY = 85  # JPEG quality of thumbnails
+
+
+def path_key(path: str | os.PathLike) -> str | None:
+    """A key for a file the database has no hash for; None when the file is missing."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return hashlib.sha1(f"{os.path.abspath(path)}|{st.st_mtime_ns}|{st.st_size}".encode()).hexdigest()
+
+
+def thumb_path(thumbs_dir: str | os.PathLike, key: str, size: int) -> Path:
+    return Path(thumbs_dir) / key[:2] / f"{key}_{size}.jpg"
+
+
+def make_thumbnail(path: str | os.PathLike, size: int = DEFAULT_SIZE) -> bytes:
+    """JPEG bytes of the image at `path` fitted into size×size (raises BadImage)."""
+    img = Image.fromarray(load_rgb(path))
+    img.thumbnail((size, size), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=QUALITY)
+    return buf.getvalue()
+
+
+@functools.lru_cache(maxsize=32)
+def placeholder(size: int, reason: str) -> bytes:
+    """A grey square with a short reason ("missing file", "broken image") as JPEG bytes."""
+    img = Image.new("RGB", (size, size), (200, 200, 200))
+    d = ImageDraw.Draw(img)
+    d.line([(0, 0), (size - 1, size - 1)], fill=(160, 160, 160), width=2)
+    d.line([(0, size - 1), (size - 1, 0)], fill=(160, 160, 160), width=2)
+    d.rectangle([4, size // 2 - 9, size - 5, size // 2 + 9], fill=(255, 255, 255))
+    d.text((8, size // 2 - 6), reason[:max(4, size // 7)], fill=(160, 0, 0))
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=QUALITY)
+    return buf.getvalue()
+
+
+def problem_of(e: BadImage) -> str:
+    return "missing file" if str(e).startswith("missing file") else "broken image"
+
+
+def thumbnail(thumbs_dir: str | os.PathLike, path: str | os.PathLike, size: int = DEFAULT_SIZE,
+              key: str | None = None) -> str | bytes:
+    """The cached thumbnail's path (made now if it is not on disk yet), or placeholder bytes.
+
+    key: the image's content hash; default: derived from the file's path, mtime and size.
+    Returning a path lets the app serve the file without reading it into memory first.
+    """
+    if key is None:
+        key = path_key(path)
+        if key is None:
+            return placeholder(size, "missing file")
+    target = thumb_path(thumbs_dir, key, size)
+    if target.is_file():
+        return str(target)
+    try:
+        data = make_thumbnail(path, size)
+    except BadImage as e:
+        log.info("no thumbnail for %s: %s", path, e)
+        return placeholder(size, problem_of(e))
+    atomic_write_bytes(target, data)
+    return str(target)
+
+
+def thumbnails(thumbs_dir: str | os.PathLike, items: list[tuple[str, str | None]],
+               size: int = DEFAULT_SIZE) -> list[str | bytes]:
+    """thumbnail() for each (path, key) pair, in order."""
+    return [thumbnail(thumbs_dir, p, size, k) for p, k in items]

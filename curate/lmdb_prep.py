@@ -45,7 +45,8 @@ from tqdm import tqdm
 from curate.export.common import (ExportError, ExportResult, Item, check_destination,
                                   fail_on_problems, finish, items_from, record)
 from curate.fsutil import atomic_dir
-from curate.imaging import BadImage, read_image, to_rgb
+from curate.imaging import BadImage, to_rgb
+from curate.imaging import _open as imaging_open  # the header checks, without a decode
 
 log = logging.getLogger(__name__)
 
@@ -87,26 +88,27 @@ def crop_box(w: int, h: int, size: int) -> tuple[float, float, float, float]:
     return left * sx, top * sy, (left + size) * sx, (top + size) * sy
 
 
-def _open_at(data: bytes, name: str, scale: int) -> Image.Image:
-    if scale == 1:
-        return to_rgb(read_image(data, name))
-    probe = Image.open(io.BytesIO(data))
-    img = read_image(data, name, draft=(math.ceil(probe.width / scale), math.ceil(probe.height / scale)))
-    return to_rgb(ImageOps.exif_transpose(img))
+def _decoded(img: Image.Image, name: str, turn: bool) -> Image.Image:
+    try:
+        img.load()
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise BadImage(f"corrupt or truncated image data: {e}") from None
+    return to_rgb(ImageOps.exif_transpose(img) if turn else img)
 
 
 def resize_all(data: bytes, sizes: tuple[int, ...], *, exact: bool = False,
                name: str = "") -> dict[int, Image.Image]:
-    """Each size's square image from encoded bytes (see the module doc); raises BadImage."""
-    try:
-        header = Image.open(io.BytesIO(data))
-        w, h = header.size
-        is_jpeg = header.format == "JPEG"
-        if header.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF turns it a quarter
-            w, h = h, w
-    except Exception:  # noqa: BLE001 — read_image below says exactly what is wrong
-        read_image(data, name)
-        raise
+    """Each size's square image from encoded bytes (see the module doc); raises BadImage.
+
+    The header is read once (with curate.imaging's checks: format, size, bombs); each decode
+    scale opens the bytes once more, since draft() must come before the decode.
+    """
+    header = imaging_open(data, name)
+    w, h = header.size
+    is_jpeg = header.format == "JPEG"
+    turn = "exif" in header.info and header.getexif().get(0x0112, 1) != 1
+    if turn and header.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # a quarter turn
+        w, h = h, w
     by_scale: dict[int, Image.Image] = {}
     out = {}
     for size in sizes:
@@ -117,7 +119,12 @@ def resize_all(data: bytes, sizes: tuple[int, ...], *, exact: bool = False,
                     scale = d
                     break
         if scale not in by_scale:
-            by_scale[scale] = _open_at(data, name, scale)
+            if scale == 1:
+                img = header
+            else:
+                img = Image.open(io.BytesIO(data))
+                img.draft("RGB", (math.ceil(img.width / scale), math.ceil(img.height / scale)))
+            by_scale[scale] = _decoded(img, name, turn)
         src = by_scale[scale]
         fx, fy = src.width / w, src.height / h
         l, t, r, b = crop_box(w, h, size)

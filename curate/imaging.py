@@ -33,7 +33,9 @@ class Probe:
     file_size: int
 
 
-def _open(data: bytes, name: str) -> Image.Image:
+def open_checked(data: bytes, name: str = "") -> Image.Image:
+    """Open an encoded image and check its header (format, size, bomb) without decoding pixels;
+    raises BadImage with the reason."""
     if not data:
         raise BadImage("empty file (0 bytes)")
     try:
@@ -89,7 +91,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 def read_image(data: bytes, name: str = "", *, draft: tuple[int, int] | None = None) -> Image.Image:
     """Decode bytes fully (raises BadImage); EXIF orientation applied; not yet converted."""
-    img = _open(data, name)
+    img = open_checked(data, name)
     if draft is not None and img.format == "JPEG":
         img.draft("RGB", draft)  # decode at 1/2…1/8 scale straight from the DCT: much faster
     _decode(img)
@@ -138,7 +140,7 @@ def hamming(a: int, b: int) -> int:
 
 def probe_bytes(data: bytes, name: str = "") -> Probe:
     """Hashes, size and mode of an encoded image; raises BadImage. Decodes at reduced scale."""
-    img = _open(data, name)
+    img = open_checked(data, name)
     w, h, mode = img.width, img.height, img.mode
     if img.format == "JPEG" and mode in ("L", "RGB"):
         # Decode straight to luminance at 1/8 scale: the whole entropy stream is still read

@@ -46,7 +46,7 @@ from curate.export.common import (ExportError, ExportResult, Item, check_destina
                                   fail_on_problems, finish, items_from, record)
 from curate.fsutil import atomic_dir
 from curate.imaging import BadImage, to_rgb
-from curate.imaging import _open as imaging_open  # the header checks, without a decode
+from curate.imaging import open_checked  # the header checks, without a decode
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def resize_all(data: bytes, sizes: tuple[int, ...], *, exact: bool = False,
     The header is read once (with curate.imaging's checks: format, size, bombs); each decode
     scale opens the bytes once more, since draft() must come before the decode.
     """
-    header = imaging_open(data, name)
+    header = open_checked(data, name)
     w, h = header.size
     is_jpeg = header.format == "JPEG"
     turn = "exif" in header.info and header.getexif().get(0x0112, 1) != 1

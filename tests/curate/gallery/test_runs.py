@@ -1,0 +1,107 @@
+"""Run discovery, grid listing and metrics parsing on hand-made run folders (fast), and on the
+runs the real trainers wrote (slow: the session's tiny training runs)."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from curate.gallery import runs as gr
+
+
+def make_run(folder: Path, trainer: str = "stylegan", grids: int = 3, rows: int = 5) -> Path:
+    """A run folder as the trainers write it, with `grids` tiny PNGs and `rows` metrics."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"trainer": trainer, "seed": 1}))
+    key = gr.STEP_KEYS[trainer]
+    grid_dir = folder / gr.GRID_FOLDERS[trainer]
+    grid_dir.mkdir()
+    width = 6 if trainer == "stylegan" else 4
+    for i in range(1, grids + 1):
+        Image.new("RGB", (8, 8), (i, 0, 0)).save(grid_dir / f"{i * 100:0{width}d}.png")
+    with open(folder / "metrics.jsonl", "w") as f:
+        for i in range(1, rows + 1):
+            f.write(json.dumps({key: i * 100, "loss_d": 1.0 / i, "loss_g": 2.0, "images_per_s": 50.0,
+                                **({"swd": 0.5} if i % 2 == 0 else {})}) + "\n")
+    return folder
+
+
+def test_runs_are_found_in_the_workspace_env_and_typed_folders(tmp_path, monkeypatch):
+    ws_runs, env_runs, typed = tmp_path / "ws" / "runs", tmp_path / "env", tmp_path / "typed"
+    make_run(ws_runs / "a")
+    make_run(env_runs / "b", "pix2pix")
+    make_run(typed)  # a folder that is itself a run
+    (ws_runs / "not-a-run").mkdir()
+    (ws_runs / "broken").mkdir()
+    (ws_runs / "broken" / "config.json").write_text("{not json")
+    monkeypatch.setenv(gr.ENV_RUNS, f"{env_runs}{os.pathsep}{tmp_path / 'missing'}")
+    roots = gr.run_roots(ws_runs, str(typed))
+    assert roots == [ws_runs.resolve(), env_runs.resolve(), typed.resolve()]
+    found = {r.name: r for r in gr.discover_runs(roots)}
+    assert set(found) == {"a", "b", "typed"}
+    assert found["b"].trainer == "pix2pix" and found["b"].step_key == "epoch"
+    assert found["b"].grid_dir == env_runs.resolve() / "b" / "epochs"
+    assert found["a"].config == {"trainer": "stylegan", "seed": 1}
+
+
+def test_grids_sort_by_step_and_the_listing_is_cached_until_the_folder_changes(tmp_path, monkeypatch):
+    run = gr.read_run(make_run(tmp_path / "r", grids=3))
+    (run.grid_dir / ".000999.png.tmp").write_bytes(b"")  # a grid being written: ignored
+    grids = gr.list_grids(run)
+    assert [s for s, _ in grids] == [100, 200, 300]
+    assert all(Path(p).is_file() for _, p in grids)
+
+    calls = []
+    real = os.scandir
+    monkeypatch.setattr(gr.os, "scandir", lambda p: calls.append(p) or real(p))
+    assert gr.list_grids(run) is grids and not calls  # unchanged folder: no listing
+    time.sleep(0.01)
+    Image.new("RGB", (8, 8)).save(run.grid_dir / "000400.png")
+    assert [s for s, _ in gr.list_grids(run)][-1] == 400 and len(calls) == 1
+
+
+def test_metrics_are_read_incrementally_and_survive_bad_lines(tmp_path):
+    run = gr.read_run(make_run(tmp_path / "r", rows=4))
+    path = run.path / "metrics.jsonl"
+    assert list(gr.read_metrics(path)["iteration"]) == [100, 200, 300, 400]
+    with open(path, "a") as f:
+        f.write("garbage\n")
+        f.write(json.dumps({"iteration": 500, "loss_d": 0.1}) + "\n")
+        f.write('{"iteration": 600, "loss')  # a line still being written
+    assert list(gr.read_metrics(path)["iteration"]) == [100, 200, 300, 400, 500]
+    with open(path, "a") as f:
+        f.write('_d": 0.2}\n')
+    assert list(gr.read_metrics(path)["iteration"])[-1] == 600
+    # A resumed run rewrites the file shorter: it is read again from the start.
+    path.write_text(json.dumps({"iteration": 100, "loss_d": 9.0}) + "\n")
+    frame = gr.read_metrics(path)
+    assert list(frame["iteration"]) == [100] and frame["loss_d"].iloc[0] == 9.0
+    assert gr.read_metrics(tmp_path / "nope.jsonl").empty
+
+
+def test_curves_group_losses_quality_and_speed_and_thin_long_runs(tmp_path):
+    run = gr.read_run(make_run(tmp_path / "r", rows=5000))
+    charts = gr.curves(run)
+    assert list(charts) == ["losses", "quality", "images per second"]
+    assert list(charts["losses"].columns) == ["loss_d", "loss_g"]
+    assert len(charts["losses"]) <= gr.MAX_POINTS + 1
+    assert charts["losses"].index[-1] == 500_000  # the newest point is always kept
+    assert list(charts["quality"].columns) == ["swd"] and (charts["quality"]["swd"] == 0.5).all()
+    summary = gr.summary(run)
+    assert summary["grids"] == 3 and summary["last"]["iteration"] == 500_000
+
+
+@pytest.mark.slow
+def test_the_trainers_runs_are_read(gallery):
+    found = {r.name: r for r in gr.discover_runs(gr.run_roots(gallery.ws.runs_dir))}
+    sg, p2p = found["stylegan-tiny"], found["pix2pix-tiny"]
+    assert sg.trainer == "stylegan" and p2p.trainer == "pix2pix"
+    assert [s for s, _ in gr.list_grids(sg)] == [2, 4, 6]
+    assert [s for s, _ in gr.list_grids(p2p)] == [1, 2]
+    assert {"losses", "quality", "images per second"} <= set(gr.curves(sg))
+    assert list(gr.curves(p2p)["quality"].columns) == ["val_l1"]
+    assert gr.curves(p2p)["losses"].index.name == "epoch"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 
 from .config import parse_settings
@@ -11,7 +12,9 @@ from .data import LMDBError
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    lead = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 talks
+    logging.basicConfig(level=logging.INFO if lead else logging.WARNING,
+                        format="%(asctime)s %(name)s %(message)s")
     try:
         cfg = parse_settings(argv).with_default_out()
         from .train import RunFolderError, check_run, train  # torch is imported only past parsing
@@ -24,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, LMDBError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"run folder: {run_dir}")
+    if lead:
+        print(f"run folder: {run_dir}")
     return 0
 
 

@@ -90,6 +90,8 @@ def train(cfg: Settings, progress: bool = True) -> Path:
     lead = rank == 0
     n_images, resume_from = check_run(cfg)
     run_dir = Path(cfg.out)
+    if world > 1:
+        dist.barrier()  # every process has checked the folder before the first one writes
 
     # Build networks (same init on every process), then per-process RNG streams.
     torch.manual_seed(cfg.seed)

@@ -8,6 +8,11 @@ decides where the cursor goes:
   next undecided position after the current one (wrapping to the first one left);
 - undo = append an `undo` row for the annotator's most recent standing decision, and go back there.
 
+A key press costs a few small indexed queries (record, next undecided, the next items); the
+progress figures are updated in memory (`Progress.after`) and re-read from the database only
+now and then (the page does it every PROGRESS_REFRESH decisions), because counting a 10,000-image
+queue is the one expensive read.
+
 Busy databases are retried (`retry_busy`) so a locked SQLite file never reaches the user.
 Display images are decoded at reduced scale, resized and re-encoded as JPEG in a small
 thread-safe LRU cache, and the next few are prepared in background threads (`prefetch`), so
@@ -22,7 +27,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image as PILImage
@@ -41,6 +46,8 @@ DISPLAY_SIDE = 640  # px, the longer side of the image shown on the Label page
 PREFETCH = 4  # images prepared ahead of the cursor
 CACHE_ITEMS = 256  # display images kept in memory (~50 KB each)
 PACE_WINDOW = 200  # recent decisions whose median time sets the pace
+PROGRESS_REFRESH = 50  # decisions between two full progress reads on the Label page
+UNDO_LOOKBACK = 50  # newest decision rows searched for the one to undo before a full query
 BUSY_RETRIES = 8  # attempts before a busy database error is raised
 BUSY_BACKOFF_S = 0.05  # first wait between attempts; doubles each time
 
@@ -166,29 +173,47 @@ def decide(engine: Engine, annotator_id: int, item: Item, verdict: str, rule: st
 
 
 def last_decided(engine: Engine, annotator_id: int) -> int | None:
-    """Queue position of the annotator's most recent decision that still stands, or None."""
-    newest = (select(func.max(Decision.id).label("id"))
+    """Queue position of the annotator's most recent decision that still stands, or None.
+
+    Walks the annotator's newest rows first (an image's first row seen is its newest): a short
+    look-back answers almost always; the full query is the fallback.
+    """
+    recent = (select(Decision.image_id, Decision.verdict)
               .where(Decision.annotator_id == annotator_id)
-              .group_by(Decision.image_id).subquery())
-    q = (select(Assignment.position)
-         .select_from(Decision)
-         .join(newest, newest.c.id == Decision.id)
-         .join(Assignment, and_(Assignment.annotator_id == annotator_id,
-                                Assignment.image_id == Decision.image_id))
-         .where(Decision.verdict != Verdict.undo)
-         .order_by(Decision.id.desc()).limit(1))
+              .order_by(Decision.id.desc()).limit(UNDO_LOOKBACK))
     with reading(engine) as s:
-        return s.scalar(q)
+        rows = s.execute(recent).all()
+        seen: set[int] = set()
+        image_id = None
+        for r in rows:
+            if r.image_id in seen:
+                continue
+            seen.add(r.image_id)
+            if r.verdict is not Verdict.undo:
+                image_id = r.image_id
+                break
+        if image_id is None and len(rows) == UNDO_LOOKBACK:
+            newest = (select(func.max(Decision.id).label("id"))
+                      .where(Decision.annotator_id == annotator_id)
+                      .group_by(Decision.image_id).subquery())
+            image_id = s.scalar(select(Decision.image_id).join(newest, newest.c.id == Decision.id)
+                                .where(Decision.verdict != Verdict.undo)
+                                .order_by(Decision.id.desc()).limit(1))
+        if image_id is None:
+            return None
+        return s.scalar(select(Assignment.position).where(
+            Assignment.annotator_id == annotator_id, Assignment.image_id == image_id))
 
 
-def undo_last(engine: Engine, annotator_id: int) -> int | None:
-    """Withdraw the annotator's most recent standing decision; returns its position (None: nothing)."""
+def undo_last(engine: Engine, annotator_id: int) -> Item | None:
+    """Withdraw the annotator's most recent standing decision; returns that item as it was
+    before the undo (None when there is nothing to undo)."""
     pos = retry_busy(last_decided, engine, annotator_id)
     if pos is None:
         return None
-    target = item_at(engine, annotator_id, pos)
+    target = retry_busy(item_at, engine, annotator_id, pos)
     retry_busy(decisions.undo, engine, annotator_id, target.image_id)
-    return pos
+    return target
 
 
 # --- progress -----------------------------------------------------------------------------------
@@ -214,6 +239,18 @@ class Progress:
     @property
     def seconds_left(self) -> float | None:
         return self.left * self.median_seconds if self.median_seconds else None
+
+    def after(self, old: str | None, new: str | None) -> Progress:
+        """These figures once an item's standing verdict went from `old` to `new` (None:
+        undecided), without asking the database; the pace is kept as it was."""
+        counts = {"accept": self.accepted, "reject": self.rejected, "skip": self.skipped}
+        if old in counts:
+            counts[old] -= 1
+        if new in counts:
+            counts[new] += 1
+        return replace(self, accepted=counts["accept"], rejected=counts["reject"],
+                       skipped=counts["skip"], decided=sum(counts.values()),
+                       last_hour=self.last_hour + (new is not None))
 
 
 def progress(engine: Engine, annotator_id: int) -> Progress:

@@ -29,6 +29,8 @@ if "label_pos" not in ss:
     ss.label_item = None  # image id whose tags/timer are current
     ss.label_shown = time.monotonic()
     ss.label_flash = None
+    ss.label_progress = None  # read from the database when None
+    ss.label_count = 0  # decisions since the progress was read
 
 
 def _moved_to(position: int) -> None:
@@ -53,18 +55,28 @@ def _decide(item: labeling.Item, verdict: str, rule: str | None = None) -> None:
     tags = sorted(ss.label_tags) if verdict in ("accept", "reject") else []
     if _guarded(labeling.decide, eng, user.id, item, verdict, rule, tags, seconds) is None:
         return
+    _progressed(item.verdict, verdict)
     nxt = _guarded(labeling.next_position, eng, user.id, item.position)
     _moved_to(item.position + 1 if nxt is None else nxt)
     ss.label_flash = None
 
 
+def _progressed(old: str | None, new: str | None) -> None:
+    ss.label_count += 1
+    if ss.label_progress is not None and ss.label_count % labeling.PROGRESS_REFRESH:
+        ss.label_progress = ss.label_progress.after(old, new)
+    else:
+        ss.label_progress = None
+
+
 def _undo() -> None:
-    pos = _guarded(labeling.undo_last, eng, user.id)
-    if pos is None:
+    undone = _guarded(labeling.undo_last, eng, user.id)
+    if undone is None:
         if ss.label_flash is None:
             ss.label_flash = "Nothing to undo."
         return
-    _moved_to(pos)
+    _progressed(undone.verdict, None)
+    _moved_to(undone.position)
     ss.label_flash = None
 
 
@@ -94,7 +106,9 @@ def _rules_panel(spanish: bool) -> None:
 def panel() -> None:
     pos = ss.label_pos
     item, _upcoming = db_call(labeling.window, eng, user.id, pos)
-    prog = db_call(labeling.progress, eng, user.id)
+    if ss.label_progress is None:
+        ss.label_progress = db_call(labeling.progress, eng, user.id)
+    prog = ss.label_progress
     if item is not None and ss.label_item != item.image_id:
         ss.label_item = item.image_id
         ss.label_tags = set(item.tags)

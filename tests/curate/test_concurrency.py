@@ -38,7 +38,7 @@ def _writer(url: str, annotator_id: int, barrier, out) -> None:
             if n % 7 == 6:
                 back = labeling.undo_last(engine, annotator_id)
                 done.append((item.image_id, "undo"))
-                pos = back
+                pos = back.position
         engine.dispose()
         out.put((annotator_id, done, None))
     except BaseException:  # noqa: BLE001 — report everything to the parent

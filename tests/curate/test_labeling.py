@@ -39,13 +39,14 @@ def test_undo_withdraws_the_most_recent_standing_decision(engine, users):
     q = labeling.items(engine, ana, 0, 3)
     for it in q:
         labeling.decide(engine, ana, it, "accept")
-    assert labeling.undo_last(engine, ana) == 2
-    assert labeling.undo_last(engine, ana) == 1
+    assert labeling.undo_last(engine, ana).position == 2
+    assert labeling.undo_last(engine, ana).position == 1
     assert labeling.resume_position(engine, ana) == 1
     assert labeling.item_at(engine, ana, 1).verdict is None
     labeling.decide(engine, ana, q[1], "reject", rule="looks_young")
-    assert labeling.undo_last(engine, ana) == 1  # the re-decision is the newest standing one
-    assert labeling.undo_last(engine, ana) == 0
+    undone = labeling.undo_last(engine, ana)  # the re-decision is the newest standing one
+    assert (undone.position, undone.verdict, undone.rule) == (1, "reject", "looks_young")
+    assert labeling.undo_last(engine, ana).position == 0
     assert labeling.undo_last(engine, ana) is None
     with reading(engine) as s:  # append-only: 4 decisions + 4 undos
         assert s.scalar(select(func.count()).select_from(Decision)) == 8
@@ -73,6 +74,35 @@ def test_progress_counts_standing_verdicts_and_pace(engine, users):
     assert p.per_hour == 720.0
     assert p.seconds_left == 7 * 5.0
     assert p.last_hour == 4
+
+
+def test_progress_after_matches_a_fresh_read(engine, users):
+    ana = users["ana"]
+    q = labeling.items(engine, ana, 0, 10)
+    p = labeling.progress(engine, ana)
+    labeling.decide(engine, ana, q[0], "accept")
+    p = p.after(None, "accept")
+    labeling.decide(engine, ana, q[1], "skip")
+    p = p.after(None, "skip")
+    labeling.decide(engine, ana, q[0], "reject", rule="too_young")  # re-decided
+    p = p.after("accept", "reject")
+    undone = labeling.undo_last(engine, ana)
+    p = p.after(undone.verdict, None)
+    fresh = labeling.progress(engine, ana)
+    assert (p.decided, p.accepted, p.rejected, p.skipped) == (
+        fresh.decided, fresh.accepted, fresh.rejected, fresh.skipped) == (1, 0, 0, 1)
+    assert p.last_hour == 3 == fresh.last_hour  # undos are not decisions
+
+
+def test_undo_looks_back_past_many_undos(engine, users, monkeypatch):
+    monkeypatch.setattr(labeling, "UNDO_LOOKBACK", 3)
+    ana = users["ana"]
+    q = labeling.items(engine, ana, 0, 10)
+    for it in q[:5]:
+        labeling.decide(engine, ana, it, "accept")
+    for expected in (4, 3, 2, 1, 0):  # later ones need the full query
+        assert labeling.undo_last(engine, ana).position == expected
+    assert labeling.undo_last(engine, ana) is None
 
 
 def test_format_duration():

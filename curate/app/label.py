@@ -116,14 +116,14 @@ def panel() -> None:
 
     done = min(prog.decided, prog.total)
     st.progress(done / prog.total if prog.total else 1.0,
-                text=f"**{done:,} of {prog.total:,}** decided · "
-                     f"{prog.per_hour or 0:,.0f} per hour at your pace · "
-                     f"{labeling.format_duration(prog.seconds_left)} left · "
-                     f"{prog.accepted:,} accepted")
+                text=f"**{done:,} of {prog.total:,}** decided · {prog.accepted:,} accepted"
+                     + (f" · {prog.per_hour:,.0f} per hour at your pace · "
+                        f"{labeling.format_duration(prog.seconds_left)} left"
+                        if prog.per_hour else ""))
     if ss.label_flash:
         st.warning(ss.label_flash)
 
-    left, right = st.columns([3, 2], gap="large")
+    left, right = st.columns([3, 2], gap="medium")
     with left:
         if item is None:
             if prog.total == 0:
@@ -135,7 +135,7 @@ def panel() -> None:
                         "or reload to jump to the first one left.")
         else:
             try:
-                st.image(labeling.display_image(item.path), width="content")
+                st.image(labeling.display_image(item.path), width="stretch")
             except BadImage as e:
                 st.error(f"This image cannot be shown ({e}). You can still decide or skip it.")
             standing = (f" · you {VERDICT_TEXT[item.verdict]} it"
@@ -161,20 +161,20 @@ def panel() -> None:
                       type="primary" if on else "secondary",
                       icon=":material/check_box:" if on else ":material/check_box_outline_blank:",
                       width="stretch", help=t.text_es, on_click=_toggle, args=(t.key,))
-        c1, c2 = st.columns(2)
-        c1.button("Skip", key="skip", shortcut=SKIP_KEY, disabled=disabled, width="stretch",
+        st.button("Skip", key="skip", shortcut=SKIP_KEY, disabled=disabled, width="stretch",
                   icon=":material/skip_next:", on_click=_decide, args=(item, "skip"))
-        c2.button("Undo", key="undo", shortcut=UNDO_KEY, width="stretch",
+        st.button("Undo last decision", key="undo", shortcut=UNDO_KEY, width="stretch",
                   icon=":material/undo:", on_click=_undo)
         c3, c4 = st.columns(2)
-        c3.button("Back", key="back", shortcut=BACK_KEY, width="stretch", disabled=pos <= 0,
-                  icon=":material/arrow_back:", on_click=_browse, args=(-1, prog.total))
-        c4.button("Forward", key="forward", shortcut=FORWARD_KEY, width="stretch",
-                  disabled=pos >= prog.total, icon=":material/arrow_forward:",
+        c3.button("Prev", key="back", shortcut=BACK_KEY, width="stretch", disabled=pos <= 0,
+                  help="Show the previous image (decisions stay)", on_click=_browse,
+                  args=(-1, prog.total))
+        c4.button("Next", key="forward", shortcut=FORWARD_KEY, width="stretch",
+                  disabled=pos >= prog.total, help="Show the next image (decisions stay)",
                   on_click=_browse, args=(1, prog.total))
 
 
-main, side = st.columns([5, 2], gap="large")
+main, side = st.columns([5, 2], gap="medium")
 with main:
     panel()
 with side:

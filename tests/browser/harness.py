@@ -1,0 +1,159 @@
+"""Drive the real app in headless Chromium (Debian's /usr/bin/chromium, via Playwright).
+
+`serve(workspace)` starts `streamlit run streamlit_app.py` on 127.0.0.1 (a free port) for a
+workspace; `open_browser()` launches Chromium; `login()` and `press()` act from the keyboard
+only. Used by tests/browser/ and by benchmarks/label_latency.py --browser. Never downloads a
+browser: without /usr/bin/chromium, `chromium_missing()` says why.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+START_TIMEOUT_S = 60
+STEP_TIMEOUT_MS = 15_000
+IMAGE = '[data-testid="stImage"] img'
+
+
+def chromium_missing() -> str | None:
+    """Why a browser test cannot run here, or None."""
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} not found: apt-get install chromium chromium-driver (.ci/run does)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(workspace: Path, database_url: str | None = None) -> Iterator[str]:
+    """Run the app for `workspace` on 127.0.0.1; yields its base URL; stops it afterwards."""
+    port = _free_port()
+    env = dict(os.environ, ROSTRO_WORKSPACE=str(workspace))
+    if database_url:
+        env["ROSTRO_DATABASE_URL"] = database_url
+    log = open(Path(workspace) / f"streamlit-{port}.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"),
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start; see {log.name}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@contextlib.contextmanager
+def open_browser():
+    """A Playwright page in headless Chromium (the system's, never a downloaded one)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(STEP_TIMEOUT_MS)
+            yield page
+        finally:
+            browser.close()
+
+
+def login(page, url: str, name: str, password: str) -> None:
+    """Type the name, Tab, the password, Enter — then wait for the Label page."""
+    page.goto(url)
+    page.get_by_label("Name").focus()
+    page.keyboard.type(name)
+    page.keyboard.press("Tab")
+    page.keyboard.type(password)
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Accept").wait_for()
+    page.locator("body").focus()
+
+
+def caption_for(position: int) -> str:
+    """The text the Label page shows under the image at a 0-based queue position."""
+    return f"#{position + 1} ·"
+
+
+def wait_for_position(page, position: int) -> None:
+    page.get_by_text(caption_for(position)).first.wait_for()
+
+
+def image_src(page) -> str | None:
+    return page.locator(IMAGE).first.get_attribute("src") if page.locator(IMAGE).count() else None
+
+
+def press_and_time(page, key: str, position_after: int) -> float:
+    """Press a key; milliseconds until the image of `position_after` is shown and decoded."""
+    before = image_src(page)
+    t0 = time.perf_counter()
+    page.keyboard.press(key)
+    wait_for_position(page, position_after)
+    page.wait_for_function(
+        """([sel, before]) => { const i = document.querySelector(sel);
+             return i && i.getAttribute('src') !== before && i.complete && i.naturalWidth > 0; }""",
+        arg=[IMAGE, before], polling="raf")
+    return (time.perf_counter() - t0) * 1000
+
+
+def build_demo_workspace(root: Path, count: int = 60) -> Path:
+    """A fresh demo workspace (CelebA-style images, users admin/ana/luis, queues)."""
+    from curate.demo import build_demo
+    from curate.workspace import Workspace
+    if root.exists():
+        shutil.rmtree(root)
+    ws = Workspace.resolve(root)
+    engine = ws.open()
+    build_demo(ws, engine, count=count, peruvian=0, seed=7)
+    engine.dispose()
+    return root
+
+
+def label_run(root: Path, presses: int = 60) -> list[float]:
+    """Benchmark: log in as ana on a fresh demo workspace and accept/reject `presses` images
+    from the keyboard; milliseconds from each key press to the next image visible."""
+    build_demo_workspace(root, count=max(60, int(presses * 2.2)))
+    times = []
+    with serve(root) as url, open_browser() as page:
+        login(page, url, "ana", "ana")
+        wait_for_position(page, 0)
+        page.locator(IMAGE).first.wait_for()
+        for k in range(presses):
+            times.append(press_and_time(page, "a" if k % 3 else "1", k + 1))
+    return times

@@ -30,6 +30,13 @@ def mixing_grid(checkpoint_path: str | Path, source_seeds: list[int], style_seed
                 device: str | torch.device = "cpu", truncation: float = DEFAULT_TRUNCATION) -> np.ndarray:
     """The style-mixing grid (HWC uint8 RGB); row order in the module docstring."""
     G, _, info = load_generator(checkpoint_path, device)
+    return mixing_grid_for(G, info, source_seeds, style_seeds, truncation)
+
+
+@torch.no_grad()
+def mixing_grid_for(G, info: dict, source_seeds: list[int], style_seeds: list[int],
+                    truncation: float = DEFAULT_TRUNCATION) -> np.ndarray:
+    """:func:`mixing_grid` for a generator in memory; ``info`` holds its step and alpha."""
     step = info["step"]
     src, sty = _styles(G, source_seeds, truncation), _styles(G, style_seeds, truncation)
     n_src, n_sty = len(source_seeds), len(style_seeds)

@@ -78,6 +78,10 @@ class Trainer:
         self.opt_D = torch.optim.Adam([{"params": list(self.D.parameters()), "mult": 1.0}], lr=cfg.lr, **adam)
         self.G_c, self.D_c = self.G, self.D
         if cfg.compile:
+            # One graph per (resolution, crossover block, mixing on/off): more than the default 8.
+            for name in ("cache_size_limit", "recompile_limit"):
+                if hasattr(torch._dynamo.config, name):
+                    setattr(torch._dynamo.config, name, max(64, getattr(torch._dynamo.config, name)))
             self.G_c, self.D_c = torch.compile(self.G), torch.compile(self.D)
         self._sums: dict[str, torch.Tensor] = {}
         self._counts: dict[str, int] = {}

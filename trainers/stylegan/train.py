@@ -21,9 +21,14 @@ from .config import Settings
 from .data import ImageBank, check_lmdb
 from .evaluate import evaluate_fid, evaluate_swd, generate, latents
 from .grid import make_grid, save_png, to_uint8
+from .mix import mixing_grid_for
 from .step import Phase, Trainer, phase_at
 
 log = logging.getLogger(__name__)
+
+
+# Settings that shape the networks or the schedule; a resumed run must keep them.
+MODEL_FIELDS = ("init_size", "max_size", "phase", "sched", "batch", "latent_dim", "mapping_layers", "max_channels")
 
 
 class RunFolderError(ValueError):
@@ -84,6 +89,13 @@ def save_samples(trainer: Trainer, z: torch.Tensor, phase: Phase, path: Path, se
     save_png(make_grid(to_uint8(imgs), cols=min(8, len(z))), path)
 
 
+def save_mixing(trainer: Trainer, phase: Phase, path: Path, cfg: Settings) -> None:
+    """A small style-mixing grid per checkpoint (3 sources x 3 styles)."""
+    info = {"step": phase.step, "alpha": phase.alpha}
+    save_png(mixing_grid_for(trainer.G_ema, info, [cfg.seed, cfg.seed + 1, cfg.seed + 2],
+                             [cfg.seed + 3, cfg.seed + 4, cfg.seed + 5]), path)
+
+
 def train(cfg: Settings, progress: bool = True) -> Path:
     """Train as ``cfg`` says; returns the run folder. Raises before writing on bad data or folder."""
     device, rank, world = setup_device(cfg)
@@ -100,6 +112,10 @@ def train(cfg: Settings, progress: bool = True) -> Path:
     start = 0
     if resume_from is not None:
         ckpt = checkpoint.load(resume_from, map_location=device)
+        changed = [f"--{k} {ckpt['config'].get(k)} -> {getattr(cfg, k)}" for k in MODEL_FIELDS
+                   if ckpt["config"].get(k) != getattr(cfg, k)]
+        if changed:
+            raise RunFolderError(f"--resume cannot change the model of {resume_from}: {', '.join(changed)}")
         trainer.load_state_dict(ckpt)
         start = int(ckpt["iteration"])
         if world == 1:
@@ -160,6 +176,7 @@ def train(cfg: Settings, progress: bool = True) -> Path:
             checkpoint.save({**trainer.state_dict(), "config": cfg.to_dict(), "iteration": it,
                              "size": phase.size, "step": phase.step, "alpha": phase.alpha,
                              "rng": checkpoint.rng_state()}, checkpoint.path_for(run_dir, it))
+            save_mixing(trainer, phase, run_dir / "mixing" / f"{it:06d}.png", cfg)
         if row is not None:
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(row) + "\n")

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
+
+import pytest
 
 import torch
 from PIL import Image
@@ -29,6 +34,7 @@ def test_losses_finite_and_growing_reaches_max_size(tiny_run):
 def test_run_folder_names_and_config(tiny_run):
     assert sorted(p.name for p in (tiny_run / "samples").iterdir()) == ["000010.png", "000020.png"]
     assert sorted(p.name for p in (tiny_run / "checkpoints").iterdir()) == ["000010.pt", "000020.pt"]
+    assert sorted(p.name for p in (tiny_run / "mixing").iterdir()) == ["000010.png", "000020.png"]
     with Image.open(tiny_run / "samples" / "000020.png") as im:  # 4 images of 16 px in a row
         assert im.size[1] == 16 + 4 and im.size[0] > 4 * 16
     cfg = json.loads((tiny_run / "config.json").read_text())
@@ -65,6 +71,36 @@ def test_resume_after_kill_mid_save_uses_previous_checkpoint(tmp_path, tiny_run)
     assert checkpoint.load(run)["iteration"] == 10
 
 
+def test_resume_refuses_a_different_model(tiny_lmdb, tiny_run, capsys):
+    assert main([str(tiny_lmdb), "--out", str(tiny_run), "--resume", "--max_channels", "32"]) == 2
+    assert "--max_channels 16 -> 32" in capsys.readouterr().err
+
+
 def test_existing_run_needs_resume(tiny_lmdb, tiny_run, capsys):
     assert main([str(tiny_lmdb), *TINY, "--out", str(tiny_run)]) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes(tmp_path, tiny_lmdb):
+    """Two CPU processes (gloo) under torchrun: one run folder, checkpoints from rank 0."""
+    out = tmp_path / "ddp"
+    args = [a if a != "20" else "4" for a in TINY]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "trainers.stylegan", str(tiny_lmdb), *args, "--out", str(out)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("run folder:") == 1
+    rows = read_metrics(out)
+    assert [r["iteration"] for r in rows] == [1, 2, 3, 4]
+    assert (out / "checkpoints" / "000004.pt").exists()
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_shapes_and_stays_finite(tmp_path, tiny_lmdb):
+    out = tmp_path / "compiled"
+    args = [a if a != "20" else "3" for a in TINY]
+    assert main([str(tiny_lmdb), *args, "--init_size", "8", "--max_size", "8", "--compile",
+                 "--r1_every", "2", "--out", str(out)]) == 0
+    assert all(math.isfinite(r["loss_d"]) for r in read_metrics(out))

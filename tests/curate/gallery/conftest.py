@@ -76,8 +76,13 @@ def _train(ws: Workspace, lmdb: Path, pairs: Path) -> tuple[Path, Path]:
     return sg, p2p
 
 
-@pytest.fixture(scope="session")
-def gallery(tmp_path_factory) -> Gallery:
+_built: dict[str, Gallery] = {}
+
+
+def build_gallery(tmp_path_factory) -> Gallery:
+    """The gallery workspace, built once per test process (the browser test shares it)."""
+    if "gallery" in _built:
+        return _built["gallery"]
     from curate.demo import build_demo
     from curate.export.old_celeba import export_old_celeba
     from curate.export.sketch_pairs import export_sketch_pairs
@@ -97,8 +102,15 @@ def gallery(tmp_path_factory) -> Gallery:
     with reading(engine) as s:
         users = dict(s.execute(select(Annotator.name, Annotator.id)).all())
         assert s.scalar(select(Image.id).limit(1)) is not None
-    return Gallery(ws, users, decided, {"old_celeba": exports / "old_celeba",
-                                        "sketch_pairs": exports / "sketch_pairs"}, sg, p2p)
+    engine.dispose()
+    _built["gallery"] = Gallery(ws, users, decided, {"old_celeba": exports / "old_celeba",
+                                                     "sketch_pairs": exports / "sketch_pairs"}, sg, p2p)
+    return _built["gallery"]
+
+
+@pytest.fixture(scope="session")
+def gallery(tmp_path_factory) -> Gallery:
+    return build_gallery(tmp_path_factory)
 
 
 @pytest.fixture

@@ -145,26 +145,23 @@ def panel() -> None:
             st.caption(f"#{item.position + 1} · `{item.name}`{standing}{overlap}")
 
     with right:
-        disabled = item is None
-        st.button(f"Accept", key="accept", shortcut=ACCEPT_KEY, type="primary",
-                  icon=":material/check:", disabled=disabled, width="stretch",
-                  on_click=_decide, args=(item, "accept"))
-        st.caption("Reject — which rule failed:")
+        # No icons on these buttons: each one costs the browser a re-render on every key press.
+        off = item is None
+        st.button("Accept", key="accept", shortcut=ACCEPT_KEY, type="primary", disabled=off,
+                  width="stretch", on_click=_decide, args=(item, "accept"))
         for r, key in zip(RULES, RULE_KEYS):
-            st.button(f"{r.short}", key=f"reject_{r.key}", shortcut=key, disabled=disabled,
-                      icon=":material/close:", width="stretch", help=r.text_es,
-                      on_click=_decide, args=(item, "reject", r.key))
-        st.caption("Tags (toggle before deciding):")
+            st.button(f"Reject: {r.short}", key=f"reject_{r.key}", shortcut=key, disabled=off,
+                      width="stretch", help=r.text_es, on_click=_decide,
+                      args=(item, "reject", r.key))
         for t, key in zip(TAGS, TAG_KEYS):
             on = t.key in ss.label_tags
-            st.button(f"{t.short}", key=f"tag_{t.key}", shortcut=key, disabled=disabled,
-                      type="primary" if on else "secondary",
-                      icon=":material/check_box:" if on else ":material/check_box_outline_blank:",
-                      width="stretch", help=t.text_es, on_click=_toggle, args=(t.key,))
-        st.button("Skip", key="skip", shortcut=SKIP_KEY, disabled=disabled, width="stretch",
-                  icon=":material/skip_next:", on_click=_decide, args=(item, "skip"))
+            st.button(f"{'☑' if on else '☐'} tag: {t.short}", key=f"tag_{t.key}", shortcut=key,
+                      disabled=off, type="primary" if on else "secondary", width="stretch",
+                      help=t.text_es, on_click=_toggle, args=(t.key,))
+        st.button("Skip", key="skip", shortcut=SKIP_KEY, disabled=off, width="stretch",
+                  on_click=_decide, args=(item, "skip"))
         st.button("Undo last decision", key="undo", shortcut=UNDO_KEY, width="stretch",
-                  icon=":material/undo:", on_click=_undo)
+                  on_click=_undo)
         c3, c4 = st.columns(2)
         c3.button("Prev", key="back", shortcut=BACK_KEY, width="stretch", disabled=pos <= 0,
                   help="Show the previous image (decisions stay)", on_click=_browse,

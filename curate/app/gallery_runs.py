@@ -38,18 +38,22 @@ c2.metric(f"Last {unit}", f"{int(last[unit]):,}" if unit in last else "—")
 c3.metric("Grids", f"{summary['grids']:,}")
 c4.metric("Images / s", f"{last['images_per_s']:.1f}" if "images_per_s" in last else "—")
 
-grids_tab, curves_tab, config_tab = st.tabs(["Grids", "Curves", "Config"])
+# Lazy tabs: only the open one runs, so moving the slider never rebuilds the charts.
+grids_tab, curves_tab, config_tab = st.tabs(["Grids", "Curves", "Config"], key="runs_tab",
+                                            on_change="rerun")
 
-with config_tab:
-    st.json(run.config, expanded=True)
+if config_tab.open:
+    with config_tab:
+        st.json(run.config, expanded=True)
 
-with curves_tab:
-    charts = gr.curves(run)
-    if not charts:
-        st.info("No metrics yet (metrics.jsonl is empty or missing).")
-    for group, frame in charts.items():
-        st.subheader(group.capitalize(), anchor=False)
-        st.line_chart(frame, x_label=unit, height=240)
+if curves_tab.open:
+    with curves_tab:
+        charts = gr.curves(run)
+        if not charts:
+            st.info("No metrics yet (metrics.jsonl is empty or missing).")
+        for group, frame in charts.items():
+            st.subheader(group.capitalize(), anchor=False)
+            st.line_chart(frame, x_label=unit, height=240)
 
 caption = ("sketch | real | generated on the fixed validation pairs" if run.trainer == "pix2pix"
            else "samples of fixed latents")
@@ -77,6 +81,7 @@ def grid_view():
     st.image(grids[step], caption=f"{unit} {step:,} — {caption}")
 
 
-with grids_tab:
-    st.toggle("Play through the grids", key="runs_play")
-    grid_view()
+if grids_tab.open:
+    with grids_tab:
+        st.toggle("Play through the grids", key="runs_play")
+        grid_view()

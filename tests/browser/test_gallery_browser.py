@@ -51,7 +51,7 @@ def test_each_gallery_page_renders_its_images(site, artifacts_dir):
 
         _open(page, "Runs")
         assert _images_render(page, 1) == 1  # the newest grid of the newest run
-        page.get_by_role("tab", name="Curves").click()
+        page.get_by_role("tab", name="Curves").click()  # lazy tab: its charts run now
         page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
         page.get_by_role("tab", name="Grids").click()
         page.screenshot(path=artifacts_dir / "gallery_runs.png", full_page=True)

@@ -47,9 +47,8 @@ def test_runs_page_shows_config_curves_and_the_latest_grid_first(gallery_env):
     slider = at.select_slider[0]
     assert slider.label == "Iteration" and slider.options == ["2", "4", "6"] and slider.value == 6
     assert [m.value for m in at.metric][:3] == ["stylegan", "6", "3"]
-    assert len(at.get("vega_lite_chart")) == 3  # losses, quality (SWD), images per second
-    assert json.loads(at.json[0].proto.body)["trainer"] == "stylegan"
     assert "iteration 6" in images(at)[0].proto.imgs[0].caption
+    assert not at.get("vega_lite_chart") and not at.json  # lazy tabs: only Grids ran
 
     slider.set_value(2).run()
     no_errors(at)
@@ -58,6 +57,15 @@ def test_runs_page_shows_config_curves_and_the_latest_grid_first(gallery_env):
     at.toggle(key="runs_play").set_value(True).run()  # playing: each run advances one grid
     no_errors(at)
     assert at.select_slider[0].value in (4, 6)
+
+    at.session_state["runs_tab"] = "Curves"
+    at.run()
+    no_errors(at)
+    assert len(at.get("vega_lite_chart")) == 3  # losses, quality (SWD), images per second
+    assert [h.value for h in at.subheader] == ["Losses", "Quality", "Images per second"]
+    at.session_state["runs_tab"] = "Config"
+    at.run()
+    assert json.loads(at.json[0].proto.body)["trainer"] == "stylegan"
 
 
 def test_runs_page_shows_pix2pix_epoch_comparisons(gallery_env):

@@ -138,9 +138,9 @@ def _build_index(engine: Engine) -> _Index:
     with reading(engine) as s:
         rows = s.execute(select(Image.id, Image.source_id).order_by(Image.id)).all()
         source_ids = dict(s.execute(select(Source.name, Source.id)).all())
-    arr = np.array(rows, dtype=np.int64).reshape(-1, 2)
-    return _Index(arr[:, 0].copy(), arr[:, 1].copy(), source_ids, final_verdicts(engine),
-                  OrderedDict())
+    ids, sources = zip(*rows) if rows else ((), ())  # np.array(rows) on Row objects is 10× slower
+    return _Index(np.fromiter(ids, np.int64, len(ids)), np.fromiter(sources, np.int64, len(sources)),
+                  source_ids, final_verdicts(engine), OrderedDict())
 
 
 def _index(engine: Engine, version: tuple) -> _Index:

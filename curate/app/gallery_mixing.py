@@ -25,7 +25,7 @@ def _strip(ckpt: str, _mtime: float, a: int, b: int, steps: int) -> bytes:
 require_login()
 st.title("Style mixing", anchor=False)
 
-extra = st.session_state.get("runs_extra", "")  # the folders typed on the Runs page
+extra = st.session_state.get(gr.EXTRA_KEY, "")  # the folders typed on the Runs page
 found = [r for r in gr.discover_runs(gr.run_roots(workspace().runs_dir, extra)) if r.trainer == "stylegan"]
 choices = {f"{r.label} — iteration {it:,}": path
            for r in found for it, path in gm.stylegan_checkpoints(r)}

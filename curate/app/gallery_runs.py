@@ -16,9 +16,13 @@ PLAY_EVERY_S = 0.6  # seconds between grids while playing
 require_login()
 st.title("Runs", anchor=False)
 
+# Widget state is dropped when another page runs; EXTRA_KEY keeps the typed folders for the
+# next visit and for the Style mixing and Sketch to face pages.
+st.session_state.setdefault("runs_extra", st.session_state.get(gr.EXTRA_KEY, ""))
 extra = st.text_input("More run folders", key="runs_extra",
                       placeholder=f"e.g. ./runs (several separated by '{os.pathsep}')",
                       help=f"Also searched: {workspace().runs_dir} and ${gr.ENV_RUNS}.")
+st.session_state[gr.EXTRA_KEY] = extra
 roots = gr.run_roots(workspace().runs_dir, extra)
 found = gr.discover_runs(roots)
 if not found:

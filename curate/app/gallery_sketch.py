@@ -22,7 +22,7 @@ def _generator(checkpoint: str):
 require_login()
 st.title("Sketch to face", anchor=False)
 
-extra = st.session_state.get("runs_extra", "")
+extra = st.session_state.get(gr.EXTRA_KEY, "")  # the folders typed on the Runs page
 found = [r for r in gr.discover_runs(gr.run_roots(workspace().runs_dir, extra)) if r.trainer == "pix2pix"]
 choices = {f"{r.label} — epoch {ep}": prefix for r in found for ep, prefix in gm.pix2pix_checkpoints(r)}
 if not choices:

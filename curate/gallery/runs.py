@@ -23,6 +23,7 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 ENV_RUNS = "ROSTRO_RUNS"  # extra run folders, separated by os.pathsep
+EXTRA_KEY = "gallery_runs_extra"  # session-state key: folders typed on the Runs page
 GRID_FOLDERS = {"stylegan": "samples", "pix2pix": "epochs"}  # trainer → folder of its grids
 STEP_KEYS = {"stylegan": "iteration", "pix2pix": "epoch"}  # trainer → the x of its curves
 MAX_POINTS = 2000  # points per curve sent to a chart; longer curves are thinned evenly

@@ -191,3 +191,19 @@ def test_datasets_page_browses_exports(gallery_env):
     no_errors(at)
     text = " ".join(m.value for m in at.markdown)  # a pair links to its source photo's record
     assert "peruvian_face/" in text and "Verdict: **unlabeled**" in text
+
+
+def test_folders_typed_on_the_runs_page_reach_the_model_pages(gallery_env, tmp_path, monkeypatch):
+    from curate.gallery.runs import EXTRA_KEY
+
+    monkeypatch.setenv("ROSTRO_WORKSPACE", str(tmp_path / "empty"))
+    at = page("gallery_runs.py", user(gallery_env, "ana")).run()
+    at.text_input(key="runs_extra").set_value(str(gallery_env.ws.runs_dir)).run()
+    assert at.session_state[EXTRA_KEY] == str(gallery_env.ws.runs_dir)
+    for script, key in (("gallery_mixing.py", "mix_ckpt"), ("gallery_sketch.py", "sketch_ckpt")):
+        at = page(script, user(gallery_env, "ana"))
+        assert "No " in at.run().info[0].value  # nothing in the (empty) workspace
+        at = page(script, user(gallery_env, "ana"))
+        at.session_state[EXTRA_KEY] = str(gallery_env.ws.runs_dir)
+        at.run()
+        assert at.selectbox(key=key).options, script

@@ -12,13 +12,14 @@ from curate.gallery import models as gm
 from curate.gallery import runs as gr
 
 
+# mtime is part of the cache key: a checkpoint written again is generated from again.
 @st.cache_data(show_spinner=False, max_entries=32)
-def _mixing(ckpt: str, _mtime: float, sources: tuple, styles: tuple) -> bytes:
+def _mixing(ckpt: str, mtime: float, sources: tuple, styles: tuple) -> bytes:
     return gm.mixing_png(ckpt, list(sources), list(styles))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _strip(ckpt: str, _mtime: float, a: int, b: int, steps: int) -> bytes:
+def _strip(ckpt: str, mtime: float, a: int, b: int, steps: int) -> bytes:
     return gm.interpolation_png(ckpt, a, b, steps)
 
 

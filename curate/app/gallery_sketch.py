@@ -15,7 +15,7 @@ SHOW_PX = 256  # small model outputs are enlarged to about this many pixels
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _generator(checkpoint: str):
+def _generator(checkpoint: str, mtime: float):  # mtime: a rewritten checkpoint is reloaded
     return gm.load_pix2pix(checkpoint)
 
 
@@ -46,7 +46,7 @@ except BadImage as e:
 
 with st.spinner("Loading the model…"):
     try:
-        generator, config = _generator(checkpoint)
+        generator, config = _generator(checkpoint, gm.mtime(f"{checkpoint}.index"))
     except (FileNotFoundError, ValueError) as e:
         st.error(f"This checkpoint cannot be loaded: {e}")
         st.stop()

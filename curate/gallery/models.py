@@ -33,7 +33,8 @@ def stylegan_checkpoints(run: Run) -> list[tuple[int, str]]:
 
 def pix2pix_checkpoints(run: Run) -> list[tuple[int, str]]:
     """(epoch, checkpoint prefix) of each checkpoints/epoch-N, newest first."""
-    return sorted(((int(m.group(1)), str(p.with_suffix(""))) for p in (run.path / "checkpoints").glob("*.index")
+    found = (run.path / "checkpoints").glob("*.index")
+    return sorted(((int(m.group(1)), str(p.with_suffix(""))) for p in found
                    if (m := _TF.match(p.name))), reverse=True)
 
 

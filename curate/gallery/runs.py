@@ -92,7 +92,8 @@ def discover_runs(roots: list[Path]) -> list[Run]:
     for root in roots:
         candidates = [root]
         try:
-            candidates += [Path(e.path) for e in os.scandir(root) if e.is_dir() and not e.name.startswith(".")]
+            candidates += [Path(e.path) for e in os.scandir(root)
+                           if e.is_dir() and not e.name.startswith(".")]
         except OSError:
             continue
         for c in candidates:

@@ -83,6 +83,11 @@ def grid_view():
                                 format_func=lambda s: f"{s:,}",
                                 help=f"{len(steps):,} grids; the latest is shown first.")
     st.image(grids[step], caption=f"{unit} {step:,} — {caption}")
+    if run.trainer == "stylegan":  # the trainer's own mixing grid of the checkpoint at or before
+        mixing = gr.grid_at(gr.list_grids(run, run.path / "mixing"), step)
+        if mixing is not None:
+            st.image(mixing[1], caption=f"style mixing at the checkpoint of iteration {mixing[0]:,} "
+                                        "(rows: coarse, middle, fine styles from the top faces)")
 
 
 if grids_tab.open:

@@ -115,13 +115,14 @@ _grid_cache: dict[str, tuple[int, list[tuple[int, str]]]] = {}
 _lock = threading.Lock()
 
 
-def list_grids(run: Run) -> list[tuple[int, str]]:
+def list_grids(run: Run, folder: str | os.PathLike | None = None) -> list[tuple[int, str]]:
     """(iteration or epoch, absolute path) of each grid, oldest first.
 
-    One scandir per change of the folder: the result is cached by the folder's mtime, so
-    switching the slider over 1,000 grids does not list the folder again.
+    folder: default the run's sample grids; e.g. `run.path / "mixing"` for StyleGAN's
+    per-checkpoint mixing grids. One scandir per change of the folder: the result is cached by
+    the folder's mtime, so switching the slider over 1,000 grids does not list it again.
     """
-    folder = run.grid_dir
+    folder = Path(folder) if folder is not None else run.grid_dir
     try:
         mtime = folder.stat().st_mtime_ns
     except OSError:
@@ -241,6 +242,14 @@ def curves(run: Run) -> dict[str, pd.DataFrame]:
         sub = frame[[key, *cols]].dropna(subset=cols, how="all").set_index(key)
         out[group] = thin(sub)
     return out
+
+
+def grid_at(grids: list[tuple[int, str]], step: int) -> tuple[int, str] | None:
+    """The newest grid at or before `step` (e.g. the mixing grid of the last checkpoint)."""
+    import bisect
+
+    i = bisect.bisect_right(grids, (step, "\uffff"))
+    return grids[i - 1] if i else None
 
 
 def summary(run: Run) -> dict:

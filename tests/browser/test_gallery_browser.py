@@ -50,7 +50,7 @@ def test_each_gallery_page_renders_its_images(site, artifacts_dir):
         _log_in_as_admin(page, url)
 
         _open(page, "Runs")
-        assert _images_render(page, 1) == 1  # the newest grid of the newest run
+        assert _images_render(page, 1) >= 1  # the newest grid (and its mixing grid, StyleGAN)
         page.get_by_role("tab", name="Curves").click()  # lazy tab: its charts run now
         page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
         page.get_by_role("tab", name="Grids").click()

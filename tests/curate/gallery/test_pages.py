@@ -48,15 +48,17 @@ def test_runs_page_shows_config_curves_and_the_latest_grid_first(gallery_env):
     assert slider.label == "Iteration" and slider.options == ["2", "4", "6"] and slider.value == 6
     assert [m.value for m in at.metric][:3] == ["stylegan", "6", "3"]
     assert "iteration 6" in images(at)[0].proto.imgs[0].caption
+    assert "style mixing at the checkpoint of iteration 6" in images(at)[1].proto.imgs[0].caption
     assert not at.get("vega_lite_chart") and not at.json  # lazy tabs: only Grids ran
 
-    slider.set_value(2).run()
+    slider.set_value(4).run()
     no_errors(at)
-    assert "iteration 2 " in images(at)[0].proto.imgs[0].caption
+    assert "iteration 4 " in images(at)[0].proto.imgs[0].caption
+    assert "iteration 3 " in images(at)[1].proto.imgs[0].caption  # the checkpoint before it
 
     at.toggle(key="runs_play").set_value(True).run()  # playing: each run advances one grid
     no_errors(at)
-    assert at.select_slider[0].value in (4, 6)
+    assert at.select_slider[0].value in (6, 2)
 
     at.session_state["runs_tab"] = "Curves"
     at.run()

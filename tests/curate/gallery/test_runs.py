@@ -105,3 +105,16 @@ def test_the_trainers_runs_are_read(gallery):
     assert {"losses", "quality", "images per second"} <= set(gr.curves(sg))
     assert list(gr.curves(p2p)["quality"].columns) == ["val_l1"]
     assert gr.curves(p2p)["losses"].index.name == "epoch"
+
+
+def test_grid_at_picks_the_newest_grid_at_or_before_a_step(tmp_path):
+    run = gr.read_run(make_run(tmp_path / "r", grids=3))
+    mixing = run.path / "mixing"
+    mixing.mkdir()
+    for it in (200, 300):
+        Image.new("RGB", (4, 4)).save(mixing / f"{it:06d}.png")
+    grids = gr.list_grids(run, mixing)
+    assert [s for s, _ in grids] == [200, 300]
+    assert gr.grid_at(grids, 100) is None
+    assert gr.grid_at(grids, 250)[0] == 200 and gr.grid_at(grids, 300)[0] == 300
+    assert gr.list_grids(run, tmp_path / "absent") == []

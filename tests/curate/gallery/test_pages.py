@@ -209,3 +209,30 @@ def test_folders_typed_on_the_runs_page_reach_the_model_pages(gallery_env, tmp_p
         at.session_state[EXTRA_KEY] = str(gallery_env.ws.runs_dir)
         at.run()
         assert at.selectbox(key=key).options, script
+
+
+def test_a_run_without_grids_or_metrics_gets_calm_messages(gallery_env, tmp_path, monkeypatch):
+    from tests.curate.gallery.test_runs import make_run
+
+    run = make_run(tmp_path / "runs" / "fresh", grids=0, rows=0)
+    monkeypatch.setenv("ROSTRO_RUNS", str(run.parent))
+    monkeypatch.setenv("ROSTRO_WORKSPACE", str(tmp_path / "empty"))
+    at = page("gallery_runs.py", user(gallery_env, "ana")).run()
+    no_errors(at)
+    assert at.info[0].value.startswith("No grids yet")
+    at.session_state["runs_tab"] = "Curves"
+    at.run()
+    no_errors(at)
+    assert at.info[0].value.startswith("No metrics yet")
+
+
+def test_page_modules_stay_thin():
+    """No SQL, PIL or frameworks imported by page code: it calls curate.gallery (STYLE.md)."""
+    import ast
+
+    for script in ("gallery_runs.py", "gallery_mixing.py", "gallery_sketch.py", "gallery_datasets.py"):
+        tree = ast.parse((REPO / "curate" / "app" / script).read_text())
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        roots = {m.split(".")[0] for m in imported}
+        assert not roots & {"sqlalchemy", "PIL", "torch", "tensorflow", "db", "trainers"}, (script, roots)

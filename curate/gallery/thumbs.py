@@ -12,6 +12,7 @@ import io
 import functools
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = 160  # px, the longer side of a grid thumbnail
 QUALITY = 85  # JPEG quality of thumbnails
+WORKERS = min(8, os.cpu_count() or 1)  # threads making a page's missing thumbnails
 
 
 def path_key(path: str | os.PathLike) -> str | None:
@@ -89,6 +91,10 @@ def thumbnail(thumbs_dir: str | os.PathLike, path: str | os.PathLike, size: int 
 
 
 def thumbnails(thumbs_dir: str | os.PathLike, items: list[tuple[str, str | None]],
-               size: int = DEFAULT_SIZE) -> list[str | bytes]:
-    """thumbnail() for each (path, key) pair, in order."""
-    return [thumbnail(thumbs_dir, p, size, k) for p, k in items]
+               size: int = DEFAULT_SIZE, workers: int = WORKERS) -> list[str | bytes]:
+    """thumbnail() for each (path, key) pair, in order; thumbnails not made yet are made in
+    `workers` threads (Pillow decodes and resizes without holding the GIL)."""
+    if workers <= 1 or len(items) < 2:
+        return [thumbnail(thumbs_dir, p, size, k) for p, k in items]
+    with ThreadPoolExecutor(min(workers, len(items))) as pool:
+        return list(pool.map(lambda it: thumbnail(thumbs_dir, it[0], size, it[1]), items))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -52,3 +53,14 @@ def test_missing_and_broken_files_give_a_placeholder_not_an_error(tmp_path):
         assert Image.open(io.BytesIO(out)).size == (48, 48)
     assert not cache.exists() or not any(cache.rglob("*.jpg"))  # placeholders are not cached
     assert gt.placeholder(48, "missing file") != gt.placeholder(48, "broken image")
+
+
+def test_a_page_of_thumbnails_keeps_its_order_with_threads(tmp_path):
+    paths = [write_jpeg(tmp_path / f"{i}.jpg", colour=(i * 20, 0, 0)) for i in range(10)]
+    items = [(str(p), None) for p in paths] + [(str(tmp_path / "gone.jpg"), None)]
+    serial = gt.thumbnails(tmp_path / "a", items, 32, workers=1)
+    threaded = gt.thumbnails(tmp_path / "b", items, 32, workers=4)
+    assert isinstance(threaded[-1], bytes) and threaded[-1] == serial[-1]
+    for s, t in zip(serial[:-1], threaded[:-1]):
+        assert Path(s).name == Path(t).name
+        assert Path(s).read_bytes() == Path(t).read_bytes()

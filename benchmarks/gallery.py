@@ -160,6 +160,11 @@ def bench_runs(tmp: Path, grids: int, repeat: int) -> None:
         times.append(timed(lambda: at.select_slider[0].set_value(int(step)).run()))
         assert f"iteration {int(step):,} " in at.get("image")[0].proto.imgs[0].caption
     emit(f"runs_slider_switch_{grids}_grids", times, grids=grids)
+    at.session_state["runs_tab"] = "Curves"
+    at.run()
+    assert len(at.get("vega_lite_chart")) == 3
+    emit("runs_curves_tab", [timed(at.run) for _ in range(repeat)], informational=True,
+         metrics_rows=grids)
 
 
 def main(argv: list[str] | None = None) -> int:

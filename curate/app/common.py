@@ -73,6 +73,7 @@ def require_login() -> User:
     if user is None:
         st.warning("Please log in first.")
         st.stop()
+        raise RuntimeError("not logged in")  # st.stop() is a no-op outside a Streamlit run
     return user
 
 
@@ -82,6 +83,7 @@ def require_admin() -> User:
     if not user.is_admin:
         st.error("This page is for admins only.")
         st.stop()
+        raise PermissionError("admins only")  # st.stop() is a no-op outside a Streamlit run
     return user
 
 

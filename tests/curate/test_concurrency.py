@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue
+import sys
+import time
 import traceback
+import types
 
 import pytest
 from sqlalchemy import select
@@ -26,7 +30,7 @@ def _writer(url: str, annotator_id: int, barrier, out) -> None:
         engine = make_engine(url)
         done = []
         pos = labeling.resume_position(engine, annotator_id)
-        barrier.wait()
+        barrier.wait(timeout=120)
         for n in range(DECISIONS):
             item, _ = labeling.window(engine, annotator_id, pos, ahead=0)
             verdict = PLAN[n % len(PLAN)]
@@ -45,8 +49,25 @@ def _writer(url: str, annotator_id: int, barrier, out) -> None:
         out.put((annotator_id, None, traceback.format_exc()))
 
 
+def _collect(procs, out, timeout_s: float = 240.0) -> list:
+    """Each worker's report; fails fast when one dies without reporting."""
+    results, deadline = [], time.monotonic() + timeout_s
+    while len(results) < len(procs):
+        try:
+            results.append(out.get(timeout=1))
+        except queue.Empty:
+            dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            if dead or time.monotonic() > deadline:
+                for p in procs:
+                    p.kill()
+                pytest.fail(f"workers died or hung (exit codes {dead}); see captured stderr")
+    return results
+
+
 @pytest.mark.slow
-def test_ten_writers_lose_and_duplicate_nothing(engine, db_url):
+def test_ten_writers_lose_and_duplicate_nothing(engine, db_url, monkeypatch):
+    # AppTest leaves a page script as __main__; spawned children would re-run it. Hide it.
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     from curate.assign import assign
     add_images(engine, WRITERS * DECISIONS * 2)
     ids = [add_user(engine, f"w{i}", "pw") for i in range(WRITERS)]
@@ -57,7 +78,7 @@ def test_ten_writers_lose_and_duplicate_nothing(engine, db_url):
     procs = [ctx.Process(target=_writer, args=(db_url, a, barrier, out)) for a in ids]
     for p in procs:
         p.start()
-    results = [out.get(timeout=240) for _ in procs]
+    results = _collect(procs, out)
     for p in procs:
         p.join(timeout=60)
     errors = [err for _, _, err in results if err]

@@ -12,10 +12,15 @@ from curate.gallery import models as gm
 from curate.gallery import runs as gr
 
 
-# mtime is part of the cache key: a checkpoint written again is generated from again.
+# mtime is part of the cache keys: a checkpoint written again is loaded and generated again.
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _generator(ckpt: str, mtime: float):
+    return gm.load_stylegan(ckpt)
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def _mixing(ckpt: str, mtime: float, sources: tuple, styles: tuple) -> bytes:
-    return gm.mixing_png(ckpt, list(sources), list(styles))
+    return gm.mixing_png(ckpt, list(sources), list(styles), loaded=_generator(ckpt, mtime))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -71,12 +71,23 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def mixing_png(checkpoint: str | os.PathLike, sources: list[int], styles: list[int],
-               device: str | None = None) -> bytes:
-    """The style-mixing grid (trainers.stylegan.mix.mixing_grid) as PNG bytes."""
-    from trainers.stylegan.mix import mixing_grid
+def load_stylegan(checkpoint: str | os.PathLike, device: str | None = None):
+    """(G_ema, config, info) of a StyleGAN checkpoint, on the GPU when there is one."""
+    from trainers.stylegan.generate import load_generator
 
-    return png_bytes(mixing_grid(Path(checkpoint), sources, styles, device or torch_device()))
+    return load_generator(Path(checkpoint), device or torch_device())
+
+
+def mixing_png(checkpoint: str | os.PathLike, sources: list[int], styles: list[int],
+               device: str | None = None, loaded=None) -> bytes:
+    """The style-mixing grid (trainers.stylegan.mix) as PNG bytes.
+
+    loaded: the (G, config, info) of load_stylegan, to skip reading the checkpoint again.
+    """
+    from trainers.stylegan.mix import mixing_grid_for
+
+    G, _, info = loaded or load_stylegan(checkpoint, device)
+    return png_bytes(mixing_grid_for(G, info, sources, styles))
 
 
 def interpolation_png(checkpoint: str | os.PathLike, seed_a: int, seed_b: int, steps: int = 8,

@@ -6,6 +6,8 @@ exports), built once per test process.
 """
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.browser import harness
@@ -46,6 +48,7 @@ def _images_render(page, n: int, timeout_ms: int = harness.STEP_TIMEOUT_MS) -> i
 
 def test_each_gallery_page_renders_its_images(site, artifacts_dir):
     photo = next((site.ws.demo_dir / "peruvian_face").glob("*.jpg"))
+    os.utime(site.stylegan / "metrics.jsonl")  # the newest run is listed first: make it StyleGAN's
     with harness.serve(site.ws.root) as url, harness.open_browser() as page:
         _log_in_as_admin(page, url)
 
@@ -54,7 +57,11 @@ def test_each_gallery_page_renders_its_images(site, artifacts_dir):
         page.get_by_role("tab", name="Curves").click()  # lazy tab: its charts run now
         page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
         page.get_by_role("tab", name="Grids").click()
+        page.get_by_text("iteration 6 —").wait_for()  # the newest grid first
         page.screenshot(path=artifacts_dir / "gallery_runs.png", full_page=True)
+        page.get_by_text("Play through the grids").click()  # the fragment wraps round to 2
+        page.get_by_text("iteration 2 —").wait_for()
+        page.get_by_text("Play through the grids").click()
 
         _open(page, "Style mixing")
         assert _images_render(page, 2, GEN_TIMEOUT_MS) == 2  # mixing grid and strip

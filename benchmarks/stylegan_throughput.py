@@ -353,7 +353,8 @@ def main() -> None:
             row["note"] = (row.get("note", "") + "; " if row.get("note") else "") + \
                 f"no CUDA: {what}, not comparable to GPU targets"
         rows.append(row)
-        base = next((r for r in rows if r["name"].startswith("baseline") and r["batch"] == row["batch"]), None)
+        base = next((r for r in rows if r["name"].startswith("baseline") and r["batch"] == row["batch"]
+                     and r["size"] == row["size"]), None)
         if base is not None and base is not row:
             row["speedup_vs_baseline"] = round(row["iterations_per_s"] / base["iterations_per_s"], 2)
         ref = next((r for r in rows if r["name"] == f"reference-reimpl-{row['loss']}-b{row['batch']}"

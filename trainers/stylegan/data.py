@@ -114,8 +114,8 @@ def load_images(path: str | Path, size: int, limit: int | None = None, workers: 
 class ImageBank:
     """Decoded images per resolution, kept on the training device when they fit.
 
-    ``batch`` draws indices and flips from the global torch RNG so a resumed run draws the
-    same batches as an uninterrupted one.
+    ``batch`` draws indices and flips from the global torch RNG of the images' device (its
+    state is checkpointed), so a resumed run draws the same batches as an uninterrupted one.
     """
 
     def __init__(self, path: str | Path, device: torch.device, gpu_budget_bytes: int = 4 << 30):
@@ -137,10 +137,11 @@ class ImageBank:
               channels_last: bool = False) -> torch.Tensor:
         """A float batch in [-1, 1], randomly flipped, this process's share of ``n`` images."""
         imgs = self.images(size)
-        idx = torch.randint(len(imgs), (n,))
-        flip = torch.rand(n) < 0.5
+        # Drawn where the images live: a host-to-device index copy would stall the GPU queue.
+        idx = torch.randint(len(imgs), (n,), device=imgs.device)
+        flip = torch.rand(n, device=imgs.device) < 0.5
         share = slice(rank * n // world, (rank + 1) * n // world)
         idx, flip = idx[share], flip[share].to(self.device)
-        x = imgs[idx.to(imgs.device)].to(self.device, non_blocking=True).float()
+        x = imgs[idx].to(self.device, non_blocking=True).float()
         x = torch.where(flip[:, None, None, None], x.flip(3), x).div_(127.5).sub_(1.0)
         return x.contiguous(memory_format=torch.channels_last) if channels_last else x

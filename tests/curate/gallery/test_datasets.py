@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event
 
-from curate.decisions import adjudicate, final_verdicts, record_decision
+from curate.decisions import adjudicate, final_verdicts, record_decision, undo
 from curate.gallery import datasets as gd
 from db.engine import reading
 from db.models import Assignment
@@ -125,3 +125,17 @@ def test_exports_are_listed_and_paged_in_manifest_order(gallery):
     assert pairs.total == 10 and pairs.pages == 3 and len(pairs.tiles) == 4
     assert all(t.key is None for t in pairs.tiles)  # the pair's bytes are not the source's
     assert gd.export_page(engine, sets["sketch_pairs"], gd.Filters(source="celeba")).total == 0
+
+
+def test_new_decisions_patch_the_verdict_index_instead_of_rebuilding_it(engine, labeled, monkeypatch):
+    gd.labeled_page(engine, gd.Filters(verdict="accept"))  # builds the index
+    monkeypatch.setattr(gd, "_build_index", lambda e: pytest.fail("rebuilt instead of patched"))
+    fv = final_verdicts(engine)
+    accepted = next(i for i, v in fv.items() if v.verdict == "accept" and v.by == {"ana": "accept"})
+    undo(engine, labeled["ana"], accepted)  # back to pending
+    disputed = next(i for i, v in fv.items() if v.verdict == "disputed")
+    adjudicate(engine, labeled["admin"], disputed, "reject", rule="too_young")
+    for verdict in ("accept", "reject", "disputed", "pending"):
+        expected = sorted(i for i, v in final_verdicts(engine).items() if v.verdict == verdict)
+        assert ids(gd.labeled_page(engine, gd.Filters(verdict=verdict), size=1000)) == expected
+    assert accepted in ids(gd.labeled_page(engine, gd.Filters(verdict="pending"), size=1000))

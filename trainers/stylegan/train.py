@@ -1,7 +1,8 @@
 """The training loop: check the data, build or resume the state, train, write the run folder.
 
 Run folder: ``config.json``, ``metrics.jsonl``, ``samples/{iteration:06d}.png``,
-``checkpoints/{iteration:06d}.pt`` and TensorBoard events when tensorboard is installed.
+``checkpoints/{iteration:06d}.pt``, ``mixing/{iteration:06d}.png`` and TensorBoard scalar
+events (written by :mod:`.events`, without importing tensorboard or TensorFlow).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from . import checkpoint
 from .config import Settings
 from .data import ImageBank, check_lmdb
 from .evaluate import evaluate_fid, evaluate_swd, generate, latents
+from .events import EventWriter
 from .grid import make_grid, save_png, to_uint8
 from .mix import mixing_grid_for
 from .step import Phase, Trainer, phase_at
@@ -76,14 +78,6 @@ def _truncate_metrics(path: Path, iteration: int) -> None:
     path.write_text("".join(ln + "\n" for ln in keep))
 
 
-def _tensorboard(run_dir: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is optional
-        return None
-    return SummaryWriter(str(run_dir))
-
-
 def save_samples(trainer: Trainer, z: torch.Tensor, phase: Phase, path: Path, seed: int) -> None:
     imgs = generate(trainer.G_ema, z, phase.step, phase.alpha, seed)
     save_png(make_grid(to_uint8(imgs), cols=min(8, len(z))), path)
@@ -138,7 +132,7 @@ def train(cfg: Settings, progress: bool = True) -> Path:
         tmp.write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
         os.replace(tmp, run_dir / "config.json")
         _truncate_metrics(metrics_path, start)
-        writer = _tensorboard(run_dir)
+        writer = EventWriter(run_dir)
     channels_last = device.type == "cuda" and cfg.channels_last
     sample_z = latents(cfg.sample_n, cfg.latent_dim, cfg.seed).to(device)
 
@@ -181,9 +175,7 @@ def train(cfg: Settings, progress: bool = True) -> Path:
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(row) + "\n")
             if writer is not None:
-                for k, v in row.items():
-                    if isinstance(v, (int, float)) and k != "iteration":
-                        writer.add_scalar(k, v, it)
+                writer.scalars({k: v for k, v in row.items() if isinstance(v, (int, float)) and k != "iteration"}, it)
             bar.set_postfix(size=phase.size, d=f"{row.get('loss_d', 0):.3f}", g=f"{row.get('loss_g', 0):.3f}",
                             ips=f"{row['images_per_s']:.0f}")
             t_window, img_window, last_log = time.perf_counter(), 0, it

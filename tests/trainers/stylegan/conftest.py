@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,5 +21,7 @@ def tiny_run(tmp_path_factory, tiny_lmdb) -> Path:
     from trainers.stylegan.__main__ import main
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
+    tf_before = "tensorflow" in sys.modules
     assert main([str(tiny_lmdb), *TINY, "--out", str(out), "--seed", "3"]) == 0
+    assert tf_before or "tensorflow" not in sys.modules, "training imported TensorFlow"
     return out

@@ -104,3 +104,25 @@ def test_compiled_training_matches_shapes_and_stays_finite(tmp_path, tiny_lmdb):
     assert main([str(tiny_lmdb), *args, "--init_size", "8", "--max_size", "8", "--compile",
                  "--r1_every", "2", "--out", str(out)]) == 0
     assert all(math.isfinite(r["loss_d"]) for r in read_metrics(out))
+
+
+def test_fid_with_a_local_torchscript_detector(tmp_path, tiny_lmdb):
+    """FID is computed only from a detector file the user points to (no download)."""
+
+    class FakeInception(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(12, 6)
+
+        def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
+            pooled = torch.nn.functional.adaptive_avg_pool2d(x.float() / 255, 2).flatten(1)
+            return self.proj(pooled)
+
+    detector = tmp_path / "inception.pt"
+    torch.jit.script(FakeInception()).save(str(detector))
+    out = tmp_path / "fid"
+    args = [a if a not in ("20", "10") else "2" for a in TINY]
+    assert main([str(tiny_lmdb), *args, "--init_size", "8", "--max_size", "8", "--fid_inception", str(detector),
+                 "--fid_images", "16", "--out", str(out)]) == 0
+    rows = [r for r in read_metrics(out) if "fid" in r]
+    assert [r["iteration"] for r in rows] == [2] and math.isfinite(rows[0]["fid"]) and rows[0]["fid"] >= -1e-6

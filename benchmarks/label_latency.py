@@ -87,12 +87,13 @@ def _writer(url: str, annotator_id: int, n: int, pace_s: float, barrier, out) ->
     pos = labeling.resume_position(engine, annotator_id)
     item, _ = labeling.window(engine, annotator_id, pos, ahead=0)
     barrier.wait()
-    core, page = [], []
+    core, page, write = [], [], []
     for k in range(n):
         if pace_s:
             time.sleep(pace_s)
         t0 = time.perf_counter()
         labeling.decide(engine, annotator_id, item, "accept" if k % 5 else "skip", seconds=2.0)
+        write.append((time.perf_counter() - t0) * 1000)
         pos = labeling.next_position(engine, annotator_id, pos)
         item = labeling.items(engine, annotator_id, pos, 1 + labeling.PREFETCH)[0]
         t1 = time.perf_counter()
@@ -102,7 +103,7 @@ def _writer(url: str, annotator_id: int, n: int, pace_s: float, barrier, out) ->
         core.append((t1 - t0) * 1000)
         page.append((t2 - t0) * 1000)
     engine.dispose()
-    out.put((core, page))
+    out.put((core, page, write))
 
 
 def server_side(args) -> None:
@@ -127,10 +128,12 @@ def server_side(args) -> None:
         results = [out.get(timeout=600) for _ in procs]
         for p in procs:
             p.join()
-        core = [x for c, _ in results for x in c]
-        page = [x for _, p in results for x in p]
+        core = [x for c, _, _ in results for x in c]
+        page = [x for _, p, _ in results for x in p]
+        write = [x for _, _, w in results for x in w]
         backend = url.split(":", 1)[0]
-        for name, vals in (("decide_and_load_next", core), ("decide_load_next_and_progress", page)):
+        for name, vals in (("decide_and_load_next", core), ("decide_load_next_and_progress", page),
+                           ("record_decision_only", write)):
             emit(measure=name, backend=backend, writers=args.writers, pace_ms=args.pace_ms,
                  samples=len(vals),
                  p50_ms=round(statistics.median(vals), 2), p95_ms=round(pct(vals, 0.95), 2),

@@ -51,6 +51,7 @@ def _guarded(fn, *args):
 
 
 def _decide(item: labeling.Item, verdict: str, rule: str | None = None) -> None:
+    ss.label_flash = None
     seconds = round(time.monotonic() - ss.label_shown, 3)
     tags = sorted(ss.label_tags) if verdict in ("accept", "reject") else []
     if _guarded(labeling.decide, eng, user.id, item, verdict, rule, tags, seconds) is None:
@@ -58,7 +59,6 @@ def _decide(item: labeling.Item, verdict: str, rule: str | None = None) -> None:
     _progressed(item.verdict, verdict)
     nxt = _guarded(labeling.next_position, eng, user.id, item.position)
     _moved_to(item.position + 1 if nxt is None else nxt)
-    ss.label_flash = None
 
 
 def _progressed(old: str | None, new: str | None) -> None:
@@ -70,14 +70,13 @@ def _progressed(old: str | None, new: str | None) -> None:
 
 
 def _undo() -> None:
+    ss.label_flash = None
     undone = _guarded(labeling.undo_last, eng, user.id)
     if undone is None:
-        if ss.label_flash is None:
-            ss.label_flash = "Nothing to undo."
+        ss.label_flash = ss.label_flash or "Nothing to undo."
         return
     _progressed(undone.verdict, None)
     _moved_to(undone.position)
-    ss.label_flash = None
 
 
 def _browse(delta: int, total: int) -> None:

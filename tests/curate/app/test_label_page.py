@@ -89,3 +89,33 @@ def test_finished_queue_says_so(app_db):
         at.button(key="accept").click().run()
     assert any("Queue finished" in s.value for s in at.success)
     assert at.button(key="accept").disabled
+
+
+def test_a_busy_database_is_retried_and_never_shown_raw(app_db, engine, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from curate import decisions, labeling
+    real = decisions.record_decision
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= 2:  # busy twice, then fine: the retry hides it
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        if len(calls) >= 10:  # busy for good
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(decisions, "record_decision", flaky)
+    monkeypatch.setattr(labeling, "BUSY_BACKOFF_S", 0.001)
+    at = _label(app_db)
+    at.button(key="accept").click().run()
+    assert not at.warning and at.session_state["label_pos"] == 1
+    assert _rows(engine, app_db["ana"]) == [("accept", None, [])]
+
+    calls.extend([1] * 10)
+    at.button(key="accept").click().run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [
+        "The database is busy; nothing was recorded. Press the key again."]
+    assert at.session_state["label_pos"] == 1  # still on the same image

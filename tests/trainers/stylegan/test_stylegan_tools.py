@@ -39,3 +39,10 @@ def test_tools_write_images(tiny_run, tmp_path):
         assert im.size[0] > 16 * 6
     names = sorted(p.name for p in (tmp_path / "g").iterdir())
     assert names == ["interpolation-000020-seed0-1.png", "samples-000020-seed0.png"]
+
+
+def test_mixing_grid_for_a_loaded_generator_matches(tiny_run):
+    """The galleries load a generator once and call mixing_grid_for with it."""
+    path = tiny_run / "checkpoints" / "000010.pt"
+    G, _, info = generate.load_generator(path)
+    assert np.array_equal(mix.mixing_grid_for(G, info, [1, 2], [3]), mix.mixing_grid(path, [1, 2], [3]))

@@ -20,6 +20,7 @@ the next image is ready before the key is pressed.
 """
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import statistics
@@ -31,7 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image as PILImage
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 
@@ -89,21 +90,36 @@ class Item:
     tags: tuple[str, ...] = ()
 
 
-def _newest(annotator_id: int):
+# Statements are built once, with bound parameters: building a correlated subquery per key
+# press cost as much CPU as running it. Parameters: annotator_id, and start/count/after.
+def _newest():
     """Correlated subquery: id of the annotator's newest decision on the assignment's image."""
-    d2 = aliased(Decision)
+    d2 = aliased(Decision, name="d2")
     return (select(func.max(d2.id))
-            .where(d2.annotator_id == annotator_id, d2.image_id == Assignment.image_id)
+            .where(d2.annotator_id == bindparam("annotator_id"), d2.image_id == Assignment.image_id)
             .correlate(Assignment).scalar_subquery())
 
 
-def _queue_query(annotator_id: int):
+@functools.cache
+def _items_stmt():
     return (select(Assignment.position, Assignment.image_id, Assignment.is_overlap, Source.root,
                    Source.name, Image.relpath, Decision.verdict, Decision.rule, Decision.tags)
             .join(Image, Image.id == Assignment.image_id)
             .join(Source, Source.id == Image.source_id)
-            .outerjoin(Decision, Decision.id == _newest(annotator_id))
-            .where(Assignment.annotator_id == annotator_id))
+            .outerjoin(Decision, Decision.id == _newest())
+            .where(Assignment.annotator_id == bindparam("annotator_id"),
+                   Assignment.position >= bindparam("start"))
+            .order_by(Assignment.position).limit(bindparam("count")))
+
+
+@functools.cache
+def _first_undecided_stmt():
+    return (select(Assignment.position)
+            .outerjoin(Decision, Decision.id == _newest())
+            .where(Assignment.annotator_id == bindparam("annotator_id"),
+                   Assignment.position > bindparam("after"),
+                   Decision.id.is_(None) | (Decision.verdict == Verdict.undo))
+            .order_by(Assignment.position).limit(1))
 
 
 def _item(row) -> Item:
@@ -124,10 +140,9 @@ def queue_length(engine: Engine, annotator_id: int) -> int:
 
 def items(engine: Engine, annotator_id: int, start: int, count: int = 1) -> list[Item]:
     """Up to `count` queue items from position `start` on, in queue order."""
-    q = (_queue_query(annotator_id).where(Assignment.position >= start)
-         .order_by(Assignment.position).limit(count))
+    params = dict(annotator_id=annotator_id, start=start, count=count)
     with reading(engine) as s:
-        return [_item(r) for r in s.execute(q)]
+        return [_item(r) for r in s.execute(_items_stmt(), params)]
 
 
 def item_at(engine: Engine, annotator_id: int, position: int) -> Item | None:
@@ -135,18 +150,10 @@ def item_at(engine: Engine, annotator_id: int, position: int) -> Item | None:
     return got[0] if got and got[0].position == position else None
 
 
-def _undecided():
-    return (Decision.id.is_(None)) | (Decision.verdict == Verdict.undo)
-
-
 def first_undecided(engine: Engine, annotator_id: int, after: int = -1) -> int | None:
     """The first undecided position after `after` (default: from the start), or None."""
-    q = (select(Assignment.position)
-         .outerjoin(Decision, Decision.id == _newest(annotator_id))
-         .where(Assignment.annotator_id == annotator_id, Assignment.position > after, _undecided())
-         .order_by(Assignment.position).limit(1))
     with reading(engine) as s:
-        return s.scalar(q)
+        return s.scalar(_first_undecided_stmt(), dict(annotator_id=annotator_id, after=after))
 
 
 def resume_position(engine: Engine, annotator_id: int) -> int:

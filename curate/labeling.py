@@ -260,21 +260,28 @@ class Progress:
                        last_hour=self.last_hour + (new is not None))
 
 
+@functools.cache
+def _progress_stmts():
+    me = bindparam("annotator_id")
+    newest = (select(func.max(Decision.id).label("id")).where(Decision.annotator_id == me)
+              .group_by(Decision.image_id).subquery())
+    counts = (select(Decision.verdict, func.count())
+              .join(newest, newest.c.id == Decision.id).group_by(Decision.verdict))
+    recent = (select(Decision.seconds, Decision.created_at)
+              .where(Decision.annotator_id == me, Decision.verdict != Verdict.undo)
+              .order_by(Decision.id.desc()).limit(PACE_WINDOW))
+    total = select(func.count()).select_from(Assignment).where(Assignment.annotator_id == me)
+    return total, counts, recent
+
+
 def progress(engine: Engine, annotator_id: int) -> Progress:
     """Counts of the annotator's standing verdicts on their queue, and their pace."""
-    newest = (select(func.max(Decision.id).label("id"))
-              .where(Decision.annotator_id == annotator_id)
-              .group_by(Decision.image_id).subquery())
-    counts_q = (select(Decision.verdict, func.count())
-                .join(newest, newest.c.id == Decision.id).group_by(Decision.verdict))
-    recent_q = (select(Decision.seconds, Decision.created_at)
-                .where(Decision.annotator_id == annotator_id, Decision.verdict != Verdict.undo)
-                .order_by(Decision.id.desc()).limit(PACE_WINDOW))
+    total_q, counts_q, recent_q = _progress_stmts()
+    params = dict(annotator_id=annotator_id)
     with reading(engine) as s:
-        total = s.scalar(select(func.count()).select_from(Assignment)
-                         .where(Assignment.annotator_id == annotator_id)) or 0
-        counts = {v.value: n for v, n in s.execute(counts_q)}
-        recent = s.execute(recent_q).all()
+        total = s.scalar(total_q, params) or 0
+        counts = {v.value: n for v, n in s.execute(counts_q, params)}
+        recent = s.execute(recent_q, params).all()
     secs = [r.seconds for r in recent if r.seconds is not None and r.seconds > 0]
     now = decisions_clock()
     hour_ago = now - 3600

@@ -20,9 +20,11 @@ the next image is ready before the key is pressed.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import logging
+import os
 import statistics
 import threading
 import time
@@ -42,6 +44,11 @@ from db.engine import reading
 from db.models import Assignment, Decision, Image, Source, Verdict
 
 log = logging.getLogger(__name__)
+
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's own busy handler only
+    fcntl = None
 
 DISPLAY_SIDE = 640  # px, the longer side of the image shown on the Label page
 PREFETCH = 4  # images prepared ahead of the cursor
@@ -73,6 +80,35 @@ def retry_busy(fn, *args, **kwargs):
             log.warning("database busy (%s), retry %d in %.2f s", e.orig, attempt + 1, wait)
             time.sleep(wait)
             wait *= 2
+
+
+@functools.cache
+def _lock_path(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:") or fcntl is None:
+        return None
+    return f"{u.database}.writelock"
+
+
+@contextlib.contextmanager
+def write_turn(engine: Engine):
+    """On a SQLite file, wait for our turn to write on a lock file beside it.
+
+    SQLite's busy handler polls with sleeps growing to 100 ms, so under many writers a waiting
+    decision can sleep long after the lock is free; a blocking flock queues the writers and
+    wakes the next one at once. Other databases need nothing (no-op).
+    """
+    path = _lock_path(engine.url.render_as_string(hide_password=False))
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 # --- the queue ----------------------------------------------------------------------------------
@@ -174,9 +210,10 @@ def decide(engine: Engine, annotator_id: int, item: Item, verdict: str, rule: st
            tags=(), seconds: float | None = None, note: str | None = None) -> int:
     """Record a decision on a queue item (retried while the database is busy); returns its row id."""
     tags = tuple(tags)
-    return retry_busy(decisions.record_decision, engine, annotator_id, item.image_id, verdict,
-                      rule=rule if verdict == "reject" else None, tags=tags, note=note,
-                      seconds=seconds)
+    with write_turn(engine):
+        return retry_busy(decisions.record_decision, engine, annotator_id, item.image_id, verdict,
+                          rule=rule if verdict == "reject" else None, tags=tags, note=note,
+                          seconds=seconds)
 
 
 def last_decided(engine: Engine, annotator_id: int) -> int | None:
@@ -219,7 +256,8 @@ def undo_last(engine: Engine, annotator_id: int) -> Item | None:
     if pos is None:
         return None
     target = retry_busy(item_at, engine, annotator_id, pos)
-    retry_busy(decisions.undo, engine, annotator_id, target.image_id)
+    with write_turn(engine):
+        retry_busy(decisions.undo, engine, annotator_id, target.image_id)
     return target
 
 

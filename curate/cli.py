@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -185,10 +184,10 @@ def _serve(a, ws):
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", a.address,
            "--server.port", str(a.port), "--server.headless", "true",
            "--browser.gatherUsageStats", "false"]
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 0
+    sys.stdout.flush()
+    # Replace this process, so a signal sent to `curate serve` reaches Streamlit itself.
+    os.execve(sys.executable, cmd, env)
+    return 0  # not reached
 
 
 def build_parser() -> argparse.ArgumentParser:

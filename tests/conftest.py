@@ -27,6 +27,17 @@ def pytest_configure(config):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Streamlit's AppTest leaves the last page script as `__main__`; a later test that starts
+    `spawn` processes would re-run that page in every child. Put the real one back."""
+    import sys
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+
+
 @pytest.fixture
 def artifacts_dir() -> Path:
     """test-artifacts/ at the repo root (git-ignored): pictures saved for people to look at."""

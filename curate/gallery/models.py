@@ -60,9 +60,9 @@ def random_seeds(n: int, rng: random.Random | None = None) -> list[int]:
 
 
 def torch_device() -> str:
-    import torch
+    from trainers.stylegan.checkpoint import pick_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return pick_device("auto")
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:

@@ -58,14 +58,25 @@ def newest(run_dir: str | Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint file, or the newest one when ``path`` is a run folder."""
+def resolve(path: str | Path) -> Path:
+    """A checkpoint file as given, or the newest one when ``path`` is a run folder."""
     path = Path(path)
     if path.is_dir():
         found = newest(path)
         if found is None:
             raise FileNotFoundError(f"no checkpoints in {path / 'checkpoints'}")
-        path = found
+        return found
+    return path
+
+
+def pick_device(name: str = "auto") -> str:
+    """``auto`` means CUDA when torch sees a GPU, else the CPU; other names pass through."""
+    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+
+
+def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint file, or the newest one when ``path`` is a run folder."""
+    path = resolve(path)
     ckpt = torch.load(path, map_location=map_location, weights_only=False)
     if not isinstance(ckpt, dict) or "G_ema" not in ckpt or "config" not in ckpt:
         raise ValueError(f"{path} is not a rostro StyleGAN checkpoint")

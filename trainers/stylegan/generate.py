@@ -86,11 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="", help="output folder (default RUN/generated)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     a = p.parse_args(argv)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
+    device = checkpoint.pick_device(a.device)
     try:
-        ckpt_path = Path(a.checkpoint)
-        if ckpt_path.is_dir():
-            ckpt_path = checkpoint.newest(ckpt_path) or ckpt_path / "checkpoints"
+        ckpt_path = checkpoint.resolve(a.checkpoint)
         out = Path(a.out) if a.out else ckpt_path.parent.parent / "generated"
         it = ckpt_path.stem
         grid = sample_grid(ckpt_path, a.n, a.seed, a.truncation, device)

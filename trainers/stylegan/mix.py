@@ -64,13 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="", help="output PNG (default RUN/mixing-ITERATION.png)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     a = p.parse_args(argv)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
     from . import checkpoint
 
+    device = checkpoint.pick_device(a.device)
     try:
-        path = Path(a.checkpoint)
-        if path.is_dir():
-            path = checkpoint.newest(path) or path / "checkpoints"
+        path = checkpoint.resolve(a.checkpoint)
         src = list(range(a.seed, a.seed + a.sources))
         sty = list(range(a.seed + a.sources, a.seed + a.sources + a.styles))
         grid = mixing_grid(path, src, sty, device, a.truncation)

@@ -19,6 +19,7 @@ PAGES = [
     ("Lead",     "curate/app/review.py",     "Review",     ":material/gavel:",     (ADMIN,)),
     ("Lead",     "curate/app/dashboard.py",  "Dashboard",  ":material/monitoring:", (ADMIN,)),
     ("Lead",     "curate/app/admin.py",      "Admin",      ":material/settings:",  (ADMIN,)),
+    ("Lead",     "curate/app/export.py",     "Export",     ":material/output:",    (ADMIN,)),
     ("Galleries", "curate/app/gallery_runs.py",     "Runs",           ":material/show_chart:", EVERYONE),
     ("Galleries", "curate/app/gallery_mixing.py",   "Style mixing",   ":material/blender:",    EVERYONE),
     ("Galleries", "curate/app/gallery_sketch.py",   "Sketch to face", ":material/draw:",       EVERYONE),

@@ -267,3 +267,13 @@ def output_name(index: int, item: Item) -> str:
     """000001.jpg, … keeping the original extension (lower case) since the bytes are copied."""
     ext = Path(item.relpath).suffix.lower() or ".jpg"
     return f"{index + 1:06d}{ext}"
+
+
+def recent_exports(engine: Engine, limit: int = 50) -> list[dict]:
+    """The newest recorded exports (kind, path, counts, seed, time), newest first."""
+    from db.engine import reading
+    from db.models import Export
+    with reading(engine) as s:
+        rows = s.scalars(select(Export).order_by(Export.id.desc()).limit(limit)).all()
+    return [dict(kind=r.kind, path=r.path, counts=r.counts, seed=r.seed,
+                 created_at=r.created_at) for r in rows]

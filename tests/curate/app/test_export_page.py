@@ -1,0 +1,67 @@
+"""The Export page: the admin writes exports through the same functions as the CLI."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from curate import synth
+from curate.assign import assign
+from curate.decisions import record_decision
+from curate.ingest import ingest
+from curate.lmdb_prep import open_multires
+from curate.users import add_user
+from db.engine import reading
+from db.models import Assignment
+from tests.curate.app.conftest import as_user, page
+
+
+def two_accepted(engine, tmp_path) -> dict[str, int]:
+    """12 real synthetic images, one annotator who accepts two and rejects one."""
+    synth.write_celeba(tmp_path / "c", 12, seed=5)
+    ingest(engine, tmp_path / "c" / "img_align_celeba", "celeba", progress=False, workers=1)
+    users = {"admin": add_user(engine, "admin", "admin", admin=True), "ana": add_user(engine, "ana", "ana")}
+    assign(engine, per_annotator=12, overlap=0.0, seed=0)
+    with reading(engine) as s:
+        queue = list(s.scalars(select(Assignment.image_id).order_by(Assignment.position)))
+    record_decision(engine, users["ana"], queue[0], "accept")
+    record_decision(engine, users["ana"], queue[1], "accept", tags=["two_faces"])
+    record_decision(engine, users["ana"], queue[2], "reject", rule="too_young")
+    return users
+
+
+def test_admin_exports_old_celeba_then_an_lmdb(engine, db_url, tmp_path, monkeypatch):
+    ws = tmp_path / "ws"
+    monkeypatch.setenv("ROSTRO_WORKSPACE", str(ws))
+    monkeypatch.setenv("ROSTRO_DATABASE_URL", db_url)
+    users = two_accepted(engine, tmp_path)
+    at = page("curate/app/export.py", as_user(users, "admin"))
+    at.run()
+    assert not at.exception
+    at.number_input(key="x_count_old").set_value(5)
+    at.button[0].click().run()
+    assert any("only 2 image(s) are accepted" in e.value for e in at.error)
+    assert not (ws / "exports" / "old_celebA").exists()
+
+    at.checkbox(key="x_allow_old").check()
+    at.button[0].click().run()
+    assert not at.exception and at.success
+    out = ws / "exports" / "old_celebA"
+    assert len(list(out.glob("*.jpg"))) == 2 and (out / "manifest.csv").exists()
+
+    at.radio(key="export_kind").set_value("LMDB").run()
+    at.text_input(key="x_src_lmdb").input(str(out))
+    at.text_input(key="x_sizes").input("8,16")
+    at.button[0].click().run()
+    assert not at.exception and at.success
+    db = open_multires(ws / "exports" / "faces.lmdb")
+    assert db.length == 2 and set(db.sizes) == {8, 16}
+    assert len(at.dataframe[0].value) == 2  # both exports listed
+
+
+def test_export_page_refuses_annotators(engine, db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("ROSTRO_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("ROSTRO_DATABASE_URL", db_url)
+    users = two_accepted(engine, tmp_path)
+    at = page("curate/app/export.py", as_user(users, "ana"))
+    at.run()
+    assert any("admins only" in e.value for e in at.error)
+    assert not at.button

@@ -183,7 +183,11 @@ def _serve(a, ws):
     print(f"serving on http://{a.address}:{a.port}  (Ctrl-C stops)")
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", a.address,
            "--server.port", str(a.port), "--server.headless", "true",
-           "--browser.gatherUsageStats", "false"]
+           "--browser.gatherUsageStats", "false",
+           # No file watching: a served app does not reload on edits, and watching a tree
+           # with .venv in it overflows inotify and slows the server.
+           "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+           "--client.toolbarMode", "minimal"]
     sys.stdout.flush()
     # Replace this process, so a signal sent to `curate serve` reaches Streamlit itself.
     os.execve(sys.executable, cmd, env)

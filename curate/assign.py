@@ -90,6 +90,15 @@ def _schedule(needs: list[int], overlap_needs: list[int]) -> list[tuple[int, ...
     return out
 
 
+def _by_name(rows: list, names: list[str], what: str) -> list:
+    """The rows named, in the order given; AssignError naming every unknown one."""
+    known = {r.name: r for r in rows}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise AssignError(f"no such {what}: {', '.join(unknown)}")
+    return [known[n] for n in names]
+
+
 def assign(
     engine: Engine,
     *,
@@ -114,22 +123,13 @@ def assign(
         q = select(Annotator).where(Annotator.role == Role.annotator, Annotator.active.is_(True))
         people = list(s.scalars(q.order_by(Annotator.id)))
         if annotators:
-            by_name = {p.name: p for p in people}
-            missing = [n for n in annotators if n not in by_name]
-            if missing:
-                raise AssignError(f"no such annotator: {', '.join(missing)}")
-            people = [by_name[n] for n in annotators]
+            people = _by_name(people, annotators, "annotator")
         if not people:
             raise AssignError("no annotators: add some with `curate users add NAME`")
 
-        src_q = select(Source)
-        all_sources = list(s.scalars(src_q))
+        all_sources = list(s.scalars(select(Source)))
         if sources:
-            known = {x.name: x for x in all_sources}
-            unknown = [n for n in sources if n not in known]
-            if unknown:
-                raise AssignError(f"no such source: {', '.join(unknown)}")
-            chosen = [known[n] for n in sources]
+            chosen = _by_name(all_sources, sources, "source")
         else:
             chosen = [x for x in all_sources if x.attribute_names] or all_sources
         rows = s.execute(select(Image.id, Image.attributes).where(

@@ -10,11 +10,14 @@ annotators. Verdict of an image (`final_verdicts`):
 """
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Text, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from curate import rules
@@ -82,17 +85,41 @@ def adjudicate(engine: Engine, admin_id: int, image_id: int, verdict: Verdict | 
         return row.id
 
 
+class Standing(NamedTuple):
+    """A standing decision: the columns of `Decision`, read without building ORM objects."""
+    id: int
+    image_id: int
+    annotator_id: int
+    verdict: Verdict
+    rule: str | None
+    tags: list[str]
+    note: str | None
+    seconds: float | None
+    created_at: dt.datetime
+
+
+def _tags(raw) -> list[str]:
+    # Read as text on SQLite: most rows hold "[]", and skipping json.loads for them halves the
+    # time to read 200,000 decisions. PostgreSQL's driver hands back lists already.
+    if isinstance(raw, str):
+        return [] if raw == "[]" else json.loads(raw)
+    return list(raw or ())
+
+
 def standing_decisions(session: Session, *, annotator_id: int | None = None,
-                       image_ids: Iterable[int] | None = None) -> list[Decision]:
-    """The newest decision per (image, annotator), undone ones left out."""
+                       image_ids: Iterable[int] | None = None) -> list[Standing]:
+    """The newest decision per (image, annotator), undone ones left out, oldest first."""
     newest = select(func.max(Decision.id).label("id")).group_by(Decision.image_id, Decision.annotator_id)
     if annotator_id is not None:
         newest = newest.where(Decision.annotator_id == annotator_id)
     if image_ids is not None:
         newest = newest.where(Decision.image_id.in_(list(image_ids)))
-    q = select(Decision).where(Decision.id.in_(newest.subquery().select()),
-                               Decision.verdict != Verdict.undo).order_by(Decision.id)
-    return list(session.scalars(q))
+    q = select(Decision.id, Decision.image_id, Decision.annotator_id, Decision.verdict,
+               Decision.rule, type_coerce(Decision.tags, Text), Decision.note, Decision.seconds,
+               Decision.created_at).where(Decision.id.in_(newest.subquery().select()),
+                                          Decision.verdict != Verdict.undo).order_by(Decision.id)
+    return [Standing(i, img, a, v, rule, _tags(tags), note, secs, at)
+            for i, img, a, v, rule, tags, note, secs, at in session.execute(q)]
 
 
 def standing_adjudications(session: Session) -> dict[int, Adjudication]:
@@ -113,31 +140,43 @@ class FinalVerdict:
 
 def final_verdicts(engine: Engine, image_ids: Iterable[int] | None = None) -> dict[int, FinalVerdict]:
     """The verdict of every image that is in a queue or adjudicated (see the module doc)."""
+    wanted = None if image_ids is None else set(image_ids)
     with reading(engine) as s:
         names = dict(s.execute(select(Annotator.id, Annotator.name)).all())
         q = select(Assignment.image_id, Assignment.annotator_id)
-        if image_ids is not None:
-            image_ids = list(image_ids)
-            q = q.where(Assignment.image_id.in_(image_ids))
+        if wanted is not None:
+            q = q.where(Assignment.image_id.in_(wanted))
         queues: dict[int, list[int]] = defaultdict(list)
         for image_id, annotator_id in s.execute(q):
             queues[image_id].append(annotator_id)
-        decided: dict[int, dict[int, Decision]] = defaultdict(dict)
-        for d in standing_decisions(s, image_ids=image_ids):
+        decided: dict[int, dict[int, Standing]] = defaultdict(dict)
+        for d in standing_decisions(s, image_ids=wanted):
             decided[d.image_id][d.annotator_id] = d
         adjudicated = standing_adjudications(s)
     out: dict[int, FinalVerdict] = {}
     for image_id in sorted(set(queues) | set(decided) | set(adjudicated)):
-        if image_ids is not None and image_id not in image_ids:
+        if wanted is not None and image_id not in wanted:
             continue
-        mine = decided.get(image_id, {})
-        by = {names[a]: d.verdict.value for a, d in sorted(mine.items())}
+        mine = decided.get(image_id)
         adj = adjudicated.get(image_id)
+        if not mine and adj is None:  # the common case in a big queue: nobody has decided yet
+            out[image_id] = FinalVerdict(image_id, "pending")
+            continue
+        queue = queues.get(image_id, ())
+        if adj is None and len(mine) == 1 and len(queue) == 1 and queue[0] in mine:
+            # One annotator's queue, one standing decision: most decided images look like this.
+            d = mine[queue[0]]
+            name, v = names[d.annotator_id], d.verdict.value
+            out[image_id] = (FinalVerdict(image_id, v, d.rule, tuple(sorted(d.tags)), name, {name: v})
+                             if d.verdict in OPINIONS else FinalVerdict(image_id, "pending", by={name: v}))
+            continue
+        mine = mine or {}
+        by = {names[a]: d.verdict.value for a, d in sorted(mine.items())}
         if adj is not None:
             out[image_id] = FinalVerdict(image_id, adj.verdict.value, adj.rule, tuple(adj.tags),
                                          f"adjudicated by {names.get(adj.admin_id, adj.admin_id)}", by)
             continue
-        who = sorted(set(queues.get(image_id, [])) | set(mine))
+        who = sorted(set(queue) | set(mine))
         opinions = [mine[a] for a in who if a in mine and mine[a].verdict in OPINIONS]
         verdicts = {d.verdict for d in opinions}
         if len(verdicts) > 1:

@@ -8,7 +8,18 @@ from curate.rules import RULES, TAGS
 
 require_admin()
 st.title("Dashboard", anchor=False)
-dash = db_call(dashboard.dashboard, engine())
+
+
+@st.cache_data(ttl=15, show_spinner="Counting every decision…")
+def _figures(database: str) -> dashboard.Dashboard:
+    # Whole-database figures take seconds at CelebA scale (200,000 queue items): computed at
+    # most every 15 s per database, however many admins look or click.
+    return db_call(dashboard.dashboard, engine())
+
+
+if st.button("Refresh", icon=":material/refresh:", key="dash_refresh"):
+    _figures.clear()
+dash = _figures(engine().url.render_as_string(hide_password=True))
 
 
 def _fmt(x, spec=".2f"):

@@ -55,6 +55,18 @@ def test_dashboard_shows_the_known_figures(engine, db_url, tmp_path, monkeypatch
     assert len(at.get("vega_lite_chart")) >= 5  # charts, not only tables
 
 
+def test_dashboard_refresh_shows_a_new_decision(engine, db_url, tmp_path, monkeypatch):
+    from curate.decisions import adjudicate
+    at, users, shared = _admin_page("curate/app/dashboard.py", engine, db_url, tmp_path, monkeypatch)
+    before = {m.label: m.value for m in at.metric}["Accepted so far (final verdict)"]
+    adjudicate(engine, users["admin"], shared[2], "accept")  # both had rejected it
+    at.run()
+    assert {m.label: m.value for m in at.metric}["Accepted so far (final verdict)"] == before
+    at.button(key="dash_refresh").click().run()
+    after = {m.label: m.value for m in at.metric}["Accepted so far (final verdict)"]
+    assert int(after) == int(before) + 1
+
+
 def test_admin_page_ingests_adds_users_and_assigns(engine, db_url, tmp_path, monkeypatch):
     at, users, _ = _admin_page("curate/app/admin.py", engine, db_url, tmp_path, monkeypatch)
     folder = tmp_path / "faces"

@@ -198,7 +198,11 @@ def disagreements(engine: Engine, *, include_settled: bool = True) -> list[Final
     A settled one (adjudicated since) keeps its adjudicated verdict in the result when
     include_settled is True; `by` always holds each annotator's own verdict.
     """
-    verdicts = final_verdicts(engine)
+    with reading(engine) as s:
+        # Only images two or more annotators have decided can disagree: look at those alone.
+        several = s.scalars(select(Decision.image_id).group_by(Decision.image_id).having(
+            func.count(func.distinct(Decision.annotator_id)) > 1)).all()
+    verdicts = final_verdicts(engine, image_ids=several) if several else {}
     out = []
     for v in verdicts.values():
         opinions = {x for x in v.by.values() if x in ("accept", "reject")}

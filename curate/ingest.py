@@ -180,7 +180,7 @@ def ingest(
     with reading(engine) as s:
         known = dict(s.execute(select(Image.relpath, Image.missing_since).where(
             Image.source_id == src_id)).all())
-        hashes = dict.fromkeys(s.scalars(select(Image.content_hash)), -1)
+        recorded = set(s.scalars(select(Image.content_hash)))  # every source: exact duplicates
     present = set(files)
     report.vanished = sorted(r for r, missing in known.items() if r not in present and missing is None)
     report.returned = sorted(r for r, missing in known.items() if r in present and missing is not None)
@@ -191,7 +191,7 @@ def ingest(
     report.bad.extend(escaping)
     batch: list[dict] = []
     added: list[str] = []
-    batch_hash_rel: dict[str, str] = {}
+    this_run: dict[str, str] = {}  # content hash → file added by this ingest
 
     def flush() -> None:
         if not batch:
@@ -199,11 +199,8 @@ def ingest(
         # Core executemany, no RETURNING: the ORM's per-row bookkeeping cost more than decoding.
         with writing(engine) as s:
             s.execute(insert(Image.__table__), batch)
-        for row in batch:
-            hashes[row["content_hash"]] = -1  # recorded; its id is looked up when needed
-            added.append(row["relpath"])
+        added.extend(row["relpath"] for row in batch)
         batch.clear()
-        batch_hash_rel.clear()
 
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     for rel, result in _probe_all(root, new, workers or os.cpu_count() or 1, progress):
@@ -212,8 +209,8 @@ def ingest(
             problems.append(dict(relpath=rel, kind="bad", reason=result))
             continue
         h = result["content_hash"]
-        if h in hashes or h in batch_hash_rel:
-            other = batch_hash_rel.get(h) or _relpath_of_hash(engine, h)
+        if h in recorded or h in this_run:
+            other = this_run.get(h) or _relpath_of_hash(engine, h)
             report.duplicates.append((rel, other))
             problems.append(dict(relpath=rel, kind="duplicate", reason=f"same content as {other}"))
             continue
@@ -222,7 +219,7 @@ def ingest(
                    attributes=attrs.get(name) if attrs else None, **result)
         report.with_attributes += row["attributes"] is not None
         batch.append(row)
-        batch_hash_rel[h] = rel
+        this_run[h] = rel
         if len(batch) >= BATCH:
             flush()
     flush()
@@ -239,14 +236,10 @@ def ingest(
         s.execute(delete(IngestProblem).where(IngestProblem.source_id == src_id))
         if problems:
             s.execute(insert(IngestProblem), [dict(source_id=src_id, created_at=now, **p) for p in problems])
-        if report.vanished:
-            for chunk in _chunks(report.vanished, 500):
+        for rels, missing_since in ((report.vanished, now), (report.returned, None)):
+            for chunk in _chunks(rels, 500):
                 s.execute(update(Image).where(Image.source_id == src_id, Image.relpath.in_(chunk))
-                          .values(missing_since=now))
-        if report.returned:
-            for chunk in _chunks(report.returned, 500):
-                s.execute(update(Image).where(Image.source_id == src_id, Image.relpath.in_(chunk))
-                          .values(missing_since=None))
+                          .values(missing_since=missing_since))
         values = dict(last_ingest_at=now)
         if attr_names:
             values["attribute_names"] = attr_names

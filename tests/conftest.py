@@ -75,11 +75,9 @@ def sqlite_url(tmp_path) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request, tmp_path):
+def db_url(request):
     """Each database test runs on SQLite and on PostgreSQL (skipped without a server)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'rostro.db'}"
-    return request.getfixturevalue("postgres_url")
+    return request.getfixturevalue(f"{request.param}_url")
 
 
 @pytest.fixture

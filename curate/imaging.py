@@ -157,7 +157,10 @@ def probe_bytes(data: bytes, name: str = "") -> Probe:
     )
 
 
-def encode_jpeg(rgb: np.ndarray, quality: int = 95) -> bytes:
+def encode_jpeg(img: Image.Image | np.ndarray, quality: int = 95) -> bytes:
+    """JPEG bytes of a PIL image or an HWC uint8 RGB array (the one JPEG encoder of the project)."""
+    if isinstance(img, np.ndarray):
+        img = Image.fromarray(img)
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
+    img.save(buf, format="JPEG", quality=quality)
     return buf.getvalue()

@@ -1,20 +1,41 @@
-"""Engine and session set-up. Nothing connects at import time.
+"""Engine and session set-up, busy-database retry and the SQLite write turn.
+
+Nothing connects at import time.
 
 SQLite gets WAL, a busy timeout and foreign keys. Reads begin deferred; `writing()` begins
 with `BEGIN IMMEDIATE` so a read-then-write transaction takes the write lock up front and
 waits its turn instead of failing with "database is locked" at its first write (SQLAlchemy's
 documented recipe for pysqlite's transaction handling).
+
+Busy errors that still get through (`is_busy`) are retried with backoff by `retry_busy`. It is
+called once, at the edge (the app's `curate.app.common.db_call`, a script or a benchmark), never
+inside domain functions, so retries never nest. `write_turn` queues SQLite writers on a lock file
+beside the database.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
+import os
+import time
 from collections.abc import Iterator
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's own busy handler only
+    fcntl = None
+
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 30.0  # how long a SQLite writer waits for the lock before giving up
+BUSY_RETRIES = 8  # attempts before a busy database error is raised
+BUSY_BACKOFF_S = 0.05  # first wait between attempts; doubles each time
 _IMMEDIATE = "rostro_immediate"
 
 
@@ -52,10 +73,6 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
-
-
 @contextlib.contextmanager
 def reading(engine: Engine) -> Iterator[Session]:
     """A session for reads; commits nothing."""
@@ -74,3 +91,56 @@ def writing(engine: Engine) -> Iterator[Session]:
     with Session(bind, expire_on_commit=False) as session:
         with session.begin():
             yield session
+
+
+# --- busy database ------------------------------------------------------------------------------
+def is_busy(exc: BaseException) -> bool:
+    """True for transient errors a retry fixes (SQLite locked/busy, PostgreSQL serialization)."""
+    msg = str(getattr(exc, "orig", exc)).lower()
+    return any(s in msg for s in ("database is locked", "database is busy", "could not serialize",
+                                  "deadlock detected"))
+
+
+def retry_busy(fn, *args, **kwargs):
+    """fn(*args, **kwargs), retried with backoff (default 8 tries from 50 ms) while busy.
+
+    Call it once, at the edge; domain functions do not retry on their own.
+    """
+    wait = BUSY_BACKOFF_S
+    for attempt in range(BUSY_RETRIES):
+        try:
+            return fn(*args, **kwargs)
+        except OperationalError as e:
+            if not is_busy(e) or attempt == BUSY_RETRIES - 1:
+                raise
+            log.warning("database busy (%s), retry %d in %.2f s", e.orig, attempt + 1, wait)
+            time.sleep(wait)
+            wait *= 2
+
+
+@functools.cache
+def _lock_path(url: str) -> str | None:
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:") or fcntl is None:
+        return None
+    return f"{u.database}.writelock"
+
+
+@contextlib.contextmanager
+def write_turn(engine: Engine):
+    """On a SQLite file, wait for our turn to write on a lock file beside it (`DB.writelock`).
+
+    SQLite's busy handler polls with sleeps growing to 100 ms, so under many writers a waiting
+    decision can sleep long after the lock is free; a blocking flock queues the writers and
+    wakes the next one at once. Other databases need nothing (no-op).
+    """
+    path = _lock_path(engine.url.render_as_string(hide_password=False))
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

@@ -31,33 +31,43 @@ class DecisionError(ValueError):
     """A decision that cannot be recorded (not in the queue, bad rule, not an admin, …)."""
 
 
-def _check(verdict: Verdict | str, rule: str | None, tags: Iterable[str]) -> tuple[Verdict, list[str]]:
+def _check(verdict: Verdict | str, rule: str | None,
+           tags: Iterable[str]) -> tuple[Verdict, str | None, list[str]]:
+    """The verdict, rule and tags as stored, or DecisionError.
+
+    A rule counts only for a reject: the one place it is dropped for any other verdict, so a
+    page may pass the rule picked before the verdict changed.
+    """
     try:
         v = Verdict(verdict)
     except ValueError:
         raise DecisionError(f"unknown verdict {verdict!r}") from None
+    if v is not Verdict.reject:
+        rule = None
     tags = sorted(set(tags))
     if v is not Verdict.undo:
         try:
             rules.validate(v.value, rule, tags)
         except ValueError as e:
             raise DecisionError(str(e)) from None
-    return v, tags
+    return v, rule, tags
 
 
 def record_decision(engine: Engine, annotator_id: int, image_id: int, verdict: Verdict | str,
                     rule: str | None = None, tags: Iterable[str] = (), note: str | None = None,
                     seconds: float | None = None) -> int:
-    """Append a decision by an annotator on an image of their own queue; returns its id."""
-    v, tags = _check(verdict, rule, tags)
+    """Append a decision by an annotator on an image of their own queue; returns its id.
+
+    `rule` (default None) is kept only on a reject; `tags` default to none.
+    """
+    v, rule, tags = _check(verdict, rule, tags)
     with writing(engine) as s:
         assigned = s.scalar(select(Assignment.id).where(
             Assignment.annotator_id == annotator_id, Assignment.image_id == image_id))
         if assigned is None:
             raise DecisionError(f"image {image_id} is not in this annotator's queue")
         row = Decision(image_id=image_id, annotator_id=annotator_id, verdict=v,
-                       rule=rule if v is Verdict.reject else None, tags=tags,
-                       note=(note or None), seconds=seconds)
+                       rule=rule, tags=tags, note=(note or None), seconds=seconds)
         s.add(row)
         s.flush()
         return row.id
@@ -70,16 +80,19 @@ def undo(engine: Engine, annotator_id: int, image_id: int) -> int:
 
 def adjudicate(engine: Engine, admin_id: int, image_id: int, verdict: Verdict | str,
                rule: str | None = None, tags: Iterable[str] = (), note: str | None = None) -> int:
-    """Append an admin's verdict on an image (overrides the annotators); returns its id."""
-    v, tags = _check(verdict, rule, tags)
+    """Append an admin's verdict on an image (overrides the annotators); returns its id.
+
+    `rule` (default None) is kept only on a reject; `note` is stored when not empty.
+    """
+    v, rule, tags = _check(verdict, rule, tags)
     if v is Verdict.skip:
         raise DecisionError("an adjudication accepts or rejects (or undoes an adjudication)")
     with writing(engine) as s:
         role = s.scalar(select(Annotator.role).where(Annotator.id == admin_id))
         if role is not Role.admin:
             raise DecisionError("only an admin may adjudicate")
-        row = Adjudication(image_id=image_id, admin_id=admin_id, verdict=v,
-                           rule=rule if v is Verdict.reject else None, tags=tags, note=note or None)
+        row = Adjudication(image_id=image_id, admin_id=admin_id, verdict=v, rule=rule, tags=tags,
+                           note=note or None)
         s.add(row)
         s.flush()
         return row.id

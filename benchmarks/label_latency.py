@@ -82,17 +82,19 @@ def build(url: str, images: int, annotators: int, queue: int, decided: int) -> l
 
 def _writer(url: str, annotator_id: int, n: int, pace_s: float, barrier, out) -> None:
     from curate import labeling
-    from db.engine import make_engine
+    from db.engine import make_engine, retry_busy
     engine = make_engine(url)
     pos = labeling.resume_position(engine, annotator_id)
-    item, _ = labeling.window(engine, annotator_id, pos, ahead=0)
+    item, _ = retry_busy(labeling.window, engine, annotator_id, pos, ahead=0)
     barrier.wait()
     core, page, write = [], [], []
     for k in range(n):
         if pace_s:
             time.sleep(pace_s)
         t0 = time.perf_counter()
-        labeling.decide(engine, annotator_id, item, "accept" if k % 5 else "skip", seconds=2.0)
+        # Retried while busy, as the page's db_call does (decide itself does not retry).
+        retry_busy(labeling.decide, engine, annotator_id, item, "accept" if k % 5 else "skip",
+                   seconds=2.0)
         write.append((time.perf_counter() - t0) * 1000)
         pos = labeling.next_position(engine, annotator_id, pos)
         item = labeling.items(engine, annotator_id, pos, 1 + labeling.PREFETCH)[0]

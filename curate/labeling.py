@@ -1,4 +1,4 @@
-"""The Label page's domain logic: an annotator's queue, the cursor, progress and display images.
+"""The Label page's domain logic: an annotator's queue, the cursor and progress.
 
 Writes go through `curate.decisions` (append-only); this module only reads the queue and
 decides where the cursor goes:
@@ -13,102 +13,30 @@ progress figures are updated in memory (`Progress.after`) and re-read from the d
 now and then (the page does it every PROGRESS_REFRESH decisions), because counting a 10,000-image
 queue is the one expensive read.
 
-Busy databases are retried (`retry_busy`) so a locked SQLite file never reaches the user.
-Display images are decoded at reduced scale, resized and re-encoded as JPEG in a small
-thread-safe LRU cache, and the next few are prepared in background threads (`prefetch`), so
-the next image is ready before the key is pressed.
+Writes wait their turn (`db.engine.write_turn`); a busy database is retried by the caller
+(`curate.app.common.db_call`, or `db.engine.retry_busy` in a script), not here. `window` starts
+preparing the next display images (`curate.display`) so the next image is ready before the key
+is pressed.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
-import logging
-import os
 import statistics
-import threading
 import time
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PIL import Image as PILImage
 from sqlalchemy import Engine, bindparam, func, select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 
-from curate import decisions
-from curate.imaging import BadImage, read_image, to_rgb
-from db.engine import reading
+from curate import decisions, display
+from db.engine import reading, write_turn
 from db.models import Assignment, Decision, Image, Source, Verdict
 
-log = logging.getLogger(__name__)
-
-try:
-    import fcntl
-except ImportError:  # Windows: SQLite's own busy handler only
-    fcntl = None
-
-DISPLAY_SIDE = 640  # px, the longer side of the image shown on the Label page
 PREFETCH = 4  # images prepared ahead of the cursor
-CACHE_ITEMS = 256  # display images kept in memory (~50 KB each)
 PACE_WINDOW = 200  # recent decisions whose median time sets the pace
 PROGRESS_REFRESH = 50  # decisions between two full progress reads on the Label page
 UNDO_LOOKBACK = 50  # newest decision rows searched for the one to undo before a full query
-BUSY_RETRIES = 8  # attempts before a busy database error is raised
-BUSY_BACKOFF_S = 0.05  # first wait between attempts; doubles each time
-
-
-# --- busy database ------------------------------------------------------------------------------
-def is_busy(exc: BaseException) -> bool:
-    """True for transient errors a retry fixes (SQLite locked/busy, PostgreSQL serialization)."""
-    msg = str(getattr(exc, "orig", exc)).lower()
-    return any(s in msg for s in ("database is locked", "database is busy", "could not serialize",
-                                  "deadlock detected"))
-
-
-def retry_busy(fn, *args, **kwargs):
-    """fn(*args, **kwargs), retried with backoff (default 8 tries from 50 ms) while busy."""
-    wait = BUSY_BACKOFF_S
-    for attempt in range(BUSY_RETRIES):
-        try:
-            return fn(*args, **kwargs)
-        except OperationalError as e:
-            if not is_busy(e) or attempt == BUSY_RETRIES - 1:
-                raise
-            log.warning("database busy (%s), retry %d in %.2f s", e.orig, attempt + 1, wait)
-            time.sleep(wait)
-            wait *= 2
-
-
-@functools.cache
-def _lock_path(url: str) -> str | None:
-    from sqlalchemy.engine import make_url
-    u = make_url(url)
-    if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:") or fcntl is None:
-        return None
-    return f"{u.database}.writelock"
-
-
-@contextlib.contextmanager
-def write_turn(engine: Engine):
-    """On a SQLite file, wait for our turn to write on a lock file beside it.
-
-    SQLite's busy handler polls with sleeps growing to 100 ms, so under many writers a waiting
-    decision can sleep long after the lock is free; a blocking flock queues the writers and
-    wakes the next one at once. Other databases need nothing (no-op).
-    """
-    path = _lock_path(engine.url.render_as_string(hide_password=False))
-    if path is None:
-        yield
-        return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 # --- the queue ----------------------------------------------------------------------------------
@@ -169,19 +97,21 @@ def _item(row) -> Item:
 
 
 def queue_length(engine: Engine, annotator_id: int) -> int:
+    """How many images the annotator's queue holds."""
     with reading(engine) as s:
         return s.scalar(select(func.count()).select_from(Assignment)
                         .where(Assignment.annotator_id == annotator_id)) or 0
 
 
 def items(engine: Engine, annotator_id: int, start: int, count: int = 1) -> list[Item]:
-    """Up to `count` queue items from position `start` on, in queue order."""
+    """Up to `count` (default 1) queue items from position `start` on, in queue order."""
     params = dict(annotator_id=annotator_id, start=start, count=count)
     with reading(engine) as s:
         return [_item(r) for r in s.execute(_items_stmt(), params)]
 
 
 def item_at(engine: Engine, annotator_id: int, position: int) -> Item | None:
+    """The queue item at `position`, or None past the end."""
     got = items(engine, annotator_id, position, 1)
     return got[0] if got and got[0].position == position else None
 
@@ -208,12 +138,13 @@ def next_position(engine: Engine, annotator_id: int, current: int) -> int:
 
 def decide(engine: Engine, annotator_id: int, item: Item, verdict: str, rule: str | None = None,
            tags=(), seconds: float | None = None, note: str | None = None) -> int:
-    """Record a decision on a queue item (retried while the database is busy); returns its row id."""
-    tags = tuple(tags)
+    """Record a decision on a queue item, once the write turn is ours; returns its row id.
+
+    `rule` (default None) counts only for a reject (`curate.decisions` drops it otherwise).
+    """
     with write_turn(engine):
-        return retry_busy(decisions.record_decision, engine, annotator_id, item.image_id, verdict,
-                          rule=rule if verdict == "reject" else None, tags=tags, note=note,
-                          seconds=seconds)
+        return decisions.record_decision(engine, annotator_id, item.image_id, verdict, rule=rule,
+                                         tags=tuple(tags), note=note, seconds=seconds)
 
 
 def last_decided(engine: Engine, annotator_id: int) -> int | None:
@@ -252,12 +183,12 @@ def last_decided(engine: Engine, annotator_id: int) -> int | None:
 def undo_last(engine: Engine, annotator_id: int) -> Item | None:
     """Withdraw the annotator's most recent standing decision; returns that item as it was
     before the undo (None when there is nothing to undo)."""
-    pos = retry_busy(last_decided, engine, annotator_id)
+    pos = last_decided(engine, annotator_id)
     if pos is None:
         return None
-    target = retry_busy(item_at, engine, annotator_id, pos)
+    target = item_at(engine, annotator_id, pos)
     with write_turn(engine):
-        retry_busy(decisions.undo, engine, annotator_id, target.image_id)
+        decisions.undo(engine, annotator_id, target.image_id)
     return target
 
 
@@ -352,98 +283,12 @@ def format_duration(seconds: float | None) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-# --- display images -----------------------------------------------------------------------------
-class _DisplayCache:
-    """Display JPEGs by path: LRU in memory, filled on demand or ahead of time by a thread pool."""
-
-    def __init__(self, size: int = CACHE_ITEMS, workers: int = 2):
-        self._size = size
-        self._items: OrderedDict[tuple[str, int], bytes | BadImage] = OrderedDict()
-        self._lock = threading.Lock()
-        self._pending: dict[tuple[str, int], object] = {}
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prefetch")
-
-    def get(self, path: str, side: int = DISPLAY_SIDE) -> bytes:
-        key = (path, side)
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-            future = self._pending.get(key)
-        if hit is None and future is not None:
-            future.result()
-            with self._lock:
-                hit = self._items.get(key)
-        if hit is None:
-            hit = self._load(key)
-        if isinstance(hit, BadImage):
-            raise hit
-        return hit
-
-    def prefetch(self, paths, side: int = DISPLAY_SIDE) -> None:
-        for path in paths:
-            key = (path, side)
-            with self._lock:
-                if key in self._items or key in self._pending:
-                    continue
-                self._pending[key] = self._pool.submit(self._load, key)
-
-    def _load(self, key: tuple[str, int]) -> bytes | BadImage:
-        try:
-            value: bytes | BadImage = render_display(*key)
-        except BadImage as e:
-            value = e
-        except Exception as e:  # noqa: BLE001 — one odd file must never break the page
-            value = BadImage(f"could not show the image: {type(e).__name__}: {e}")
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-            self._pending.pop(key, None)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-def render_display(path: str, side: int = DISPLAY_SIDE) -> bytes:
-    """The image file as a JPEG whose longer side is at most `side`; raises BadImage."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise BadImage(f"the image file is missing: {path}") from None
-    except OSError as e:
-        raise BadImage(f"the image file cannot be read: {e.strerror or e}") from None
-    img = to_rgb(read_image(data, Path(path).name, draft=(side, side)))
-    img.thumbnail((side, side), PILImage.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=90)
-    return buf.getvalue()
-
-
-DISPLAY = _DisplayCache()
-
-
-def display_image(path: str, side: int = DISPLAY_SIDE) -> bytes:
-    """Cached display JPEG of an image file; raises BadImage with a reason to show."""
-    return DISPLAY.get(path, side)
-
-
-def prefetch(engine: Engine, annotator_id: int, position: int, ahead: int = PREFETCH) -> list[Item]:
-    """Start preparing the display images of the next `ahead` items; returns those items."""
-    upcoming = items(engine, annotator_id, position + 1, ahead)
-    DISPLAY.prefetch(i.path for i in upcoming)
-    return upcoming
-
-
 def window(engine: Engine, annotator_id: int, position: int,
            ahead: int = PREFETCH) -> tuple[Item | None, list[Item]]:
-    """The item at `position` and the next `ahead` ones, whose display images start preparing
-    in the background (one query for both)."""
-    got = retry_busy(items, engine, annotator_id, position, 1 + ahead)
+    """The item at `position` and the next `ahead` (default 4) ones, whose display images start
+    preparing in the background (one query for both)."""
+    got = items(engine, annotator_id, position, 1 + ahead)
     current = got[0] if got and got[0].position == position else None
     upcoming = got[1:] if current is not None else got
-    DISPLAY.prefetch(i.path for i in upcoming)
+    display.prefetch(i.path for i in upcoming)
     return current, upcoming

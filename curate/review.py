@@ -2,7 +2,8 @@
 
 A disagreement is an image whose annotators' standing decisions differ (accept vs reject), as
 `curate.decisions.disagreements` defines it. Settling one appends an adjudication (append-only:
-a new verdict on the same image is a new row; the newest counts).
+a new verdict on the same image is a new row; the newest counts). A busy database is retried by
+the caller (the page's `db_call`), not here.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from curate import decisions
-from curate.labeling import retry_busy
 from db.engine import reading
 from db.models import Annotator, Image, Source
 
@@ -39,7 +39,7 @@ class Dispute:
 
 def disputes(engine: Engine, *, include_settled: bool = False) -> list[Dispute]:
     """Images the annotators disagree on, oldest image first (default: only the open ones)."""
-    found = retry_busy(decisions.disagreements, engine, include_settled=include_settled)
+    found = decisions.disagreements(engine, include_settled=include_settled)
     if not found:
         return []
     ids = [f.image_id for f in found]
@@ -68,6 +68,9 @@ def disputes(engine: Engine, *, include_settled: bool = False) -> list[Dispute]:
 
 def settle(engine: Engine, admin_id: int, image_id: int, verdict: str, rule: str | None = None,
            tags=(), note: str | None = None) -> int:
-    """Record the admin's verdict on an image as an adjudication; returns its row id."""
-    return retry_busy(decisions.adjudicate, engine, admin_id, image_id, verdict,
-                      rule if verdict == "reject" else None, tuple(tags), note or None)
+    """Record the admin's verdict on an image as an adjudication; returns its row id.
+
+    `rule` (default None) counts only for a reject (`curate.decisions` drops it otherwise).
+    """
+    return decisions.adjudicate(engine, admin_id, image_id, verdict, rule, tuple(tags),
+                                note or None)

@@ -8,7 +8,10 @@
 - Guards, called at the top of a page: `require_login()` returns the user or stops the page;
   `require_admin()` does the same and refuses non-admins.
 - `db_call(fn, *args)`: runs a database function, retrying while the database is busy
-  (`curate.labeling.retry_busy`), and turns a failure into a calm message, never a traceback.
+  (`db.engine.retry_busy`), and turns a failure into a calm message, never a traceback.
+  `db_attempt` is the same without stopping the page (the Label panel shows its own message).
+  These are the only places a page retries or handles a database error; domain functions
+  do not retry, so retries never nest.
 
 A page module is a plain script: guard first, then call `curate.*` functions; no SQL or PIL here.
 """
@@ -21,12 +24,18 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from curate.labeling import is_busy, retry_busy
 from curate.workspace import Workspace
+from db.engine import is_busy, retry_busy
 
 log = logging.getLogger(__name__)
 
 USER_KEY = "user"
+BUSY, UNREACHABLE = "busy", "unreachable"  # what db_attempt reports when a call failed
+_STOP_TEXT = {
+    BUSY: "The database is busy right now; nothing was lost. Press the key again in a moment.",
+    UNREACHABLE: "The database could not be reached; nothing was lost. Try again, and tell your "
+                 "lead if it keeps happening.",
+}
 
 
 @dataclass(frozen=True)
@@ -87,16 +96,21 @@ def require_admin() -> User:
     return user
 
 
-def db_call(fn, *args, **kwargs):
-    """retry_busy, and on a remaining database error show a plain message and stop the page."""
+def db_attempt(fn, *args, **kwargs) -> tuple[object, str | None]:
+    """(fn(*args, **kwargs), None), retried while the database is busy; when a database error
+    remains, it is logged and the result is (None, BUSY or UNREACHABLE). Other errors propagate."""
     try:
-        return retry_busy(fn, *args, **kwargs)
+        return retry_busy(fn, *args, **kwargs), None
     except OperationalError as e:
         log.exception("database error")
-        if is_busy(e):
-            st.error("The database is busy right now; nothing was lost. Press the key again in a "
-                     "moment.")
-        else:
-            st.error("The database could not be reached; nothing was lost. Try again, and tell "
-                     "your lead if it keeps happening.")
+        return None, BUSY if is_busy(e) else UNREACHABLE
+
+
+def db_call(fn, *args, **kwargs):
+    """fn(*args, **kwargs) through `db_attempt`; on a database error that remains, show a plain
+    message and stop the page."""
+    result, failure = db_attempt(fn, *args, **kwargs)
+    if failure is not None:
+        st.error(_STOP_TEXT[failure])
         st.stop()
+    return result

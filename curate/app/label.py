@@ -7,11 +7,11 @@ only the panel. Callbacks write the decision before the panel redraws with the n
 import time
 
 import streamlit as st
-from sqlalchemy.exc import OperationalError
 
 from curate import labeling
-from curate.app.common import db_call, engine, require_login
+from curate.app.common import BUSY, UNREACHABLE, db_attempt, db_call, engine, require_login
 from curate.decisions import DecisionError
+from curate.display import display_image
 from curate.imaging import BadImage
 from curate.rules import NO_OTHER_FILTER_EN, NO_OTHER_FILTER_ES, RULES, TAGS
 
@@ -19,6 +19,8 @@ ACCEPT_KEY, SKIP_KEY, UNDO_KEY, BACK_KEY, FORWARD_KEY = "A", "S", "Backspace", "
 RULE_KEYS = ("1", "2", "3")  # RULES in order
 TAG_KEYS = ("4", "5", "6", "7")  # TAGS in order
 VERDICT_TEXT = {"accept": "accepted", "reject": "rejected", "skip": "skipped"}
+FLASH_TEXT = {BUSY: "The database is busy; nothing was recorded. Press the key again.",
+              UNREACHABLE: "The database could not be reached; nothing was recorded. Try again."}
 
 user = require_login()
 eng = engine()
@@ -39,15 +41,16 @@ def _moved_to(position: int) -> None:
 
 
 def _guarded(fn, *args):
+    # A key press runs in a callback: a failure becomes the panel's message instead of
+    # stopping the page (db_call would), and the cursor stays where it is.
     try:
-        return fn(*args)
-    except OperationalError as e:
-        ss.label_flash = ("The database is busy; nothing was recorded. Press the key again."
-                          if labeling.is_busy(e) else "The database could not be reached; "
-                          "nothing was recorded. Try again.")
+        result, failure = db_attempt(fn, *args)
     except DecisionError as e:
         ss.label_flash = f"Not recorded: {e}"
-    return None
+        return None
+    if failure is not None:
+        ss.label_flash = FLASH_TEXT[failure]
+    return result
 
 
 def _decide(item: labeling.Item, verdict: str, rule: str | None = None) -> None:
@@ -134,7 +137,7 @@ def panel() -> None:
                         "or reload to jump to the first one left.")
         else:
             try:
-                st.image(labeling.display_image(item.path), width="stretch")
+                st.image(display_image(item.path), width="stretch")
             except BadImage as e:
                 st.error(f"This image cannot be shown ({e}). You can still decide or skip it.")
             standing = (f" · you {VERDICT_TEXT[item.verdict]} it"

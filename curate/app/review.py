@@ -5,8 +5,8 @@ import streamlit as st
 from curate import review
 from curate.app.common import db_call, engine, require_admin
 from curate.decisions import DecisionError
+from curate.display import display_image
 from curate.imaging import BadImage
-from curate.labeling import display_image
 from curate.rules import RULES, TAGS
 
 admin = require_admin()

@@ -23,24 +23,25 @@ PLAN = ("accept", "reject", "skip", "accept")
 
 
 def _writer(url: str, annotator_id: int, barrier, out) -> None:
-    """Label like the page does: window → decide → next position; undo now and then."""
+    """Label like the page does: window → decide → next position; undo now and then; each
+    call retried while busy, as the page's `db_call` does."""
     try:
         from curate import labeling
-        from db.engine import make_engine
+        from db.engine import make_engine, retry_busy
         engine = make_engine(url)
         done = []
-        pos = labeling.resume_position(engine, annotator_id)
+        pos = retry_busy(labeling.resume_position, engine, annotator_id)
         barrier.wait(timeout=120)
         for n in range(DECISIONS):
-            item, _ = labeling.window(engine, annotator_id, pos, ahead=0)
+            item, _ = retry_busy(labeling.window, engine, annotator_id, pos, ahead=0)
             verdict = PLAN[n % len(PLAN)]
             rule = "too_young" if verdict == "reject" else None
-            labeling.decide(engine, annotator_id, item, verdict, rule, seconds=0.1)
+            retry_busy(labeling.decide, engine, annotator_id, item, verdict, rule, seconds=0.1)
             done.append((item.image_id, verdict))
-            labeling.progress(engine, annotator_id)
-            pos = labeling.next_position(engine, annotator_id, pos)
+            retry_busy(labeling.progress, engine, annotator_id)
+            pos = retry_busy(labeling.next_position, engine, annotator_id, pos)
             if n % 7 == 6:
-                back = labeling.undo_last(engine, annotator_id)
+                back = retry_busy(labeling.undo_last, engine, annotator_id)
                 done.append((item.image_id, "undo"))
                 pos = back.position
         engine.dispose()

@@ -1,13 +1,11 @@
-"""The Label page's domain logic: cursor, resume, undo, progress, display images."""
+"""The Label page's domain logic: cursor, resume, undo, progress, the prefetch window."""
 from __future__ import annotations
 
 import pytest
-from PIL import Image as PILImage
 from sqlalchemy import func, select
 
 from curate import labeling
 from curate.decisions import DecisionError
-from curate.imaging import BadImage
 from db.engine import reading
 from db.models import Decision
 from tests.curate.app.helpers import seed
@@ -50,6 +48,14 @@ def test_undo_withdraws_the_most_recent_standing_decision(engine, users):
     assert labeling.undo_last(engine, ana) is None
     with reading(engine) as s:  # append-only: 4 decisions + 4 undos
         assert s.scalar(select(func.count()).select_from(Decision)) == 8
+
+
+def test_a_rule_counts_only_on_a_reject(engine, users):
+    ana = users["ana"]
+    q = labeling.items(engine, ana, 0, 2)
+    labeling.decide(engine, ana, q[0], "accept", rule="too_young")  # a rule picked, then accepted
+    labeling.decide(engine, ana, q[1], "skip", rule="not_facing")
+    assert [labeling.item_at(engine, ana, p).rule for p in (0, 1)] == [None, None]
 
 
 def test_annotator_cannot_decide_outside_own_queue(engine, users):
@@ -112,36 +118,9 @@ def test_format_duration():
     assert labeling.format_duration(3 * 3600 + 5 * 60) == "3 h 05 min"
 
 
-def test_display_image_resizes_and_reports_bad_files(tmp_path):
-    good = tmp_path / "big.jpg"
-    PILImage.new("RGB", (1600, 1200), (200, 100, 50)).save(good)
-    data = labeling.display_image(str(good), side=400)
-    with PILImage.open(__import__("io").BytesIO(data)) as img:
-        assert max(img.size) == 400
-    bad = tmp_path / "bad.jpg"
-    bad.write_bytes(b"not an image")
-    with pytest.raises(BadImage):
-        labeling.display_image(str(bad))
-    with pytest.raises(BadImage, match="missing"):
-        labeling.display_image(str(tmp_path / "gone.jpg"))
-
-
 def test_window_prefetches_the_next_images(engine, users, tmp_path):
     ana = users["ana"]
     current, upcoming = labeling.window(engine, ana, 0, ahead=3)
     assert current.position == 0 and [i.position for i in upcoming] == [1, 2, 3]
     current, upcoming = labeling.window(engine, ana, 10)
     assert current is None and upcoming == []
-
-
-def test_retry_busy_retries_locked_errors():
-    from sqlalchemy.exc import OperationalError
-    calls = []
-
-    def flaky():
-        calls.append(1)
-        if len(calls) < 3:
-            raise OperationalError("INSERT", {}, Exception("database is locked"))
-        return "ok"
-
-    assert labeling.retry_busy(flaky) == "ok" and len(calls) == 3

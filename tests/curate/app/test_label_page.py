@@ -94,7 +94,8 @@ def test_finished_queue_says_so(app_db):
 def test_a_busy_database_is_retried_and_never_shown_raw(app_db, engine, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    from curate import decisions, labeling
+    from curate import decisions
+    from db import engine as db_engine
     real = decisions.record_decision
     calls = []
 
@@ -107,7 +108,7 @@ def test_a_busy_database_is_retried_and_never_shown_raw(app_db, engine, monkeypa
         return real(*args, **kwargs)
 
     monkeypatch.setattr(decisions, "record_decision", flaky)
-    monkeypatch.setattr(labeling, "BUSY_BACKOFF_S", 0.001)
+    monkeypatch.setattr(db_engine, "BUSY_BACKOFF_S", 0.001)
     at = _label(app_db)
     at.button(key="accept").click().run()
     assert not at.warning and at.session_state["label_pos"] == 1

@@ -7,12 +7,13 @@ index always give the same image bytes.
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from curate.imaging import encode_jpeg
 
 CELEBA_SIZE = (178, 218)  # width, height of img_align_celeba
 PERUVIAN_SIZE = (128, 128)
@@ -217,9 +218,8 @@ def render(t: Truth, seed: int, size: tuple[int, int] = CELEBA_SIZE) -> Image.Im
 
 
 def face_jpeg(t: Truth, seed: int, size: tuple[int, int] = CELEBA_SIZE, quality: int = 92) -> bytes:
-    buf = io.BytesIO()
-    render(t, seed, size).save(buf, format="JPEG", quality=quality)
-    return buf.getvalue()
+    """JPEG bytes (default quality 92) of the face `t` rendered at `size` (default CelebA's)."""
+    return encode_jpeg(render(t, seed, size), quality)
 
 
 def _write_truth(path: Path, truths: list[Truth]) -> None:

@@ -7,9 +7,8 @@ image's key (the file may come back) and never raises.
 """
 from __future__ import annotations
 
-import hashlib
-import io
 import functools
+import hashlib
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +17,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from curate.fsutil import atomic_write_bytes
-from curate.imaging import BadImage, load_rgb
+from curate.imaging import BadImage, encode_jpeg, load_rgb
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +43,7 @@ def make_thumbnail(path: str | os.PathLike, size: int = DEFAULT_SIZE) -> bytes:
     """JPEG bytes of the image at `path` fitted into size×size (raises BadImage)."""
     img = Image.fromarray(load_rgb(path))
     img.thumbnail((size, size), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=QUALITY)
-    return buf.getvalue()
+    return encode_jpeg(img, QUALITY)
 
 
 @functools.lru_cache(maxsize=32)
@@ -58,9 +55,7 @@ def placeholder(size: int, reason: str) -> bytes:
     d.line([(0, size - 1), (size - 1, 0)], fill=(160, 160, 160), width=2)
     d.rectangle([4, size // 2 - 9, size - 5, size // 2 + 9], fill=(255, 255, 255))
     d.text((8, size // 2 - 6), reason[:max(4, size // 7)], fill=(160, 0, 0))
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=QUALITY)
-    return buf.getvalue()
+    return encode_jpeg(img, QUALITY)
 
 
 def problem_of(e: BadImage) -> str:

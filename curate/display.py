@@ -24,7 +24,8 @@ WORKERS = 2  # background threads preparing display images
 
 
 def render_display(path: str, side: int = DISPLAY_SIDE) -> bytes:
-    """The image file as a JPEG whose longer side is at most `side` (default 640); raises BadImage."""
+    """The image file as a JPEG whose longer side is at most `side` (default 640); raises
+    BadImage."""
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:

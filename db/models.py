@@ -95,7 +95,6 @@ class IngestProblem(Base):
     relpath: Mapped[str] = mapped_column(String(1024))
     kind: Mapped[str] = mapped_column(String(32))  # bad | duplicate | near_duplicate | vanished
     reason: Mapped[str] = mapped_column(Text)
-    other_image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
 
 

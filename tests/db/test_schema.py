@@ -78,3 +78,47 @@ def test_password_hash_verifies_only_the_right_password():
     assert not verify_password("s3cret ", h)
     assert not verify_password("s3cret", "plain-text")
     assert hash_password("s3cret") != h  # salted
+
+
+def test_models_match_the_migrated_schema(engine):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from db.models import Base
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_0002_drops_other_image_id_from_an_existing_0001_database(db_url):
+    from sqlalchemy import text
+    engine = make_engine(db_url)
+    migrate.upgrade(engine, "0001")
+    assert migrate.current_revision(engine) == "0001"
+    with writing(engine) as s:
+        src = Source(name="s", root="/r")
+        s.add(src)
+        s.flush()
+        s.add(IngestProblem(source_id=src.id, relpath="bad.jpg", kind="bad", reason="truncated"))
+    def columns():
+        return {c["name"] for c in inspect(engine).get_columns("ingest_problems")}
+    assert "other_image_id" in columns()
+
+    assert migrate.upgrade(engine) == "0002"
+    assert "other_image_id" not in columns()
+    fks = inspect(engine).get_foreign_keys("ingest_problems")
+    assert [(f["constrained_columns"], f["referred_table"]) for f in fks] == [
+        (["source_id"], "sources")]
+    assert fks[0]["options"].get("ondelete") == "CASCADE"
+    indexes = {i["name"] for i in inspect(engine).get_indexes("ingest_problems")}
+    assert "ix_ingest_problems_source" in indexes
+    with reading(engine) as s:  # the rows survive the rebuild
+        assert [(p.relpath, p.kind, p.reason) for p in s.scalars(select(IngestProblem))] == [
+            ("bad.jpg", "bad", "truncated")]
+
+    migrate.downgrade(engine, "0001")
+    assert "other_image_id" in columns()
+    with engine.connect() as c:
+        assert c.execute(text("SELECT relpath, other_image_id FROM ingest_problems")).all() == [
+            ("bad.jpg", None)]
+    engine.dispose()

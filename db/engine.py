@@ -70,6 +70,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 
 def is_sqlite(engine: Engine) -> bool:
+    """True when the engine talks to SQLite."""
     return engine.dialect.name == "sqlite"
 
 

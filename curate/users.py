@@ -1,19 +1,89 @@
-"""Annotators and admins: create, authenticate, list."""
+"""Annotators and admins: create, log in (throttled), change passwords, deactivate, list.
+
+Logging in does the same work whatever the mistake: an unknown name is checked against a dummy
+scrypt hash, so the time taken does not tell which names exist, and the answer is the same.
+Failed logins are counted per name and per client address (`login_throttle`); past
+FREE_FAILURES in a row, each further failure blocks that key for twice as long as the one before
+(2 s, 4 s, … up to MAX_BLOCK_S), and attempts while blocked are refused before any password is
+checked, with the time to wait. A success clears the name's count; counts older than
+FORGET_AFTER_S start again from zero.
+
+Passwords of a real workspace need MIN_PASSWORD characters (`check_password_policy`, called by
+every command and page that sets one); the demo workspace's users (admin/admin) are exempt.
+"""
 from __future__ import annotations
 
-from sqlalchemy import Engine, select
+import datetime as dt
+import functools
+from dataclasses import dataclass
 
+from sqlalchemy import Engine, delete, select
+
+from curate.sessions import end_user_sessions
 from db.auth import hash_password, verify_password
 from db.engine import reading, writing
-from db.models import Annotator, Role
+from db.models import Annotator, LoginThrottle, Role, Setting
+
+MIN_PASSWORD = 10  # characters, outside the demo workspace
+FREE_FAILURES = 3  # failed logins in a row before back-off starts
+FIRST_BLOCK_S = 2.0  # the first block; doubles with each further failure
+MAX_BLOCK_S = 900.0  # the longest block (15 min)
+FORGET_AFTER_S = 900.0  # failures older than this are forgotten
+DEMO_SETTING = "demo"  # settings key: true in a workspace built by `curate demo`
 
 
 class UserError(ValueError):
     pass
 
 
+@dataclass(frozen=True)
+class LoginResult:
+    user: Annotator | None  # the logged-in user, or None
+    retry_after: float | None = None  # seconds to wait when throttled (no password was checked)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+# --- settings -----------------------------------------------------------------------------------
+def get_setting(engine: Engine, key: str, default=None):
+    """A workspace setting's JSON value (default when unset)."""
+    with reading(engine) as s:
+        row = s.get(Setting, key)
+        return default if row is None else row.value
+
+
+def set_setting(engine: Engine, key: str, value) -> None:
+    with writing(engine) as s:
+        row = s.get(Setting, key)
+        if row is None:
+            s.add(Setting(key=key, value=value))
+        else:
+            row.value = value
+
+
+def is_demo(engine: Engine) -> bool:
+    """True in a workspace built by `curate demo` (synthetic faces, demo logins)."""
+    return bool(get_setting(engine, DEMO_SETTING, False))
+
+
+def check_password_policy(engine: Engine, password: str) -> None:
+    """Raise UserError unless the password may be used here (MIN_PASSWORD characters, except in
+    the demo workspace)."""
+    if not password:
+        raise UserError("a user needs a password")
+    if len(password) < MIN_PASSWORD and not is_demo(engine):
+        raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
+
+
+# --- users --------------------------------------------------------------------------------------
 def add_user(engine: Engine, name: str, password: str, *, admin: bool = False) -> int:
-    """Create an annotator (or an admin with admin=True); returns its id. Names are unique."""
+    """Create an annotator (or an admin with admin=True); returns its id. Names are unique.
+
+    The password policy is the caller's (`check_password_policy`): the demo and tests create
+    users with short passwords through this function.
+    """
     name = name.strip()
     if not name:
         raise UserError("a user needs a name")
@@ -29,13 +99,96 @@ def add_user(engine: Engine, name: str, password: str, *, admin: bool = False) -
         return user.id
 
 
+def _named(s, name: str) -> Annotator:
+    user = s.scalar(select(Annotator).where(Annotator.name == name.strip()))
+    if user is None:
+        raise UserError(f"no user named {name.strip()!r}")
+    return user
+
+
+def set_password(engine: Engine, name: str, password: str) -> int:
+    """Give a user a new password and end all their sessions; returns how many were ended."""
+    check_password_policy(engine, password)
+    digest = hash_password(password)
+    with writing(engine) as s:
+        user = _named(s, name)
+        user.password_hash = digest
+        return end_user_sessions(s, user.id)
+
+
+def set_active(engine: Engine, name: str, active: bool) -> int:
+    """Deactivate (active=False: no login, no decisions, sessions ended) or reactivate a user;
+    returns how many sessions were ended."""
+    with writing(engine) as s:
+        user = _named(s, name)
+        user.active = active
+        return 0 if active else end_user_sessions(s, user.id)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Checked against when the name is unknown, so both mistakes cost one scrypt.
+    return hash_password("not a password anyone has")
+
+
+def _block_for(failures: int) -> float:
+    if failures <= FREE_FAILURES:
+        return 0.0
+    return min(MAX_BLOCK_S, FIRST_BLOCK_S * 2 ** (failures - FREE_FAILURES - 1))
+
+
+def _throttle_keys(name: str, client: str | None) -> list[str]:
+    keys = [f"name:{name.strip().lower()[:190]}"]
+    if client:
+        keys.append(f"addr:{client[:190]}")
+    return keys
+
+
+def log_in(engine: Engine, name: str, password: str, client: str | None = None) -> LoginResult:
+    """Check a name and password, throttled per name and per client address (see module doc).
+
+    Returns the active user on success; LoginResult(None) for any mistake (wrong name, wrong
+    password, deactivated user: the same answer); LoginResult(None, retry_after) while blocked.
+    """
+    keys = _throttle_keys(name, client)
+    now = _now()
+    with reading(engine) as s:
+        rows = list(s.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys))))
+        blocked = [(r.blocked_until - now).total_seconds() for r in rows
+                   if r.blocked_until is not None and r.blocked_until > now]
+        if blocked:
+            return LoginResult(None, retry_after=max(blocked))
+        user = s.scalar(select(Annotator).where(Annotator.name == name.strip()))
+    matches = verify_password(password, user.password_hash if user else _dummy_hash())
+    if user is not None and user.active and matches:
+        if any(r.key == keys[0] for r in rows):
+            with writing(engine) as s:
+                s.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0]))
+        return LoginResult(user)
+    with writing(engine) as s:
+        for key in keys:
+            row = s.get(LoginThrottle, key)
+            if row is None:
+                row = LoginThrottle(key=key, failures=0)
+                s.add(row)
+            elif (now - row.updated_at).total_seconds() > FORGET_AFTER_S:
+                row.failures = 0
+            row.failures += 1
+            row.updated_at = now
+            block = _block_for(row.failures)
+            row.blocked_until = now + dt.timedelta(seconds=block) if block else None
+    return LoginResult(None)
+
+
 def authenticate(engine: Engine, name: str, password: str) -> Annotator | None:
-    """The active user with this name and password, or None (same answer for either mistake)."""
+    """The active user with this name and password, or None (same answer for either mistake).
+
+    Not throttled: for scripts. People log in through `log_in`.
+    """
     with reading(engine) as s:
         user = s.scalar(select(Annotator).where(Annotator.name == name.strip()))
-        if user is None or not user.active or not verify_password(password, user.password_hash):
-            return None
-        return user
+    matches = verify_password(password, user.password_hash if user else _dummy_hash())
+    return user if user is not None and user.active and matches else None
 
 
 def list_users(engine: Engine) -> list[Annotator]:

@@ -171,3 +171,36 @@ class Export(Base):
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
     manifest_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+
+class LoginSession(Base):
+    """A logged-in browser session. The token itself is never stored, only its SHA-256; a row
+    counts while it is not ended, not expired and its user is active."""
+
+    __tablename__ = "sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="CASCADE"),
+                                              index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
+    client: Mapped[str | None] = mapped_column(String(64), nullable=True)  # address at login
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # log out, …
+
+
+class LoginThrottle(Base):
+    """Failed logins per key ("name:<name>" or "addr:<address>"), for exponential back-off."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row, since the last success
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+
+class Setting(Base):
+    """Workspace-wide settings an admin (or `curate demo`) chose, as JSON values."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[object] = mapped_column(JSON)

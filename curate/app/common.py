@@ -24,12 +24,14 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from curate.sessions import end_session, session_user
 from curate.workspace import Workspace
 from db.engine import is_busy, retry_busy
 
 log = logging.getLogger(__name__)
 
 USER_KEY = "user"
+ENDED_KEY = "session_ended"  # set when a session was found ended, for the message
 BUSY, UNREACHABLE = "busy", "unreachable"  # what db_attempt reports when a call failed
 _STOP_TEXT = {
     BUSY: "The database is busy right now; nothing was lost. Press the key again in a moment.",
@@ -43,6 +45,7 @@ class User:
     id: int
     name: str
     role: str  # "annotator" | "admin"
+    token: str = ""  # the login session's token (curate.sessions)
 
     @property
     def is_admin(self) -> bool:
@@ -64,23 +67,55 @@ def engine() -> Engine:
     return _open(str(ws.root), ws.database_url)
 
 
+def client_address() -> str | None:
+    """The browser's address as the server sees it (None when Streamlit cannot tell)."""
+    try:
+        addr = st.context.ip_address
+    except Exception:  # noqa: BLE001 — outside a browser session
+        return None
+    return addr if isinstance(addr, str) and addr else None  # AppTest gives a stand-in object
+
+
 def current_user() -> User | None:
-    return st.session_state.get(USER_KEY)
+    """The logged-in user whose session still stands, or None.
+
+    The session is checked against the database on each page run, so a log-out elsewhere, a
+    password change or a deactivation logs this tab out at its next run.
+    """
+    user = st.session_state.get(USER_KEY)
+    if user is None:
+        return None
+    if db_call(session_user, engine(), user.token) is None:
+        _clear()
+        st.session_state[ENDED_KEY] = True
+        return None
+    return user
 
 
 def log_in(user: User) -> None:
+    st.session_state.pop(ENDED_KEY, None)
     st.session_state[USER_KEY] = user
 
 
-def log_out() -> None:
+def _clear() -> None:
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+
+
+def log_out() -> None:
+    """End this session in the database and forget everything this tab held."""
+    user = st.session_state.get(USER_KEY)
+    if user is not None:
+        db_call(end_session, engine(), user.token)
+    _clear()
 
 
 def require_login() -> User:
     user = current_user()
     if user is None:
-        st.warning("Please log in first.")
+        st.warning("Your session has ended (logged out, password changed or account "
+                   "deactivated). Please log in again." if st.session_state.get(ENDED_KEY)
+                   else "Please log in first.")
         st.stop()
         raise RuntimeError("not logged in")  # st.stop() is a no-op outside a Streamlit run
     return user

@@ -1,8 +1,9 @@
-"""Log in: name and password, checked against the stored hash."""
+"""Log in: name and password, checked against the stored hash, throttled per name and address."""
 import streamlit as st
 
-from curate.app.common import User, db_call, engine, log_in
-from curate.users import authenticate
+from curate.app.common import User, client_address, db_call, engine, log_in
+from curate.sessions import open_session
+from curate.users import log_in as check_login
 
 st.title("rostro")
 st.caption("Curating face datasets — log in to see your queue.")
@@ -11,9 +12,16 @@ with st.form("login"):
     password = st.text_input("Password", type="password", key="login_password")
     submitted = st.form_submit_button("Log in", type="primary")
 if submitted:
-    found = db_call(authenticate, engine(), name or "", password or "")
-    if found is None:
+    eng = engine()
+    client = client_address()
+    result = db_call(check_login, eng, name or "", password or "", client)
+    if result.retry_after is not None:
+        st.error(f"Too many failed logins for this name or from this address. "
+                 f"Try again in {max(1, round(result.retry_after))} s.")
+    elif result.user is None:
         st.error("Wrong name or password.")
     else:
-        log_in(User(id=found.id, name=found.name, role=found.role.value))
+        found = result.user
+        token = db_call(open_session, eng, found.id, client)
+        log_in(User(id=found.id, name=found.name, role=found.role.value, token=token))
         st.rerun()

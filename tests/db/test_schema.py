@@ -108,7 +108,7 @@ def test_0002_drops_other_image_id_from_an_existing_0001_database(db_url):
         return {c["name"] for c in inspect(engine).get_columns("ingest_problems")}
     assert "other_image_id" in columns()
 
-    assert migrate.upgrade(engine) == "0002"
+    assert migrate.upgrade(engine, "0002") == "0002"
     assert "other_image_id" not in columns()
     fks = inspect(engine).get_foreign_keys("ingest_problems")
     assert [(f["constrained_columns"], f["referred_table"]) for f in fks] == [

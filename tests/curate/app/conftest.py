@@ -5,6 +5,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from curate.app.common import User
+from curate.sessions import open_session
+from curate.workspace import Workspace
 from tests.curate.app.helpers import seed
 from tests.conftest import REPO
 
@@ -28,4 +30,7 @@ def page(script: str, user: User | None = None) -> AppTest:
 
 
 def as_user(users: dict[str, int], name: str) -> User:
-    return User(id=users[name], name=name, role="admin" if name == "admin" else "annotator")
+    """`name` logged in: a real session in the database the app opens (set by `app_db`)."""
+    token = open_session(Workspace.resolve().open(), users[name])
+    return User(id=users[name], name=name, role="admin" if name == "admin" else "annotator",
+                token=token)

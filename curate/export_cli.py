@@ -87,7 +87,7 @@ def _prepare_args(p):
 @command("prepare", "write the multi-resolution LMDB for the StyleGAN trainer", _prepare_args)
 def _prepare(a, ws):
     from curate.export.common import ExportError
-    from curate.lmdb_prep import prepare
+    from curate.export.lmdb import prepare
     try:
         r = prepare(ws.open(), a.out, a.source, sizes=a.sizes, workers=a.workers, exact=a.exact,
                     progress=sys.stderr.isatty())
@@ -104,7 +104,7 @@ def _labels_args(p):
 @command("labels", "write every decision (annotator, rule, tags, times) to CSV or Parquet",
          _labels_args)
 def _labels(a, ws):
-    from curate.labels import write_labels
+    from curate.export.labels import write_labels
     try:
         n = write_labels(ws.open(), a.out)
     except ValueError as e:

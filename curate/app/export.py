@@ -6,7 +6,7 @@ from curate.export.common import ExportError, recent_exports
 from curate.export.old_celeba import export_old_celeba
 from curate.export.peruvian_mix import export_peruvian_mix
 from curate.export.sketch_pairs import export_sketch_pairs
-from curate.lmdb_prep import prepare
+from curate.export.lmdb import prepare
 from curate.rules import TAGS
 
 require_admin()

@@ -7,7 +7,7 @@ from curate import synth
 from curate.assign import assign
 from curate.decisions import record_decision
 from curate.ingest import ingest
-from curate.lmdb_prep import open_multires
+from curate.export.lmdb import open_multires
 from curate.users import add_user
 from db.engine import reading
 from db.models import Assignment

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from curate import lmdb_prep
+from curate.export import lmdb as lmdb_export
 from curate.cli import main
 from curate.export.common import ExportError
-from curate.lmdb_prep import open_multires, parse_sizes, prepare, resize_all
+from curate.export.lmdb import open_multires, parse_sizes, prepare, resize_all
 
 SIZES = (8, 16, 32, 64)
 
@@ -122,7 +122,7 @@ def test_crash_mid_prepare_keeps_earlier_lmdb(faces_dir, tmp_path, monkeypatch):
     out = tmp_path / "lmdb"
     prepare(None, out, faces_dir, sizes=(8,), workers=1, progress=False)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    real, calls = lmdb_prep._work, []
+    real, calls = lmdb_export._work, []
 
     def boom(args):
         calls.append(args)
@@ -130,7 +130,7 @@ def test_crash_mid_prepare_keeps_earlier_lmdb(faces_dir, tmp_path, monkeypatch):
             raise RuntimeError("disk on fire")
         return real(args)
 
-    monkeypatch.setattr(lmdb_prep, "_work", boom)
+    monkeypatch.setattr(lmdb_export, "_work", boom)
     with pytest.raises(RuntimeError, match="disk on fire"):
         prepare(None, out, faces_dir, sizes=(8, 16), workers=1, progress=False)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

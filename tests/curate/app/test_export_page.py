@@ -7,11 +7,11 @@ from curate import synth
 from curate.assign import assign
 from curate.decisions import record_decision
 from curate.ingest import ingest
-from curate.export.lmdb import open_multires
 from curate.users import add_user
 from db.engine import reading
 from db.models import Assignment
 from tests.curate.app.conftest import as_user, page
+from tests.curate.export.lmdb_read import read_lmdb
 
 
 def two_accepted(engine, tmp_path) -> dict[str, int]:
@@ -52,7 +52,7 @@ def test_admin_exports_old_celeba_then_an_lmdb(engine, db_url, tmp_path, monkeyp
     at.text_input(key="x_sizes").input("8,16")
     at.button[0].click().run()
     assert not at.exception and at.success
-    db = open_multires(ws / "exports" / "faces.lmdb")
+    db = read_lmdb(ws / "exports" / "faces.lmdb")
     assert db.length == 2 and set(db.sizes) == {8, 16}
     assert len(at.dataframe[0].value) == 2  # both exports listed
 

@@ -32,8 +32,6 @@ import io
 import logging
 import math
 import os
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,9 +40,9 @@ from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from curate.export.common import (ExportError, ExportResult, Item, check_destination,
-                                  check_file, fail_on_problems, finish, items_from, record)
+                                  check_file, export_folder, fail_on_problems, items_from,
+                                  run_jobs)
 from curate.export.lmdb_format import LENGTH_KEY, key, length_value
-from curate.fsutil import atomic_dir
 from curate.imaging import BadImage, encode_jpeg, to_rgb
 from curate.imaging import open_checked  # the header checks, without a decode
 
@@ -148,17 +146,6 @@ def _work(args: tuple[int, Item, tuple[int, ...], bool]) -> tuple[int, str, list
     return index, sha, [encode_jpeg(imgs[s], QUALITY) for s in sizes]
 
 
-def _results(jobs: list, workers: int) -> Iterator[tuple[int, str, list[bytes] | str]]:
-    if workers <= 1 or len(jobs) < 32:
-        yield from map(_work, jobs)
-        return
-    pool = ProcessPoolExecutor(max_workers=workers)
-    try:
-        yield from pool.map(_work, jobs, chunksize=16)
-    finally:  # on an error or Ctrl-C, drop the queued work instead of finishing it
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
 def prepare(engine, out: str | os.PathLike, source: str | os.PathLike, *,
             sizes: tuple[int, ...] | str = DEFAULT_SIZES, workers: int | None = None,
             exact: bool = False, progress: bool = True) -> ExportResult:
@@ -179,13 +166,13 @@ def prepare(engine, out: str | os.PathLike, source: str | os.PathLike, *,
     hashes: list[str] = [""] * len(items)
     params = {"source": str(Path(source).expanduser().resolve()), "sizes": list(sizes),
               "exact": exact, "quality": QUALITY}
-    with atomic_dir(final) as tmp:
-        env = lmdb.open(str(tmp), map_size=map_size, subdir=True, readahead=False, meminit=False)
+    with export_folder(engine, final, "lmdb", params, None) as w:
+        env = lmdb.open(str(w.tmp), map_size=map_size, subdir=True, readahead=False, meminit=False)
         try:
             txn = env.begin(write=True)
             bar = tqdm(total=len(jobs), desc="prepare", unit="img", disable=not progress)
             try:
-                for n, (i, sha, result) in enumerate(_results(jobs, workers), 1):
+                for n, (i, sha, result) in enumerate(run_jobs(_work, jobs, workers, inline_below=32, chunksize=16), 1):
                     hashes[i] = sha
                     if isinstance(result, str):
                         problems.append(result)
@@ -211,7 +198,6 @@ def prepare(engine, out: str | os.PathLike, source: str | os.PathLike, *,
                             content_hash=it.content_hash or hashes[i])
                     for i, it in enumerate(items)]
         counts = {"images": len(items), "sizes": len(sizes)}
-        sha, _ = finish(tmp, "lmdb", manifest, params, None, counts)
-    export_id = record(engine, final, "lmdb", params, None, counts, sha)
-    return ExportResult("lmdb", final, counts, sha, export_id)
+        w.done(manifest, counts)
+    return w.result
 

@@ -15,8 +15,7 @@ import numpy as np
 
 from curate.decisions import FinalVerdict, final_verdicts
 from curate.export.common import (ExportError, ExportResult, Item, check_destination,
-                                  copy_items, finish, items_by_id, output_name, record)
-from curate.fsutil import atomic_dir
+                                  copy_items, export_folder, items_by_id, output_name)
 from curate.rules import TAG_KEYS
 
 DEFAULT_COUNT = 2500  # the seed's old_celebA size
@@ -66,8 +65,7 @@ def export_old_celeba(engine, out: str | os.PathLike, *, count: int = DEFAULT_CO
     items = [replace(it, name=output_name(k, it)) for k, it in enumerate(chosen)]
     params = {"count": count, "exclude_tags": exclude, "allow_fewer": allow_fewer}
     counts = {"images": len(items), "qualifying": len(pool)}
-    with atomic_dir(final) as tmp:
-        copy_items(tmp, items, desc="old-celeba", progress=progress)
-        sha, _ = finish(tmp, "old_celeba", items, params, seed, counts)
-    export_id = record(engine, final, "old_celeba", params, seed, counts, sha)
-    return ExportResult("old_celeba", final, counts, sha, export_id)
+    with export_folder(engine, final, "old_celeba", params, seed) as w:
+        copy_items(w.tmp, items, desc="old-celeba", progress=progress)
+        w.done(items, counts)
+    return w.result

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 from curate.export.common import (ExportError, ExportResult, Item, check_destination,
-                                  copy_items, finish, items_from, output_name, record,
+                                  copy_items, export_folder, items_from, output_name,
                                   source_items)
 from curate.export.old_celeba import accepted, sample
-from curate.fsutil import atomic_dir
 
 DEFAULT_COUNT = 5000  # the seed's mix size
 DEFAULT_RATIO = 0.5  # share of old_celebA
@@ -81,8 +80,7 @@ def export_peruvian_mix(engine, out: str | os.PathLike, *, peruvian: str | os.Pa
     params = {"peruvian": str(peruvian), "old": None if old is None else str(Path(old).resolve()),
               "count": count, "ratio": ratio, "allow_fewer": allow_fewer}
     counts = {"images": len(items), "old_celeba": n_old, "peruvian": n_peru}
-    with atomic_dir(final) as tmp:
-        copy_items(tmp, items, desc="peruvian-mix", progress=progress)
-        sha, _ = finish(tmp, "peruvian_mix", items, params, seed, counts)
-    export_id = record(engine, final, "peruvian_mix", params, seed, counts, sha)
-    return ExportResult("peruvian_mix", final, counts, sha, export_id)
+    with export_folder(engine, final, "peruvian_mix", params, seed) as w:
+        copy_items(w.tmp, items, desc="peruvian-mix", progress=progress)
+        w.done(items, counts)
+    return w.result

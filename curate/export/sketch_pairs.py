@@ -10,10 +10,8 @@ Output names keep the input order: train/000001.jpg, val/000002.jpg, …
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from pathlib import Path
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -21,9 +19,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from curate.export.common import (ExportError, ExportResult, check_destination, check_file,
-                                  fail_on_problems, finish, items_from, record)
-from curate.fsutil import atomic_dir
-from curate.imaging import BadImage, read_image, to_rgb
+                                  export_folder, fail_on_problems, items_from,
+                                  run_jobs)
+from curate.imaging import BadImage, encode_jpeg, read_image, to_rgb
 from curate.sketch import sketch
 
 QUALITY = 95  # JPEG quality of the pairs
@@ -64,9 +62,7 @@ def _work(args) -> tuple[int, str, bytes | str]:
         photo = square_photo(to_rgb(read_image(data, item.path)), size)
     except BadImage as e:
         return index, sha, f"bad image: {item.path}: {e}"
-    buf = io.BytesIO()
-    Image.fromarray(pair(photo, detail, darkness, levels)).save(buf, format="JPEG", quality=QUALITY)
-    return index, sha, buf.getvalue()
+    return index, sha, encode_jpeg(pair(photo, detail, darkness, levels), QUALITY)
 
 
 def export_sketch_pairs(engine, out: str | os.PathLike, source: str | os.PathLike, *,
@@ -95,33 +91,23 @@ def export_sketch_pairs(engine, out: str | os.PathLike, source: str | os.PathLik
     jobs = [(i, it, size, detail, darkness, levels) for i, it in enumerate(named)]
     workers = workers or os.cpu_count() or 1
     problems: list[str] = []
-    with atomic_dir(final) as tmp:
+    with export_folder(engine, final, "sketch_pairs", params, seed) as w:
+        tmp = w.tmp
         (tmp / "train").mkdir()
         (tmp / "val").mkdir()
         bar = tqdm(total=len(jobs), desc="sketch pairs", unit="pair", disable=not progress)
         try:
-            if workers <= 1 or len(jobs) < 8:
-                results = map(_work, jobs)
-                pool = None
-            else:
-                pool = ProcessPoolExecutor(max_workers=workers)
-                results = pool.map(_work, jobs, chunksize=4)
-            try:
-                for i, sha, result in results:
-                    if not named[i].content_hash:
-                        named[i] = replace(named[i], content_hash=sha)
-                    if isinstance(result, str):
-                        problems.append(result)
-                    elif not problems:
-                        (tmp / named[i].name).write_bytes(result)
-                    bar.update()
-            finally:
-                if pool is not None:
-                    pool.shutdown(cancel_futures=True)
+            for i, sha, result in run_jobs(_work, jobs, workers, inline_below=8, chunksize=4):
+                if not named[i].content_hash:
+                    named[i] = replace(named[i], content_hash=sha)
+                if isinstance(result, str):
+                    problems.append(result)
+                elif not problems:
+                    (tmp / named[i].name).write_bytes(result)
+                bar.update()
         finally:
             bar.close()
         fail_on_problems(problems)
         counts = {"pairs": len(named), "train": splits.count("train"), "val": splits.count("val")}
-        sha, _ = finish(tmp, "sketch_pairs", named, params, seed, counts)
-    export_id = record(engine, final, "sketch_pairs", params, seed, counts, sha)
-    return ExportResult("sketch_pairs", final, counts, sha, export_id)
+        w.done(named, counts)
+    return w.result

@@ -25,6 +25,8 @@ from typing import TypeVar
 from sqlalchemy import Engine, select
 from tqdm import tqdm
 
+from curate.export import ExportError
+from curate.export.registry import PHOTO_KINDS, kind_of
 from curate.fsutil import atomic_dir
 from curate.imaging import EXTENSIONS
 from db.engine import reading, writing
@@ -36,10 +38,6 @@ MANIFEST_COLUMNS = ("name", "source", "relpath", "image_id", "content_hash", "pr
 _REPO = Path(__file__).resolve().parent.parent.parent
 J = TypeVar("J")
 R = TypeVar("R")
-
-
-class ExportError(ValueError):
-    """An export that cannot be made; str() is the message shown to the user."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +128,7 @@ def items_from(path: str | os.PathLike, engine: Engine | None = None) -> list[It
     if (folder / MANIFEST).is_file():
         items = read_manifest(folder)
         kind = export_kind(folder)
-        if kind not in (None, "old_celeba", "peruvian_mix"):
+        if kind is not None and kind_of(kind) not in PHOTO_KINDS:
             raise ExportError(f"{folder} is a {kind} export; give an export of photos "
                               "(old-celeba, peruvian-mix) or a folder of images")
         return items
@@ -146,6 +144,7 @@ def items_from(path: str | os.PathLike, engine: Engine | None = None) -> list[It
 
 
 def export_kind(folder: Path) -> str | None:
+    """The kind an export folder's export.json records, as written (None: none readable)."""
     try:
         return json.loads((folder / EXPORT_JSON).read_text(encoding="utf-8")).get("kind")
     except (FileNotFoundError, ValueError, AttributeError):

@@ -39,39 +39,19 @@ import lmdb
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
-from curate.export.common import (ExportError, ExportResult, Item, check_destination,
-                                  check_file, export_folder, fail_on_problems, items_from,
-                                  run_jobs)
+from curate.export.common import (ExportResult, Item, check_destination, check_file,
+                                  export_folder, fail_on_problems, items_from, run_jobs)
 from curate.export.lmdb_format import LENGTH_KEY, key, length_value
+from curate.export.registry import Lmdb
 from curate.imaging import BadImage, encode_jpeg, to_rgb
 from curate.imaging import open_checked  # the header checks, without a decode
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SIZES = (8, 16, 32, 64)
-MIN_SIZE, MAX_SIZE = 4, 2048
 QUALITY = 100  # the contract: JPEG quality 100
 DRAFT_GAP = 2.0  # decode at reduced DCT scale only when >= this many source pixels per output
 DRAFT_SCALES = (4, 2)  # 1/8 is DC-only: too coarse for Lanczos quality
 BATCH = 1000  # images per LMDB write transaction
-
-
-def parse_sizes(text: str | list[int] | tuple[int, ...]) -> tuple[int, ...]:
-    """"8,16,32" → (8, 16, 32), sorted; raises ExportError for a size not a power of two."""
-    parts = text.split(",") if isinstance(text, str) else list(text)
-    sizes = set()
-    for p in parts:
-        try:
-            s = int(str(p).strip())
-        except ValueError:
-            raise ExportError(f"size {p!r} is not a number") from None
-        if s < MIN_SIZE or s > MAX_SIZE or s & (s - 1):
-            raise ExportError(f"size {s} is not supported: sizes are powers of two from "
-                              f"{MIN_SIZE} to {MAX_SIZE} (e.g. 8,16,32,64)")
-        sizes.add(s)
-    if not sizes:
-        raise ExportError("no sizes given")
-    return tuple(sorted(sizes))
 
 
 def crop_box(w: int, h: int, size: int) -> tuple[float, float, float, float]:
@@ -147,26 +127,27 @@ def _work(args: tuple[int, Item, tuple[int, ...], bool]) -> tuple[int, str, list
 
 
 def prepare(engine, out: str | os.PathLike, source: str | os.PathLike, *,
-            sizes: tuple[int, ...] | str = DEFAULT_SIZES, workers: int | None = None,
-            exact: bool = False, progress: bool = True) -> ExportResult:
+            progress: bool = True, **options) -> ExportResult:
     """Write the multi-resolution LMDB of the images of `source` (an export or a folder) to `out`.
 
-    sizes: powers of two (default 8,16,32,64). workers: processes (default all cores).
-    exact: no reduced-scale decoding (slower; equal to the reference within 1 level).
-    engine: the database the export is recorded in (None: not recorded).
+    options: the fields of registry.Lmdb, where their defaults live (sizes 8,16,32,64 as a
+    tuple or "8,16"; workers None = all cores; exact False: reduced-scale decoding allowed,
+    True is slower and within 1 level of the reference). engine: the database the export is
+    recorded in (None: not recorded).
     """
-    sizes = parse_sizes(sizes)
+    p = Lmdb(source=source, **options)
+    sizes, exact = p.sizes, p.exact
     final = check_destination(out)
-    items = items_from(source, engine)
-    workers = workers or os.cpu_count() or 1
+    items = items_from(p.source, engine)
+    workers = p.workers or os.cpu_count() or 1
     jobs = [(i, it, sizes, exact) for i, it in enumerate(items)]
     per_image = sum(3 * s * s for s in sizes)
     map_size = max(64 << 20, 2 * per_image * len(items) + (16 << 20))
     problems: list[str] = []
     hashes: list[str] = [""] * len(items)
-    params = {"source": str(Path(source).expanduser().resolve()), "sizes": list(sizes),
+    params = {"source": str(Path(p.source).expanduser().resolve()), "sizes": list(sizes),
               "exact": exact, "quality": QUALITY}
-    with export_folder(engine, final, "lmdb", params, None) as w:
+    with export_folder(engine, final, p.kind, params, None) as w:
         env = lmdb.open(str(w.tmp), map_size=map_size, subdir=True, readahead=False, meminit=False)
         try:
             txn = env.begin(write=True)

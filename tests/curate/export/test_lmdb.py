@@ -12,7 +12,8 @@ from PIL import Image
 from curate.export import lmdb as lmdb_export
 from curate.cli import main
 from curate.export.common import ExportError
-from curate.export.lmdb import parse_sizes, prepare, resize_all
+from curate.export.lmdb import prepare, resize_all
+from curate.export.registry import parse_sizes
 
 from .lmdb_read import read_lmdb
 

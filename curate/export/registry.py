@@ -50,7 +50,7 @@ def _source() -> Any:
 
 
 def _workers() -> Any:
-    return option(None, "processes (default: all cores)", cli={"type": int})
+    return option(None, "processes (default: all cores)")
 
 
 def _allow_fewer(help: str) -> Any:

@@ -15,7 +15,7 @@ import typing
 from collections.abc import Callable
 from pathlib import Path
 
-from curate.export.registry import KINDS
+from curate.export.registry import KINDS, shown
 from curate.workspace import Workspace
 
 Handler = Callable[[argparse.Namespace, Workspace], int]
@@ -213,7 +213,7 @@ def _add_params(p: argparse.ArgumentParser, kind) -> None:
         else:
             kw["default"] = list(f.default) if isinstance(f.default, tuple) else f.default
             if f.default not in (None, ()):
-                kw["help"] += f" (default {_shown(f.default)})"
+                kw["help"] += f" (default {shown(f.default)})"
         if "action" not in kw and cli.get("action") != "extend":
             cli.setdefault("type", _scalar(f.type))
         p.add_argument(flag, **kw, **cli)
@@ -223,12 +223,6 @@ def _scalar(tp):
     """int for `int | None`, str for `tuple[str, ...]`: what argparse converts each value to."""
     args = [a for a in typing.get_args(tp) if a not in (type(None), Ellipsis)]
     return args[0] if args else tp
-
-
-def _shown(v) -> str:
-    if isinstance(v, tuple):
-        return ",".join(map(str, v))
-    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def _export_args(p):

@@ -196,6 +196,13 @@ class Kind:
         return fn(engine, out, progress=progress, **values(params))
 
 
+def shown(value: Any) -> str:
+    """A default as people type it: (8, 16) → "8,16", 0.5 → "0.5", 15 → "15"."""
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def values(params: Any) -> dict[str, Any]:
     """The fields of a params dataclass as keywords (not deep-copied, unlike asdict)."""
     return {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}

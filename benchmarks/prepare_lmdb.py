@@ -27,7 +27,7 @@ from PIL import Image
 
 from curate import synth
 from curate.export.common import image_files
-from curate.lmdb_prep import prepare
+from curate.export.lmdb import prepare
 
 SIZES = (8, 16, 32, 64, 128)
 

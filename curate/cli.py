@@ -1,17 +1,21 @@
 """`python -m curate`: the command line. Each command calls the same functions the app does.
 
-Commands are registered in COMMANDS as (name, help, add_arguments, run); a feature module adds
-its own by appending there.
+Commands are registered in COMMANDS as (name, help, add_arguments, run), in the order --help
+lists them. The export commands' flags are generated from curate.export.registry, where each
+setting's default and help are declared once (the Export page reads the same table).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
+import typing
 from collections.abc import Callable
 from pathlib import Path
 
+from curate.export.registry import KINDS, shown
 from curate.workspace import Workspace
 
 Handler = Callable[[argparse.Namespace, Workspace], int]
@@ -194,8 +198,83 @@ def _serve(a, ws):
     return 0  # not reached
 
 
+# --- export, prepare (built from curate.export.registry) ---------------------------------------
+def _add_params(p: argparse.ArgumentParser, kind) -> None:
+    """OUT, then one flag per field of the kind's params dataclass, with its help and default."""
+    p.add_argument("out", metavar=kind.out_metavar, help=kind.out_help)
+    for f in dataclasses.fields(kind.params):
+        cli = dict(f.metadata["cli"])
+        flag = cli.pop("flag", "--" + f.name.replace("_", "-"))
+        kw: dict = {"dest": f.name, "help": f.metadata["help"]}
+        if f.default is dataclasses.MISSING:
+            kw["required"] = True
+        elif isinstance(f.default, bool):
+            kw.update(action="store_true", default=f.default)
+        else:
+            kw["default"] = list(f.default) if isinstance(f.default, tuple) else f.default
+            if f.default not in (None, ()):
+                kw["help"] += f" (default {shown(f.default)})"
+        if "action" not in kw and cli.get("action") != "extend":
+            cli.setdefault("type", _scalar(f.type))
+        p.add_argument(flag, **kw, **cli)
+
+
+def _scalar(tp):
+    """int for `int | None`, str for `tuple[str, ...]`: what argparse converts each value to."""
+    args = [a for a in typing.get_args(tp) if a not in (type(None), Ellipsis)]
+    return args[0] if args else tp
+
+
+def _export_args(p):
+    sub = p.add_subparsers(dest="kind", required=True, metavar="KIND")
+    for kind in KINDS.values():
+        if kind.command == "export":
+            _add_params(sub.add_parser(kind.cli_name, help=kind.summary), kind)
+
+
+def _run_export(kind, a, ws) -> int:
+    """Build the kind's params from the parsed flags and write it; refusals exit with status 2."""
+    from curate.export import ExportError
+    try:
+        params = kind.params(**{f.name: getattr(a, f.name) for f in dataclasses.fields(kind.params)})
+        r = kind.run(ws.open(), a.out, params, progress=sys.stderr.isatty())
+    except (ExportError, FileExistsError) as e:
+        raise CliError(str(e)) from None
+    print(r.summary())
+    return 0
+
+
+_EXPORTS = ", ".join(k.cli_name for k in KINDS.values() if k.command == "export")
+
+
+@command("export", f"write a dataset folder ({_EXPORTS})", _export_args)
+def _export(a, ws):
+    return _run_export(next(k for k in KINDS.values() if k.cli_name == a.kind), a, ws)
+
+
+@command("prepare", KINDS["lmdb"].summary, lambda p: _add_params(p, KINDS["lmdb"]))
+def _prepare(a, ws):
+    return _run_export(KINDS["lmdb"], a, ws)
+
+
+# --- labels -----------------------------------------------------------------------------------
+def _labels_args(p):
+    p.add_argument("out", metavar="LABELS", help="LABELS.csv or LABELS.parquet")
+
+
+@command("labels", "write every decision (annotator, rule, tags, times) to CSV or Parquet",
+         _labels_args)
+def _labels(a, ws):
+    from curate.export.labels import write_labels
+    try:
+        n = write_labels(ws.open(), a.out)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    print(f"{n} rows written to {a.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    _load_plugins()
     parser = argparse.ArgumentParser(
         prog="python -m curate",
         description="rostro: curate face datasets — ingest, assign, label, export.")
@@ -209,20 +288,6 @@ def build_parser() -> argparse.ArgumentParser:
         add_args(p)
         p.set_defaults(handler=fn)
     return parser
-
-
-def _load_plugins() -> None:
-    """Import the modules that register more commands (exports, labels, …) when present."""
-    import importlib
-    for mod in PLUGINS:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
-
-
-PLUGINS = ["curate.export_cli"]
 
 
 def main(argv: list[str] | None = None) -> int:

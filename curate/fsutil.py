@@ -27,19 +27,19 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """atomic_write_bytes of `text` encoded as UTF-8."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
 @contextlib.contextmanager
-def atomic_dir(final: str | os.PathLike, *, overwrite: bool = True) -> Iterator[Path]:
+def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp folder beside `final`; on success it replaces `final` in one rename.
 
     On any exception (Ctrl-C included) the temp folder is removed and an earlier `final`
-    is left untouched. With overwrite=False an existing non-empty `final` is refused.
+    is left untouched. Deciding whether `final` may be replaced is the caller's (see
+    curate.export.common.check_destination).
     """
     final = Path(final).resolve()
-    if final.exists() and not overwrite and any(final.iterdir()):
-        raise FileExistsError(f"{final} exists and is not empty")
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
     try:

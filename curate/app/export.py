@@ -1,13 +1,18 @@
-"""Export (admin): the CLI's export and prepare commands, calling the same functions."""
+"""Export (admin): the CLI's export and prepare commands, calling the same functions.
+
+The form is built from curate.export.registry, the table the CLI is built from: one widget per
+params field that says how the page shows it (`page=`), starting at the field's default; the
+fields without one keep their defaults.
+"""
+import dataclasses
+from pathlib import Path
+
 import streamlit as st
 
 from curate.app.common import db_call, engine, require_admin, workspace
-from curate.export.common import ExportError, recent_exports
-from curate.export.old_celeba import export_old_celeba
-from curate.export.peruvian_mix import export_peruvian_mix
-from curate.export.sketch_pairs import export_sketch_pairs
-from curate.lmdb_prep import prepare
-from curate.rules import TAGS
+from curate.export import ExportError
+from curate.export.common import recent_exports
+from curate.export.registry import KINDS, shown
 
 require_admin()
 eng = engine()
@@ -16,62 +21,57 @@ st.title("Export", anchor=False)
 st.caption(f"Folders are written under {exports_dir} unless an absolute path is given; an "
            "export is written to a temporary folder and renamed into place when complete.")
 
-KINDS = {
-    "old_celebA": "CelebA images accepted under the rules",
+DESCRIPTIONS = {  # the page's own wording; --help uses each kind's summary
+    "old_celeba": "CelebA images accepted under the rules",
     "peruvian_mix": "seeded mix of peruvian_face and old_celebA",
-    "sketch pairs": "photo | sketch pairs, split into train/ and val/",
-    "LMDB": "multi-resolution LMDB for the StyleGAN trainer",
+    "sketch_pairs": "photo | sketch pairs, split into train/ and val/",
+    "lmdb": "multi-resolution LMDB for the StyleGAN trainer",
 }
-kind = st.radio("What", list(KINDS), format_func=lambda k: f"{k} — {KINDS[k]}", key="export_kind")
+BY_TITLE = {k.title: k for k in KINDS.values()}
+title = st.radio("What", list(BY_TITLE), key="export_kind",
+                 format_func=lambda t: f"{t} — {DESCRIPTIONS[BY_TITLE[t].name]}")
+kind = BY_TITLE[title]
 
 
-def _dest(name: str):
-    from pathlib import Path
+def _dest(name: str) -> Path:
     p = Path(name.strip()).expanduser()
     return p if p.is_absolute() else exports_dir / p
 
 
+def _widget(f: dataclasses.Field):
+    """The widget of one params field, from its `page` settings; returns the value it holds."""
+    page = dict(f.metadata["page"])
+    label, key = page.pop("label"), f"x_{kind.name}_{f.name}"
+    path, widget = page.pop("path", False), page.pop("widget", None)
+    required = f.default is dataclasses.MISSING
+    default = page.pop("value", None if required else f.default)
+    if isinstance(default, bool):
+        return st.checkbox(label, value=default, key=key)
+    if "options" in page and isinstance(default, tuple):
+        return tuple(st.multiselect(label, page["options"], default=list(default), key=key))
+    if "options" in page:
+        return st.selectbox(label, page["options"], index=page["options"].index(default), key=key)
+    if widget == "slider":
+        return st.slider(label, value=default, key=key, **page)
+    if isinstance(default, (int, float)):
+        return st.number_input(label, value=default, key=key, **page)
+    text = st.text_input(label, "" if default is None else shown(default), key=key).strip()
+    if path:  # relative to the exports folder; an optional folder left empty is None
+        return _dest(text) if text or required else None
+    return text
+
+
 with st.form("export"):
-    if kind == "old_celebA":
-        out = st.text_input("Destination", "old_celebA", key="x_out_old")
-        count = st.number_input("Images", min_value=1, value=2500, key="x_count_old")
-        exclude = st.multiselect("Leave out images tagged", [t.key for t in TAGS], key="x_excl")
-        allow = st.checkbox("Take fewer when fewer qualify", key="x_allow_old")
-    elif kind == "peruvian_mix":
-        out = st.text_input("Destination", "peruvian_mix", key="x_out_mix")
-        peruvian = st.text_input("peruvian_face source name or folder", "peruvian_face", key="x_peru")
-        old = st.text_input("old_celebA export folder (empty: every accepted image)", "", key="x_old")
-        count = st.number_input("Images", min_value=2, value=5000, key="x_count_mix")
-        ratio = st.slider("Share of old_celebA", 0.0, 1.0, 0.5, 0.05, key="x_ratio")
-        allow = st.checkbox("Take fewer when fewer qualify", key="x_allow_mix")
-    elif kind == "sketch pairs":
-        out = st.text_input("Destination", "sketch_pairs", key="x_out_pairs")
-        src = st.text_input("From (an export folder or a folder of images)", "", key="x_src_pairs")
-        size = st.selectbox("Size", [64, 128, 256, 512], index=2, key="x_size")
-        val = st.slider("Validation share", 0.0, 0.5, 0.2, 0.05, key="x_val")
-    else:
-        out = st.text_input("Destination", "faces.lmdb", key="x_out_lmdb")
-        src = st.text_input("From (an export folder or a folder of images)", "", key="x_src_lmdb")
-        sizes = st.text_input("Sizes (powers of two)", "8,16,32,64", key="x_sizes")
-    seed = st.number_input("Seed", min_value=0, value=0, key="x_seed")
+    out = st.text_input("Destination", kind.folder, key=f"x_{kind.name}_out")
+    values = {f.name: _widget(f) for f in dataclasses.fields(kind.params)
+              if f.metadata["page"] is not None}
     go = st.form_submit_button("Export", type="primary")
 
 if go:
     dest = _dest(out)
     with st.spinner(f"Writing {dest}…"):
         try:
-            if kind == "old_celebA":
-                r = db_call(export_old_celeba, eng, dest, count=int(count), exclude_tags=exclude,
-                            seed=int(seed), allow_fewer=allow, progress=False)
-            elif kind == "peruvian_mix":
-                r = db_call(export_peruvian_mix, eng, dest, peruvian=peruvian.strip(),
-                            old=_dest(old) if old.strip() else None, count=int(count),
-                            ratio=float(ratio), seed=int(seed), allow_fewer=allow, progress=False)
-            elif kind == "sketch pairs":
-                r = db_call(export_sketch_pairs, eng, dest, _dest(src), size=int(size),
-                            val=float(val), seed=int(seed), progress=False)
-            else:
-                r = db_call(prepare, eng, dest, _dest(src), sizes=sizes, progress=False)
+            r = db_call(kind.run, eng, dest, kind.params(**values), progress=False)
         except (ExportError, FileExistsError, ValueError) as e:
             st.error(str(e))
         else:

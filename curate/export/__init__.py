@@ -1,8 +1,12 @@
-"""Exporters: old-celeba, peruvian-mix, sketch-pairs (one module each) over common.py.
+"""Exporters, one module each: old_celeba, peruvian_mix, sketch_pairs, lmdb (`curate prepare`)
+and labels (`curate labels`); `registry` lists the kinds and their settings for the CLI and
+the Export page, `common` holds what every export shares, `lmdb_format` the LMDB's keys.
 
-Each writes into a temp folder renamed into place at the end, holds manifest.csv and
-export.json, and is recorded in the database. `curate.lmdb_prep` prepares the LMDB.
+Each export is written into a temp folder renamed into place at the end, holds manifest.csv
+and export.json, and is recorded in the database. Only the error type lives here, so that
+importing `curate.export.registry` or `curate.export.lmdb_format` stays light.
 """
-from curate.export.common import ExportError, ExportResult, Item
 
-__all__ = ["ExportError", "ExportResult", "Item"]
+
+class ExportError(ValueError):
+    """An export that cannot be made; str() is the message shown to the user."""

@@ -7,6 +7,7 @@ and the seed: rows in a fixed order, no times in it (times live in export.json).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import functools
@@ -15,13 +16,18 @@ import io
 import json
 import os
 import subprocess
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, select
 from tqdm import tqdm
 
+from curate.export import ExportError
+from curate.export.registry import PHOTO_KINDS, kind_of
+from curate.fsutil import atomic_dir
 from curate.imaging import EXTENSIONS
 from db.engine import reading, writing
 from db.models import Export, Image, Source
@@ -30,10 +36,8 @@ MANIFEST = "manifest.csv"
 EXPORT_JSON = "export.json"
 MANIFEST_COLUMNS = ("name", "source", "relpath", "image_id", "content_hash", "provenance")
 _REPO = Path(__file__).resolve().parent.parent.parent
-
-
-class ExportError(ValueError):
-    """An export that cannot be made; str() is the message shown to the user."""
+J = TypeVar("J")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -52,11 +56,6 @@ class Item:
         return (self.name, self.source, self.relpath,
                 "" if self.image_id is None else str(self.image_id), self.content_hash,
                 self.provenance)
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def check_file(item: Item) -> tuple[bytes | None, str | None]:
@@ -129,7 +128,7 @@ def items_from(path: str | os.PathLike, engine: Engine | None = None) -> list[It
     if (folder / MANIFEST).is_file():
         items = read_manifest(folder)
         kind = export_kind(folder)
-        if kind not in (None, "old_celeba", "peruvian_mix"):
+        if kind is not None and kind_of(kind) not in PHOTO_KINDS:
             raise ExportError(f"{folder} is a {kind} export; give an export of photos "
                               "(old-celeba, peruvian-mix) or a folder of images")
         return items
@@ -145,6 +144,7 @@ def items_from(path: str | os.PathLike, engine: Engine | None = None) -> list[It
 
 
 def export_kind(folder: Path) -> str | None:
+    """The kind an export folder's export.json records, as written (None: none readable)."""
     try:
         return json.loads((folder / EXPORT_JSON).read_text(encoding="utf-8")).get("kind")
     except (FileNotFoundError, ValueError, AttributeError):
@@ -218,9 +218,44 @@ class ExportResult:
         return f"{self.kind} export written to {self.path}: {counts} (manifest sha256 {self.manifest_sha256[:12]})"
 
 
-def finish(tmp: Path, kind: str, items: list[Item],
-           params: dict, seed: int | None, counts: dict) -> tuple[str, dict]:
-    """Write manifest.csv and export.json into the temp folder; returns (manifest sha, meta)."""
+@dataclass
+class Written:
+    """An export being written: its files go into `tmp`; done() hands over manifest and counts."""
+
+    tmp: Path
+    items: list[Item] | None = None
+    counts: dict | None = None
+    result: ExportResult | None = None  # set once the folder is in place and recorded
+
+    def done(self, items: Iterable[Item], counts: dict) -> None:
+        self.items, self.counts = list(items), counts
+
+
+@contextlib.contextmanager
+def export_folder(engine: Engine | None, final: Path, kind: str, params: dict,
+                  seed: int | None) -> Iterator[Written]:
+    """The tail every exporter shares, around the files it writes.
+
+    Yields a Written whose `tmp` is a temp folder beside `final` (curate.fsutil.atomic_dir);
+    the exporter fills it and calls done(items, counts). Then manifest.csv and export.json are
+    written into it, it is renamed onto `final`, and the export is recorded in the database
+    (engine None: not recorded); `.result` is the ExportResult. On any exception nothing is
+    kept and an earlier export at `final` stays. `final` comes from check_destination(),
+    called before the exporter does any work so that a refused destination costs nothing.
+    """
+    with atomic_dir(final) as tmp:
+        w = Written(tmp)
+        yield w
+        if w.items is None:
+            raise RuntimeError(f"the {kind} exporter did not call done()")
+        sha = _write_meta(tmp, kind, w.items, params, seed, w.counts)
+    export_id = _record(engine, final, kind, params, seed, w.counts, sha)
+    w.result = ExportResult(kind, final, w.counts, sha, export_id)
+
+
+def _write_meta(tmp: Path, kind: str, items: list[Item], params: dict, seed: int | None,
+                counts: dict) -> str:
+    """Write manifest.csv and export.json into the temp folder; returns the manifest's sha256."""
     data = manifest_bytes(items)
     sha = hashlib.sha256(data).hexdigest()
     (tmp / MANIFEST).write_bytes(data)
@@ -228,11 +263,11 @@ def finish(tmp: Path, kind: str, items: list[Item],
             "code_version": code_version(), "manifest_sha256": sha,
             "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     (tmp / EXPORT_JSON).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return sha, meta
+    return sha
 
 
-def record(engine: Engine | None, final: Path, kind: str, params: dict, seed: int | None,
-           counts: dict, sha: str) -> int:
+def _record(engine: Engine | None, final: Path, kind: str, params: dict, seed: int | None,
+            counts: dict, sha: str) -> int:
     """Record a finished export in the database (db.models.Export); returns its id (0: no db)."""
     if engine is None:
         return 0
@@ -242,10 +277,6 @@ def record(engine: Engine | None, final: Path, kind: str, params: dict, seed: in
         s.add(row)
         s.flush()
         return row.id
-
-
-def named(items: Iterable[Item], names: Iterable[str]) -> list[Item]:
-    return [replace(it, name=n) for it, n in zip(items, names)]
 
 
 def copy_items(tmp: Path, items: list[Item], *, desc: str, progress: bool) -> None:
@@ -263,6 +294,20 @@ def copy_items(tmp: Path, items: list[Item], *, desc: str, progress: bool) -> No
     fail_on_problems(problems)
 
 
+def run_jobs(work: Callable[[J], R], jobs: list[J], workers: int, *, inline_below: int,
+             chunksize: int) -> Iterator[R]:
+    """work(job) for each job, in order: in this process when workers <= 1 or there are fewer
+    than `inline_below` jobs (a pool costs more than it saves), else in a process pool."""
+    if workers <= 1 or len(jobs) < inline_below:
+        yield from map(work, jobs)
+        return
+    pool = ProcessPoolExecutor(max_workers=workers)
+    try:
+        yield from pool.map(work, jobs, chunksize=chunksize)
+    finally:  # on an error or Ctrl-C, drop the queued work instead of finishing it
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def output_name(index: int, item: Item) -> str:
     """000001.jpg, … keeping the original extension (lower case) since the bytes are copied."""
     ext = Path(item.relpath).suffix.lower() or ".jpg"
@@ -270,9 +315,7 @@ def output_name(index: int, item: Item) -> str:
 
 
 def recent_exports(engine: Engine, limit: int = 50) -> list[dict]:
-    """The newest recorded exports (kind, path, counts, seed, time), newest first."""
-    from db.engine import reading
-    from db.models import Export
+    """The newest recorded exports (kind, path, counts, seed, time), newest first (default 50)."""
     with reading(engine) as s:
         rows = s.scalars(select(Export).order_by(Export.id.desc()).limit(limit)).all()
     return [dict(kind=r.kind, path=r.path, counts=r.counts, seed=r.seed,

@@ -15,11 +15,9 @@ import numpy as np
 
 from curate.decisions import FinalVerdict, final_verdicts
 from curate.export.common import (ExportError, ExportResult, Item, check_destination,
-                                  copy_items, finish, items_by_id, output_name, record)
-from curate.fsutil import atomic_dir
+                                  copy_items, export_folder, items_by_id, output_name)
+from curate.export.registry import OldCeleba
 from curate.rules import TAG_KEYS
-
-DEFAULT_COUNT = 2500  # the seed's old_celebA size
 
 
 def accepted(engine, exclude_tags: Iterable[str] = ()) -> list[Item]:
@@ -44,30 +42,29 @@ def sample(items: list[Item], count: int, rng: np.random.Generator) -> list[Item
     return [items[i] for i in chosen]
 
 
-def export_old_celeba(engine, out: str | os.PathLike, *, count: int = DEFAULT_COUNT,
-                      exclude_tags: Iterable[str] = (), seed: int = 0, allow_fewer: bool = False,
-                      progress: bool = True) -> ExportResult:
-    """Copy `count` (default 2500) accepted images into `out`; seed 0 picks the sample.
+def export_old_celeba(engine, out: str | os.PathLike, *, progress: bool = True,
+                      **options) -> ExportResult:
+    """Copy `count` accepted images into `out`, a sample picked by `seed`.
 
-    Refuses when fewer qualify, saying how many do, unless allow_fewer (then all are taken).
+    options: the fields of registry.OldCeleba, where their defaults live (count 2500,
+    exclude_tags none, allow_fewer False, seed 0). Refuses when fewer qualify, saying how
+    many do, unless allow_fewer (then all are taken).
     """
-    if count < 1:
-        raise ExportError(f"--count must be at least 1, got {count}")
-    exclude = sorted(set(exclude_tags))
+    p = OldCeleba(**options)
+    exclude = sorted(set(p.exclude_tags))
     final = check_destination(out)
     pool = accepted(engine, exclude)
-    if len(pool) < count and not allow_fewer:
+    if len(pool) < p.count and not p.allow_fewer:
         tagged = f" without the tags {', '.join(exclude)}" if exclude else ""
         raise ExportError(f"only {len(pool)} image(s) are accepted{tagged}, fewer than --count "
-                          f"{count}; pass --allow-fewer to export those {len(pool)}, or lower --count")
+                          f"{p.count}; pass --allow-fewer to export those {len(pool)}, or lower --count")
     if not pool:
         raise ExportError("no image is accepted yet: nothing to export")
-    chosen = sample(pool, count, np.random.default_rng(seed))
+    chosen = sample(pool, p.count, np.random.default_rng(p.seed))
     items = [replace(it, name=output_name(k, it)) for k, it in enumerate(chosen)]
-    params = {"count": count, "exclude_tags": exclude, "allow_fewer": allow_fewer}
+    params = {"count": p.count, "exclude_tags": exclude, "allow_fewer": p.allow_fewer}
     counts = {"images": len(items), "qualifying": len(pool)}
-    with atomic_dir(final) as tmp:
-        copy_items(tmp, items, desc="old-celeba", progress=progress)
-        sha, _ = finish(tmp, "old_celeba", items, params, seed, counts)
-    export_id = record(engine, final, "old_celeba", params, seed, counts, sha)
-    return ExportResult("old_celeba", final, counts, sha, export_id)
+    with export_folder(engine, final, p.kind, params, p.seed) as w:
+        copy_items(w.tmp, items, desc="old-celeba", progress=progress)
+        w.done(items, counts)
+    return w.result

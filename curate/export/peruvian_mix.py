@@ -15,13 +15,10 @@ from pathlib import Path
 
 import numpy as np
 from curate.export.common import (ExportError, ExportResult, Item, check_destination,
-                                  copy_items, finish, items_from, output_name, record,
+                                  copy_items, export_folder, items_from, output_name,
                                   source_items)
 from curate.export.old_celeba import accepted, sample
-from curate.fsutil import atomic_dir
-
-DEFAULT_COUNT = 5000  # the seed's mix size
-DEFAULT_RATIO = 0.5  # share of old_celebA
+from curate.export.registry import PeruvianMix
 
 
 def peruvian_items(engine, where: str | os.PathLike) -> list[Item]:
@@ -59,30 +56,29 @@ def split_count(count: int, ratio: float, n_old: int, n_peru: int,
     return old, min(total - old, n_peru)
 
 
-def export_peruvian_mix(engine, out: str | os.PathLike, *, peruvian: str | os.PathLike,
-                        old: str | os.PathLike | None = None, count: int = DEFAULT_COUNT,
-                        ratio: float = DEFAULT_RATIO, seed: int = 0, allow_fewer: bool = False,
-                        progress: bool = True) -> ExportResult:
-    """Write the seeded mix (default 5000 images, half old_celebA, seed 0) to `out`."""
-    if count < 1:
-        raise ExportError(f"--count must be at least 1, got {count}")
-    if not 0 <= ratio <= 1:
-        raise ExportError(f"--ratio {ratio} must be in [0, 1]")
+def export_peruvian_mix(engine, out: str | os.PathLike, *, progress: bool = True,
+                        **options) -> ExportResult:
+    """Write the seeded mix of `peruvian` (required) and old_celebA to `out`.
+
+    options: the fields of registry.PeruvianMix, where their defaults live (peruvian, old
+    None = every accepted image, count 5000, ratio 0.5, allow_fewer False, seed 0).
+    """
+    p = PeruvianMix(**options)
     final = check_destination(out)
-    peru = peruvian_items(engine, peruvian)
-    olds = items_from(old, engine) if old is not None else accepted(engine)
-    n_old, n_peru = split_count(count, ratio, len(olds), len(peru), allow_fewer)
+    peru = peruvian_items(engine, p.peruvian)
+    olds = items_from(p.old, engine) if p.old is not None else accepted(engine)
+    n_old, n_peru = split_count(p.count, p.ratio, len(olds), len(peru), p.allow_fewer)
     if n_old + n_peru == 0:
         raise ExportError("nothing to mix: both sides are empty")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(p.seed)
     chosen = sample(olds, n_old, rng) + sample(peru, n_peru, rng)
     order = rng.permutation(len(chosen)).tolist()
     items = [replace(chosen[j], name=output_name(k, chosen[j])) for k, j in enumerate(order)]
-    params = {"peruvian": str(peruvian), "old": None if old is None else str(Path(old).resolve()),
-              "count": count, "ratio": ratio, "allow_fewer": allow_fewer}
+    params = {"peruvian": str(p.peruvian),
+              "old": None if p.old is None else str(Path(p.old).resolve()),
+              "count": p.count, "ratio": p.ratio, "allow_fewer": p.allow_fewer}
     counts = {"images": len(items), "old_celeba": n_old, "peruvian": n_peru}
-    with atomic_dir(final) as tmp:
-        copy_items(tmp, items, desc="peruvian-mix", progress=progress)
-        sha, _ = finish(tmp, "peruvian_mix", items, params, seed, counts)
-    export_id = record(engine, final, "peruvian_mix", params, seed, counts, sha)
-    return ExportResult("peruvian_mix", final, counts, sha, export_id)
+    with export_folder(engine, final, p.kind, params, p.seed) as w:
+        copy_items(w.tmp, items, desc="peruvian-mix", progress=progress)
+        w.done(items, counts)
+    return w.result

@@ -10,20 +10,18 @@ Output names keep the input order: train/000001.jpg, val/000002.jpg, …
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from pathlib import Path
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from curate.export.common import (ExportError, ExportResult, check_destination, check_file,
-                                  fail_on_problems, finish, items_from, record)
-from curate.fsutil import atomic_dir
-from curate.imaging import BadImage, read_image, to_rgb
+from curate.export.common import (ExportResult, check_destination, check_file, export_folder,
+                                  fail_on_problems, items_from, run_jobs)
+from curate.export.registry import SketchPairs
+from curate.imaging import BadImage, encode_jpeg, read_image, to_rgb
 from curate.sketch import sketch
 
 QUALITY = 95  # JPEG quality of the pairs
@@ -38,9 +36,12 @@ def square_photo(img: Image.Image, size: int) -> np.ndarray:
                                  box=(left, top, left + s, top + s)))
 
 
-def pair(photo: np.ndarray, detail: float = 15, darkness: float = 3, levels: int = 10) -> np.ndarray:
-    """[photo | sketch(photo)]: HxW → Hx2W, photo left, sketch right."""
-    return np.concatenate([photo, sketch(photo, detail, darkness, levels)], axis=1)
+def pair(photo: np.ndarray, **effect) -> np.ndarray:
+    """[photo | sketch(photo)]: HxW → Hx2W, photo left, sketch right.
+
+    effect: detail, darkness, levels for curate.sketch.sketch (default: the seed's effect there).
+    """
+    return np.concatenate([photo, sketch(photo, **effect)], axis=1)
 
 
 def split(n: int, val: float, seed: int) -> list[str]:
@@ -64,64 +65,45 @@ def _work(args) -> tuple[int, str, bytes | str]:
         photo = square_photo(to_rgb(read_image(data, item.path)), size)
     except BadImage as e:
         return index, sha, f"bad image: {item.path}: {e}"
-    buf = io.BytesIO()
-    Image.fromarray(pair(photo, detail, darkness, levels)).save(buf, format="JPEG", quality=QUALITY)
-    return index, sha, buf.getvalue()
+    effect = dict(detail=detail, darkness=darkness, levels=levels)
+    return index, sha, encode_jpeg(pair(photo, **effect), QUALITY)
 
 
 def export_sketch_pairs(engine, out: str | os.PathLike, source: str | os.PathLike, *,
-                        size: int = 256, val: float = 0.2, seed: int = 0, detail: float = 15,
-                        darkness: float = 3, levels: int = 10, workers: int | None = None,
-                        progress: bool = True) -> ExportResult:
+                        progress: bool = True, **options) -> ExportResult:
     """Write sketch pairs of the photos of `source` (an export or a folder of images) to `out`.
 
-    Defaults: 256 px squares (pairs 512×256), 20 % val, seed 0, the seed's effect (detail 15,
-    darkness 3, 10 levels), workers = all cores.
+    options: the fields of registry.SketchPairs, where their defaults live (256 px squares,
+    so pairs 512×256; val 0.2; seed 0; the seed's effect: detail 15, darkness 3, levels 10;
+    workers None = all cores).
     """
-    if size < 8 or size & (size - 1):
-        raise ExportError(f"--size {size} is not supported: a power of two of at least 8 (e.g. 256)")
-    if not 0 <= val < 1:
-        raise ExportError(f"--val {val} must be in [0, 1)")
-    for name, v, lo, hi in (("detail", detail, 1, 24), ("darkness", darkness, 1, 50),
-                            ("levels", levels, 2, 255)):
-        if not lo <= v <= hi:
-            raise ExportError(f"--{name} {v} must be in [{lo}, {hi}]")
+    p = SketchPairs(source=source, **options)
     final = check_destination(out)
-    items = items_from(source, engine)
-    splits = split(len(items), val, seed)
+    items = items_from(p.source, engine)
+    splits = split(len(items), p.val, p.seed)
     named = [replace(it, name=f"{sp}/{i + 1:06d}.jpg") for i, (it, sp) in enumerate(zip(items, splits))]
-    params = {"source": str(Path(source).expanduser().resolve()), "size": size, "val": val,
-              "detail": detail, "darkness": darkness, "levels": levels, "quality": QUALITY}
-    jobs = [(i, it, size, detail, darkness, levels) for i, it in enumerate(named)]
-    workers = workers or os.cpu_count() or 1
+    params = {"source": str(Path(p.source).expanduser().resolve()), "size": p.size, "val": p.val,
+              "detail": p.detail, "darkness": p.darkness, "levels": p.levels, "quality": QUALITY}
+    jobs = [(i, it, p.size, p.detail, p.darkness, p.levels) for i, it in enumerate(named)]
+    workers = p.workers or os.cpu_count() or 1
     problems: list[str] = []
-    with atomic_dir(final) as tmp:
+    with export_folder(engine, final, p.kind, params, p.seed) as w:
+        tmp = w.tmp
         (tmp / "train").mkdir()
         (tmp / "val").mkdir()
         bar = tqdm(total=len(jobs), desc="sketch pairs", unit="pair", disable=not progress)
         try:
-            if workers <= 1 or len(jobs) < 8:
-                results = map(_work, jobs)
-                pool = None
-            else:
-                pool = ProcessPoolExecutor(max_workers=workers)
-                results = pool.map(_work, jobs, chunksize=4)
-            try:
-                for i, sha, result in results:
-                    if not named[i].content_hash:
-                        named[i] = replace(named[i], content_hash=sha)
-                    if isinstance(result, str):
-                        problems.append(result)
-                    elif not problems:
-                        (tmp / named[i].name).write_bytes(result)
-                    bar.update()
-            finally:
-                if pool is not None:
-                    pool.shutdown(cancel_futures=True)
+            for i, sha, result in run_jobs(_work, jobs, workers, inline_below=8, chunksize=4):
+                if not named[i].content_hash:
+                    named[i] = replace(named[i], content_hash=sha)
+                if isinstance(result, str):
+                    problems.append(result)
+                elif not problems:
+                    (tmp / named[i].name).write_bytes(result)
+                bar.update()
         finally:
             bar.close()
         fail_on_problems(problems)
         counts = {"pairs": len(named), "train": splits.count("train"), "val": splits.count("val")}
-        sha, _ = finish(tmp, "sketch_pairs", named, params, seed, counts)
-    export_id = record(engine, final, "sketch_pairs", params, seed, counts, sha)
-    return ExportResult("sketch_pairs", final, counts, sha, export_id)
+        w.done(named, counts)
+    return w.result

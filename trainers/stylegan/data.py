@@ -16,15 +16,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from curate.export.lmdb_format import LENGTH_KEY, key
+
 log = logging.getLogger(__name__)
 
 
 class LMDBError(ValueError):
     """The LMDB cannot train: missing sizes, wrong keys or an undecodable image."""
-
-
-def key(size: int, index: int) -> bytes:
-    return f"{size}-{index:05d}".encode()
 
 
 def _open(path: str | Path) -> lmdb.Environment:
@@ -52,7 +50,7 @@ def check_lmdb(path: str | Path, sizes: list[int]) -> int:
     env = _open(path)
     try:
         with env.begin() as txn:
-            raw = txn.get(b"length")
+            raw = txn.get(LENGTH_KEY)
             if raw is None:
                 raise LMDBError(f"{path}: no b'length' key; keys look like {_key_examples(txn)}")
             try:
@@ -95,7 +93,7 @@ def load_images(path: str | Path, size: int, limit: int | None = None, workers: 
     env = _open(path)
     try:
         with env.begin() as txn:
-            n = int(bytes(txn.get(b"length")).decode("ascii"))
+            n = int(bytes(txn.get(LENGTH_KEY)).decode("ascii"))
             n = min(n, limit) if limit else n
             items = []
             for i in range(n):

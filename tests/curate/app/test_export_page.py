@@ -7,11 +7,11 @@ from curate import synth
 from curate.assign import assign
 from curate.decisions import record_decision
 from curate.ingest import ingest
-from curate.lmdb_prep import open_multires
 from curate.users import add_user
 from db.engine import reading
 from db.models import Assignment
 from tests.curate.app.conftest import as_user, page
+from tests.curate.export.lmdb_read import read_lmdb
 
 
 def two_accepted(engine, tmp_path) -> dict[str, int]:
@@ -36,23 +36,23 @@ def test_admin_exports_old_celeba_then_an_lmdb(engine, db_url, tmp_path, monkeyp
     at = page("curate/app/export.py", as_user(users, "admin"))
     at.run()
     assert not at.exception
-    at.number_input(key="x_count_old").set_value(5)
+    at.number_input(key="x_old_celeba_count").set_value(5)
     at.button[0].click().run()
     assert any("only 2 image(s) are accepted" in e.value for e in at.error)
     assert not (ws / "exports" / "old_celebA").exists()
 
-    at.checkbox(key="x_allow_old").check()
+    at.checkbox(key="x_old_celeba_allow_fewer").check()
     at.button[0].click().run()
     assert not at.exception and at.success
     out = ws / "exports" / "old_celebA"
     assert len(list(out.glob("*.jpg"))) == 2 and (out / "manifest.csv").exists()
 
     at.radio(key="export_kind").set_value("LMDB").run()
-    at.text_input(key="x_src_lmdb").input(str(out))
-    at.text_input(key="x_sizes").input("8,16")
+    at.text_input(key="x_lmdb_source").input(str(out))
+    at.text_input(key="x_lmdb_sizes").input("8,16")
     at.button[0].click().run()
     assert not at.exception and at.success
-    db = open_multires(ws / "exports" / "faces.lmdb")
+    db = read_lmdb(ws / "exports" / "faces.lmdb")
     assert db.length == 2 and set(db.sizes) == {8, 16}
     assert len(at.dataframe[0].value) == 2  # both exports listed
 

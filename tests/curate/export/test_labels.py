@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from curate.cli import main
-from curate.labels import labels_frame, write_labels
+from curate.export.labels import labels_frame, write_labels
 
 def test_frame_has_every_row(labelled):
     df = labels_frame(labelled.engine)

@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from curate import lmdb_prep
+from curate.export import lmdb as lmdb_export
 from curate.cli import main
 from curate.export.common import ExportError
-from curate.lmdb_prep import open_multires, parse_sizes, prepare, resize_all
+from curate.export.lmdb import prepare, resize_all
+from curate.export.registry import parse_sizes
+
+from .lmdb_read import read_lmdb
 
 SIZES = (8, 16, 32, 64)
 
@@ -48,14 +51,13 @@ def test_keys_and_decoded_sizes(faces_dir, tmp_path):
         keys = sorted(k for k, _ in txn.cursor())
         assert txn.get(b"length") == b"12"
     assert keys == sorted([b"length"] + [f"{s}-{i:05d}".encode() for s in SIZES for i in range(12)])
-    with open_multires(out) as db:
-        assert (db.length, db.sizes) == (12, SIZES)
-        for s in SIZES:
-            for i in (0, 11):
-                assert db.get(s, i).shape == (s, s, 3)
-                assert Image.open(io.BytesIO(db.jpeg(s, i))).format == "JPEG"
-        with pytest.raises(IndexError):
-            db.get(8, 12)
+    db = read_lmdb(out)
+    assert (db.length, db.sizes) == (12, SIZES)
+    for s in SIZES:
+        for i in (0, 11):
+            assert db.image(s, i).shape == (s, s, 3)
+            assert Image.open(io.BytesIO(db.jpeg(s, i))).format == "JPEG"
+    assert db.jpeg(8, 12) is None  # no image past the length
 
 
 @pytest.mark.parametrize("exact,max_diff,mean_diff", [(True, 1, 0.05), (False, 6, 1.0)])
@@ -73,9 +75,9 @@ def test_reads_reference_layout(celeba_dir, tmp_path):
     ref = tmp_path / "ref"
     files = sorted(celeba_dir.glob("*.jpg"))[:3]
     write_reference_lmdb(ref, files)
-    with open_multires(ref) as db:
-        assert db.length == 3 and db.sizes == (8, 16, 32, 64, 128)
-        assert db.get(128, 2).shape == (128, 128, 3)
+    db = read_lmdb(ref)
+    assert db.length == 3 and db.sizes == (8, 16, 32, 64, 128)
+    assert db.image(128, 2).shape == (128, 128, 3)
 
 
 def test_ours_decodes_like_reference_reader(faces_dir, tmp_path):
@@ -96,8 +98,8 @@ def test_pool_and_inline_give_same_bytes(faces_dir, tmp_path):
     ra = prepare(None, a, faces_dir, sizes=(8, 16), workers=1, progress=False)
     rb = prepare(None, b, faces_dir, sizes=(8, 16), workers=2, progress=False)
     assert ra.manifest_sha256 == rb.manifest_sha256
-    with open_multires(a) as x, open_multires(b) as y:
-        assert all(x.jpeg(16, i) == y.jpeg(16, i) for i in range(12))
+    x, y = read_lmdb(a), read_lmdb(b)
+    assert all(x.jpeg(16, i) == y.jpeg(16, i) for i in range(12))
 
 
 @pytest.mark.parametrize("sizes", ["8,12", "0", "8,4096", "a"])
@@ -122,7 +124,7 @@ def test_crash_mid_prepare_keeps_earlier_lmdb(faces_dir, tmp_path, monkeypatch):
     out = tmp_path / "lmdb"
     prepare(None, out, faces_dir, sizes=(8,), workers=1, progress=False)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    real, calls = lmdb_prep._work, []
+    real, calls = lmdb_export._work, []
 
     def boom(args):
         calls.append(args)
@@ -130,7 +132,7 @@ def test_crash_mid_prepare_keeps_earlier_lmdb(faces_dir, tmp_path, monkeypatch):
             raise RuntimeError("disk on fire")
         return real(args)
 
-    monkeypatch.setattr(lmdb_prep, "_work", boom)
+    monkeypatch.setattr(lmdb_export, "_work", boom)
     with pytest.raises(RuntimeError, match="disk on fire"):
         prepare(None, out, faces_dir, sizes=(8, 16), workers=1, progress=False)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -32,48 +32,26 @@ import io
 import logging
 import math
 import os
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import lmdb
-import numpy as np
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
-from curate.export.common import (ExportError, ExportResult, Item, check_destination,
-                                  fail_on_problems, finish, items_from, record)
-from curate.fsutil import atomic_dir
-from curate.imaging import BadImage, to_rgb
+from curate.export.common import (ExportResult, Item, check_destination, check_file,
+                                  export_folder, fail_on_problems, items_from, run_jobs)
+from curate.export.lmdb_format import LENGTH_KEY, key, length_value
+from curate.export.registry import Lmdb
+from curate.imaging import BadImage, encode_jpeg, to_rgb
 from curate.imaging import open_checked  # the header checks, without a decode
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SIZES = (8, 16, 32, 64)
-MIN_SIZE, MAX_SIZE = 4, 2048
 QUALITY = 100  # the contract: JPEG quality 100
 DRAFT_GAP = 2.0  # decode at reduced DCT scale only when >= this many source pixels per output
 DRAFT_SCALES = (4, 2)  # 1/8 is DC-only: too coarse for Lanczos quality
 BATCH = 1000  # images per LMDB write transaction
-
-
-def parse_sizes(text: str | list[int] | tuple[int, ...]) -> tuple[int, ...]:
-    """"8,16,32" → (8, 16, 32), sorted; raises ExportError for a size not a power of two."""
-    parts = text.split(",") if isinstance(text, str) else list(text)
-    sizes = set()
-    for p in parts:
-        try:
-            s = int(str(p).strip())
-        except ValueError:
-            raise ExportError(f"size {p!r} is not a number") from None
-        if s < MIN_SIZE or s > MAX_SIZE or s & (s - 1):
-            raise ExportError(f"size {s} is not supported: sizes are powers of two from "
-                              f"{MIN_SIZE} to {MAX_SIZE} (e.g. 8,16,32,64)")
-        sizes.add(s)
-    if not sizes:
-        raise ExportError("no sizes given")
-    return tuple(sorted(sizes))
 
 
 def crop_box(w: int, h: int, size: int) -> tuple[float, float, float, float]:
@@ -133,74 +111,49 @@ def resize_all(data: bytes, sizes: tuple[int, ...], *, exact: bool = False,
     return out
 
 
-def encode(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=QUALITY)
-    return buf.getvalue()
-
-
-def _work(args: tuple[int, str, str, tuple[int, ...], bool]) -> tuple[int, str, list[bytes] | str]:
-    """Worker: (index, path, expected sha256 or "", sizes, exact) → (index, sha, JPEGs or why not)."""
-    index, path, expected, sizes, exact = args
+def _work(args: tuple[int, Item, tuple[int, ...], bool]) -> tuple[int, str, list[bytes] | str]:
+    """Worker: (index, item, sizes, exact) → (index, sha256 of the file, JPEGs or why not)."""
+    index, item, sizes, exact = args
+    data, problem = check_file(item)
+    if problem:
+        return index, "", problem
+    # check_file has just compared the bytes with a recorded hash; hash only what has none.
+    sha = item.content_hash or hashlib.sha256(data).hexdigest()
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        return index, "", f"vanished: {path}"
-    except OSError as e:
-        return index, "", f"unreadable: {path}: {e.strerror or e}"
-    sha = hashlib.sha256(data).hexdigest()
-    if expected and sha != expected:
-        return index, sha, f"changed since ingest (sha256 differs): {path}"
-    try:
-        imgs = resize_all(data, sizes, exact=exact, name=path)
+        imgs = resize_all(data, sizes, exact=exact, name=item.path)
     except BadImage as e:
-        return index, sha, f"bad image: {path}: {e}"
-    return index, sha, [encode(imgs[s]) for s in sizes]
-
-
-def _results(jobs: list, workers: int) -> Iterator[tuple[int, str, list[bytes] | str]]:
-    if workers <= 1 or len(jobs) < 32:
-        yield from map(_work, jobs)
-        return
-    pool = ProcessPoolExecutor(max_workers=workers)
-    try:
-        yield from pool.map(_work, jobs, chunksize=16)
-    finally:  # on an error or Ctrl-C, drop the queued work instead of finishing it
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def key(size: int, index: int) -> bytes:
-    return f"{size}-{index:05d}".encode()
+        return index, sha, f"bad image: {item.path}: {e}"
+    return index, sha, [encode_jpeg(imgs[s], QUALITY) for s in sizes]
 
 
 def prepare(engine, out: str | os.PathLike, source: str | os.PathLike, *,
-            sizes: tuple[int, ...] | str = DEFAULT_SIZES, workers: int | None = None,
-            exact: bool = False, progress: bool = True) -> ExportResult:
+            progress: bool = True, **options) -> ExportResult:
     """Write the multi-resolution LMDB of the images of `source` (an export or a folder) to `out`.
 
-    sizes: powers of two (default 8,16,32,64). workers: processes (default all cores).
-    exact: no reduced-scale decoding (slower; equal to the reference within 1 level).
-    engine: the database the export is recorded in (None: not recorded).
+    options: the fields of registry.Lmdb, where their defaults live (sizes 8,16,32,64 as a
+    tuple or "8,16"; workers None = all cores; exact False: reduced-scale decoding allowed,
+    True is slower and within 1 level of the reference). engine: the database the export is
+    recorded in (None: not recorded).
     """
-    sizes = parse_sizes(sizes)
+    p = Lmdb(source=source, **options)
+    sizes, exact = p.sizes, p.exact
     final = check_destination(out)
-    items = items_from(source, engine)
-    workers = workers or os.cpu_count() or 1
-    jobs = [(i, it.path, it.content_hash, sizes, exact) for i, it in enumerate(items)]
+    items = items_from(p.source, engine)
+    workers = p.workers or os.cpu_count() or 1
+    jobs = [(i, it, sizes, exact) for i, it in enumerate(items)]
     per_image = sum(3 * s * s for s in sizes)
     map_size = max(64 << 20, 2 * per_image * len(items) + (16 << 20))
     problems: list[str] = []
     hashes: list[str] = [""] * len(items)
-    params = {"source": str(Path(source).expanduser().resolve()), "sizes": list(sizes),
+    params = {"source": str(Path(p.source).expanduser().resolve()), "sizes": list(sizes),
               "exact": exact, "quality": QUALITY}
-    with atomic_dir(final) as tmp:
-        env = lmdb.open(str(tmp), map_size=map_size, subdir=True, readahead=False, meminit=False)
+    with export_folder(engine, final, p.kind, params, None) as w:
+        env = lmdb.open(str(w.tmp), map_size=map_size, subdir=True, readahead=False, meminit=False)
         try:
             txn = env.begin(write=True)
             bar = tqdm(total=len(jobs), desc="prepare", unit="img", disable=not progress)
             try:
-                for n, (i, sha, result) in enumerate(_results(jobs, workers), 1):
+                for n, (i, sha, result) in enumerate(run_jobs(_work, jobs, workers, inline_below=32, chunksize=16), 1):
                     hashes[i] = sha
                     if isinstance(result, str):
                         problems.append(result)
@@ -212,7 +165,7 @@ def prepare(engine, out: str | os.PathLike, source: str | os.PathLike, *,
                         txn = env.begin(write=True)
                     bar.update()
                 fail_on_problems(problems)
-                txn.put(b"length", str(len(items)).encode("ascii"))
+                txn.put(LENGTH_KEY, length_value(len(items)))
                 txn.commit()
             except BaseException:
                 txn.abort()
@@ -226,58 +179,6 @@ def prepare(engine, out: str | os.PathLike, source: str | os.PathLike, *,
                             content_hash=it.content_hash or hashes[i])
                     for i, it in enumerate(items)]
         counts = {"images": len(items), "sizes": len(sizes)}
-        sha, _ = finish(tmp, "lmdb", manifest, params, None, counts)
-    export_id = record(engine, final, "lmdb", params, None, counts, sha)
-    return ExportResult("lmdb", final, counts, sha, export_id)
+        w.done(manifest, counts)
+    return w.result
 
-
-@dataclass
-class MultiResLMDB:
-    """A read-only view of a multi-resolution LMDB (ours or the reference's prepare_data.py)."""
-
-    path: Path
-    env: lmdb.Environment
-    length: int
-    sizes: tuple[int, ...]
-
-    def __len__(self) -> int:
-        return self.length
-
-    def jpeg(self, size: int, index: int) -> bytes:
-        if not 0 <= index < self.length:
-            raise IndexError(f"index {index} out of range 0..{self.length - 1}")
-        with self.env.begin(write=False) as txn:
-            data = txn.get(key(size, index))
-        if data is None:
-            raise KeyError(f"no image {index} at size {size} in {self.path}")
-        return data
-
-    def get(self, size: int, index: int) -> np.ndarray:
-        """Image `index` at `size` as HWC uint8 RGB."""
-        return np.asarray(Image.open(io.BytesIO(self.jpeg(size, index))).convert("RGB"))
-
-    def close(self) -> None:
-        self.env.close()
-
-    def __enter__(self) -> MultiResLMDB:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def open_multires(path: str | os.PathLike) -> MultiResLMDB:
-    """Open an LMDB of the contract: its length and the sizes present (probed at index 0)."""
-    path = Path(path).expanduser().resolve()
-    if not (path / "data.mdb").is_file():
-        raise ExportError(f"not an LMDB folder (no data.mdb): {path}")
-    env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
-    with env.begin(write=False) as txn:
-        raw = txn.get(b"length")
-        if raw is None:
-            env.close()
-            raise ExportError(f"{path} has no 'length' key: not a multi-resolution LMDB")
-        length = int(raw.decode("ascii"))
-        sizes = tuple(s for s in (2 ** k for k in range(1, 13))
-                      if length and txn.get(key(s, 0)) is not None)
-    return MultiResLMDB(path, env, length, sizes)

@@ -73,34 +73,56 @@ def _ingest(a, ws):
 # --- users ------------------------------------------------------------------------------------
 def _users_args(p):
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    pw_help = "default: asked for on the terminal, or env ROSTRO_PASSWORD"
     add = sub.add_parser("add", help="add an annotator (or an admin with --admin)")
     add.add_argument("name")
     add.add_argument("--admin", action="store_true", help="may ingest, assign, review and export")
-    add.add_argument("--password", help="default: asked for on the terminal, or env ROSTRO_PASSWORD")
+    add.add_argument("--password", help=pw_help)
     sub.add_parser("list", help="list users and roles")
+    pw = sub.add_parser("passwd", help="set a user's password (ends their sessions)")
+    pw.add_argument("name")
+    pw.add_argument("--password", help=pw_help)
+    for action, what in (("deactivate", "no login, no decisions; ends their sessions"),
+                         ("activate", "let a deactivated user in again")):
+        sub.add_parser(action, help=what).add_argument("name")
 
 
-@command("users", "add or list annotators and admins", _users_args)
+def _read_password(a) -> str:
+    password = a.password or os.environ.get("ROSTRO_PASSWORD")
+    if password:
+        return password
+    import getpass
+    if not sys.stdin.isatty():
+        raise CliError("no password: pass --password or set ROSTRO_PASSWORD")
+    password = getpass.getpass(f"password for {a.name}: ")
+    if password != getpass.getpass("again: "):
+        raise CliError("the passwords differ")
+    return password
+
+
+@command("users", "add, list, deactivate or activate users; set a password", _users_args)
 def _users(a, ws):
-    from curate.users import UserError, add_user, list_users
+    from curate import users
     engine = ws.open()
     if a.action == "list":
-        for u in list_users(engine):
+        for u in users.list_users(engine):
             print(f"{u.name}\t{u.role.value}\t{'active' if u.active else 'inactive'}")
         return 0
-    password = a.password or os.environ.get("ROSTRO_PASSWORD")
-    if not password:
-        import getpass
-        if not sys.stdin.isatty():
-            raise CliError("no password: pass --password or set ROSTRO_PASSWORD")
-        password = getpass.getpass(f"password for {a.name}: ")
-        if password != getpass.getpass("again: "):
-            raise CliError("the passwords differ")
     try:
-        add_user(engine, a.name, password, admin=a.admin)
-    except UserError as e:
+        if a.action == "add":
+            password = _read_password(a)
+            users.check_password_policy(engine, password)
+            users.add_user(engine, a.name, password, admin=a.admin)
+            print(f"added {'admin' if a.admin else 'annotator'} {a.name}")
+        elif a.action == "passwd":
+            ended = users.set_password(engine, a.name, _read_password(a))
+            print(f"password of {a.name} changed; {ended} session(s) ended")
+        else:
+            ended = users.set_active(engine, a.name, a.action == "activate")
+            print(f"{a.name} {a.action}d" + ("" if a.action == "activate"
+                                             else f"; {ended} session(s) ended"))
+    except users.UserError as e:
         raise CliError(str(e)) from None
-    print(f"added {'admin' if a.admin else 'annotator'} {a.name}")
     return 0
 
 
@@ -157,11 +179,14 @@ def _demo_args(p):
 
 @command("demo", "build the synthetic demo set, users and queues", _demo_args)
 def _demo(a, ws):
-    from curate.demo import build_demo
+    from curate.demo import DemoError, build_demo
     if a.count < 1 or a.peruvian < 0:
         raise CliError("--count must be at least 1 and --peruvian at least 0")
-    report = build_demo(ws, ws.open(), count=a.count, peruvian=a.peruvian, seed=a.seed,
-                        if_missing=a.if_missing, progress=sys.stderr.isatty())
+    try:
+        report = build_demo(ws, ws.open(), count=a.count, peruvian=a.peruvian, seed=a.seed,
+                            if_missing=a.if_missing, progress=sys.stderr.isatty())
+    except DemoError as e:
+        raise CliError(str(e)) from None
     print(report.summary())
     return 0
 

@@ -62,10 +62,14 @@ def record_decision(engine: Engine, annotator_id: int, image_id: int, verdict: V
     """
     v, rule, tags = _check(verdict, rule, tags)
     with writing(engine) as s:
-        assigned = s.scalar(select(Assignment.id).where(
-            Assignment.annotator_id == annotator_id, Assignment.image_id == image_id))
-        if assigned is None:
+        found = s.execute(select(Assignment.id, Annotator.active)
+                          .join(Annotator, Annotator.id == Assignment.annotator_id)
+                          .where(Assignment.annotator_id == annotator_id,
+                                 Assignment.image_id == image_id)).first()
+        if found is None:
             raise DecisionError(f"image {image_id} is not in this annotator's queue")
+        if not found.active:
+            raise DecisionError("this user has been deactivated; nothing was recorded")
         row = Decision(image_id=image_id, annotator_id=annotator_id, verdict=v,
                        rule=rule, tags=tags, note=(note or None), seconds=seconds)
         s.add(row)
@@ -88,9 +92,10 @@ def adjudicate(engine: Engine, admin_id: int, image_id: int, verdict: Verdict | 
     if v is Verdict.skip:
         raise DecisionError("an adjudication accepts or rejects (or undoes an adjudication)")
     with writing(engine) as s:
-        role = s.scalar(select(Annotator.role).where(Annotator.id == admin_id))
-        if role is not Role.admin:
-            raise DecisionError("only an admin may adjudicate")
+        admin = s.execute(select(Annotator.role, Annotator.active)
+                          .where(Annotator.id == admin_id)).first()
+        if admin is None or admin.role is not Role.admin or not admin.active:
+            raise DecisionError("only an active admin may adjudicate")
         row = Adjudication(image_id=image_id, admin_id=admin_id, verdict=v, rule=rule, tags=tags,
                            note=note or None)
         s.add(row)

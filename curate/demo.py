@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
@@ -10,16 +11,37 @@ from sqlalchemy import Engine, select
 from curate import synth
 from curate.assign import assign
 from curate.ingest import ingest
-from curate.users import add_user
+from curate.users import DEMO_SETTING, add_user, is_demo, set_setting
 from curate.workspace import Workspace
 from db.engine import reading
-from db.models import Annotator
+from db.models import Annotator, Source
 
 log = logging.getLogger(__name__)
 
 # The demo's logins (name, password, admin). Printed by `make run`; never use them for real data.
 DEMO_USERS = (("admin", "admin", True), ("ana", "ana", False), ("luis", "luis", False))
 DEMO_OVERLAP = 0.1
+
+
+class DemoError(ValueError):
+    """The workspace holds real data or users: the demo (with its admin/admin login) is refused."""
+
+
+def _is_demo_workspace(ws: Workspace, engine: Engine) -> bool:
+    """True for a new workspace or one the demo built; marks an older demo (built before the
+    setting existed: only the demo's users and sources under demo/) as one."""
+    if is_demo(engine):
+        return True
+    demo_names = {name for name, *_ in DEMO_USERS}
+    with reading(engine) as s:
+        names = set(s.scalars(select(Annotator.name)))
+        roots = list(s.scalars(select(Source.root)))
+    demo_root = ws.demo_dir.resolve()
+    if not names <= demo_names or any(not Path(r).resolve().is_relative_to(demo_root)
+                                      for r in roots):
+        return False
+    set_setting(engine, DEMO_SETTING, True)
+    return True
 
 
 @dataclass
@@ -45,6 +67,9 @@ def build_demo(ws: Workspace, engine: Engine, *, count: int = 200, peruvian: int
     celeba_dir = ws.demo_dir / "celeba"
     peru_dir = ws.demo_dir / "peruvian_face"
     report = DemoReport(str(celeba_dir / "img_align_celeba"), str(peru_dir), count, peruvian, True)
+    if not _is_demo_workspace(ws, engine):
+        raise DemoError(f"{ws.root} already holds users or images that are not the demo's; the "
+                        "demo (with its admin/admin login) only goes into a new workspace")
     with reading(engine) as s:
         have_users = s.scalar(select(Annotator.id).limit(1)) is not None
     if if_missing and have_users and (celeba_dir / "list_attr_celeba.txt").exists():

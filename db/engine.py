@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 30.0  # how long a SQLite writer waits for the lock before giving up
 BUSY_RETRIES = 8  # attempts before a busy database error is raised
 BUSY_BACKOFF_S = 0.05  # first wait between attempts; doubles each time
+WRITE_TURN_TIMEOUT_S = 10.0  # longest wait for the SQLite write turn before "database busy"
 _IMMEDIATE = "rostro_immediate"
 
 
@@ -45,6 +46,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if u.get_backend_name() != "sqlite":
         return create_engine(url, echo=echo, pool_pre_ping=True, future=True)
 
+    if u.database not in (None, "", ":memory:"):
+        _private_file(u.database)
     engine = create_engine(
         url, echo=echo, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
     )
@@ -67,6 +70,17 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _private_file(path: str) -> None:
+    """Create the SQLite file readable by its owner alone (it holds password hashes), or take
+    group and other bits off an existing one; SQLite gives its -wal and -shm files the same mode.
+    A folder that does not exist is left for SQLite to report."""
+    with contextlib.suppress(OSError):  # no folder, or read-only: SQLite says so when it opens
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    with contextlib.suppress(OSError):  # read-only workspace: reads still work
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -112,7 +126,7 @@ def retry_busy(fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except OperationalError as e:
-            if not is_busy(e) or attempt == BUSY_RETRIES - 1:
+            if not is_busy(e) or isinstance(e, WriteTurnTimeout) or attempt == BUSY_RETRIES - 1:
                 raise
             log.warning("database busy (%s), retry %d in %.2f s", e.orig, attempt + 1, wait)
             time.sleep(wait)
@@ -139,9 +153,41 @@ def write_turn(engine: Engine):
     if path is None:
         yield
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _wait_for_lock(fd, path)
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def _wait_for_lock(fd: int, path: str) -> None:
+    """flock(fd) within WRITE_TURN_TIMEOUT_S, else WriteTurnTimeout.
+
+    Polled rather than blocking so that a stalled writer (stopped, or stuck on a dead disk)
+    cannot hold everyone forever; the poll starts at 1 ms and stays short (≤ 5 ms), so a turn
+    that frees up is taken almost at once, unlike SQLite's busy handler (sleeps up to 100 ms).
+    """
+    deadline = time.monotonic() + WRITE_TURN_TIMEOUT_S
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise WriteTurnTimeout(path) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
+
+
+class WriteTurnTimeout(OperationalError):
+    """Another writer held the SQLite write turn for longer than WRITE_TURN_TIMEOUT_S.
+
+    A busy error (`is_busy`), but `retry_busy` does not retry it: the wait was already long.
+    """
+
+    def __init__(self, path: str):
+        super().__init__(f"waiting for {path}", None,
+                         Exception(f"database is busy: another writer has held {path} for over "
+                                   f"{WRITE_TURN_TIMEOUT_S:g} s"))

@@ -1,4 +1,5 @@
-"""Admin: ingest a folder, add annotators, assign queues — the CLI's operations, same functions."""
+"""Admin: ingest a folder, add users, change passwords, deactivate users, assign queues — the
+CLI's operations, same functions."""
 import streamlit as st
 
 from curate.app.common import db_call, engine, require_admin
@@ -6,7 +7,8 @@ from curate.assign import ORDERS, AssignError, assign, queue_lengths
 from curate.celeba import AttributeFileError
 from curate.ingest import ingest
 from curate.status import status
-from curate.users import UserError, add_user, list_users
+from curate.users import (UserError, add_user, check_password_policy, list_users, set_active,
+                          set_password)
 
 require_admin()
 eng = engine()
@@ -45,15 +47,39 @@ with users_tab:
         add = st.form_submit_button("Add user", type="primary")
     if add:
         try:
+            db_call(check_password_policy, eng, password)
             db_call(add_user, eng, name, password, admin=is_admin)
         except UserError as e:
             st.error(str(e))
         else:
             st.success(f"Added {'admin' if is_admin else 'annotator'} {name.strip()}.")
     lengths = db_call(queue_lengths, eng)
+    everyone = db_call(list_users, eng)
     st.dataframe([{"name": u.name, "role": u.role.value, "active": u.active,
-                   "queue": lengths.get(u.name, 0)} for u in db_call(list_users, eng)],
+                   "queue": lengths.get(u.name, 0)} for u in everyone],
                  hide_index=True, width="stretch")
+
+    st.subheader("Change an account", anchor=False)
+    st.caption("A new password or a deactivation ends that user's sessions at once; a "
+               "deactivated user can neither log in nor record decisions.")
+    with st.form("account", clear_on_submit=True):
+        who = st.selectbox("User", [u.name for u in everyone], key="account_user")
+        new_password = st.text_input("New password (leave empty to keep)", type="password",
+                                     key="account_password")
+        action = st.radio("Access", ["keep as is", "deactivate", "reactivate"], horizontal=True,
+                          key="account_action")
+        change = st.form_submit_button("Apply")
+    if change and who:
+        try:
+            if new_password:
+                ended = db_call(set_password, eng, who, new_password)
+                st.success(f"Password of {who} changed; {ended} session(s) ended.")
+            if action != "keep as is":
+                ended = db_call(set_active, eng, who, action == "reactivate")
+                st.success(f"{who} {action}d." + ("" if action == "reactivate"
+                                                   else f" {ended} session(s) ended."))
+        except UserError as e:
+            st.error(str(e))
 
 with assign_tab:
     st.caption("Fills each active annotator's queue up to the length given. Re-assigning only "

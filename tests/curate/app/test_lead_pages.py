@@ -80,18 +80,23 @@ def test_admin_page_ingests_adds_users_and_assigns(engine, db_url, tmp_path, mon
         assert len(s.scalars(select(Image.id).where(Image.relpath.like("%"))).all()) == 26
 
     at.text_input(key="user_name").input("maria")
-    at.text_input(key="user_password").input("secret")
+    at.text_input(key="user_password").input("secret")  # too short outside the demo
+    at.button[1].click().run()
+    assert any("at least 10 characters" in e.value for e in at.error)
+    assert "maria" not in [u.name for u in list_users(engine)]
+    at.text_input(key="user_name").input("maria")
+    at.text_input(key="user_password").input("a long secret")
     at.button[1].click().run()
     assert any("Added annotator maria" in s.value for s in at.success)
     at.text_input(key="user_name").input("maria")
-    at.text_input(key="user_password").input("again")
+    at.text_input(key="user_password").input("again and again")
     at.button[1].click().run()
     assert any("already exists" in e.value for e in at.error)
     assert "maria" in [u.name for u in list_users(engine)]
 
     at.number_input(key="assign_per").set_value(5)
     at.number_input(key="assign_overlap").set_value(0.0)
-    at.button[2].click().run()
+    at.button[3].click().run()  # ingest, add user, change an account, assign
     assert not at.exception
     assert any("Queues assigned" in s.value for s in at.success)
     assert queue_lengths(engine)["maria"] == 4  # the 4 CelebA images in no queue yet

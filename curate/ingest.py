@@ -13,7 +13,6 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from tqdm import tqdm
 
 from curate import celeba
 from curate.imaging import EXTENSIONS, BadImage, probe_bytes
+from curate.workers import worker_pool
 from db.engine import reading, writing
 from db.models import Image, IngestProblem, Source
 
@@ -128,7 +128,7 @@ def _probe_all(root: Path, rels: list[str], workers: int, progress: bool) -> Ite
                 yield _probe_path(a)
                 bar.update()
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            with worker_pool(workers) as pool:
                 for result in pool.map(_probe_path, args, chunksize=256):
                     yield result
                     bar.update()

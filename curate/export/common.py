@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -29,6 +28,7 @@ from curate.export import ExportError
 from curate.export.registry import PHOTO_KINDS, kind_of
 from curate.fsutil import atomic_dir
 from curate.imaging import EXTENSIONS
+from curate.workers import worker_pool
 from db.engine import reading, writing
 from db.models import Export, Image, Source
 
@@ -301,7 +301,7 @@ def run_jobs(work: Callable[[J], R], jobs: list[J], workers: int, *, inline_belo
     if workers <= 1 or len(jobs) < inline_below:
         yield from map(work, jobs)
         return
-    pool = ProcessPoolExecutor(max_workers=workers)
+    pool = worker_pool(workers)
     try:
         yield from pool.map(work, jobs, chunksize=chunksize)
     finally:  # on an error or Ctrl-C, drop the queued work instead of finishing it

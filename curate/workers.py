@@ -1,0 +1,43 @@
+"""Worker processes that never outlive the command that started them.
+
+`worker_pool(n)` is a ProcessPoolExecutor whose workers ask the kernel for SIGKILL when their
+parent dies (Linux `PR_SET_PDEATHSIG`), so a `kill -9` of `curate prepare`, `export` or `ingest`
+takes its workers with it instead of leaving them decoding, holding its stdout open. Where that
+call does not exist, each worker also watches its parent's pid from a daemon thread and exits
+when it changes (the parent died and the worker was re-parented).
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+_PR_SET_PDEATHSIG = 1
+WATCH_INTERVAL_S = 0.5  # how often the fallback watchdog looks at the parent pid
+
+
+def _die_with(parent: int) -> None:
+    """Worker initializer: die when `parent` does."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the watchdog below still works
+    if os.getppid() != parent:  # the parent died before the call above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_INTERVAL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool of `workers` processes that die with this process (see module doc)."""
+    return ProcessPoolExecutor(max_workers=workers, initializer=_die_with, initargs=(os.getpid(),))

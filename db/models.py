@@ -171,6 +171,9 @@ class Export(Base):
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
     manifest_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    # "pending" from before the folder is renamed into place until the rename is done, so a
+    # crash in between is found and reconciled; "done" after.
+    state: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
 
 
 class LoginSession(Base):

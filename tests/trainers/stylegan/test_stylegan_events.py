@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import struct
 
+from collections import Counter
+
+from stylegan_helpers import TINY
+from trainers.stylegan.__main__ import main
 from trainers.stylegan.events import crc32c, masked_crc
 
 
@@ -70,3 +74,26 @@ def test_run_writes_readable_scalar_events(tiny_run):
         scalars[fields[1].decode()] = fields[2]
     assert {"loss_d", "loss_g", "images_per_s", "swd", "alpha", "size"} <= set(scalars)
     assert scalars["size"] == 16.0
+
+
+def _steps(run) -> Counter:
+    """How often each step has scalars, over all the run's events files."""
+    seen = Counter()
+    for path in run.glob("events.out.tfevents.*"):
+        for r in _records(path.read_bytes()):
+            fields = dict(_fields(r))
+            if 5 in fields:
+                seen[fields[2]] += 1
+    return seen
+
+
+def test_resume_drops_the_events_past_the_checkpoint(tmp_path, tiny_lmdb):
+    """Killed after iteration 15 before its checkpoint: the resumed run starts from 10, and
+    TensorBoard must see iterations 11-15 once, not once per attempt."""
+    out = tmp_path / "run"
+    args = [a if a != "20" else "15" for a in TINY]  # checkpoints at 10 and 15, scalars every step
+    assert main([str(tiny_lmdb), *args, "--out", str(out)]) == 0
+    (out / "checkpoints" / "000015.pt").unlink()  # as if killed before the last save
+    assert _steps(out) == Counter(range(1, 16))
+    assert main([str(tiny_lmdb), "--out", str(out), "--resume", "--iterations", "20"]) == 0
+    assert _steps(out) == Counter(range(1, 21))

@@ -96,9 +96,10 @@ def read_records(data: bytes) -> list[bytes]:
     return out
 
 
-def event_step(msg: bytes) -> int:
-    """The ``step`` field (2) of a serialized Event; 0 when absent (the file-version record)."""
-    pos = 0
+def fields(msg: bytes) -> list[tuple[int, object]]:
+    """(field number, value) pairs of a serialized protobuf message: varints as int, fixed64 as
+    float64, fixed32 as float32, length-delimited fields as bytes (enough for Event/Summary)."""
+    out, pos = [], 0
 
     def varint() -> int:
         nonlocal pos
@@ -115,18 +116,25 @@ def event_step(msg: bytes) -> int:
         key = varint()
         num, wire = key >> 3, key & 7
         if wire == 0:
-            value = varint()
-            if num == 2:
-                return value
+            out.append((num, varint()))
         elif wire == 1:
+            out.append((num, struct.unpack("<d", msg[pos:pos + 8])[0]))
             pos += 8
         elif wire == 5:
+            out.append((num, struct.unpack("<f", msg[pos:pos + 4])[0]))
             pos += 4
         elif wire == 2:
-            pos += varint()
+            n = varint()
+            out.append((num, msg[pos:pos + n]))
+            pos += n
         else:
             raise ValueError(f"unexpected protobuf wire type {wire}")
-    return 0
+    return out
+
+
+def event_step(msg: bytes) -> int:
+    """The ``step`` field (2) of a serialized Event; 0 when absent (the file-version record)."""
+    return int(dict(fields(msg)).get(2, 0))
 
 
 def truncate(logdir: str | Path, last_step: int) -> None:

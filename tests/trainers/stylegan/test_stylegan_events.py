@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import struct
-
 from collections import Counter
 
 from stylegan_helpers import TINY
 from trainers.stylegan.__main__ import main
-from trainers.stylegan.events import crc32c, masked_crc
+from trainers.stylegan.events import crc32c, fields as _fields, masked_crc
 
 
 def _records(data: bytes) -> list[bytes]:
@@ -21,39 +20,6 @@ def _records(data: bytes) -> list[bytes]:
         assert struct.unpack("<I", data[pos + 12 + n:pos + 16 + n])[0] == masked_crc(body)
         out.append(body)
         pos += 16 + n
-    return out
-
-
-def _fields(msg: bytes) -> list[tuple[int, object]]:
-    """(field number, value) pairs of a protobuf message (varint, fixed64, bytes, fixed32)."""
-    out, pos = [], 0
-
-    def varint():
-        nonlocal pos
-        v = shift = 0
-        while True:
-            b = msg[pos]
-            pos += 1
-            v |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return v
-
-    while pos < len(msg):
-        key = varint()
-        num, wire = key >> 3, key & 7
-        if wire == 0:
-            out.append((num, varint()))
-        elif wire == 1:
-            out.append((num, struct.unpack("<d", msg[pos:pos + 8])[0]))
-            pos += 8
-        elif wire == 5:
-            out.append((num, struct.unpack("<f", msg[pos:pos + 4])[0]))
-            pos += 4
-        else:
-            n = varint()
-            out.append((num, msg[pos:pos + n]))
-            pos += n
     return out
 
 

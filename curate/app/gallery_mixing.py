@@ -8,7 +8,7 @@ torch is imported only when this page first generates.
 import streamlit as st
 
 from curate.app.common import require_login, workspace
-from curate.gallery import models as gm
+from curate.gallery import generators as gm
 from curate.gallery import runs as gr
 
 
@@ -34,7 +34,7 @@ st.title("Style mixing", anchor=False)
 extra = st.session_state.get(gr.EXTRA_KEY, "")  # the folders typed on the Runs page
 found = [r for r in gr.discover_runs(gr.run_roots(workspace().runs_dir, extra)) if r.trainer == "stylegan"]
 choices = {f"{r.label} — iteration {it:,}": path
-           for r in found for it, path in gm.stylegan_checkpoints(r)}
+           for r in found for it, path in gm.checkpoints(r)}
 if not choices:
     st.info("No StyleGAN checkpoints found: train one with `python -m trainers.stylegan LMDB`, "
             "or give its run folder on the Runs page (or in $ROSTRO_RUNS).")

@@ -84,7 +84,7 @@ def grid_view():
                                 help=f"{len(steps):,} grids; the latest is shown first.")
     st.image(grids[step], caption=f"{unit} {step:,} — {caption}")
     if run.trainer == "stylegan":  # the trainer's own mixing grid of the checkpoint at or before
-        mixing = gr.grid_at(gr.list_grids(run, run.path / "mixing"), step)
+        mixing = gr.grid_at(gr.mixing_grids(run), step)
         if mixing is not None:
             st.image(mixing[1], caption=f"style mixing at the checkpoint of iteration {mixing[0]:,} "
                                         "(rows: coarse, middle, fine styles from the top faces)")

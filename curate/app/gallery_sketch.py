@@ -7,7 +7,7 @@ only when a face is first rebuilt.
 import streamlit as st
 
 from curate.app.common import require_login, workspace
-from curate.gallery import models as gm
+from curate.gallery import generators as gm
 from curate.gallery import runs as gr
 from curate.imaging import BadImage
 
@@ -24,7 +24,7 @@ st.title("Sketch to face", anchor=False)
 
 extra = st.session_state.get(gr.EXTRA_KEY, "")  # the folders typed on the Runs page
 found = [r for r in gr.discover_runs(gr.run_roots(workspace().runs_dir, extra)) if r.trainer == "pix2pix"]
-choices = {f"{r.label} — epoch {ep}": prefix for r in found for ep, prefix in gm.pix2pix_checkpoints(r)}
+choices = {f"{r.label} — epoch {ep}": prefix for r in found for ep, prefix in gm.checkpoints(r)}
 if not choices:
     st.info("No pix2pix checkpoints found: train one with `python -m trainers.pix2pix PAIRS`, "
             "or give its run folder on the Runs page (or in $ROSTRO_RUNS).")

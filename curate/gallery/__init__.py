@@ -3,7 +3,9 @@
 - `curate.gallery.runs`: run discovery, config, metrics curves, sample-grid listing (cached).
 - `curate.gallery.thumbs`: thumbnails made once and cached on disk, placeholders for bad files.
 - `curate.gallery.datasets`: paged, filtered listings of the labeled images and of exports.
-- `curate.gallery.models`: StyleGAN mixing grids / strips and pix2pix rebuilds (lazy imports).
+- `curate.gallery.generators`: StyleGAN mixing grids / strips and pix2pix rebuilds (lazy imports).
+
+The run-folder layout itself is `trainers.runs` (shared with the trainers, framework-free).
 
 Importing this package loads neither torch nor TensorFlow.
 """

@@ -1,8 +1,9 @@
 """Training runs as the galleries see them: discovery, config, metrics and sample grids.
 
-Both trainers share one run-folder layout (DESIGN.md): `config.json` (with "trainer":
-"stylegan" or "pix2pix"), `metrics.jsonl`, and grids whose names carry the zero-padded
-iteration (StyleGAN `samples/{iteration:06d}.png`) or epoch (pix2pix `epochs/{epoch:04d}.png`).
+Both trainers share one run-folder layout, defined in `trainers.runs` (framework-free) and read
+through it here: `config.json` (with "trainer": "stylegan" or "pix2pix"), `metrics.jsonl`, and
+grids in `samples/` whose names carry the zero-padded iteration (StyleGAN `000100.png`) or epoch
+(pix2pix `0001.png`; pix2pix runs made before the shared layout keep them in `epochs/`).
 
 Everything here is cheap to call on every page view, even on a run of 100,000 iterations with
 1,000 grids: a grid listing is cached by (folder, folder mtime), and metrics.jsonl is parsed
@@ -20,12 +21,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from trainers import runs as layout
+
 log = logging.getLogger(__name__)
 
 ENV_RUNS = "ROSTRO_RUNS"  # extra run folders, separated by os.pathsep
 EXTRA_KEY = "gallery_runs_extra"  # session-state key: folders typed on the Runs page
-GRID_FOLDERS = {"stylegan": "samples", "pix2pix": "epochs"}  # trainer → folder of its grids
-STEP_KEYS = {"stylegan": "iteration", "pix2pix": "epoch"}  # trainer → the x of its curves
 MAX_POINTS = 2000  # points per curve sent to a chart; longer curves are thinned evenly
 
 
@@ -42,11 +43,15 @@ class Run:
     @property
     def step_key(self) -> str:
         """'iteration' (StyleGAN) or 'epoch' (pix2pix): what the grids and curves count."""
-        return STEP_KEYS.get(self.trainer, "iteration")
+        return layout.step_key(self.trainer)
 
     @property
     def grid_dir(self) -> Path:
-        return self.path / GRID_FOLDERS.get(self.trainer, "samples")
+        return layout.samples_dir(self.path, self.trainer)
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / layout.METRICS
 
     @property
     def label(self) -> str:
@@ -76,10 +81,8 @@ def read_run(folder: str | os.PathLike) -> Run | None:
     """The run in `folder`, or None when it has no readable config.json."""
     folder = Path(folder).resolve()
     try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        config = layout.read_config(folder)
     except (OSError, ValueError):
-        return None
-    if not isinstance(config, dict):
         return None
     trainer = str(config.get("trainer") or "unknown")
     return Run(folder, trainer, config)
@@ -97,12 +100,12 @@ def discover_runs(roots: list[Path]) -> list[Run]:
         except OSError:
             continue
         for c in candidates:
-            if (c / "config.json").is_file() and (run := read_run(c)) is not None:
+            if layout.is_run(c) and (run := read_run(c)) is not None:
                 runs.setdefault(run.path, run)
 
     def mtime(r: Run) -> float:
         try:
-            return max(r.path.stat().st_mtime, (r.path / "metrics.jsonl").stat().st_mtime)
+            return max(r.path.stat().st_mtime, r.metrics_path.stat().st_mtime)
         except OSError:
             return 0.0
 
@@ -118,8 +121,8 @@ _lock = threading.Lock()
 def list_grids(run: Run, folder: str | os.PathLike | None = None) -> list[tuple[int, str]]:
     """(iteration or epoch, absolute path) of each grid, oldest first.
 
-    folder: default the run's sample grids; e.g. `run.path / "mixing"` for StyleGAN's
-    per-checkpoint mixing grids. One scandir per change of the folder: the result is cached by
+    folder: default the run's sample grids (:func:`mixing_grids` passes StyleGAN's
+    per-checkpoint mixing grids). One scandir per change of the folder: the result is cached by
     the folder's mtime, so switching the slider over 1,000 grids does not list it again.
     """
     folder = Path(folder) if folder is not None else run.grid_dir
@@ -132,16 +135,15 @@ def list_grids(run: Run, folder: str | os.PathLike | None = None) -> list[tuple[
         hit = _grid_cache.get(key)
     if hit is not None and hit[0] == mtime:
         return hit[1]
-    grids = []
-    with os.scandir(folder) as it:
-        for e in it:
-            stem, dot, ext = e.name.partition(".")
-            if ext.lower() == "png" and stem.isdigit() and not e.name.startswith("."):
-                grids.append((int(stem), e.path))
-    grids.sort()
+    grids = layout.list_steps(folder, ".png")
     with _lock:
         _grid_cache[key] = (mtime, grids)
     return grids
+
+
+def mixing_grids(run: Run) -> list[tuple[int, str]]:
+    """StyleGAN's per-checkpoint style-mixing grids, (iteration, path), oldest first."""
+    return list_grids(run, run.path / layout.MIXING)
 
 
 # Metrics -----------------------------------------------------------------------------------
@@ -233,7 +235,7 @@ def curves(run: Run) -> dict[str, pd.DataFrame]:
 
     A metric logged only on some rows (SWD every N iterations) keeps just its own rows.
     """
-    frame = read_metrics(run.path / "metrics.jsonl")
+    frame = read_metrics(run.metrics_path)
     key = run.step_key
     if frame.empty or key not in frame.columns:
         return {}
@@ -254,6 +256,6 @@ def grid_at(grids: list[tuple[int, str]], step: int) -> tuple[int, str] | None:
 
 def summary(run: Run) -> dict:
     """Newest metrics row plus the grid count: what the run list shows at a glance."""
-    frame = read_metrics(run.path / "metrics.jsonl")
+    frame = read_metrics(run.metrics_path)
     last = frame.iloc[-1].dropna().to_dict() if not frame.empty else {}
     return {"grids": len(list_grids(run)), "last": last}

@@ -24,8 +24,9 @@ def _loaded(modules: list[str], forbidden: set[str], extra: str = "") -> str:
 
 
 @pytest.mark.parametrize("modules,forbidden", [
-    (["trainers.pix2pix.train", "trainers.pix2pix.predict"], "torch"),
-    (["trainers.stylegan.train", "trainers.stylegan.mix", "trainers.stylegan.generate"], "tensorflow"),
+    (["trainers.pix2pix.train", "trainers.pix2pix.predict", "trainers.pix2pix.checkpoint"], "torch"),
+    (["trainers.stylegan.train", "trainers.stylegan.mix", "trainers.stylegan.generate",
+      "trainers.stylegan.sampling"], "tensorflow"),
 ])
 def test_trainer_does_not_import_the_other_framework(modules, forbidden):
     assert _loaded(modules, {forbidden}) == ""
@@ -35,3 +36,10 @@ def test_curate_cli_loads_neither_framework():
     loaded = _loaded(["curate.cli", "curate.ingest", "curate.decisions"], {"torch", "tensorflow"},
                      extra="import curate.cli; curate.cli.build_parser()")
     assert loaded == ""
+
+
+def test_run_layout_and_settings_load_neither_framework():
+    """The galleries read runs through trainers.runs on every page view."""
+    modules = ["trainers.runs", "trainers.cli_config", "trainers.stylegan.config",
+               "trainers.pix2pix.config", "curate.gallery.runs", "curate.gallery.generators"]
+    assert _loaded(modules, {"torch", "tensorflow"}) == ""

@@ -1,4 +1,4 @@
-"""``python -m trainers.pix2pix PAIRS_DIR [options]``: parse, print or train. Wiring only."""
+"""``python -m trainers.pix2pix PAIRS_DIR [options]``: parse, print (--dry-run) or train. Wiring only."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,12 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     from trainers.pix2pix.config import parse_args
 
-    cfg, dry_run = parse_args(argv)
-    if dry_run:
+    try:
+        cfg, dry_run = parse_args(argv)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if dry_run:  # settings only: the pairs are read (and TensorFlow loaded) by training
         print(json.dumps(cfg.to_json(), indent=2))
         return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

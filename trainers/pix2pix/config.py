@@ -1,17 +1,19 @@
-"""Every pix2pix setting, declared once: a frozen dataclass, the CLI generated from its fields.
+"""Every pix2pix setting, declared once: a frozen dataclass whose fields carry their help; the
+command line is generated from them by :mod:`trainers.cli_config` (``--l1-lambda`` and
+``--l1_lambda`` alike, ``--dry-run``, default ``--out runs/pix2pix-<UTC timestamp>``).
 
 The defaults are the seed's (the TensorFlow pix2pix tutorial at 256 px, batch 1, Adam 2e-4/0.5,
 λ = 100, learning rate divided by 10 every 50 epochs, 150 epochs).
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from trainers import cli_config, runs
+from trainers.cli_config import setting as _f
 
 SIZES = (32, 64, 128, 256, 512)  # the U-Net goes down to 1×1, so the side must be a power of two
 OPTIMIZERS = ("adam", "radam")
@@ -20,27 +22,29 @@ SWITCHES = ("auto", "on", "off")
 
 @dataclass(frozen=True)
 class Pix2PixConfig:
-    pairs: str = field(default="", metadata={"positional": True,
-                       "help": "folder of the sketch-pair export (train/ and val/ of side-by-side JPEGs)"})
-    out: str = ""  # run folder; "" = the next numbered folder under runs/
-    size: int = 256  # px, side of the square images the networks take (32, 64, 128, 256, 512)
-    epochs: int = 150  # epochs to train in total (a resumed run stops at this epoch too)
-    batch: int = 1  # images per optimizer step, summed over all GPUs (the tutorial's is 1)
-    lr: float = 2e-4  # Adam learning rate of both networks at epoch 1
-    beta1: float = 0.5  # Adam β1 (the paper's 0.5 instead of Keras's 0.9)
-    l1_lambda: float = 100.0  # weight of the L1 term in the generator's loss
-    lr_drop_every: int = 50  # epochs between learning-rate drops; 0 = never drop
-    lr_drop_factor: float = 0.1  # learning rate multiplier at each drop
-    optimizer: str = "adam"  # adam | radam (rectified Adam, same β1/β2)
-    val: float = 0.2  # share of pairs held out for validation when the folder has no val/
-    seed: int = 0  # seed of that split, of weight init and of the jitter
-    jitter: float = 0.12  # share the image is enlarged before a random crop back (0 = no jitter)
-    mirror: bool = True  # random left-right flips of training pairs
-    grid_pairs: int = 4  # fixed validation pairs shown in each epoch's grid
-    keep_checkpoints: int = 3  # checkpoints kept in checkpoints/ (the newest)
-    resume: bool = False  # continue the run in --out from its newest checkpoint
-    mixed_precision: str = "auto"  # auto | on | off; auto = on when a GPU is present
-    xla: str = "auto"  # auto | on | off; jit_compile the train step; auto = on when a GPU is present
+    pairs: str = _f("", "folder of the sketch-pair export (train/ and val/ of side-by-side JPEGs)",
+                    positional=True)
+    out: str = _f("", "run folder (default runs/pix2pix-<UTC timestamp>)")
+    size: int = _f(256, "side of the square images the networks take (px: 32, 64, 128, 256, 512)")
+    epochs: int = _f(150, "epochs to train in total (a resumed run stops at this epoch too)")
+    batch: int = _f(1, "images per optimizer step, summed over all GPUs (the tutorial's is 1)")
+    lr: float = _f(2e-4, "Adam learning rate of both networks at epoch 1")
+    beta1: float = _f(0.5, "Adam β1 (the paper's 0.5 instead of Keras's 0.9)")
+    l1_lambda: float = _f(100.0, "weight of the L1 term in the generator's loss")
+    lr_drop_every: int = _f(50, "epochs between learning-rate drops; 0 = never drop")
+    lr_drop_factor: float = _f(0.1, "learning rate multiplier at each drop")
+    optimizer: str = _f("adam", "adam | radam (rectified Adam, same β1/β2)", choices=OPTIMIZERS)
+    val: float = _f(0.2, "share of pairs held out for validation when the folder has no val/")
+    seed: int = _f(0, "seed of that split, of weight init and of the jitter")
+    jitter: float = _f(0.12, "share the image is enlarged before a random crop back (0 = no jitter)")
+    mirror: bool = _f(True, "random left-right flips of training pairs")
+    grid_pairs: int = _f(4, "fixed validation pairs shown in each epoch's grid")
+    keep_checkpoints: int = _f(3, "checkpoints kept in checkpoints/ (the newest)")
+    resume: bool = _f(False, "continue the run in --out from its newest checkpoint")
+    mixed_precision: str = _f("auto", "auto | on | off; auto = on when a GPU is present",
+                              choices=SWITCHES)
+    xla: str = _f("auto", "auto | on | off; jit_compile the train step; auto = on when a GPU is present",
+                  choices=SWITCHES)
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
@@ -81,70 +85,20 @@ class Pix2PixConfig:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Pix2PixConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """The settings of a saved config.json; needs neither the pairs folder nor TensorFlow."""
+        return cli_config.from_dict(cls, data)
 
 
 def load_config(run_dir: str | Path) -> Pix2PixConfig:
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
+    if not runs.is_run(run_dir):
         raise FileNotFoundError(f"{run_dir} is not a pix2pix run folder: no config.json")
-    data = json.loads(path.read_text())
+    data = runs.read_config(run_dir)
     if data.get("trainer") != "pix2pix":
-        raise ValueError(f"{path} is a {data.get('trainer')!r} run, not a pix2pix one")
+        raise ValueError(f"{Path(run_dir) / runs.CONFIG} is a {data.get('trainer')!r} run, not a pix2pix one")
     return Pix2PixConfig.from_json(data)
 
 
-def next_run_dir(root: str | Path = "runs") -> Path:
-    """runs/0001, runs/0002, ...: one past the highest numbered folder (nothing is created)."""
-    root = Path(root)
-    numbers = [int(m.group(1)) for p in root.glob("*")
-               if (m := re.match(r"(\d+)", p.name)) and p.is_dir()] if root.is_dir() else []
-    return root / f"{max(numbers, default=0) + 1:04d}"
-
-
-def _comment(name: str) -> str:
-    """The field's inline comment in this file is its --help text (declared once)."""
-    src = Path(__file__).read_text().splitlines()
-    for line in src:
-        m = re.match(rf"\s+{name}: [^=]+=.*?#\s*(.*)$", line)
-        if m:
-            return m.group(1)
-    return ""
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m trainers.pix2pix",
-        description="Train pix2pix (sketch → face photo) on a sketch-pair export.")
-    for f in fields(Pix2PixConfig):
-        help_text = f.metadata.get("help") or _comment(f.name)
-        if f.metadata.get("positional"):
-            parser.add_argument(f.name, help=help_text)
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default,
-                                help=help_text)
-        else:
-            kind = {"int": int, "float": float, "str": str}[str(f.type)]
-            choices = {"optimizer": OPTIMIZERS, "mixed_precision": SWITCHES, "xla": SWITCHES}
-            parser.add_argument(flag, type=kind, default=f.default, help=help_text,
-                                choices=choices.get(f.name), metavar=None)
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the resolved settings and write nothing")
-    return parser
-
-
 def parse_args(argv: list[str] | None = None) -> tuple[Pix2PixConfig, bool]:
-    """(config, dry_run) from the command line; bad values exit with argparse's message."""
-    parser = build_parser()
-    args = vars(parser.parse_args(argv))
-    dry_run = args.pop("dry_run")
-    try:
-        cfg = Pix2PixConfig(**args)
-    except ValueError as e:
-        parser.error(str(e))
-    if not cfg.out:
-        cfg = dataclasses.replace(cfg, out=str(next_run_dir()))
-    return cfg, dry_run
+    """(config, dry_run) from the command line; raises ValueError on impossible values."""
+    return cli_config.parse(Pix2PixConfig, "pix2pix", argv, prog="python -m trainers.pix2pix",
+                            description="Train pix2pix (sketch → face photo) on a sketch-pair export.")

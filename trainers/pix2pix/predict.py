@@ -2,9 +2,10 @@
 
 ``python -m trainers.pix2pix.predict RUN_OR_CHECKPOINT INPUT... --out DIR [--is-sketch] [--export]``
 
-In-process (the galleries call this; no printing, CPU is fine)::
+The command line, and the export of a generator for serving. In-process callers (the
+galleries) use :mod:`trainers.pix2pix.checkpoint`::
 
-    generator, config = load_generator("runs/0003")
+    generator, config = load_generator("runs/pix2pix-20250101-120000")
     face = rebuild(generator, rgb)            # rgb: HWC uint8, a photo; sketched first
     face = rebuild(generator, drawing, is_sketch=True)
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -23,80 +23,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from curate.sketch import sketch
-from trainers.pix2pix.config import Pix2PixConfig, load_config
-
-log = logging.getLogger(__name__)
-
-
-def _resolve(run_or_checkpoint: str | Path) -> tuple[Path, str]:
-    """(run folder, checkpoint prefix) from a run folder, its checkpoints/ or a checkpoint."""
-    import tensorflow as tf
-
-    path = Path(run_or_checkpoint)
-    if (path / "config.json").is_file():
-        run_dir, ckpt_dir = path, path / "checkpoints"
-        prefix = tf.train.latest_checkpoint(str(ckpt_dir))
-    elif path.is_dir() and (path.parent / "config.json").is_file():
-        run_dir, prefix = path.parent, tf.train.latest_checkpoint(str(path))
-    elif Path(f"{path}.index").is_file():
-        run_dir, prefix = path.parent.parent, str(path)
-    else:
-        raise FileNotFoundError(f"{path} is neither a pix2pix run folder nor a checkpoint "
-                                f"(expected runs/<name>, its checkpoints/ or checkpoints/epoch-N)")
-    if not prefix:
-        raise FileNotFoundError(f"{run_dir} has no checkpoint yet (checkpoints/ is empty)")
-    return run_dir, prefix
-
-
-def load_generator(run_or_checkpoint: str | Path):
-    """(generator, config) of a run's newest checkpoint, or of the given checkpoint."""
-    import tensorflow as tf
-
-    from trainers.pix2pix.model import build_generator
-    from trainers.pix2pix.train import checkpoint_size
-
-    run_dir, prefix = _resolve(run_or_checkpoint)
-    config = load_config(run_dir)
-    trained_at = checkpoint_size(prefix)
-    if trained_at != config.size:
-        raise ValueError(f"checkpoint {prefix} was trained at {trained_at} px but {run_dir}/"
-                         f"config.json says {config.size} px")
-    generator = build_generator(config.size)
-    tf.train.Checkpoint(generator=generator).restore(prefix).expect_partial()
-    log.info("loaded %s (%d px)", prefix, config.size)
-    return generator, config
-
-
-def _square(rgb: np.ndarray, size: int) -> np.ndarray:
-    if rgb.shape[:2] == (size, size):
-        return rgb
-    return np.asarray(Image.fromarray(rgb).resize((size, size), Image.LANCZOS))
-
-
-def rebuild(generator, rgb: np.ndarray, is_sketch: bool = False,
-            size: int | None = None) -> np.ndarray:
-    """A face photo (HWC uint8, the input's height and width) rebuilt from ``rgb``.
-
-    rgb: HWC uint8 RGB photo (sketched first) or, with ``is_sketch``, a sketch.
-    size: the generator's input side; default: read from the generator.
-    """
-    rgb = np.asarray(rgb)
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError(f"rebuild takes an HxWx3 uint8 RGB image, got {rgb.shape} {rgb.dtype}")
-    side = size or int(generator.input_shape[1])
-    if side != generator.input_shape[1]:
-        raise ValueError(f"size {side} does not match the generator's {generator.input_shape[1]} px")
-    x = _square(rgb, side)
-    if not is_sketch:
-        x = sketch(x)
-    x = x.astype(np.float32)[None] / 127.5 - 1
-    y = generator(x, training=True)  # batch statistics and dropout, as in training's grids
-    y = np.clip(np.round((np.asarray(y)[0] + 1) * 127.5), 0, 255).astype(np.uint8)
-    h, w = rgb.shape[:2]
-    if (h, w) != (side, side):
-        y = np.asarray(Image.fromarray(y).resize((w, h), Image.BICUBIC))
-    return y
+from trainers.pix2pix.checkpoint import load_generator, rebuild
+from trainers.pix2pix.config import Pix2PixConfig
 
 
 def export(generator, config: Pix2PixConfig, out: Path) -> list[Path]:

@@ -1,16 +1,17 @@
 """The pix2pix training loop: ``train(cfg)`` with named phases, small helpers around it.
 
-Run folder ``runs/<name>/``: ``config.json``, ``metrics.jsonl`` (one line per epoch),
-``epochs/{epoch:04d}.png`` (sketch | real | generated on fixed validation pairs),
+Run folder (:mod:`trainers.runs`): ``config.json``, ``metrics.jsonl`` (one line per epoch),
+``samples/{epoch:04d}.png`` (sketch | real | generated on fixed validation pairs),
 ``checkpoints/`` (``tf.train.CheckpointManager``, the newest ``keep_checkpoints``), ``tb/``.
 
 Inference (grids, validation L1, predict) calls the generator with ``training=True``, as the
-tutorial and the paper do: batch norm uses the statistics of the image at hand and dropout
-stays on (the paper's only source of noise).
+tutorial and the paper do: batch norm normalises over the batch the generator is given (the
+grid's validation pairs together, a validation batch, or the one image predict rebuilds) and
+dropout stays on (the paper's only source of noise).
 """
 from __future__ import annotations
 
-import json
+import io
 import logging
 import time
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ import tensorflow as tf
 from PIL import Image
 from tqdm import tqdm
 
+from curate.fsutil import atomic_write_bytes
+from trainers import runs
+from trainers.pix2pix.checkpoint import checkpoint_size
 from trainers.pix2pix.config import Pix2PixConfig, load_config
 from trainers.pix2pix.data import decode_pair, find_pairs, to_unit, train_dataset, val_dataset
 from trainers.pix2pix.model import (build_discriminator, build_generator, discriminator_loss,
@@ -57,22 +61,17 @@ def prepare_run_dir(cfg: Pix2PixConfig) -> Path:
     """Refuse a non-empty folder unless resuming; on resume, refuse a run of another size."""
     out = Path(cfg.out)
     if cfg.resume:
-        if not (out / "config.json").is_file():
+        if not runs.is_run(out):
             raise FileNotFoundError(f"--resume: {out} is not a pix2pix run folder (no config.json)")
         old = load_config(out)
         if old.size != cfg.size:
             raise ValueError(f"--resume: {out} was trained at {old.size} px, not --size {cfg.size}")
     elif out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty; pass --resume to continue it or pick another --out")
-    for sub in ("epochs", "checkpoints", "tb"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(cfg.to_json(), indent=2) + "\n")
+    for folder in (runs.samples_dir(out, "pix2pix"), out / runs.CHECKPOINTS, out / "tb"):
+        folder.mkdir(parents=True, exist_ok=True)
+    runs.write_config(out, cfg.to_json())
     return out
-
-
-def checkpoint_size(path: str) -> int:
-    """The image size a checkpoint was trained at (saved alongside the weights)."""
-    return int(tf.train.load_checkpoint(path).get_tensor("size/.ATTRIBUTES/VARIABLE_VALUE"))
 
 
 def _summary_metadata(plugin: str, data_class: int):
@@ -112,7 +111,9 @@ def save_grid(path: Path, sketches, reals, fakes) -> np.ndarray:
     rows = [np.concatenate([to_uint8(s), to_uint8(r), to_uint8(f)], axis=1)
             for s, r, f in zip(sketches, reals, fakes)]
     grid = np.concatenate(rows, axis=0)
-    Image.fromarray(grid).save(path)
+    buf = io.BytesIO()
+    Image.fromarray(grid).save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())  # the Runs page may be showing the folder
     return grid
 
 
@@ -185,7 +186,7 @@ def train(cfg: Pix2PixConfig) -> Path:
         keras.mixed_precision.set_global_policy(policy)
     ckpt = tf.train.Checkpoint(generator=G, discriminator=D, g_opt=g_opt, d_opt=d_opt,
                                epoch=epoch_var, step=step_var, size=size_var)
-    manager = tf.train.CheckpointManager(ckpt, str(run_dir / "checkpoints"),
+    manager = tf.train.CheckpointManager(ckpt, str(run_dir / runs.CHECKPOINTS),
                                          max_to_keep=cfg.keep_checkpoints, checkpoint_name="epoch")
     if cfg.resume and manager.latest_checkpoint:
         trained_at = checkpoint_size(manager.latest_checkpoint)
@@ -196,6 +197,7 @@ def train(cfg: Pix2PixConfig) -> Path:
         log.info("resumed %s at epoch %d, step %d", manager.latest_checkpoint,
                  int(epoch_var), int(step_var))
     start_epoch, step = int(epoch_var) + 1, int(step_var)
+    runs.truncate_metrics(run_dir, "epoch", start_epoch - 1)  # epochs past the checkpoint are redone
 
     # Load data.
     # One endless iterator: the next epoch's batches are prefetched while an epoch is logged.
@@ -234,7 +236,7 @@ def train(cfg: Pix2PixConfig) -> Path:
         for sketch, photo in val_ds:
             l1_sum += float(tf.reduce_sum(tf.reduce_mean(tf.abs(generate(sketch) - photo), [1, 2, 3])))
             n += int(sketch.shape[0])
-        grid = save_grid(run_dir / "epochs" / f"{epoch:04d}.png", grid_sketch.numpy(),
+        grid = save_grid(runs.sample_path(run_dir, "pix2pix", epoch), grid_sketch.numpy(),
                          grid_photo.numpy(), generate(grid_sketch).numpy())
         epoch_var.assign(epoch)
         step_var.assign(step)
@@ -244,8 +246,7 @@ def train(cfg: Pix2PixConfig) -> Path:
                   "val_l1": l1_sum / n, "lr": lr,
                   "images_per_s": steps_per_epoch * global_batch / train_s,
                   "epoch_s": time.perf_counter() - epoch_start, "time": time.time()}
-        with open(run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+        runs.append_metrics(run_dir, record)
         with writer.as_default():
             for key in (*LOSS_NAMES, "val_l1", "lr", "images_per_s"):
                 tb_scalar(key, record[key], step)

@@ -1,4 +1,4 @@
-"""``python -m trainers.stylegan LMDB [options]``: parse, validate, train."""
+"""``python -m trainers.stylegan LMDB [options]``: parse, validate, print (--dry-run) or train."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import logging
 import os
 import sys
 
-from .config import parse_settings
-from .data import LMDBError
+from .config import parse_args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,15 +15,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if lead else logging.WARNING,
                         format="%(asctime)s %(name)s %(message)s")
     try:
-        cfg = parse_settings(argv).with_default_out()
-        from .train import RunFolderError, check_run, train  # torch is imported only past parsing
+        cfg, dry_run = parse_args(argv)
+        from .train import check_run, train  # torch is imported only past parsing
 
-        if cfg.dry_run:
+        if dry_run:
             n, resume_from = check_run(cfg)
             print(json.dumps({**cfg.to_dict(), "images": n, "resume_from": str(resume_from or "")}, indent=2))
             return 0
         run_dir = train(cfg)
-    except (ValueError, LMDBError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError) as e:  # data.LMDBError is a ValueError
         print(f"error: {e}", file=sys.stderr)
         return 2
     if lead:

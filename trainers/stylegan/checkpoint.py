@@ -1,27 +1,24 @@
 """Checkpoints: a plain dict of state_dicts, written atomically, with the RNG states.
 
 ``{"G", "D", "G_ema", "opt_G", "opt_D", "config", "iteration", "version", "size", "step",
-"alpha", "rng"}``. A kill during ``save`` leaves the previous checkpoints intact: the data
-goes to a temporary file in the same folder, is fsynced, then renamed over the target.
+"alpha", "rng"}``. A kill during ``save`` leaves the previous checkpoints intact
+(curate.fsutil's temp file + fsync + rename). Names and discovery: :mod:`trainers.runs`.
 """
 
 from __future__ import annotations
 
-import os
+import io
 import random
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from curate.fsutil import atomic_write_bytes
+from trainers import runs
+
 VERSION = 1
-NAME = re.compile(r"^(\d{6,})\.pt$")
-
-
-def path_for(run_dir: str | Path, iteration: int) -> Path:
-    return Path(run_dir) / "checkpoints" / f"{iteration:06d}.pt"
 
 
 def rng_state() -> dict[str, Any]:
@@ -40,29 +37,17 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save(ckpt: dict[str, Any], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        torch.save({"version": VERSION, **ckpt}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
-
-
-def newest(run_dir: str | Path) -> Path | None:
-    """The checkpoint with the highest iteration in ``run_dir/checkpoints`` (temp files ignored)."""
-    folder = Path(run_dir) / "checkpoints"
-    found = [(int(m.group(1)), p) for p in folder.glob("*.pt") if (m := NAME.match(p.name))]
-    return max(found)[1] if found else None
+    buf = io.BytesIO()
+    torch.save({"version": VERSION, **ckpt}, buf)
+    atomic_write_bytes(path, buf.getbuffer())
+    return Path(path)
 
 
 def resolve(path: str | Path) -> Path:
     """A checkpoint file as given, or the newest one when ``path`` is a run folder."""
     path = Path(path)
     if path.is_dir():
-        found = newest(path)
+        found = runs.newest_checkpoint(path)
         if found is None:
             raise FileNotFoundError(f"no checkpoints in {path / 'checkpoints'}")
         return found

@@ -1,21 +1,23 @@
 """Every setting of the StyleGAN trainer, declared once.
 
-The command line is generated from the fields of :class:`Settings` (names as in
-rosinality/style-based-gan-pytorch's ``train.py`` where they mean the same), and
-``__post_init__`` rejects impossible values before any folder is created.
+The command line is generated from the fields of :class:`Settings` by
+:mod:`trainers.cli_config` (names as in rosinality/style-based-gan-pytorch's ``train.py`` where
+they mean the same). ``__post_init__`` rejects impossible values before any folder is created;
+it checks values only, so a saved run's config.json reads back after the LMDB has moved.
+:meth:`Settings.check_files` and the world-size check run where training starts.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import math
 import os
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from trainers import cli_config
+from trainers.cli_config import setting as _f
 
 LOSSES = ("r1", "wgan-gp")
 DEVICES = ("auto", "cpu", "cuda")
@@ -23,10 +25,6 @@ DEVICES = ("auto", "cpu", "cuda")
 # The reference's --sched schedules: learning rate and batch per resolution.
 SCHED_LR = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
 SCHED_BATCH = {4: 512, 8: 256, 16: 128, 32: 64, 64: 32, 128: 32, 256: 32}
-
-
-def _f(default: Any, help: str, **meta: Any) -> Any:
-    return field(default=default, metadata={"help": help, **meta})
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,6 @@ class Settings:
     channels_last: bool = _f(True, "NHWC memory format (CUDA only)")  # flag
     compile: bool = _f(False, "torch.compile G and D (the R1 pass stays eager)")  # flag
     tf32: bool = _f(True, "allow TF32 matmuls/convolutions where fp32 remains")  # flag
-    dry_run: bool = _f(False, "print the resolved settings as JSON and write nothing")  # flag
 
     def __post_init__(self) -> None:
         problems = []
@@ -98,16 +95,23 @@ class Settings:
             problems.append(f"--loss must be one of {LOSSES}, got {self.loss!r}")
         if self.device not in DEVICES:
             problems.append(f"--device must be one of {DEVICES}, got {self.device!r}")
+        if not self.lmdb:
+            problems.append("the LMDB path is required")
+        if self.resume and not self.out:
+            problems.append("--resume needs --out runs/NAME (the run to continue)")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def check_files(self) -> None:
+        """What the machine must provide to train: the files named and a batch that splits over
+        the processes. Not in ``__post_init__``, which a saved config also goes through."""
+        problems = []
         if self.batch % world_size():
             problems.append(f"--batch {self.batch} does not split over {world_size()} processes")
         if self.sched and any(b % world_size() for b in SCHED_BATCH.values()):
             problems.append(f"--sched batches do not split over {world_size()} processes")
-        if not self.lmdb:
-            problems.append("the LMDB path is required")
-        elif not Path(self.lmdb).exists():
+        if not Path(self.lmdb).exists():
             problems.append(f"LMDB not found: {self.lmdb}")
-        if self.resume and not self.out:
-            problems.append("--resume needs --out runs/NAME (the run to continue)")
         if self.fid_inception and not Path(self.fid_inception).is_file():
             problems.append(f"--fid_inception file not found: {self.fid_inception}")
         if problems:
@@ -129,46 +133,15 @@ class Settings:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], **overrides: Any) -> "Settings":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in {**d, **overrides}.items() if k in names})
-
-    def with_default_out(self) -> "Settings":
-        if self.out:
-            return self
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        return dataclasses.replace(self, out=os.path.join("runs", f"stylegan-{stamp}"))
+        """Settings of a saved config.json (or a checkpoint's "config"); needs no LMDB."""
+        return cli_config.from_dict(cls, d, **overrides)
 
 
 def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """argparse parser generated from :class:`Settings`; unspecified options are absent."""
-    p = argparse.ArgumentParser(prog="python -m trainers.stylegan", description="Train a StyleGAN (v1).",
-                                argument_default=argparse.SUPPRESS)
-    for f in dataclasses.fields(Settings):
-        meta = dict(f.metadata)
-        help_ = f"{meta.pop('help')} (default: {f.default})"
-        if meta.pop("positional", False):
-            p.add_argument(f.name, help=help_)
-            continue
-        flags = [f"--{f.name}"] + ([f"--{f.name.replace('_', '-')}"] if "_" in f.name else [])
-        if f.type in ("bool", bool):
-            p.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, help=help_)
-        else:
-            typ = {"int": int, "float": float, "str": str}[str(f.type)]
-            p.add_argument(*flags, dest=f.name, type=typ, help=help_, **meta)
-    return p
-
-
-def parse_settings(argv: list[str] | None = None) -> Settings:
-    """Parse the command line into Settings; with --resume, the saved config fills what is not given."""
-    given = vars(build_parser().parse_args(argv))
-    if given.get("resume") and given.get("out"):
-        saved = Path(given["out"]) / "config.json"
-        if not saved.is_file():
-            raise ValueError(f"--resume: no run to continue, {saved} not found")
-        base = json.loads(saved.read_text())
-        return Settings.from_dict(base, **given)
-    return Settings(**given)
+def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
+    """(settings, dry_run) from the command line (trainers.cli_config's conventions)."""
+    return cli_config.parse(Settings, "stylegan", argv, prog="python -m trainers.stylegan",
+                            description="Train a StyleGAN (v1).")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from curate.fsutil import atomic_write_bytes
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -32,9 +34,7 @@ def make_grid(images: np.ndarray, cols: int | None = None, pad: int = 2, fill: i
 
 def save_png(image: np.ndarray, path: str | Path) -> Path:
     """Write an HWC uint8 image atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(image).save(tmp, format="PNG")
-    os.replace(tmp, path)
-    return path
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)

@@ -1,13 +1,13 @@
 """The training loop: check the data, build or resume the state, train, write the run folder.
 
-Run folder: ``config.json``, ``metrics.jsonl``, ``samples/{iteration:06d}.png``,
+Run folder (:mod:`trainers.runs`): ``config.json``, ``metrics.jsonl``, ``samples/{iteration:06d}.png``,
 ``checkpoints/{iteration:06d}.pt``, ``mixing/{iteration:06d}.png`` and TensorBoard scalar
-events (written by :mod:`.events`, without importing tensorboard or TensorFlow).
+events (written by :mod:`.events`, without importing tensorboard or TensorFlow). A resumed run
+first drops the metrics rows and events past its checkpoint: they are trained again.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -17,13 +17,14 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from . import checkpoint
+from trainers import runs
+
+from . import checkpoint, events
 from .config import Settings
 from .data import ImageBank, check_lmdb
-from .evaluate import evaluate_fid, evaluate_swd, generate, latents
-from .events import EventWriter
+from .evaluate import evaluate_fid, evaluate_swd
 from .grid import make_grid, save_png, to_uint8
-from .mix import mixing_grid_for
+from .sampling import generate, latents, mixing_grid_for
 from .step import Phase, Trainer, phase_at
 
 log = logging.getLogger(__name__)
@@ -57,25 +58,19 @@ def setup_device(cfg: Settings) -> tuple[torch.device, int, int]:
 
 
 def check_run(cfg: Settings) -> tuple[int, Path | None]:
-    """Validate the data and the run folder without writing; (image count, checkpoint to resume)."""
+    """Validate the files, the data and the run folder without writing; (image count,
+    checkpoint to resume)."""
+    cfg.check_files()
     n = check_lmdb(cfg.lmdb, cfg.sizes())
     out = Path(cfg.out)
     if cfg.resume:
-        ckpt = checkpoint.newest(out)
+        ckpt = runs.newest_checkpoint(out)
         if ckpt is None:
-            raise RunFolderError(f"--resume: no checkpoint in {out / 'checkpoints'}")
+            raise RunFolderError(f"--resume: no checkpoint in {out / runs.CHECKPOINTS}")
         return n, ckpt
-    if (out / "config.json").exists() or checkpoint.newest(out) is not None:
+    if runs.is_run(out) or runs.newest_checkpoint(out) is not None:
         raise RunFolderError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     return n, None
-
-
-def _truncate_metrics(path: Path, iteration: int) -> None:
-    """Drop lines written after the checkpoint we resume from (they will be redone)."""
-    if not path.exists():
-        return
-    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["iteration"] <= iteration]
-    path.write_text("".join(ln + "\n" for ln in keep))
 
 
 def save_samples(trainer: Trainer, z: torch.Tensor, phase: Phase, path: Path, seed: int) -> None:
@@ -123,16 +118,14 @@ def train(cfg: Settings, progress: bool = True) -> Path:
     bank.images(phase_at(cfg, start).size)
     log.info("%d images, sizes %s, device %s, %d process(es)", n_images, cfg.sizes(), device, world)
 
-    metrics_path = run_dir / "metrics.jsonl"
     writer = None
     if lead:
-        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
-        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        tmp = run_dir / ".config.json.tmp"
-        tmp.write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-        os.replace(tmp, run_dir / "config.json")
-        _truncate_metrics(metrics_path, start)
-        writer = EventWriter(run_dir)
+        (run_dir / runs.SAMPLES).mkdir(parents=True, exist_ok=True)
+        (run_dir / runs.CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+        runs.write_config(run_dir, cfg.to_dict())
+        runs.truncate_metrics(run_dir, "iteration", start)
+        events.truncate(run_dir, start)
+        writer = events.EventWriter(run_dir)
     channels_last = device.type == "cuda" and cfg.channels_last
     sample_z = latents(cfg.sample_n, cfg.latent_dim, cfg.seed).to(device)
 
@@ -159,21 +152,20 @@ def train(cfg: Settings, progress: bool = True) -> Path:
                    "iterations_per_s": (it - last_log) / dt, "elapsed_s": time.perf_counter() - t_start}
         t_art = time.perf_counter()
         if it % cfg.sample_every == 0 or it == cfg.iterations:
-            save_samples(trainer, sample_z, phase, run_dir / "samples" / f"{it:06d}.png", cfg.seed)
+            save_samples(trainer, sample_z, phase, runs.sample_path(run_dir, "stylegan", it), cfg.seed)
         if do_swd and row is not None:
             row.update(evaluate_swd(trainer.G_ema, bank.images(phase.size), phase.step, phase.alpha,
                                     cfg.swd_images, cfg.seed))
             if cfg.fid_inception:
-                row["fid"] = evaluate_fid(trainer.G_ema, bank.images(phase.size), phase.step, phase.alpha,
-                                          cfg.fid_images, cfg.seed, cfg.fid_inception)
+                row.update(evaluate_fid(trainer.G_ema, bank.images(phase.size), phase.step, phase.alpha,
+                                        cfg.fid_images, cfg.seed, cfg.fid_inception))
         if it % cfg.ckpt_every == 0 or it == cfg.iterations:
             checkpoint.save({**trainer.state_dict(), "config": cfg.to_dict(), "iteration": it,
                              "size": phase.size, "step": phase.step, "alpha": phase.alpha,
-                             "rng": checkpoint.rng_state()}, checkpoint.path_for(run_dir, it))
-            save_mixing(trainer, phase, run_dir / "mixing" / f"{it:06d}.png", cfg)
+                             "rng": checkpoint.rng_state()}, runs.checkpoint_path(run_dir, it))
+            save_mixing(trainer, phase, run_dir / runs.MIXING / runs.step_name("stylegan", it, ".png"), cfg)
         if row is not None:
-            with open(metrics_path, "a") as f:
-                f.write(json.dumps(row) + "\n")
+            runs.append_metrics(run_dir, row)
             if writer is not None:
                 writer.scalars({k: v for k, v in row.items() if isinstance(v, (int, float)) and k != "iteration"}, it)
             bar.set_postfix(size=phase.size, d=f"{row.get('loss_d', 0):.3f}", g=f"{row.get('loss_g', 0):.3f}",

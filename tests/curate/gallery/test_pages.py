@@ -127,10 +127,10 @@ def test_style_mixing_makes_a_grid_and_a_strip_with_downloads(gallery_env):
 
 
 def test_mixing_png_has_the_documented_layout(gallery_env):
-    from curate.gallery import models as gm
+    from curate.gallery import generators as gm
     from curate.gallery.runs import read_run
 
-    ckpt = gm.stylegan_checkpoints(read_run(gallery_env.stylegan))[0][1]
+    ckpt = gm.checkpoints(read_run(gallery_env.stylegan))[0][1]
     png = Image.open(io.BytesIO(gm.mixing_png(ckpt, [1, 2, 3], [4, 5], "cpu")))
     cols, rows = 2 + 1, 1 + 3 * 3
     cell_w, cell_h = png.size[0] / cols, png.size[1] / rows

@@ -11,18 +11,18 @@ import pytest
 from PIL import Image
 
 from curate.gallery import runs as gr
+from trainers import runs as layout
 
 
 def make_run(folder: Path, trainer: str = "stylegan", grids: int = 3, rows: int = 5) -> Path:
     """A run folder as the trainers write it, with `grids` tiny PNGs and `rows` metrics."""
     folder.mkdir(parents=True)
     (folder / "config.json").write_text(json.dumps({"trainer": trainer, "seed": 1}))
-    key = gr.STEP_KEYS[trainer]
-    grid_dir = folder / gr.GRID_FOLDERS[trainer]
+    key = layout.step_key(trainer)
+    grid_dir = folder / layout.SAMPLES
     grid_dir.mkdir()
-    width = 6 if trainer == "stylegan" else 4
     for i in range(1, grids + 1):
-        Image.new("RGB", (8, 8), (i, 0, 0)).save(grid_dir / f"{i * 100:0{width}d}.png")
+        Image.new("RGB", (8, 8), (i, 0, 0)).save(grid_dir / layout.step_name(trainer, i * 100, ".png"))
     with open(folder / "metrics.jsonl", "w") as f:
         for i in range(1, rows + 1):
             f.write(json.dumps({key: i * 100, "loss_d": 1.0 / i, "loss_g": 2.0, "images_per_s": 50.0,
@@ -44,7 +44,7 @@ def test_runs_are_found_in_the_workspace_env_and_typed_folders(tmp_path, monkeyp
     found = {r.name: r for r in gr.discover_runs(roots)}
     assert set(found) == {"a", "b", "typed"}
     assert found["b"].trainer == "pix2pix" and found["b"].step_key == "epoch"
-    assert found["b"].grid_dir == env_runs.resolve() / "b" / "epochs"
+    assert found["b"].grid_dir == env_runs.resolve() / "b" / "samples"
     assert found["a"].config == {"trainer": "stylegan", "seed": 1}
 
 
@@ -105,6 +105,13 @@ def test_the_trainers_runs_are_read(gallery):
     assert {"losses", "quality", "images per second"} <= set(gr.curves(sg))
     assert list(gr.curves(p2p)["quality"].columns) == ["val_l1"]
     assert gr.curves(p2p)["losses"].index.name == "epoch"
+
+
+def test_a_pix2pix_run_from_before_the_shared_layout_shows_its_epochs_grids(tmp_path):
+    run = gr.read_run(make_run(tmp_path / "old", "pix2pix", grids=2))
+    (run.path / "samples").rename(run.path / "epochs")
+    assert run.grid_dir == run.path / "epochs"
+    assert [s for s, _ in gr.list_grids(run)] == [100, 200]
 
 
 def test_grid_at_picks_the_newest_grid_at_or_before_a_step(tmp_path):

@@ -11,7 +11,8 @@ from PIL import Image
 
 from trainers.pix2pix.__main__ import main as train_cli
 from trainers.pix2pix.config import Pix2PixConfig
-from trainers.pix2pix.predict import load_generator, main as predict_cli, rebuild
+from trainers.pix2pix.checkpoint import load_generator, rebuild
+from trainers.pix2pix.predict import main as predict_cli
 from trainers.pix2pix.train import train
 
 KEYS = {"epoch", "step", "loss_g", "loss_g_gan", "loss_g_l1", "loss_d", "val_l1", "lr",
@@ -36,7 +37,7 @@ def test_run_folder_has_config_grids_checkpoints_and_tensorboard(run):
     config = json.loads((out / "config.json").read_text())
     assert config["trainer"] == "pix2pix" and config["size"] == 32 and config["batch"] == 2
     for epoch in (1, 2):
-        grid = Image.open(out / "epochs" / f"{epoch:04d}.png")
+        grid = Image.open(out / "samples" / f"{epoch:04d}.png")
         assert grid.size == (3 * 32, 2 * 32)  # sketch | real | generated, one row per val pair
     assert (out / "checkpoints" / "checkpoint").is_file()
     assert sorted(p.name for p in (out / "checkpoints").glob("*.index")) == [
@@ -68,7 +69,7 @@ def test_resume_continues_at_the_next_epoch_and_step(run):
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     assert rows[-1]["step"] == 9
     assert rows[-1]["lr"] == pytest.approx(2e-6)
-    assert (out / "epochs" / "0003.png").is_file()
+    assert (out / "samples" / "0003.png").is_file()
     assert json.loads((out / "config.json").read_text())["epochs"] == 3
 
 

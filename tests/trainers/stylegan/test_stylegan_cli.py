@@ -8,7 +8,7 @@ import pytest
 
 from stylegan_helpers import TINY, write_lmdb
 from trainers.stylegan.__main__ import main
-from trainers.stylegan.config import Settings, parse_settings
+from trainers.stylegan.config import Settings, parse_args
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -25,11 +25,11 @@ def test_impossible_options_fail_before_writing(tmp_path, tiny_lmdb, capsys, bad
 
 
 def test_reference_option_names_and_defaults(tiny_lmdb):
-    cfg = parse_settings([str(tiny_lmdb), "--init_size", "64", "--max_size", "64"])
+    cfg, dry_run = parse_args([str(tiny_lmdb), "--init_size", "64", "--max_size", "64"])
     assert (cfg.batch, cfg.iterations, cfg.ckpt_every, cfg.sample_every, cfg.loss) == (16, 100_000, 10_000, 100, "r1")
-    assert cfg.sizes() == [64]
-    assert parse_settings([str(tiny_lmdb), "--init-size", "16", "--no-mixing", "--loss", "wgan-gp"]).mixing is False
-    assert Settings(lmdb=str(tiny_lmdb)).with_default_out().out.startswith("runs/stylegan-")
+    assert cfg.sizes() == [64] and dry_run is False
+    assert parse_args([str(tiny_lmdb), "--init-size", "16", "--no-mixing", "--loss", "wgan-gp"])[0].mixing is False
+    assert cfg.out.startswith("runs/stylegan-")
 
 
 def test_dry_run_prints_config_and_writes_nothing(tmp_path, tiny_lmdb, capsys, monkeypatch):
@@ -75,3 +75,20 @@ def test_reference_prepare_data_layout_trains(tmp_path):
     args = [a if a not in ("20",) else "2" for a in TINY]
     assert main([str(db), *args, "--init_size", "16", "--max_size", "16", "--out", str(out)]) == 0
     assert (out / "checkpoints" / "000002.pt").exists()
+
+
+def test_saved_config_reads_back_after_the_lmdb_moved(tmp_path, tiny_run):
+    """Only training needs the LMDB; a run's config.json (and its checkpoints) read without it."""
+    saved = json.loads((tiny_run / "config.json").read_text())
+    moved = {**saved, "lmdb": str(tmp_path / "moved-away.lmdb")}
+    cfg = Settings.from_dict(moved)
+    assert cfg.max_size == 16 and cfg.lmdb.endswith("moved-away.lmdb")
+    with pytest.raises(ValueError, match="LMDB not found"):
+        cfg.check_files()
+
+
+def test_missing_lmdb_fails_before_writing(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([str(tmp_path / "absent.lmdb"), *TINY, "--out", str(out)]) == 2
+    assert "LMDB not found" in capsys.readouterr().err
+    assert not out.exists()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import struct
+from collections import Counter
 
-from trainers.stylegan.events import crc32c, masked_crc
+from stylegan_helpers import TINY
+from trainers.stylegan.__main__ import main
+from trainers.stylegan.events import crc32c, fields as _fields, masked_crc
 
 
 def _records(data: bytes) -> list[bytes]:
@@ -17,39 +20,6 @@ def _records(data: bytes) -> list[bytes]:
         assert struct.unpack("<I", data[pos + 12 + n:pos + 16 + n])[0] == masked_crc(body)
         out.append(body)
         pos += 16 + n
-    return out
-
-
-def _fields(msg: bytes) -> list[tuple[int, object]]:
-    """(field number, value) pairs of a protobuf message (varint, fixed64, bytes, fixed32)."""
-    out, pos = [], 0
-
-    def varint():
-        nonlocal pos
-        v = shift = 0
-        while True:
-            b = msg[pos]
-            pos += 1
-            v |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return v
-
-    while pos < len(msg):
-        key = varint()
-        num, wire = key >> 3, key & 7
-        if wire == 0:
-            out.append((num, varint()))
-        elif wire == 1:
-            out.append((num, struct.unpack("<d", msg[pos:pos + 8])[0]))
-            pos += 8
-        elif wire == 5:
-            out.append((num, struct.unpack("<f", msg[pos:pos + 4])[0]))
-            pos += 4
-        else:
-            n = varint()
-            out.append((num, msg[pos:pos + n]))
-            pos += n
     return out
 
 
@@ -70,3 +40,26 @@ def test_run_writes_readable_scalar_events(tiny_run):
         scalars[fields[1].decode()] = fields[2]
     assert {"loss_d", "loss_g", "images_per_s", "swd", "alpha", "size"} <= set(scalars)
     assert scalars["size"] == 16.0
+
+
+def _steps(run) -> Counter:
+    """How often each step has scalars, over all the run's events files."""
+    seen = Counter()
+    for path in run.glob("events.out.tfevents.*"):
+        for r in _records(path.read_bytes()):
+            fields = dict(_fields(r))
+            if 5 in fields:
+                seen[fields[2]] += 1
+    return seen
+
+
+def test_resume_drops_the_events_past_the_checkpoint(tmp_path, tiny_lmdb):
+    """Killed after iteration 15 before its checkpoint: the resumed run starts from 10, and
+    TensorBoard must see iterations 11-15 once, not once per attempt."""
+    out = tmp_path / "run"
+    args = [a if a != "20" else "15" for a in TINY]  # checkpoints at 10 and 15, scalars every step
+    assert main([str(tiny_lmdb), *args, "--out", str(out)]) == 0
+    (out / "checkpoints" / "000015.pt").unlink()  # as if killed before the last save
+    assert _steps(out) == Counter(range(1, 16))
+    assert main([str(tiny_lmdb), "--out", str(out), "--resume", "--iterations", "20"]) == 0
+    assert _steps(out) == Counter(range(1, 21))

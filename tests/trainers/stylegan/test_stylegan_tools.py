@@ -1,21 +1,22 @@
-"""mix / generate tools and their importable functions."""
+"""The mix / generate commands and the sampling functions they (and the galleries) use."""
 
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image
 
-from trainers.stylegan import generate, mix
+from trainers.stylegan import generate, mix, sampling
+from trainers.stylegan.config import Settings
 
 
 def test_load_generator(tiny_run):
-    G, cfg, info = generate.load_generator(tiny_run / "checkpoints" / "000010.pt")
-    assert not G.training and cfg["trainer"] == "stylegan"
+    G, cfg, info = sampling.load_generator(tiny_run / "checkpoints" / "000010.pt")
+    assert not G.training and isinstance(cfg, Settings) and cfg.to_dict()["trainer"] == "stylegan"
     assert info["iteration"] == 10 and info["size"] in (8, 16)
 
 
 def test_mixing_grid_layout(tiny_run):
-    grid = mix.mixing_grid(tiny_run / "checkpoints" / "000020.pt", [1, 2], [3, 4, 5])
+    grid = sampling.mixing_grid(tiny_run / "checkpoints" / "000020.pt", [1, 2], [3, 4, 5])
     assert grid.dtype == np.uint8 and grid.ndim == 3 and grid.shape[2] == 3
     cell = 16 + 2
     assert grid.shape[:2] == (2 + cell * (1 + 3 * 2), 2 + cell * (1 + 3))
@@ -26,7 +27,7 @@ def test_mixing_grid_layout(tiny_run):
 
 
 def test_interpolation_strip_ends_differ(tiny_run):
-    strip = generate.interpolation_strip(tiny_run, 0, 1, steps=5)
+    strip = sampling.interpolation_strip(tiny_run, 0, 1, steps=5)
     assert strip.shape == (20, 2 + 5 * 18, 3)
     assert not np.array_equal(strip[2:18, 2:18], strip[2:18, -18:-2])
 
@@ -44,5 +45,5 @@ def test_tools_write_images(tiny_run, tmp_path):
 def test_mixing_grid_for_a_loaded_generator_matches(tiny_run):
     """The galleries load a generator once and call mixing_grid_for with it."""
     path = tiny_run / "checkpoints" / "000010.pt"
-    G, _, info = generate.load_generator(path)
-    assert np.array_equal(mix.mixing_grid_for(G, info, [1, 2], [3]), mix.mixing_grid(path, [1, 2], [3]))
+    G, _, info = sampling.load_generator(path)
+    assert np.array_equal(sampling.mixing_grid_for(G, info, [1, 2], [3]), sampling.mixing_grid(path, [1, 2], [3]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -14,6 +15,7 @@ import torch
 from PIL import Image
 
 from stylegan_helpers import TINY, read_metrics
+from trainers import runs
 from trainers.stylegan import checkpoint
 from trainers.stylegan.__main__ import main
 
@@ -67,7 +69,7 @@ def test_resume_after_kill_mid_save_uses_previous_checkpoint(tmp_path, tiny_run)
     good = (tiny_run / "checkpoints" / "000010.pt").read_bytes()
     (run / "checkpoints" / "000010.pt").write_bytes(good)
     (run / "checkpoints" / ".000020.pt.1234.tmp").write_bytes(good[: len(good) // 2])  # killed writer
-    assert checkpoint.newest(run).name == "000010.pt"
+    assert runs.newest_checkpoint(run).name == "000010.pt"
     assert checkpoint.load(run)["iteration"] == 10
 
 
@@ -124,5 +126,6 @@ def test_fid_with_a_local_torchscript_detector(tmp_path, tiny_lmdb):
     args = [a if a not in ("20", "10") else "2" for a in TINY]
     assert main([str(tiny_lmdb), *args, "--init_size", "8", "--max_size", "8", "--fid_inception", str(detector),
                  "--fid_images", "16", "--out", str(out)]) == 0
-    rows = [r for r in read_metrics(out) if "fid" in r]
-    assert [r["iteration"] for r in rows] == [2] and math.isfinite(rows[0]["fid"]) and rows[0]["fid"] >= -1e-6
+    rows = [r for r in read_metrics(out) if "fid16" in r]  # fid<generated images>
+    assert [r["iteration"] for r in rows] == [2] and math.isfinite(rows[0]["fid16"]) and rows[0]["fid16"] >= -1e-6
+    assert rows[0]["fid_detector"] == hashlib.sha256(detector.read_bytes()).hexdigest()[:16]

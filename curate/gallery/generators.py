@@ -1,4 +1,6 @@
-"""Using trained models from the galleries: StyleGAN mixing grids and strips, pix2pix rebuilds.
+"""Trained generators in the galleries: StyleGAN mixing grids and strips, pix2pix rebuilds.
+
+(Named generators, not models, to stay apart from db/models.py, the database tables.)
 
 The trainers are imported inside the functions that need them, so a page that lists runs or
 datasets never loads torch or TensorFlow (and the two are never needed by the same page).
@@ -17,25 +19,17 @@ from PIL import Image
 
 from curate.gallery.runs import Run
 from curate.imaging import read_image, to_rgb
+from trainers import runs as layout
 
 MAX_SEEDS = 8  # source or style faces in one mixing grid
 MAX_SEED = 2**31 - 1
 MAX_UPLOAD_SIDE = 2048  # px; a larger upload is scaled down before anything else
-_PT = re.compile(r"^(\d+)\.pt$")
-_TF = re.compile(r"^epoch-(\d+)\.index$")
 
 
-def stylegan_checkpoints(run: Run) -> list[tuple[int, str]]:
-    """(iteration, path) of each checkpoints/NNNNNN.pt, newest first."""
-    return sorted(((int(m.group(1)), str(p)) for p in (run.path / "checkpoints").glob("*.pt")
-                   if (m := _PT.match(p.name))), reverse=True)
-
-
-def pix2pix_checkpoints(run: Run) -> list[tuple[int, str]]:
-    """(epoch, checkpoint prefix) of each checkpoints/epoch-N, newest first."""
-    found = (run.path / "checkpoints").glob("*.index")
-    return sorted(((int(m.group(1)), str(p.with_suffix(""))) for p in found
-                   if (m := _TF.match(p.name))), reverse=True)
+def checkpoints(run: Run) -> list[tuple[int, str]]:
+    """(iteration or epoch, checkpoint) of each of the run's checkpoints, newest first:
+    StyleGAN ``checkpoints/NNNNNN.pt`` files, pix2pix ``checkpoints/epoch-N`` prefixes."""
+    return [(step, str(path)) for step, path in layout.checkpoints(run.path)]
 
 
 def parse_seeds(text: str, *, limit: int = MAX_SEEDS) -> list[int]:
@@ -73,18 +67,18 @@ def png_bytes(rgb: np.ndarray) -> bytes:
 
 def load_stylegan(checkpoint: str | os.PathLike, device: str | None = None):
     """(G_ema, config, info) of a StyleGAN checkpoint, on the GPU when there is one."""
-    from trainers.stylegan.generate import load_generator
+    from trainers.stylegan.sampling import load_generator
 
     return load_generator(Path(checkpoint), device or torch_device())
 
 
 def mixing_png(checkpoint: str | os.PathLike, sources: list[int], styles: list[int],
                device: str | None = None, loaded=None) -> bytes:
-    """The style-mixing grid (trainers.stylegan.mix) as PNG bytes.
+    """The style-mixing grid (trainers.stylegan.sampling.mixing_grid_for) as PNG bytes.
 
     loaded: the (G, config, info) of load_stylegan, to skip reading the checkpoint again.
     """
-    from trainers.stylegan.mix import mixing_grid_for
+    from trainers.stylegan.sampling import mixing_grid_for
 
     G, _, info = loaded or load_stylegan(checkpoint, device)
     return png_bytes(mixing_grid_for(G, info, sources, styles))
@@ -93,7 +87,7 @@ def mixing_png(checkpoint: str | os.PathLike, sources: list[int], styles: list[i
 def interpolation_png(checkpoint: str | os.PathLike, seed_a: int, seed_b: int, steps: int = 8,
                       device: str | None = None) -> bytes:
     """The interpolation strip from seed_a's face to seed_b's as PNG bytes."""
-    from trainers.stylegan.generate import interpolation_strip
+    from trainers.stylegan.sampling import interpolation_strip
 
     return png_bytes(interpolation_strip(Path(checkpoint), seed_a, seed_b, steps, device or torch_device()))
 
@@ -108,7 +102,7 @@ def decode_upload(data: bytes, name: str = "") -> np.ndarray:
 
 def load_pix2pix(checkpoint: str | os.PathLike):
     """(generator, config) of a pix2pix checkpoint prefix or run folder (TensorFlow)."""
-    from trainers.pix2pix.predict import load_generator
+    from trainers.pix2pix.checkpoint import load_generator
 
     return load_generator(checkpoint)
 
@@ -117,17 +111,11 @@ def sketch_to_face(generator, rgb: np.ndarray, is_sketch: bool) -> tuple[np.ndar
     """(the sketch the model sees, the face it rebuilds), both at the model's square size.
 
     A photo is resized to the model's side (Lanczos) and sketched with the export's effect
-    (curate.sketch, its defaults), exactly as trainers.pix2pix.predict.rebuild does.
+    (curate.sketch, its defaults): trainers.pix2pix.checkpoint.model_input, as rebuild does.
     """
-    from curate.sketch import sketch
-    from trainers.pix2pix.predict import rebuild
+    from trainers.pix2pix.checkpoint import model_input, rebuild
 
-    side = int(generator.input_shape[1])
-    img = Image.fromarray(rgb)
-    if img.size != (side, side):
-        img = img.resize((side, side), Image.Resampling.LANCZOS)
-    x = np.asarray(img)
-    drawn = x if is_sketch else sketch(x)
+    drawn = model_input(rgb, int(generator.input_shape[1]), is_sketch)
     return drawn, rebuild(generator, drawn, is_sketch=True)
 
 

@@ -1,0 +1,156 @@
+"""The run folder both trainers write and the galleries read (DESIGN.md, "Run folder").
+
+``runs/<trainer>-<UTC timestamp>/`` by default, holding:
+
+- ``config.json``: the trainer's settings, with ``"trainer": "stylegan"`` or ``"pix2pix"``;
+- ``metrics.jsonl``: one JSON object per logged iteration (StyleGAN) or epoch (pix2pix);
+- ``samples/``: one grid per logged step, named by the zero-padded step so names sort by time
+  (StyleGAN ``000100.png``, pix2pix ``0001.png``);
+- ``checkpoints/``: StyleGAN ``NNNNNN.pt``; pix2pix ``epoch-N.index`` + ``epoch-N.data-*``
+  (TensorFlow's CheckpointManager names them; its prefix ``checkpoints/epoch-N`` is the checkpoint);
+- the trainer's own extras: StyleGAN ``mixing/NNNNNN.png`` and TensorBoard events in the run
+  folder, pix2pix TensorBoard events in ``tb/``.
+
+Framework-free (no torch, no TensorFlow): the galleries import it on every page view.
+Files that a reader may open while training runs are replaced atomically (curate.fsutil).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from curate.fsutil import atomic_write_text
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+SAMPLES = "samples"
+CHECKPOINTS = "checkpoints"
+MIXING = "mixing"  # StyleGAN: a style-mixing grid per checkpoint
+DEFAULT_ROOT = "runs"
+
+STEP_KEYS = {"stylegan": "iteration", "pix2pix": "epoch"}  # what a trainer's steps count
+STEP_DIGITS = {"stylegan": 6, "pix2pix": 4}  # zero padding of the step in file names
+LEGACY_SAMPLES = {"pix2pix": "epochs"}  # where runs made before the shared layout kept grids
+
+_STYLEGAN_CKPT = re.compile(r"^(\d{6,})\.pt$")  # a temp file (".000020.pt.x.tmp") never matches
+_PIX2PIX_CKPT = re.compile(r"^epoch-(\d+)\.index$")
+
+
+def default_run_dir(trainer: str, root: str | os.PathLike = DEFAULT_ROOT,
+                    now: datetime | None = None) -> Path:
+    """``runs/<trainer>-<YYYYmmdd-HHMMSS>`` in UTC: sorts by start time, says which trainer."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+    return Path(root) / f"{trainer}-{stamp}"
+
+
+def step_key(trainer: str) -> str:
+    """'iteration' (StyleGAN) or 'epoch' (pix2pix): the x of the curves and grid names."""
+    return STEP_KEYS.get(trainer, "iteration")
+
+
+def step_name(trainer: str, step: int, suffix: str) -> str:
+    """A file name carrying the zero-padded step: ``step_name("stylegan", 20, ".png")`` → 000020.png."""
+    return f"{step:0{STEP_DIGITS.get(trainer, 6)}d}{suffix}"
+
+
+def samples_dir(run_dir: str | os.PathLike, trainer: str) -> Path:
+    """The run's grid folder: ``samples/``, or the older layout's folder when only that exists
+    (a pix2pix run started before the shared layout keeps its grids in ``epochs/``)."""
+    run_dir = Path(run_dir)
+    legacy = LEGACY_SAMPLES.get(trainer)
+    if legacy and not (run_dir / SAMPLES).is_dir() and (run_dir / legacy).is_dir():
+        return run_dir / legacy
+    return run_dir / SAMPLES
+
+
+def sample_path(run_dir: str | os.PathLike, trainer: str, step: int) -> Path:
+    return samples_dir(run_dir, trainer) / step_name(trainer, step, ".png")
+
+
+def list_steps(folder: str | os.PathLike, suffix: str = ".png") -> list[tuple[int, str]]:
+    """(step, absolute path) of each ``<digits><suffix>`` file in ``folder``, oldest first.
+
+    Hidden files (a grid or checkpoint being written) are skipped; a missing folder is empty.
+    """
+    out = []
+    try:
+        with os.scandir(folder) as it:
+            for e in it:
+                stem = e.name[: -len(suffix)] if e.name.lower().endswith(suffix) else ""
+                if stem.isdigit() and not e.name.startswith("."):
+                    out.append((int(stem), os.path.abspath(e.path)))
+    except OSError:
+        return []
+    return sorted(out)
+
+
+# Config and metrics --------------------------------------------------------------------------
+
+def write_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> Path:
+    path = Path(run_dir) / CONFIG
+    atomic_write_text(path, json.dumps(config, indent=2) + "\n")
+    return path
+
+
+def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """config.json as a dict; OSError when absent, ValueError when it is not a JSON object."""
+    data = json.loads((Path(run_dir) / CONFIG).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{Path(run_dir) / CONFIG} does not hold a JSON object")
+    return data
+
+
+def is_run(folder: str | os.PathLike) -> bool:
+    return (Path(folder) / CONFIG).is_file()
+
+
+def append_metrics(run_dir: str | os.PathLike, row: dict[str, Any]) -> None:
+    """One line per call; readers parse complete lines only, so appending needs no temp file."""
+    with open(Path(run_dir) / METRICS, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def truncate_metrics(run_dir: str | os.PathLike, key: str, last: int) -> None:
+    """Drop the rows whose ``key`` is past ``last`` (a resumed run redoes them)."""
+    path = Path(run_dir) / METRICS
+    if not path.exists():
+        return
+    keep = [ln for ln in path.read_text(encoding="utf-8").splitlines()
+            if ln.strip() and json.loads(ln)[key] <= last]
+    atomic_write_text(path, "".join(ln + "\n" for ln in keep))
+
+
+# Checkpoints ----------------------------------------------------------------------------------
+
+def checkpoint_path(run_dir: str | os.PathLike, iteration: int) -> Path:
+    """Where the StyleGAN trainer writes the checkpoint of ``iteration``."""
+    return Path(run_dir) / CHECKPOINTS / step_name("stylegan", iteration, ".pt")
+
+
+def checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """(step, checkpoint) of each finished checkpoint in ``run_dir/checkpoints``, newest first.
+
+    StyleGAN ``NNNNNN.pt`` files and pix2pix prefixes ``epoch-N`` (for ``epoch-N.index``);
+    temp files of a save that was killed are ignored.
+    """
+    try:
+        names = os.listdir(Path(run_dir) / CHECKPOINTS)
+    except OSError:
+        return []
+    folder = Path(run_dir) / CHECKPOINTS
+    found = []
+    for name in names:
+        if m := _STYLEGAN_CKPT.match(name):
+            found.append((int(m.group(1)), folder / name))
+        elif m := _PIX2PIX_CKPT.match(name):
+            found.append((int(m.group(1)), folder / name[: -len(".index")]))
+    return sorted(found, reverse=True)
+
+
+def newest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    found = checkpoints(run_dir)
+    return found[0][1] if found else None

@@ -28,6 +28,14 @@ TARGET_S = 0.5
 PAGE = 60
 
 
+def logged_in(user_id: int, name: str, role: str):
+    """A user with a real session in the workspace's database (pages check it on every run)."""
+    from curate.app.common import User
+    from curate.sessions import open_session
+    from curate.workspace import Workspace
+    return User(user_id, name, role, open_session(Workspace.resolve().open(), user_id))
+
+
 def emit(name: str, times: list[float], **extra) -> None:
     med = statistics.median(times)
     print(json.dumps({"name": name, "seconds": round(med, 4), "max_seconds": round(max(times), 4),
@@ -89,7 +97,6 @@ def build_table(ws, n: int, pages_with_files: list[int]) -> None:
 def bench_datasets(tmp: Path, n: int, repeat: int) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from curate.app.common import User
     from curate.workspace import Workspace
 
     deep = n // PAGE - 10
@@ -100,7 +107,7 @@ def bench_datasets(tmp: Path, n: int, repeat: int) -> None:
           file=sys.stderr)
     os.environ["ROSTRO_WORKSPACE"] = str(ws.root)
     at = AppTest.from_file(str(REPO / "curate/app/gallery_datasets.py"), default_timeout=600)
-    at.session_state["user"] = User(1, "admin", "admin")
+    at.session_state["user"] = logged_in(1, "admin", "admin")
 
     first = timed(at.run)
     assert not at.exception and len(at.get("image")) == PAGE, at.exception
@@ -155,7 +162,6 @@ def build_run(folder: Path, grids: int) -> None:
 def bench_runs(tmp: Path, grids: int, repeat: int) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from curate.app.common import User
     from curate.gallery import runs as gr
 
     run = tmp / "runs" / "big"
@@ -165,7 +171,7 @@ def bench_runs(tmp: Path, grids: int, repeat: int) -> None:
     emit("runs_list_1000_grids_cold", [timed(lambda: gr.list_grids(r))], informational=True)
 
     at = AppTest.from_file(str(REPO / "curate/app/gallery_runs.py"), default_timeout=600)
-    at.session_state["user"] = User(1, "ana", "annotator")
+    at.session_state["user"] = logged_in(2, "ana", "annotator")
     first = timed(at.run)
     assert not at.exception and at.select_slider[0].value == grids * 100, at.exception
     emit("runs_first_visit", [first], informational=True)

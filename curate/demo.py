@@ -11,7 +11,8 @@ from sqlalchemy import Engine, select
 from curate import synth
 from curate.assign import assign
 from curate.ingest import ingest
-from curate.users import DEMO_SETTING, add_user, is_demo, set_setting
+from curate.settings import set_setting
+from curate.users import DEMO_SETTING, add_user, is_demo
 from curate.workspace import Workspace
 from db.engine import reading
 from db.models import Annotator, Source

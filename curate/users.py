@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, delete, select
 
 from curate.sessions import end_user_sessions
+from curate.settings import get_setting
 from db.auth import hash_password, verify_password
 from db.engine import reading, writing
-from db.models import Annotator, LoginThrottle, Role, Setting
+from db.models import Annotator, LoginThrottle, Role
 
 MIN_PASSWORD = 10  # characters, outside the demo workspace
 FREE_FAILURES = 3  # failed logins in a row before back-off starts
@@ -46,23 +47,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-# --- settings -----------------------------------------------------------------------------------
-def get_setting(engine: Engine, key: str, default=None):
-    """A workspace setting's JSON value (default when unset)."""
-    with reading(engine) as s:
-        row = s.get(Setting, key)
-        return default if row is None else row.value
-
-
-def set_setting(engine: Engine, key: str, value) -> None:
-    with writing(engine) as s:
-        row = s.get(Setting, key)
-        if row is None:
-            s.add(Setting(key=key, value=value))
-        else:
-            row.value = value
-
-
+# --- policy -------------------------------------------------------------------------------------
 def is_demo(engine: Engine) -> bool:
     """True in a workspace built by `curate demo` (synthetic faces, demo logins)."""
     return bool(get_setting(engine, DEMO_SETTING, False))

@@ -19,6 +19,8 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from curate.app.common import User
+from curate.sessions import open_session
+from curate.users import add_user
 from curate.workspace import Workspace
 from db.engine import reading
 from db.models import Annotator, Assignment, Image
@@ -86,7 +88,7 @@ def build_gallery(tmp_path_factory) -> Gallery:
     from curate.demo import build_demo
     from curate.export.old_celeba import export_old_celeba
     from curate.export.sketch_pairs import export_sketch_pairs
-    from curate.lmdb_prep import prepare
+    from curate.export.lmdb import prepare
 
     ws = Workspace.resolve(tmp_path_factory.mktemp("gallery") / "ws")
     engine = ws.open()
@@ -131,4 +133,12 @@ def page(script: str, user: User | None) -> AppTest:
 
 
 def user(g: Gallery, name: str) -> User:
-    return User(g.users[name], name, "admin" if name == "admin" else "annotator")
+    """`name` logged in, with a real session in the database of the workspace the app opens
+    now (the gallery's, or another a test points ROSTRO_WORKSPACE at: the user is added there)."""
+    ws = Workspace.resolve()
+    engine = g.ws.engine() if ws.root == g.ws.root else ws.open()
+    with reading(engine) as s:
+        uid = s.scalar(select(Annotator.id).where(Annotator.name == name))
+    if uid is None:
+        uid = add_user(engine, name, name, admin=name == "admin")
+    return User(uid, name, "admin" if name == "admin" else "annotator", open_session(engine, uid))

@@ -96,8 +96,8 @@ def test_runs_and_datasets_pages_load_neither_torch_nor_tensorflow(gallery_env):
 import sys
 from streamlit.testing.v1 import AppTest
 from curate.app.common import User
-for script, who in (("gallery_runs.py", User({gallery_env.users['ana']}, "ana", "annotator")),
-                    ("gallery_datasets.py", User({gallery_env.users['admin']}, "admin", "admin"))):
+for script, who in (("gallery_runs.py", {user(gallery_env, 'ana')!r}),
+                    ("gallery_datasets.py", {user(gallery_env, 'admin')!r})):
     at = AppTest.from_file({str(REPO / 'curate' / 'app')!r} + "/" + script, default_timeout=60)
     at.session_state["user"] = who
     at.run()

@@ -81,11 +81,10 @@ def _refuse_reading_from(final: Path, reads: Iterable[Item]) -> None:
 
 def _write_error(final: Path, e: OSError) -> ExportError:
     """The one-line message of a failed write; the temp folder is gone by then."""
-    where = f" ({e.filename})" if e.filename else ""
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return ExportError(f"disk full while writing {final}{where}: the partial export and its "
-                           "temp files were removed, nothing changed; free some space and run "
-                           "it again")
+        return ExportError(f"disk full while writing {final}: the partial export and its temp "
+                           "files were removed, nothing changed; free some space and run it again")
+    where = f" ({e.filename})" if e.filename else ""
     return ExportError(f"could not write {final}: {e.strerror or e}{where}; the partial export "
                        "was removed, nothing changed")
 

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, select
 from tqdm import tqdm
 
 from curate.export import ExportError
-from curate.export.records import EXPORT_JSON, MANIFEST, export_kind  # noqa: F401 (EXPORT_JSON)
+from curate.export.records import MANIFEST, export_kind
 from curate.export.records import recent_exports  # noqa: F401 — the Export page imports it here
 from curate.export.registry import PHOTO_KINDS, kind_of
 from curate.imaging import EXTENSIONS

@@ -21,8 +21,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from curate.export import ExportError
-from curate.export.common import EXPORT_JSON, MANIFEST, Item, manifest_bytes
-from curate.export.records import begin_record, drop_record, fill_record, finish_record
+from curate.export.common import Item, manifest_bytes
+from curate.export.records import (EXPORT_JSON, MANIFEST, begin_record, drop_record,
+                                   fill_record, finish_record)
 from curate.fsutil import atomic_dir, chmod_tree
 
 _REPO = Path(__file__).resolve().parent.parent.parent

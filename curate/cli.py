@@ -282,6 +282,21 @@ def _prepare(a, ws):
     return _run_export(KINDS["lmdb"], a, ws)
 
 
+def _reconcile(ws) -> None:
+    """Settle what a killed export left (curate.export.records.reconcile) before any command.
+    A database that cannot be opened is left for the command itself to report."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+    from curate.export.records import reconcile
+    url = make_url(ws.url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return  # a new workspace: nothing was exported yet
+    try:
+        reconcile(ws.open(), [ws.exports_dir])
+    except (SQLAlchemyError, OSError) as e:
+        logging.getLogger(__name__).info("export clean-up skipped: %s", e)
+
+
 # --- labels -----------------------------------------------------------------------------------
 def _labels_args(p):
     p.add_argument("out", metavar="LABELS", help="LABELS.csv or LABELS.parquet")
@@ -322,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     ws = Workspace.resolve(a.workspace, a.database_url)
     try:
+        _reconcile(ws)
         return a.handler(a, ws)
     except CliError as e:
         print(f"error: {e}", file=sys.stderr)

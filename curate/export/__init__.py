@@ -1,10 +1,13 @@
 """Exporters, one module each: old_celeba, peruvian_mix, sketch_pairs, lmdb (`curate prepare`)
 and labels (`curate labels`); `registry` lists the kinds and their settings for the CLI and
-the Export page, `common` holds what every export shares, `lmdb_format` the LMDB's keys.
+the Export page, `common` holds what every export shares (items, the untrusted inputs),
+`folder` writes an export's folder, `records` its database row, what it may replace and the
+recovery after a crash, and `lmdb_format` the LMDB's keys.
 
 Each export is written into a temp folder renamed into place at the end, holds manifest.csv
-and export.json, and is recorded in the database. Only the error type lives here, so that
-importing `curate.export.registry` or `curate.export.lmdb_format` stays light.
+and export.json, and is recorded in the database (pending, then done). Only the error type
+lives here, so that importing `curate.export.registry` or `curate.export.lmdb_format` stays
+light.
 """
 
 

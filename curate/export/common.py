@@ -1,21 +1,22 @@
-"""What every export shares: items, the manifest, export.json, the database record, checks.
+"""What every export shares: items, where they are read from, the manifest, checks, workers.
 
-An export is written into a temp folder beside OUT and renamed into place at the end
-(curate.fsutil.atomic_dir), so a crash or Ctrl-C leaves no half export and an earlier export
-of the same name untouched. The manifest is a pure function of the database, the parameters
-and the seed: rows in a fixed order, no times in it (times live in export.json).
+The folder itself is written by curate.export.folder.export_folder (temp folder, pending
+row, rename, done) and recorded by curate.export.records. The manifest is a pure function of
+the database, the parameters and the seed: rows in a fixed order, no times in it (times live
+in export.json).
+
+Input folders are not trusted: a manifest entry or a file found in a folder must resolve
+inside that folder (no absolute name, no `..`, no symlink leaving it), a manifest's recorded
+sha256 must match the bytes read, and a file whose name is not valid UTF-8 is skipped and
+reported rather than carried into a manifest.
 """
 from __future__ import annotations
 
-import contextlib
 import csv
-import datetime as dt
-import functools
 import hashlib
 import io
-import json
+import logging
 import os
-import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,17 +26,16 @@ from sqlalchemy import Engine, select
 from tqdm import tqdm
 
 from curate.export import ExportError
+from curate.export.records import MANIFEST, export_kind
+from curate.export.records import recent_exports  # noqa: F401 — the Export page imports it here
 from curate.export.registry import PHOTO_KINDS, kind_of
-from curate.fsutil import atomic_dir
 from curate.imaging import EXTENSIONS
 from curate.workers import worker_pool
-from db.engine import reading, writing
-from db.models import Export, Image, Source
+from db.engine import reading
+from db.models import Image, Source
 
-MANIFEST = "manifest.csv"
-EXPORT_JSON = "export.json"
+log = logging.getLogger(__name__)
 MANIFEST_COLUMNS = ("name", "source", "relpath", "image_id", "content_hash", "provenance")
-_REPO = Path(__file__).resolve().parent.parent.parent
 J = TypeVar("J")
 R = TypeVar("R")
 
@@ -90,25 +90,85 @@ def manifest_bytes(items: Iterable[Item]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
+def _inside(folder: Path, name: str) -> tuple[str | None, str]:
+    """(real path, "") of `name` under `folder` (already resolved), or (None, why it is refused)."""
+    if not name or "\x00" in name:
+        return None, "an empty name or a NUL byte"
+    if os.path.isabs(name):
+        return None, "an absolute path"
+    if ".." in Path(name).parts:
+        return None, "'..' in the name"
+    real = os.path.realpath(folder / name)
+    if not Path(real).is_relative_to(folder):
+        return None, f"a symlink to {real}, outside the folder"
+    return real, ""
+
+
+def _refuse_entries(what: str, bad: list[tuple[str, str]]) -> None:
+    """One error line naming the first unsafe entry and how many there are; nothing is read."""
+    if bad:
+        name, why = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise ExportError(f"{what}: entry {name!r} leaves the folder ({why}){more}; "
+                          "refused, nothing was read")
+
+
 def read_manifest(folder: str | os.PathLike) -> list[Item]:
-    """The items of an earlier export, in manifest order; `path` points at the exported file."""
+    """The items of an earlier export, in manifest order; `path` is the exported file's real path.
+
+    Every entry must resolve inside the folder (see the module doc); a malformed manifest or
+    an unsafe entry raises ExportError naming it. Recorded hashes are checked when the bytes
+    are read (check_file).
+    """
     folder = Path(folder).resolve()
-    with open(folder / MANIFEST, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    return [Item(path=str(folder / r["name"]), source=r["source"], relpath=r["relpath"],
-                 image_id=int(r["image_id"]) if r.get("image_id") else None,
-                 content_hash=r.get("content_hash", ""), provenance=r.get("provenance", ""),
-                 name=r["name"]) for r in rows]
+    where = f"{folder / MANIFEST}"
+    try:
+        with open(folder / MANIFEST, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        items, bad = [], []
+        for r in rows:
+            name = r["name"] or ""
+            real, why = _inside(folder, name)
+            if real is None:
+                bad.append((name, why))
+                continue
+            items.append(Item(path=real, source=r["source"] or "", relpath=r["relpath"] or "",
+                              image_id=int(r["image_id"]) if r.get("image_id") else None,
+                              content_hash=r.get("content_hash") or "",
+                              provenance=r.get("provenance") or "", name=name))
+    except (UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError) as e:
+        raise ExportError(f"{where} is not a manifest this tool reads "
+                          f"({type(e).__name__}: {e})") from None
+    _refuse_entries(where, bad)
+    return items
 
 
-def image_files(folder: Path) -> list[str]:
-    """Relative POSIX paths of the images under a folder, sorted; hidden files skipped."""
-    out = []
+def image_files(folder: Path, bad_names: list[str] | None = None) -> list[str]:
+    """Relative POSIX paths of the images under a folder (resolved), sorted; hidden files skipped.
+
+    A symlinked file must stay inside the folder (ExportError names the first that does not);
+    symlinked folders are not followed. A name that is not valid UTF-8 cannot be written to a
+    manifest: it is skipped and, when `bad_names` is given, appended there (as bytes' repr).
+    """
+    out, bad = [], []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for n in filenames:
-            if Path(n).suffix.lower() in EXTENSIONS and not n.startswith("."):
-                out.append((Path(dirpath) / n).relative_to(folder).as_posix())
+            if Path(n).suffix.lower() not in EXTENSIONS or n.startswith("."):
+                continue
+            rel = (Path(dirpath) / n).relative_to(folder).as_posix()
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                if bad_names is not None:
+                    bad_names.append(repr(os.fsencode(rel)))
+                continue
+            if os.path.islink(os.path.join(dirpath, n)):
+                real, why = _inside(folder, rel)
+                if real is None:
+                    bad.append((rel, why))
+            out.append(rel)
+    _refuse_entries(str(folder), bad)
     return sorted(out)
 
 
@@ -120,35 +180,39 @@ def items_from(path: str | os.PathLike, engine: Engine | None = None) -> list[It
 
     Items of an export keep their original source, id, hash and provenance; the exported copy
     must still match the hash (old-celeba and peruvian-mix copy the original bytes). A plain
-    folder's items carry no hash: nothing to compare with.
+    folder's items carry no hash: nothing to compare with. An input without images is refused.
     """
     folder = Path(path).expanduser().resolve()
     if not folder.is_dir():
         raise ExportError(f"input not found: {folder} (an export folder or a folder of images)")
+    try:
+        str(folder).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ExportError(f"input {os.fsencode(folder)!r}: the folder's name is not valid "
+                          "UTF-8; rename it") from None
     if (folder / MANIFEST).is_file():
-        items = read_manifest(folder)
         kind = export_kind(folder)
         if kind is not None and kind_of(kind) not in PHOTO_KINDS:
             raise ExportError(f"{folder} is a {kind} export; give an export of photos "
                               "(old-celeba, peruvian-mix) or a folder of images")
-        return items
-    if engine is not None:
-        with reading(engine) as s:
-            name = s.scalar(select(Source.name).where(Source.root == str(folder)))
-        if name is not None:
-            return source_items(engine, name) or []
-    rels = image_files(folder)
-    if not rels:
-        raise ExportError(f"no images (jpg, jpeg, png, webp) under {folder}")
-    return [Item(path=str(folder / r), source=str(folder), relpath=r) for r in rels]
-
-
-def export_kind(folder: Path) -> str | None:
-    """The kind an export folder's export.json records, as written (None: none readable)."""
-    try:
-        return json.loads((folder / EXPORT_JSON).read_text(encoding="utf-8")).get("kind")
-    except (FileNotFoundError, ValueError, AttributeError):
-        return None
+        items = read_manifest(folder)
+    else:
+        items = None
+        if engine is not None:
+            with reading(engine) as s:
+                name = s.scalar(select(Source.name).where(Source.root == str(folder)))
+            if name is not None:
+                items = source_items(engine, name) or []
+        if items is None:
+            bad_names: list[str] = []
+            rels = image_files(folder, bad_names)
+            if bad_names:
+                log.warning("skipped %d bad file(s) under %s, names not valid UTF-8: %s",
+                            len(bad_names), folder, ", ".join(bad_names[:5]))
+            items = [Item(path=str(folder / r), source=str(folder), relpath=r) for r in rels]
+    if not items:
+        raise ExportError(f"no images (jpg, jpeg, png, webp) in {folder}: nothing to export")
+    return items
 
 
 def source_items(engine: Engine, source: str) -> list[Item] | None:
@@ -176,107 +240,6 @@ def items_by_id(engine: Engine, image_ids: Iterable[int]) -> dict[int, Item]:
                 out[i] = Item(path=str(Path(root) / rel), source=name, relpath=rel, image_id=i,
                               content_hash=h)
     return out
-
-
-def check_destination(out: str | os.PathLike) -> Path:
-    """OUT resolved; refuses a non-empty folder that isn't an earlier export (or a file)."""
-    out = Path(out).expanduser().resolve()
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"destination {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / EXPORT_JSON).is_file():
-        raise ExportError(f"destination {out} is not empty and is not an earlier export; "
-                          "pick another folder or empty it")
-    return out
-
-
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """The package version, plus the git commit when run from a checkout."""
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        v = version("rostro")
-    except PackageNotFoundError:
-        v = "unknown"
-    try:
-        sha = subprocess.run(["git", "-C", str(_REPO), "rev-parse", "--short=12", "HEAD"],
-                             capture_output=True, text=True, timeout=5, check=True).stdout.strip()
-        return f"{v}+g{sha}" if sha else v
-    except (OSError, subprocess.SubprocessError):
-        return v
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    kind: str
-    path: Path
-    counts: dict
-    manifest_sha256: str
-    export_id: int
-
-    def summary(self) -> str:
-        counts = ", ".join(f"{k} {v}" for k, v in self.counts.items())
-        return f"{self.kind} export written to {self.path}: {counts} (manifest sha256 {self.manifest_sha256[:12]})"
-
-
-@dataclass
-class Written:
-    """An export being written: its files go into `tmp`; done() hands over manifest and counts."""
-
-    tmp: Path
-    items: list[Item] | None = None
-    counts: dict | None = None
-    result: ExportResult | None = None  # set once the folder is in place and recorded
-
-    def done(self, items: Iterable[Item], counts: dict) -> None:
-        self.items, self.counts = list(items), counts
-
-
-@contextlib.contextmanager
-def export_folder(engine: Engine | None, final: Path, kind: str, params: dict,
-                  seed: int | None) -> Iterator[Written]:
-    """The tail every exporter shares, around the files it writes.
-
-    Yields a Written whose `tmp` is a temp folder beside `final` (curate.fsutil.atomic_dir);
-    the exporter fills it and calls done(items, counts). Then manifest.csv and export.json are
-    written into it, it is renamed onto `final`, and the export is recorded in the database
-    (engine None: not recorded); `.result` is the ExportResult. On any exception nothing is
-    kept and an earlier export at `final` stays. `final` comes from check_destination(),
-    called before the exporter does any work so that a refused destination costs nothing.
-    """
-    with atomic_dir(final) as tmp:
-        w = Written(tmp)
-        yield w
-        if w.items is None:
-            raise RuntimeError(f"the {kind} exporter did not call done()")
-        sha = _write_meta(tmp, kind, w.items, params, seed, w.counts)
-    export_id = _record(engine, final, kind, params, seed, w.counts, sha)
-    w.result = ExportResult(kind, final, w.counts, sha, export_id)
-
-
-def _write_meta(tmp: Path, kind: str, items: list[Item], params: dict, seed: int | None,
-                counts: dict) -> str:
-    """Write manifest.csv and export.json into the temp folder; returns the manifest's sha256."""
-    data = manifest_bytes(items)
-    sha = hashlib.sha256(data).hexdigest()
-    (tmp / MANIFEST).write_bytes(data)
-    meta = {"kind": kind, "params": params, "seed": seed, "counts": counts,
-            "code_version": code_version(), "manifest_sha256": sha,
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    (tmp / EXPORT_JSON).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return sha
-
-
-def _record(engine: Engine | None, final: Path, kind: str, params: dict, seed: int | None,
-            counts: dict, sha: str) -> int:
-    """Record a finished export in the database (db.models.Export); returns its id (0: no db)."""
-    if engine is None:
-        return 0
-    with writing(engine) as s:
-        row = Export(kind=kind, path=str(final), params=params, seed=seed, counts=counts,
-                     manifest_sha256=sha)
-        s.add(row)
-        s.flush()
-        return row.id
 
 
 def copy_items(tmp: Path, items: list[Item], *, desc: str, progress: bool) -> None:
@@ -310,13 +273,6 @@ def run_jobs(work: Callable[[J], R], jobs: list[J], workers: int, *, inline_belo
 
 def output_name(index: int, item: Item) -> str:
     """000001.jpg, … keeping the original extension (lower case) since the bytes are copied."""
-    ext = Path(item.relpath).suffix.lower() or ".jpg"
+    ext = Path(item.relpath).suffix.lower()
+    ext = ext if ext in EXTENSIONS else ".jpg"  # a manifest's relpath is not trusted
     return f"{index + 1:06d}{ext}"
-
-
-def recent_exports(engine: Engine, limit: int = 50) -> list[dict]:
-    """The newest recorded exports (kind, path, counts, seed, time), newest first (default 50)."""
-    with reading(engine) as s:
-        rows = s.scalars(select(Export).order_by(Export.id.desc()).limit(limit)).all()
-    return [dict(kind=r.kind, path=r.path, counts=r.counts, seed=r.seed,
-                 created_at=r.created_at) for r in rows]

@@ -27,6 +27,7 @@ export.json sit beside data.mdb (the reference reader ignores them).
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import logging
@@ -39,8 +40,9 @@ import lmdb
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
-from curate.export.common import (ExportResult, Item, check_destination, check_file,
-                                  export_folder, fail_on_problems, items_from, run_jobs)
+from curate.export.common import Item, check_file, fail_on_problems, items_from, run_jobs
+from curate.export.folder import ExportResult, export_folder
+from curate.export.records import check_destination
 from curate.export.lmdb_format import LENGTH_KEY, key, length_value
 from curate.export.registry import Lmdb
 from curate.imaging import BadImage, encode_jpeg, to_rgb
@@ -52,6 +54,7 @@ QUALITY = 100  # the contract: JPEG quality 100
 DRAFT_GAP = 2.0  # decode at reduced DCT scale only when >= this many source pixels per output
 DRAFT_SCALES = (4, 2)  # 1/8 is DC-only: too coarse for Lanczos quality
 BATCH = 1000  # images per LMDB write transaction
+FULL_BELOW = 64 << 20  # bytes free under which an LMDB write error is taken for a full disk
 
 
 def crop_box(w: int, h: int, size: int) -> tuple[float, float, float, float]:
@@ -126,6 +129,55 @@ def _work(args: tuple[int, Item, tuple[int, ...], bool]) -> tuple[int, str, list
     return index, sha, [encode_jpeg(imgs[s], QUALITY) for s in sizes]
 
 
+def _as_os_error(e: lmdb.Error, where: Path) -> OSError:
+    """LMDB reports a full disk as a bare I/O error (no errno): call it ENOSPC when the disk
+    has less than FULL_BELOW bytes left, so the export says "disk full" in one line."""
+    try:
+        st = os.statvfs(where)
+        full = st.f_bavail * st.f_frsize < FULL_BELOW
+    except OSError:
+        full = False
+    return OSError(errno.ENOSPC if full else errno.EIO, f"LMDB: {e}", str(where))
+
+
+def _write_lmdb(folder: Path, jobs: list, workers: int, map_size: int,
+                progress: bool) -> list[str]:
+    """Write every job's images and `length` into an LMDB in `folder`; returns each image's
+    sha256. Raises ExportError listing the unusable files (then nothing counts: the caller's
+    temp folder is dropped)."""
+    problems: list[str] = []
+    hashes: list[str] = [""] * len(jobs)
+    env = lmdb.open(str(folder), map_size=map_size, subdir=True, readahead=False, meminit=False)
+    try:
+        txn = env.begin(write=True)
+        bar = tqdm(total=len(jobs), desc="prepare", unit="img", disable=not progress)
+        try:
+            work = run_jobs(_work, jobs, workers, inline_below=32, chunksize=16)
+            for n, (i, sha, result) in enumerate(work, 1):
+                hashes[i] = sha
+                if isinstance(result, str):
+                    problems.append(result)
+                elif not problems:  # after a problem nothing more is kept: it will fail
+                    for s, jpeg in zip(jobs[i][2], result):
+                        txn.put(key(s, i), jpeg)
+                if n % BATCH == 0:
+                    txn.commit()
+                    txn = env.begin(write=True)
+                bar.update()
+            fail_on_problems(problems)
+            txn.put(LENGTH_KEY, length_value(len(jobs)))
+            txn.commit()
+        except BaseException:
+            txn.abort()
+            raise
+        finally:
+            bar.close()
+        env.sync()
+    finally:
+        env.close()
+    return hashes
+
+
 def prepare(engine, out: str | os.PathLike, source: str | os.PathLike, *,
             progress: bool = True, **options) -> ExportResult:
     """Write the multi-resolution LMDB of the images of `source` (an export or a folder) to `out`.
@@ -137,44 +189,19 @@ def prepare(engine, out: str | os.PathLike, source: str | os.PathLike, *,
     """
     p = Lmdb(source=source, **options)
     sizes, exact = p.sizes, p.exact
-    final = check_destination(out)
+    final = check_destination(out, engine, p.kind)
     items = items_from(p.source, engine)
     workers = p.workers or os.cpu_count() or 1
     jobs = [(i, it, sizes, exact) for i, it in enumerate(items)]
     per_image = sum(3 * s * s for s in sizes)
     map_size = max(64 << 20, 2 * per_image * len(items) + (16 << 20))
-    problems: list[str] = []
-    hashes: list[str] = [""] * len(items)
     params = {"source": str(Path(p.source).expanduser().resolve()), "sizes": list(sizes),
               "exact": exact, "quality": QUALITY}
-    with export_folder(engine, final, p.kind, params, None) as w:
-        env = lmdb.open(str(w.tmp), map_size=map_size, subdir=True, readahead=False, meminit=False)
+    with export_folder(engine, final, p.kind, params, None, reads=items) as w:
         try:
-            txn = env.begin(write=True)
-            bar = tqdm(total=len(jobs), desc="prepare", unit="img", disable=not progress)
-            try:
-                for n, (i, sha, result) in enumerate(run_jobs(_work, jobs, workers, inline_below=32, chunksize=16), 1):
-                    hashes[i] = sha
-                    if isinstance(result, str):
-                        problems.append(result)
-                    elif not problems:  # after a problem nothing more is kept: it will fail
-                        for s, jpeg in zip(sizes, result):
-                            txn.put(key(s, i), jpeg)
-                    if n % BATCH == 0:
-                        txn.commit()
-                        txn = env.begin(write=True)
-                    bar.update()
-                fail_on_problems(problems)
-                txn.put(LENGTH_KEY, length_value(len(items)))
-                txn.commit()
-            except BaseException:
-                txn.abort()
-                raise
-            finally:
-                bar.close()
-            env.sync()
-        finally:
-            env.close()
+            hashes = _write_lmdb(w.tmp, jobs, workers, map_size, progress)
+        except lmdb.Error as e:
+            raise _as_os_error(e, w.tmp) from None
         manifest = [replace(it, name=f"{i:05d}",
                             content_hash=it.content_hash or hashes[i])
                     for i, it in enumerate(items)]

@@ -14,8 +14,10 @@ from dataclasses import replace
 import numpy as np
 
 from curate.decisions import FinalVerdict, final_verdicts
-from curate.export.common import (ExportError, ExportResult, Item, check_destination,
-                                  copy_items, export_folder, items_by_id, output_name)
+from curate.export import ExportError
+from curate.export.common import Item, copy_items, items_by_id, output_name
+from curate.export.folder import ExportResult, export_folder
+from curate.export.records import check_destination
 from curate.export.registry import OldCeleba
 from curate.rules import TAG_KEYS
 
@@ -52,7 +54,7 @@ def export_old_celeba(engine, out: str | os.PathLike, *, progress: bool = True,
     """
     p = OldCeleba(**options)
     exclude = sorted(set(p.exclude_tags))
-    final = check_destination(out)
+    final = check_destination(out, engine, p.kind)
     pool = accepted(engine, exclude)
     if len(pool) < p.count and not p.allow_fewer:
         tagged = f" without the tags {', '.join(exclude)}" if exclude else ""
@@ -64,7 +66,7 @@ def export_old_celeba(engine, out: str | os.PathLike, *, progress: bool = True,
     items = [replace(it, name=output_name(k, it)) for k, it in enumerate(chosen)]
     params = {"count": p.count, "exclude_tags": exclude, "allow_fewer": p.allow_fewer}
     counts = {"images": len(items), "qualifying": len(pool)}
-    with export_folder(engine, final, p.kind, params, p.seed) as w:
+    with export_folder(engine, final, p.kind, params, p.seed, reads=items) as w:
         copy_items(w.tmp, items, desc="old-celeba", progress=progress)
         w.done(items, counts)
     return w.result

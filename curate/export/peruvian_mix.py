@@ -14,9 +14,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from curate.export.common import (ExportError, ExportResult, Item, check_destination,
-                                  copy_items, export_folder, items_from, output_name,
-                                  source_items)
+
+from curate.export import ExportError
+from curate.export.common import Item, copy_items, items_from, output_name, source_items
+from curate.export.folder import ExportResult, export_folder
+from curate.export.records import check_destination
 from curate.export.old_celeba import accepted, sample
 from curate.export.registry import PeruvianMix
 
@@ -25,8 +27,10 @@ def peruvian_items(engine, where: str | os.PathLike) -> list[Item]:
     """SOURCE_OR_DIR: a database source by name, else a folder (see common.items_from)."""
     if engine is not None:
         items = source_items(engine, str(where))
-        if items is not None:
+        if items:
             return items
+        if items is not None:
+            raise ExportError(f"--peruvian {where}: the source holds no images; nothing to mix")
     folder = Path(where).expanduser().resolve()
     if not folder.is_dir():
         raise ExportError(f"--peruvian {where}: no source of that name in the database and no "
@@ -64,7 +68,7 @@ def export_peruvian_mix(engine, out: str | os.PathLike, *, progress: bool = True
     None = every accepted image, count 5000, ratio 0.5, allow_fewer False, seed 0).
     """
     p = PeruvianMix(**options)
-    final = check_destination(out)
+    final = check_destination(out, engine, p.kind)
     peru = peruvian_items(engine, p.peruvian)
     olds = items_from(p.old, engine) if p.old is not None else accepted(engine)
     n_old, n_peru = split_count(p.count, p.ratio, len(olds), len(peru), p.allow_fewer)
@@ -78,7 +82,7 @@ def export_peruvian_mix(engine, out: str | os.PathLike, *, progress: bool = True
               "old": None if p.old is None else str(Path(p.old).resolve()),
               "count": p.count, "ratio": p.ratio, "allow_fewer": p.allow_fewer}
     counts = {"images": len(items), "old_celeba": n_old, "peruvian": n_peru}
-    with export_folder(engine, final, p.kind, params, p.seed) as w:
+    with export_folder(engine, final, p.kind, params, p.seed, reads=items) as w:
         copy_items(w.tmp, items, desc="peruvian-mix", progress=progress)
         w.done(items, counts)
     return w.result

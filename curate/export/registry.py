@@ -26,7 +26,7 @@ from curate.export import ExportError
 from curate.rules import TAGS
 
 if TYPE_CHECKING:
-    from curate.export.common import ExportResult
+    from curate.export.folder import ExportResult
 
 MIN_SIZE, MAX_SIZE = 4, 2048  # LMDB sizes: powers of two in this range
 
@@ -178,7 +178,8 @@ class Kind:
     summary: str  # the line --help shows
     title: str  # the Export page's name for it (the dataset's name)
     folder: str  # the Export page's default destination, under the workspace's exports/
-    out_help: str = "destination folder"
+    out_help: str = ("destination folder (replaced only when it is an earlier export of this "
+                     "kind recorded in this database)")
     out_metavar: str | None = None
 
     @property
@@ -210,15 +211,15 @@ def values(params: Any) -> dict[str, Any]:
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind(OldCeleba, "curate.export.old_celeba:export_old_celeba", "export",
-         "the accepted CelebA images (seed: 2,500)", "old_celebA", "old_celebA",
-         out_help="destination folder (replaced when it is an earlier export)"),
+         "the accepted CelebA images (seed: 2,500)", "old_celebA", "old_celebA"),
     Kind(PeruvianMix, "curate.export.peruvian_mix:export_peruvian_mix", "export",
          "seeded mix of peruvian_face and old_celebA", "peruvian_mix", "peruvian_mix"),
     Kind(SketchPairs, "curate.export.sketch_pairs:export_sketch_pairs", "export",
          "photo | sketch pairs for pix2pix, 80/20 train/val", "sketch pairs", "sketch_pairs"),
     Kind(Lmdb, "curate.export.lmdb:prepare", "prepare",
          "write the multi-resolution LMDB for the StyleGAN trainer", "LMDB", "faces.lmdb",
-         out_help="destination LMDB folder", out_metavar="LMDB_OUT"),
+         out_help="destination LMDB folder (replaced only when it is an earlier LMDB recorded "
+                  "in this database)", out_metavar="LMDB_OUT"),
 )}
 PHOTO_KINDS = ("old_celeba", "peruvian_mix")  # exports of the original photos, byte for byte
 

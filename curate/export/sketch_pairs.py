@@ -18,8 +18,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from curate.export.common import (ExportResult, check_destination, check_file, export_folder,
-                                  fail_on_problems, items_from, run_jobs)
+from curate.export.common import check_file, fail_on_problems, items_from, run_jobs
+from curate.export.folder import ExportResult, export_folder
+from curate.export.records import check_destination
 from curate.export.registry import SketchPairs
 from curate.imaging import BadImage, encode_jpeg, read_image, to_rgb
 from curate.sketch import sketch
@@ -78,7 +79,7 @@ def export_sketch_pairs(engine, out: str | os.PathLike, source: str | os.PathLik
     workers None = all cores).
     """
     p = SketchPairs(source=source, **options)
-    final = check_destination(out)
+    final = check_destination(out, engine, p.kind)
     items = items_from(p.source, engine)
     splits = split(len(items), p.val, p.seed)
     named = [replace(it, name=f"{sp}/{i + 1:06d}.jpg") for i, (it, sp) in enumerate(zip(items, splits))]
@@ -87,7 +88,7 @@ def export_sketch_pairs(engine, out: str | os.PathLike, source: str | os.PathLik
     jobs = [(i, it, p.size, p.detail, p.darkness, p.levels) for i, it in enumerate(named)]
     workers = p.workers or os.cpu_count() or 1
     problems: list[str] = []
-    with export_folder(engine, final, p.kind, params, p.seed) as w:
+    with export_folder(engine, final, p.kind, params, p.seed, reads=items) as w:
         tmp = w.tmp
         (tmp / "train").mkdir()
         (tmp / "val").mkdir()

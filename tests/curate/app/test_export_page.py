@@ -65,3 +65,22 @@ def test_export_page_refuses_annotators(engine, db_url, tmp_path, monkeypatch):
     at.run()
     assert any("admins only" in e.value for e in at.error)
     assert not at.button
+
+
+def test_export_page_refuses_a_folder_it_did_not_write(sqlite_engine, sqlite_url, tmp_path,
+                                                        monkeypatch):
+    ws = tmp_path / "ws"
+    monkeypatch.setenv("ROSTRO_WORKSPACE", str(ws))
+    monkeypatch.setenv("ROSTRO_DATABASE_URL", sqlite_url)
+    users = two_accepted(sqlite_engine, tmp_path)
+    out = ws / "exports" / "old_celebA"
+    out.mkdir(parents=True)
+    (out / "export.json").write_text('{"kind": "old_celeba", "id": 1}')
+    (out / "notes.txt").write_text("mine")
+    at = page("curate/app/export.py", as_user(users, "admin"))
+    at.run()
+    at.checkbox(key="x_old_celeba_allow_fewer").check()
+    at.button[0].click().run()
+    assert any("is not an export this database recorded" in e.value for e in at.error)
+    assert sorted(p.name for p in out.iterdir()) == ["export.json", "notes.txt"]
+    assert not at.dataframe or len(at.dataframe[0].value) == 0

@@ -8,12 +8,15 @@ import lmdb
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
 from curate.export import lmdb as lmdb_export
 from curate.cli import main
 from curate.export.common import ExportError
 from curate.export.lmdb import prepare, resize_all
 from curate.export.registry import parse_sizes
+from db.engine import reading
+from db.models import Export
 
 from .lmdb_read import read_lmdb
 
@@ -120,9 +123,9 @@ def test_cli_unsupported_size_and_missing_input(faces_dir, tmp_path, capsys):
                  "--sizes", "8", "--workers", "1"]) == 0
 
 
-def test_crash_mid_prepare_keeps_earlier_lmdb(faces_dir, tmp_path, monkeypatch):
+def test_crash_mid_prepare_keeps_earlier_lmdb(faces_dir, tmp_path, monkeypatch, sqlite_engine):
     out = tmp_path / "lmdb"
-    prepare(None, out, faces_dir, sizes=(8,), workers=1, progress=False)
+    prepare(sqlite_engine, out, faces_dir, sizes=(8,), workers=1, progress=False)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     real, calls = lmdb_export._work, []
 
@@ -134,9 +137,11 @@ def test_crash_mid_prepare_keeps_earlier_lmdb(faces_dir, tmp_path, monkeypatch):
 
     monkeypatch.setattr(lmdb_export, "_work", boom)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        prepare(None, out, faces_dir, sizes=(8, 16), workers=1, progress=False)
+        prepare(sqlite_engine, out, faces_dir, sizes=(8, 16), workers=1, progress=False)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    with reading(sqlite_engine) as s:  # the failed run's pending row is gone
+        assert s.execute(select(Export.path, Export.state)).all() == [(str(out), "done")]
 
 
 def test_changed_file_in_export_stops_prepare(labelled):

@@ -111,7 +111,7 @@ def test_non_empty_destination_refused(labelled):
     out = labelled.tmp / "precious"
     out.mkdir()
     (out / "thesis.txt").write_text("do not lose")
-    with pytest.raises(ExportError, match="not empty and is not an earlier export"):
+    with pytest.raises(ExportError, match="not empty and is not an export this database recorded"):
         export_old_celeba(labelled.engine, out, count=1, progress=False)
     assert (out / "thesis.txt").read_text() == "do not lose"
 

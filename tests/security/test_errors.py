@@ -49,8 +49,9 @@ def _workspace_with(tmp_path, data: bytes):
 def test_a_file_that_is_not_a_database_is_one_line(tmp_path):
     ws = _workspace_with(tmp_path, os.urandom(8192))
     before = _listing(ws)
-    assert_one_error_line(cli("--workspace", ws, "status"), "not a usable SQLite database",
-                          "rostro.db")
+    for command in ("status", "serve"):  # serve checks the database before starting the app
+        assert_one_error_line(cli("--workspace", ws, command), "not a usable SQLite database",
+                              "rostro.db")
     assert _listing(ws) == before
 
 

@@ -104,7 +104,8 @@ def scan(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
             p = d / name
             rel = p.relative_to(root).as_posix()
             if not _is_utf8(rel):
-                escaping.append((shown(rel), "file name is not valid UTF-8; rename the file to ingest it"))
+                escaping.append((shown(rel), "file name is not valid UTF-8; rename the file to "
+                                                 "ingest it"))
                 continue
             if p.is_symlink() and not _inside(p.resolve(), root):
                 escaping.append((rel, f"symlink leaves the image root (→ {shown(os.readlink(p))})"))
@@ -311,7 +312,8 @@ def ingest(
     return report
 
 
-def _record(s: Session, src_id: int, rows: list[dict]) -> tuple[list[dict], list[tuple[str, str | None]]]:
+def _record(s: Session, src_id: int,
+            rows: list[dict]) -> tuple[list[dict], list[tuple[str, str | None]]]:
     """Insert `rows` as images of source `src_id`, skipping any whose content or file a
     concurrent ingest recorded first. Returns the rows inserted and, per row skipped, (file,
     the copy holding its content) — the copy None when it is this very file (the same folder

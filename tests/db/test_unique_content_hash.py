@@ -55,7 +55,8 @@ def test_0005_merges_copies_into_the_first_and_keeps_every_decision(raced):
         assert _rows(c, "SELECT image_id FROM adjudications") == [(1,)]
         # ana's two extra copies left her queue, which closed up; luis's copy now points at h2.
         assert _rows(c, "SELECT annotator_id, position, image_id FROM assignments"
-                        " ORDER BY annotator_id, position") == [(1, 0, 1), (1, 1, 5), (2, 0, 2), (2, 1, 5)]
+                        " ORDER BY annotator_id, position") == [
+            (1, 0, 1), (1, 1, 5), (2, 0, 2), (2, 1, 5)]
         problems = _rows(c, "SELECT source_id, relpath, kind, reason FROM ingest_problems"
                             " ORDER BY source_id, relpath")
     assert [p[:3] for p in problems] == [(2, "1.jpg", "duplicate"), (2, "2.jpg", "duplicate"),

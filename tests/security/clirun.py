@@ -25,7 +25,8 @@ def command(*args: str | os.PathLike) -> list[str]:
     return [sys.executable, "-m", "curate", *map(str, args)]
 
 
-def cli(*args: str | os.PathLike, prefix: tuple[str, ...] = (), timeout: float = 120) -> subprocess.CompletedProcess:
+def cli(*args: str | os.PathLike, prefix: tuple[str, ...] = (),
+        timeout: float = 120) -> subprocess.CompletedProcess:
     """`python -m curate ARGS` (after `prefix`, e.g. an unshare wrapper), output captured as text."""
     return subprocess.run([*prefix, *command(*args)], env=env(), capture_output=True, text=True,
                           timeout=timeout, cwd=REPO, errors="replace")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from curate.export.registry import KINDS, shown
-from curate.workspace import Workspace
+from curate.workspace import Workspace, explain
 
 Handler = Callable[[argparse.Namespace, Workspace], int]
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
@@ -345,3 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        # A database or workspace the user can fix (corrupt, unreachable, read-only, a bad URL)
+        # is one line; anything else is a bug and keeps its traceback.
+        why = explain(e, ws.url)
+        if why is None:
+            raise
+        print(f"error: {why}", file=sys.stderr)
+        return 2

@@ -2,9 +2,17 @@
 
 Idempotent: files already recorded are not read again; new files are added; vanished files are
 marked (never deleted: decisions may point at them). Bad files never stop an ingest: each is
-recorded in `ingest_problems` with its reason and reported at the end. Decoding runs on all
-cores; rows are written in batches, each its own transaction, so a killed ingest keeps what it
-had written and a re-run picks up the rest.
+recorded in `ingest_problems` with its reason and reported at the end; so is a file whose name is
+not valid UTF-8 (the database cannot hold it), shown with its odd bytes escaped. Decoding runs
+on all cores; rows are written in batches, each its own transaction, so a killed ingest keeps
+what it had written and a re-run picks up the rest.
+
+Each content is recorded once per database (a unique index on `images.content_hash`). Rows go
+in with INSERT … ON CONFLICT DO NOTHING, so when two ingests race — one folder twice, or the
+same files in two folders — the one that writes second skips what the first recorded and
+reports those files as already recorded or as duplicates, instead of failing. A new source is
+created in the transaction of its first rows, so an ingest that fails or finds nothing leaves
+no empty source behind.
 """
 from __future__ import annotations
 
@@ -17,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, Table, delete, insert, select, update
+from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from curate import celeba
@@ -46,12 +55,15 @@ class IngestReport:
     returned: list[str] = field(default_factory=list)  # vanished before, back now
     with_attributes: int = 0
     seconds: float = 0.0
+    recorded: bool = True  # False: a new source that found no files was not recorded
 
     @property
     def rate(self) -> float:
         return self.added / self.seconds if self.seconds else 0.0
 
     def summary(self) -> str:
+        if not self.recorded:
+            return f"source {self.source!r} at {self.root}: no image files; nothing recorded"
         lines = [
             f"source {self.source!r} at {self.root}: {self.seen} image files, {self.added} added, "
             f"{self.already} already recorded, {len(self.duplicates)} exact duplicates, "
@@ -74,7 +86,8 @@ class IngestReport:
 
 
 def scan(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
-    """Relative POSIX paths of image files under root (sorted) and links that leave the root."""
+    """Relative POSIX paths of image files under root (sorted), and (name, reason) for the
+    files that cannot be taken: links that leave the root, names that are not valid UTF-8."""
     files: list[str] = []
     escaping: list[tuple[str, str]] = []
     root = root.resolve()
@@ -83,15 +96,19 @@ def scan(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
         for name in list(dirnames):
             p = d / name
             if p.is_symlink() and not _inside(p.resolve(), root):
-                escaping.append((p.relative_to(root).as_posix(), "symlink leaves the image root"))
+                escaping.append((shown(p.relative_to(root).as_posix()), "symlink leaves the image root"))
         dirnames.sort()
         for name in filenames:
             if Path(name).suffix.lower() not in EXTENSIONS or name.startswith("._"):
                 continue
             p = d / name
             rel = p.relative_to(root).as_posix()
+            if not _is_utf8(rel):
+                escaping.append((shown(rel), "file name is not valid UTF-8; rename the file to "
+                                                 "ingest it"))
+                continue
             if p.is_symlink() and not _inside(p.resolve(), root):
-                escaping.append((rel, f"symlink leaves the image root (→ {os.readlink(p)})"))
+                escaping.append((rel, f"symlink leaves the image root (→ {shown(os.readlink(p))})"))
                 continue
             files.append(rel)
     files.sort()
@@ -100,6 +117,20 @@ def scan(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
 
 def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
+
+
+def _is_utf8(name: str) -> bool:
+    """False for a name holding bytes that are not UTF-8 (os gives them as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(name: str) -> str:
+    """A file name as it can be printed and stored: bytes that are not UTF-8 escaped (\\xe9)."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _probe_path(args: tuple[str, str]) -> tuple[str, dict | str]:
@@ -136,17 +167,34 @@ def _probe_all(root: Path, rels: list[str], workers: int, progress: bool) -> Ite
         bar.close()
 
 
-def get_or_create_source(engine: Engine, name: str, root: Path) -> int:
-    with writing(engine) as s:
-        src = s.scalar(select(Source).where(Source.name == name))
-        if src is None:
-            src = Source(name=name, root=str(root))
-            s.add(src)
-            s.flush()
-        elif Path(src.root) != root:
-            raise ValueError(f"source {name!r} is registered at {src.root}, not {root}; "
-                             "pick another --source name")
-        return src.id
+def find_source(session: Session, name: str, root: Path) -> int | None:
+    """The id of source `name`, None when there is none; ValueError when it has another root."""
+    row = session.execute(select(Source.id, Source.root).where(Source.name == name)).first()
+    if row is not None and Path(row.root) != root:
+        raise ValueError(f"source {name!r} is registered at {row.root}, not {root}; "
+                         "pick another --source name")
+    return None if row is None else row.id
+
+
+def _create_source(session: Session, name: str, root: Path) -> int:
+    """Source `name` inside the caller's write transaction; an ingest that created it first
+    (a race) wins and its row is used, if its root is the same."""
+    session.execute(_insert_skipping_conflicts(session, Source.__table__).values(
+        name=name, root=str(root)))
+    return find_source(session, name, root)
+
+
+def _insert_skipping_conflicts(session: Session, table: Table):
+    """INSERT … ON CONFLICT DO NOTHING on `table`: a row that breaks a unique index (recorded
+    by a concurrent ingest) is skipped instead of failing the transaction."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        raise ValueError(f"ingest supports SQLite and PostgreSQL, not {dialect}")
+    return dialect_insert(table).on_conflict_do_nothing()
 
 
 def ingest(
@@ -169,7 +217,8 @@ def ingest(
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"image folder not found: {root}")
-    src_id = get_or_create_source(engine, source, root)
+    if not _is_utf8(str(root)):
+        raise ValueError(f"the image folder's path is not valid UTF-8: {shown(str(root))}; rename it")
     report = IngestReport(source=source, root=str(root))
 
     attr_names, attrs = celeba.read_attributes(attributes or celeba.find(root, celeba.ATTR_FILE))
@@ -178,9 +227,14 @@ def ingest(
     files, escaping = scan(root)
     report.seen = len(files)
     with reading(engine) as s:
-        known = dict(s.execute(select(Image.relpath, Image.missing_since).where(
-            Image.source_id == src_id)).all())
+        src_id = find_source(s, source, root)  # None: created with its first rows
+        known = {} if src_id is None else dict(s.execute(select(Image.relpath, Image.missing_since)
+                                                         .where(Image.source_id == src_id)).all())
         recorded = set(s.scalars(select(Image.content_hash)))  # every source: exact duplicates
+    if src_id is None and not files and not escaping:
+        report.recorded = False  # an empty or mistyped folder must not claim the name
+        report.seconds = time.perf_counter() - t0
+        return report
     present = set(files)
     report.vanished = sorted(r for r, missing in known.items() if r not in present and missing is None)
     report.returned = sorted(r for r, missing in known.items() if r in present and missing is not None)
@@ -194,12 +248,21 @@ def ingest(
     this_run: dict[str, str] = {}  # content hash → file added by this ingest
 
     def flush() -> None:
+        nonlocal src_id
         if not batch:
             return
-        # Core executemany, no RETURNING: the ORM's per-row bookkeeping cost more than decoding.
         with writing(engine) as s:
-            s.execute(insert(Image.__table__), batch)
-        added.extend(row["relpath"] for row in batch)
+            if src_id is None:
+                src_id = _create_source(s, source, root)
+            done, skipped = _record(s, src_id, batch)
+        added.extend(row["relpath"] for row in done)
+        report.with_attributes += sum(row["attributes"] is not None for row in done)
+        for rel, other in skipped:  # recorded meanwhile by a concurrent ingest
+            if other is None:
+                report.already += 1
+            else:
+                report.duplicates.append((rel, other))
+                problems.append(dict(relpath=rel, kind="duplicate", reason=f"same content as {other}"))
         batch.clear()
 
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -215,10 +278,8 @@ def ingest(
             problems.append(dict(relpath=rel, kind="duplicate", reason=f"same content as {other}"))
             continue
         name = rel.rsplit("/", 1)[-1]
-        row = dict(source_id=src_id, relpath=rel, created_at=now, partition=parts.get(name),
-                   attributes=attrs.get(name) if attrs else None, **result)
-        report.with_attributes += row["attributes"] is not None
-        batch.append(row)
+        batch.append(dict(relpath=rel, created_at=now, partition=parts.get(name),
+                          attributes=attrs.get(name) if attrs else None, **result))
         this_run[h] = rel
         if len(batch) >= BATCH:
             flush()
@@ -232,6 +293,8 @@ def ingest(
         problems.append(dict(relpath=rel, kind="vanished", reason="file no longer under the root"))
 
     with writing(engine) as s:
+        if src_id is None:  # nothing added: the source comes with its problems
+            src_id = _create_source(s, source, root)
         # Problems describe the latest ingest of this source.
         s.execute(delete(IngestProblem).where(IngestProblem.source_id == src_id))
         if problems:
@@ -247,6 +310,32 @@ def ingest(
     report.seconds = time.perf_counter() - t0
     log.info("ingest done: %s added in %.1f s", report.added, report.seconds)
     return report
+
+
+def _record(s: Session, src_id: int,
+            rows: list[dict]) -> tuple[list[dict], list[tuple[str, str | None]]]:
+    """Insert `rows` as images of source `src_id`, skipping any whose content or file a
+    concurrent ingest recorded first. Returns the rows inserted and, per row skipped, (file,
+    the copy holding its content) — the copy None when it is this very file (the same folder
+    ingested twice at once)."""
+    for row in rows:
+        row["source_id"] = src_id
+    # Core executemany; RETURNING names the rows that went in (batched by SQLAlchemy's
+    # insertmanyvalues, unlike the ORM's per-row bookkeeping).
+    stmt = _insert_skipping_conflicts(s, Image.__table__).returning(Image.relpath)
+    inserted = set(s.scalars(stmt, rows))
+    lost = [row for row in rows if row["relpath"] not in inserted]
+    holders: dict[str, tuple[int, str, str]] = {}
+    for chunk in _chunks([row["content_hash"] for row in lost], 500):
+        q = (select(Image.content_hash, Image.source_id, Image.relpath, Source.name).join(Source)
+             .where(Image.content_hash.in_(chunk)))
+        holders.update((h, (sid, rel, name)) for h, sid, rel, name in s.execute(q))
+    skipped = []
+    for row in lost:
+        sid, rel, name = holders.get(row["content_hash"], (src_id, row["relpath"], ""))
+        same_file = (sid, rel) == (src_id, row["relpath"])
+        skipped.append((row["relpath"], None if same_file else f"{rel} ({name})"))
+    return [row for row in rows if row["relpath"] in inserted], skipped
 
 
 def _chunks(items: list, n: int) -> Iterable[list]:

@@ -2,7 +2,9 @@
 
 Nothing connects at import time.
 
-SQLite gets WAL, a busy timeout and foreign keys. Reads begin deferred; `writing()` begins
+SQLite gets WAL, a busy timeout and foreign keys. `read_only=True` opens a SQLite file that sits
+in a folder this process cannot write (a read-only mount, a snapshot): reads work, writes fail
+with "attempt to write a readonly database". Reads begin deferred; `writing()` begins
 with `BEGIN IMMEDIATE` so a read-then-write transaction takes the write lock up front and
 waits its turn instead of failing with "database is locked" at its first write (SQLAlchemy's
 documented recipe for pysqlite's transaction handling).
@@ -18,7 +20,9 @@ import contextlib
 import functools
 import logging
 import os
+import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterator
 
 from sqlalchemy import Engine, create_engine, event
@@ -40,16 +44,25 @@ WRITE_TURN_TIMEOUT_S = 10.0  # longest wait for the SQLite write turn before "da
 _IMMEDIATE = "rostro_immediate"
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for any SQLAlchemy URL; SQLite is tuned for several concurrent writers."""
+def make_engine(url: str, *, echo: bool = False, read_only: bool = False) -> Engine:
+    """An engine for any SQLAlchemy URL; SQLite is tuned for several concurrent writers.
+
+    read_only (default False): open a SQLite file read-only (see the module doc); ignored
+    for other databases.
+    """
     u = make_url(url)
     if u.get_backend_name() != "sqlite":
         return create_engine(url, echo=echo, pool_pre_ping=True, future=True)
 
-    if u.database not in (None, "", ":memory:"):
+    on_disk = u.database not in (None, "", ":memory:")
+    read_only = read_only and on_disk
+    kw: dict = {}
+    if read_only:
+        kw["creator"] = functools.partial(_connect_read_only, u.database)
+    elif on_disk:
         _private_file(u.database)
     engine = create_engine(
-        url, echo=echo, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
+        url, echo=echo, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}, **kw
     )
 
     @event.listens_for(engine, "connect")
@@ -57,7 +70,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         # Take transaction control away from pysqlite so BEGIN is ours to emit.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        if u.database not in (None, "", ":memory:"):
+        if on_disk and not read_only:
             cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         cur.execute("PRAGMA foreign_keys=ON")
@@ -72,6 +85,15 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return engine
 
 
+def _connect_read_only(path: str) -> sqlite3.Connection:
+    """A read-only connection. SQLite cannot read a WAL database without its -shm file, which a
+    read-only folder cannot hold; with no -wal file there is nothing uncheckpointed to read, so
+    the file is opened immutable (this process cannot write it, and SQLite then needs no -shm)."""
+    immutable = "" if os.path.exists(f"{path}-wal") else "&immutable=1"
+    uri = f"file:{urllib.parse.quote(path)}?mode=ro{immutable}"
+    return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+
+
 def _private_file(path: str) -> None:
     """Create the SQLite file readable by its owner alone (it holds password hashes), or take
     group and other bits off an existing one; SQLite gives its -wal and -shm files the same mode.
@@ -79,8 +101,9 @@ def _private_file(path: str) -> None:
     with contextlib.suppress(OSError):  # no folder, or read-only: SQLite says so when it opens
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     with contextlib.suppress(OSError):  # read-only workspace: reads still work
-        if os.stat(path).st_mode & 0o077:
-            os.chmod(path, 0o600)
+        mode = os.stat(path).st_mode
+        if mode & 0o077:  # keep the owner's bits: a file made read-only stays read-only
+            os.chmod(path, mode & 0o700)
 
 
 def is_sqlite(engine: Engine) -> bool:

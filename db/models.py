@@ -64,7 +64,10 @@ class Image(Base):
     __tablename__ = "images"
     __table_args__ = (
         UniqueConstraint("source_id", "relpath", name="uq_images_source_relpath"),
-        Index("ix_images_content_hash", "content_hash"),
+        # One row per content in the whole database, so concurrent ingests cannot record a
+        # file twice (migration 0005). A unique index: SQLite adds it without rebuilding the
+        # table that assignments and decisions point at.
+        Index("uq_images_content_hash", "content_hash", unique=True),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))

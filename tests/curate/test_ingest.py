@@ -134,6 +134,7 @@ def test_bad_attribute_file_is_a_clear_error(engine, tmp_path):
     (tmp_path / "c" / "list_attr_celeba.txt").write_text("2\nYoung Bald\n000001.jpg 1\n")
     with pytest.raises(AttributeFileError, match="expected a file name and 2 values"):
         ingest(engine, tmp_path / "c" / "img_align_celeba", "celeba", progress=False)
+    assert status(engine).sources == []  # a failed ingest leaves no source behind
 
 
 def test_near_duplicates_are_reported(engine, tmp_path):
@@ -152,3 +153,94 @@ def test_near_duplicates_are_reported(engine, tmp_path):
 def test_missing_folder_is_a_clear_error(engine, tmp_path):
     with pytest.raises(FileNotFoundError, match="image folder not found"):
         ingest(engine, tmp_path / "nope", "x", progress=False)
+
+
+def _folder(path, seeds):
+    path.mkdir(parents=True)
+    for i in seeds:
+        _face(i).save(path / f"{i:03d}.jpg")
+    return path
+
+
+def _racing(monkeypatch, trigger, rival):
+    """Run `rival()` when the ingest of folder `trigger` starts decoding: after it has read what
+    the database holds and before it writes, as a concurrent ingest would."""
+    import curate.ingest as ingest_mod
+    real = ingest_mod._probe_all
+    fired = []
+
+    def probe(root, rels, workers, progress):
+        if root == trigger.resolve() and not fired:  # once: the rival's own ingest passes here
+            fired.append(True)
+            rival()
+        yield from real(root, rels, workers, progress)
+    monkeypatch.setattr(ingest_mod, "_probe_all", probe)
+
+
+def _hash_counts(engine):
+    with reading(engine) as s:
+        return s.execute(select(func.count(), func.count(Image.content_hash.distinct()))
+                         .select_from(Image)).one()
+
+
+def test_identical_files_ingested_at_once_from_two_folders_are_recorded_once(engine, tmp_path,
+                                                                          monkeypatch):
+    a = _folder(tmp_path / "a", range(4))
+    b = tmp_path / "b"
+    shutil.copytree(a, b)
+    _face(9).save(b / "own.jpg")
+    _racing(monkeypatch, b, lambda: ingest(engine, a, "a", workers=1, progress=False))
+    report = ingest(engine, b, "b", workers=1, progress=False)
+    assert report.added == 1
+    assert sorted(report.duplicates) == [(f"{i:03d}.jpg", f"{i:03d}.jpg (a)") for i in range(4)]
+    assert tuple(_hash_counts(engine)) == (5, 5)
+    assert len(problems(engine, "duplicate")) == 4
+
+
+def test_one_folder_ingested_twice_at_once_is_recorded_once(engine, tmp_path, monkeypatch):
+    a = _folder(tmp_path / "a", range(4))
+    _racing(monkeypatch, a, lambda: ingest(engine, a, "a", workers=1, progress=False))
+    report = ingest(engine, a, "a", workers=1, progress=False)
+    assert (report.added, report.already, report.duplicates) == (0, 4, [])
+    assert tuple(_hash_counts(engine)) == (4, 4)
+    with reading(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Source)) == 1
+
+
+def test_a_failed_ingest_leaves_no_source(engine, tmp_path, monkeypatch):
+    import curate.ingest as ingest_mod
+    a = _folder(tmp_path / "a", range(3))
+
+    def broken(*args):
+        raise RuntimeError("disk on fire")
+    monkeypatch.setattr(ingest_mod, "_record", broken)
+    with pytest.raises(RuntimeError):
+        ingest(engine, a, "a", workers=1, progress=False)
+    with reading(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Source)) == 0
+
+
+def test_an_empty_folder_records_nothing(engine, tmp_path):
+    (tmp_path / "empty").mkdir()
+    report = ingest(engine, tmp_path / "empty", "e", progress=False)
+    assert not report.recorded and "nothing recorded" in report.summary()
+    assert status(engine).sources == []
+
+
+def test_file_names_that_are_not_utf8_are_reported_and_skipped(engine, tmp_path):
+    root = _folder(tmp_path / "u", range(2))
+    raw = os.fsencode(root)
+    for name in (b"caf\xe9.jpg", b"d\xff"):
+        if name.endswith(b".jpg"):
+            with open(raw + b"/" + name, "wb") as f:
+                _face(5).save(f, format="JPEG")
+        else:
+            os.mkdir(raw + b"/" + name)
+            with open(raw + b"/" + name + b"/x.jpg", "wb") as f:
+                _face(6).save(f, format="JPEG")
+    report = ingest(engine, root, "u", workers=1, progress=False)
+    assert report.added == 2
+    assert sorted(n for n, _ in report.bad) == ["caf\\xe9.jpg", "d\\xff/x.jpg"]
+    assert all("not valid UTF-8" in why for _, why in report.bad)
+    report.summary().encode("utf-8")  # printable
+    assert sorted(p[1] for p in problems(engine, "bad")) == ["caf\\xe9.jpg", "d\\xff/x.jpg"]

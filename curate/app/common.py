@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from curate.sessions import end_session, session_user
-from curate.workspace import Workspace
+from curate.workspace import Workspace, explain
 from db.engine import is_busy, retry_busy
 
 log = logging.getLogger(__name__)
@@ -58,13 +58,32 @@ def workspace() -> Workspace:
 
 @st.cache_resource(show_spinner=False)
 def _open(root: str, url: str) -> Engine:
-    return Workspace.resolve(root, url or None).open()
+    # Once per server: settle what a killed export left behind, as every command does.
+    from curate.export.records import reconcile
+    ws = Workspace.resolve(root, url or None)
+    engine = ws.open()
+    try:
+        reconcile(engine, [ws.exports_dir])
+    except (OperationalError, OSError) as e:
+        log.warning("export clean-up skipped: %s", e)
+    return engine
 
 
 def engine() -> Engine:
-    """The workspace's migrated engine, shared by every session of this server."""
+    """The workspace's migrated engine, shared by every session of this server. A database
+    that cannot be opened (corrupt, unreachable, read-only, a bad URL) stops the page with one
+    calm line; it is tried again on the next run (failures are not cached)."""
     ws = workspace()
-    return _open(str(ws.root), ws.database_url)
+    try:
+        return _open(str(ws.root), ws.database_url)
+    except Exception as e:
+        why = explain(e, ws.url)
+        if why is None:
+            raise
+        log.error("database unavailable: %s", why)
+        st.error(f"The database cannot be opened: {why}")
+        st.stop()
+        raise RuntimeError(why) from e  # st.stop() is a no-op outside a Streamlit run
 
 
 def client_address() -> str | None:

@@ -285,15 +285,16 @@ def _prepare(a, ws):
 def _reconcile(ws) -> None:
     """Settle what a killed export left (curate.export.records.reconcile) before any command.
     A database that cannot be opened is left for the command itself to report."""
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
     from curate.export.records import reconcile
-    url = make_url(ws.url)
-    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
-        return  # a new workspace: nothing was exported yet
+    from curate.workspace import WorkspaceError, sqlite_path
     try:
+        db_file = sqlite_path(ws.url)
+        if db_file is not None and not db_file.is_file():
+            return  # a new workspace: nothing was exported yet
         reconcile(ws.open(), [ws.exports_dir])
-    except (SQLAlchemyError, OSError) as e:
+    except (SQLAlchemyError, OSError, ValueError, WorkspaceError) as e:
+        # A bad URL or database is the command's to report, in its one error line.
         logging.getLogger(__name__).info("export clean-up skipped: %s", e)
 
 

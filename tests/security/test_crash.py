@@ -162,7 +162,8 @@ def test_kill_9_at_random_moments(tmp_path):
         t = writing(p) if i % 2 else time.monotonic()
         time.sleep(max(0.0, t + rng.uniform(0, 1.1 if i % 2 else 1.5) * took[name]
                        - time.monotonic()))
-        os.kill(p.pid, signal.SIGKILL)  # the command only, as `kill -9 PID` does
+        if p.poll() is None:  # a run that already finished (and was reaped) has no pid left
+            os.kill(p.pid, signal.SIGKILL)  # the command only, as `kill -9 PID` does
         p.wait()
         deadline = time.monotonic() + 3
         while group_alive(p.pid) and time.monotonic() < deadline:

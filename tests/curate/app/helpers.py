@@ -1,6 +1,8 @@
 """Small databases with known content for the app's tests (no image files needed)."""
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy import Engine, insert, select
 
 from curate.assign import assign
@@ -9,13 +11,18 @@ from db.engine import reading, writing
 from db.models import Annotator, Image, Source
 
 
+def _fake_hash(source: str, i: int) -> str:
+    # Content hashes are unique per database: images of two sources must differ.
+    return hashlib.sha256(f"{source}/{i}".encode()).hexdigest()
+
+
 def add_images(engine: Engine, n: int, *, root: str = "/nonexistent", source: str = "celeba") -> list[int]:
     """n synthetic image rows under one source (files need not exist); returns their ids."""
     with writing(engine) as s:
         src = Source(name=source, root=root, attribute_names=["Young"])
         s.add(src)
         s.flush()
-        rows = [dict(source_id=src.id, relpath=f"{i:06d}.jpg", content_hash=f"{i:064x}", phash=i,
+        rows = [dict(source_id=src.id, relpath=f"{i:06d}.jpg", content_hash=_fake_hash(source, i), phash=i,
                      width=178, height=218, mode="RGB", file_size=1000, attributes=[],
                      partition=0) for i in range(1, n + 1)]
         for i in range(0, len(rows), 10_000):

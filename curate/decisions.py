@@ -95,6 +95,7 @@ class Pressed(NamedTuple):
 class Recorded(NamedTuple):
     id: int | None  # the row written, or the earlier row a resend matched
     duplicate: bool  # True: this press had been recorded already; nothing was written
+    before: str | None = None  # the standing verdict it replaced (None: undecided)
 
 
 def _clean_note(note: str | None) -> str | None:
@@ -151,14 +152,16 @@ def record_pressed(engine: Engine, annotator_id: int, image_id: int, position: i
                             f"{min_seconds * 1000:.0f} ms are needed); nothing was recorded")
     note = _clean_note(pressed.note)
     with writing(engine) as s:
-        for row in _bound_rows(s, annotator_id, image_id, position):
+        rows = _bound_rows(s, annotator_id, image_id, position)
+        for row in rows:
             if _same(row, v, rule, tags, note, seconds):
                 return Recorded(row.id, True)
+        before = rows[0].verdict.value if rows and rows[0].verdict is not Verdict.undo else None
         row = Decision(image_id=image_id, annotator_id=annotator_id, verdict=v, rule=rule,
                        tags=tags, note=note, seconds=seconds)
         s.add(row)
         s.flush()
-        return Recorded(row.id, False)
+        return Recorded(row.id, False, before)
 
 
 def undo_pressed(engine: Engine, annotator_id: int, image_id: int, position: int,
@@ -181,7 +184,7 @@ def undo_pressed(engine: Engine, annotator_id: int, image_id: int, position: int
                                     verdict=Verdict.undo, tags=[])
                 s.add(undo_row)
                 s.flush()
-                return Recorded(undo_row.id, False)
+                return Recorded(undo_row.id, False, v.value)
     raise DecisionError("that decision is not recorded; nothing was undone")
 
 

@@ -24,7 +24,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 START_TIMEOUT_S = 60
 STEP_TIMEOUT_MS = 15_000
-IMAGE = '[data-testid="stImage"] img'
+IMAGE = "img.rp-current"  # the Label panel's image (its alt is the image's source/relpath)
 
 
 def chromium_missing() -> str | None:
@@ -102,7 +102,7 @@ def login(page, url: str, name: str, password: str) -> None:
     page.keyboard.press("Tab")
     page.keyboard.type(password)
     page.keyboard.press("Enter")
-    page.get_by_role("button", name="Accept").wait_for()
+    page.locator(IMAGE).wait_for()
     page.locator("body").focus()
 
 
@@ -113,6 +113,17 @@ def caption_for(position: int) -> str:
 
 def wait_for_position(page, position: int) -> None:
     page.get_by_text(caption_for(position)).first.wait_for()
+
+
+def wait_until_looked(page, position: int, look_ms: float = 170) -> None:
+    """Wait until the image at `position` has been painted for `look_ms` (default 170, above the
+    panel's 150 ms): a person's normal pace, so the next decision key counts."""
+    wait_for_position(page, position)
+    page.wait_for_function(
+        """([pos, ms]) => { const p = (window.__rostro || {paints: []}).paints
+             .filter(x => x.position === pos).pop();
+           return p && performance.timeOrigin + performance.now() - p.at >= ms; }""",
+        arg=[position, look_ms], polling=20)
 
 
 def image_src(page) -> str | None:

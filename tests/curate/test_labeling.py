@@ -175,6 +175,7 @@ def test_a_resent_press_is_recorded_once_and_a_note_is_kept(engine, users):
     labeling.decide_pressed(engine, ana, q[0].image_id, 0, later)  # changed her mind
     b = labeling.decide_pressed(engine, ana, q[0].image_id, 0, again)  # the first one, resent
     assert b == decisions.Recorded(a.id, True)
+    assert a.before is None
     assert _rows(engine, ana) == [(q[0].image_id, "reject", "too_young", ("two_faces",), "blurry scan"),
                                   (q[0].image_id, "accept", None, (), None)]
     assert labeling.item_at(engine, ana, 0).verdict == "accept"  # the resend changed nothing

@@ -11,7 +11,7 @@ since a URL can be typed by hand.
 """
 import streamlit as st
 
-from curate.app.common import current_user, log_out
+from curate.app.common import ENDED_KEY, ENDED_TEXT, current_user, log_out
 from curate.app.session_cookie import keep
 
 ANNOTATOR, ADMIN = "annotator", "admin"
@@ -37,6 +37,8 @@ def main() -> None:
     user = current_user()  # also a login restored from the session cookie
     keep(user.token if user else None)
     if user is None:
+        if st.session_state.get(ENDED_KEY):  # e.g. deactivated while the Label page was open
+            st.warning(ENDED_TEXT)
         nav = st.navigation([st.Page("curate/app/login.py", title="Log in", icon=":material/login:")],
                            position="hidden")
     else:

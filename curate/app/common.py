@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 USER_KEY = "user"
 ENDED_KEY = "session_ended"  # set when a session was found ended, for the message
+ENDED_TEXT = ("Your session has ended (logged out, password changed or account deactivated). "
+              "Please log in again.")
 BUSY, UNREACHABLE = "busy", "unreachable"  # what db_attempt reports when a call failed
 _STOP_TEXT = {
     BUSY: "The database is busy right now; nothing was lost. Press the key again in a moment.",
@@ -127,9 +129,7 @@ def log_out() -> None:
 def require_login() -> User:
     user = current_user()
     if user is None:
-        st.warning("Your session has ended (logged out, password changed or account "
-                   "deactivated). Please log in again." if st.session_state.get(ENDED_KEY)
-                   else "Please log in first.")
+        st.warning(ENDED_TEXT if st.session_state.get(ENDED_KEY) else "Please log in first.")
         st.stop()
         raise RuntimeError("not logged in")  # st.stop() is a no-op outside a Streamlit run
     return user

@@ -126,6 +126,25 @@ def wait_until_looked(page, position: int, look_ms: float = 170) -> None:
         arg=[position, look_ms], polling=20)
 
 
+def wait_confirmed(page) -> None:
+    """Wait until the server has confirmed (or refused) every press the panel sent."""
+    page.locator(".rp-strip .entry").first.wait_for()
+    page.wait_for_function("() => window.__rostro.presses.every(p => p.confirmed)", polling=50)
+
+
+def explain(page) -> str:
+    """What the Label panel shows and has sent, for a failing test's message."""
+    try:
+        return page.evaluate("""() => { const r = [...document.querySelectorAll(
+              '[data-testid="stBidiComponentIsolated"]')].map(e => e.shadowRoot)
+              .find(x => x && x.querySelector('.rp'));
+            const t = s => r?.querySelector(s)?.innerText;
+            return JSON.stringify({caption: t('.rp-caption'), hint: t('.rp-hint'),
+              view: t('.rp-view'), progress: t('.rp-ptext'), rostro: window.__rostro}); }""")
+    except Exception as e:  # noqa: BLE001 — only for a message
+        return f"(page state unavailable: {e})"
+
+
 def image_src(page) -> str | None:
     return page.locator(IMAGE).first.get_attribute("src") if page.locator(IMAGE).count() else None
 

@@ -95,7 +95,12 @@ class Panel {
   }
 
   resend() {
-    if ((this.outbox.length || this.jump) && now() - this.lastSent > RESEND_MS) {
+    // Unconfirmed presses, an unanswered jump, or an image still missing at the cursor: ask
+    // again (a message can be lost when the server restarts or the connection drops).
+    const p = this.data?.progress;
+    const it = this.current();
+    const missing = p && this.cursor !== null && this.cursor < p.total && !(it && this.pics.has(it.image_id));
+    if ((this.outbox.length || this.jump || missing) && now() - this.lastSent > RESEND_MS) {
       this.nonce += 1;
       this.send();
     }

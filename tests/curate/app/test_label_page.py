@@ -183,3 +183,19 @@ def test_a_deactivated_annotators_open_tab_records_nothing(app_db, engine):
     at.run()
     assert any("session has ended" in w.value for w in at.warning)
     assert _rows(engine, app_db["ana"]) == []
+
+
+def test_a_note_shows_in_review_and_in_curate_labels(app_db, engine):
+    from curate.export.labels import labels_frame
+    ana_at, luis_at = _label(app_db, "ana"), _label(app_db, "luis")
+    ana_data, luis_data = _send(ana_at, cursor=0, have=[]), _send(luis_at, cursor=0, have=[])
+    shared = {i["image_id"] for i in ana_data["items"] if i["overlap"]}
+    theirs = [i for i in luis_data["items"] if i["image_id"] in shared]
+    assert theirs, "the seed shares an overlap image near the start of both queues"
+    mine = next(i for i in ana_data["items"] if i["image_id"] == theirs[0]["image_id"])
+    _send(ana_at, cursor=0, outbox=[_press(mine, "accept", note="wig, but old hands")])
+    _send(luis_at, cursor=0, outbox=[_press(theirs[0], "reject", rule="too_young")])
+    review = page("curate/app/review.py", as_user(app_db, "admin"))
+    review.run()
+    assert "note: wig, but old hands" in [c.value for c in review.caption]
+    assert "wig, but old hands" in set(labels_frame(engine)["note"].dropna())

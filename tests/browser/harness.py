@@ -175,15 +175,28 @@ def build_demo_workspace(root: Path, count: int = 60) -> Path:
     return root
 
 
-def label_run(root: Path, presses: int = 60) -> list[float]:
-    """Benchmark: log in as ana on a fresh demo workspace and accept/reject `presses` images
-    from the keyboard; milliseconds from each key press to the next image visible."""
-    build_demo_workspace(root, count=max(60, int(presses * 2.2)))
-    times = []
-    with serve(root) as url, open_browser() as page:
-        login(page, url, "ana", "ana")
-        wait_for_position(page, 0)
-        page.locator(IMAGE).first.wait_for()
+def label_run(root: Path, presses: int = 60, database_url: str | None = None,
+              name: str = "ana", password: str = "ana") -> tuple[list[float], list[float]]:
+    """Benchmark: log in and accept/reject `presses` images from the keyboard at a person's
+    pace (each image looked at for 170 ms first); returns, per press, milliseconds from the key
+    to the next image painted, and from the key to the server's confirmation — both as the page
+    logged them (window.__rostro). Without `database_url`, on a fresh demo workspace at `root`."""
+    if database_url is None:
+        build_demo_workspace(root, count=max(60, int(presses * 2.2)))
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+    with serve(root, database_url) as url, open_browser() as page:
+        login(page, url, name, password)
         for k in range(presses):
-            times.append(press_and_time(page, "a" if k % 3 else "1", k + 1))
-    return times
+            wait_until_looked(page, k)
+            page.keyboard.press("a" if k % 3 else "1")
+        wait_for_position(page, presses)
+        wait_confirmed(page)
+        log = page.evaluate("window.__rostro")
+    painted, committed = [], []
+    for p in log["presses"]:
+        after = [x["at"] for x in log["paints"] if x["at"] > p["pressed"]]
+        if after:
+            painted.append(min(after) - p["pressed"])
+        committed.append(p["confirmed"] - p["pressed"])
+    return painted, committed

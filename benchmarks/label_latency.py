@@ -161,9 +161,9 @@ def server_side(args) -> None:
              **_summary(times))
 
 
-def _image_files(url: str, annotator_id: int, count: int, root: Path) -> None:
-    """Real JPEGs for the first `count` images of one queue (the rest stay missing), under
-    `root`, which becomes the source's root."""
+def _image_files(url: str, annotator_id: int, first: int, count: int, root: Path) -> None:
+    """Real JPEGs for `count` images of one queue from position `first` (the rest stay
+    missing), under `root`, which becomes the source's root."""
     from sqlalchemy import select, update
 
     from curate import synth
@@ -172,7 +172,8 @@ def _image_files(url: str, annotator_id: int, count: int, root: Path) -> None:
     engine = make_engine(url)
     with reading(engine) as s:
         rels = s.scalars(select(Image.relpath).join(Assignment, Assignment.image_id == Image.id)
-                         .where(Assignment.annotator_id == annotator_id)
+                         .where(Assignment.annotator_id == annotator_id,
+                                Assignment.position >= first)
                          .order_by(Assignment.position).limit(count)).all()
     rng = __import__("numpy").random.default_rng(0)
     for k, rel in enumerate(rels):
@@ -198,9 +199,10 @@ def browser_on(args, url: str, annotator_id: int, tmp: Path) -> None:
     with reading(engine) as s:
         name = s.scalar(select(Annotator.name).where(Annotator.id == annotator_id))
     engine.dispose()
-    _image_files(url, annotator_id, args.presses + 40, tmp / "images")
+    first = args.queue // 2  # build() decided the first half of every queue
+    _image_files(url, annotator_id, first, args.presses + 40, tmp / "images")
     painted, committed = label_run(tmp / "ws", presses=args.presses, database_url=url,
-                                   name=name, password="pw")
+                                   name=name, password="pw", first=first)
     _emit_browser(args, painted, committed, images=args.images)
 
 

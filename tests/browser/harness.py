@@ -176,21 +176,23 @@ def build_demo_workspace(root: Path, count: int = 60) -> Path:
 
 
 def label_run(root: Path, presses: int = 60, database_url: str | None = None,
-              name: str = "ana", password: str = "ana") -> tuple[list[float], list[float]]:
+              name: str = "ana", password: str = "ana",
+              first: int = 0) -> tuple[list[float], list[float]]:
     """Benchmark: log in and accept/reject `presses` images from the keyboard at a person's
     pace (each image looked at for 170 ms first); returns, per press, milliseconds from the key
     to the next image painted, and from the key to the server's confirmation — both as the page
-    logged them (window.__rostro). Without `database_url`, on a fresh demo workspace at `root`."""
+    logged them (window.__rostro). Without `database_url`, on a fresh demo workspace at `root`;
+    `first` is the queue position the page opens at (the first undecided one)."""
     if database_url is None:
         build_demo_workspace(root, count=max(60, int(presses * 2.2)))
     else:
         root.mkdir(parents=True, exist_ok=True)
     with serve(root, database_url) as url, open_browser() as page:
         login(page, url, name, password)
-        for k in range(presses):
+        for k in range(first, first + presses):
             wait_until_looked(page, k)
             page.keyboard.press("a" if k % 3 else "1")
-        wait_for_position(page, presses)
+        wait_for_position(page, first + presses)
         wait_confirmed(page)
         log = page.evaluate("window.__rostro")
     painted, committed = [], []

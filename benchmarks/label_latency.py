@@ -164,6 +164,7 @@ def server_side(args) -> None:
 def _image_files(url: str, annotator_id: int, first: int, count: int, root: Path) -> None:
     """Real JPEGs for `count` images of one queue from position `first` (the rest stay
     missing), under `root`, which becomes the source's root."""
+    import numpy as np
     from sqlalchemy import select, update
 
     from curate import synth
@@ -175,7 +176,7 @@ def _image_files(url: str, annotator_id: int, first: int, count: int, root: Path
                          .where(Assignment.annotator_id == annotator_id,
                                 Assignment.position >= first)
                          .order_by(Assignment.position).limit(count)).all()
-    rng = __import__("numpy").random.default_rng(0)
+    rng = np.random.default_rng(0)
     for k, rel in enumerate(rels):
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,9 +188,10 @@ def _image_files(url: str, annotator_id: int, first: int, count: int, root: Path
 
 def browser_on(args, url: str, annotator_id: int, tmp: Path) -> None:
     """The browser measurement on this database, as annotator `annotator_id` (password pw)."""
+    from sqlalchemy import select
+
     from db.engine import make_engine, reading
     from db.models import Annotator
-    from sqlalchemy import select
     from tests.browser.harness import chromium_missing, label_run
     why = chromium_missing()
     if why:

@@ -19,14 +19,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 MIN_LOOK_MS = 150
 
 
-@pytest.fixture
-def demo(tmp_path):
-    why = harness.chromium_missing()
-    if why:
-        pytest.skip(why)
-    return harness.build_demo_workspace(tmp_path / "ws", count=60)
-
-
 def _labels(workspace, out) -> pd.DataFrame:
     subprocess.run([sys.executable, "-m", "curate", "--workspace", str(workspace), "labels",
                     str(out)], check=True, cwd=harness.REPO, capture_output=True)

@@ -24,14 +24,6 @@ TAG_OF_KEY = {"4": "deformity", "5": "text_on_face", "6": "covering_accessory", 
 UNDO_AFTER = 8  # after the 8th image, Backspace undoes it; it is then decided again ("1")
 
 
-@pytest.fixture
-def demo(tmp_path):
-    why = harness.chromium_missing()
-    if why:
-        pytest.skip(why)
-    return harness.build_demo_workspace(tmp_path / "ws", count=60)
-
-
 def _toggle(page, key: str) -> None:
     label = TAG_OF_KEY[key].replace("_", " ")
     page.keyboard.press(key)

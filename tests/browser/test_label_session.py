@@ -10,14 +10,6 @@ from tests.browser import harness
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture
-def demo(tmp_path):
-    why = harness.chromium_missing()
-    if why:
-        pytest.skip(why)
-    return harness.build_demo_workspace(tmp_path / "ws", count=60)
-
-
 def _decisions(engine) -> int:
     from db.engine import reading
     from db.models import Decision

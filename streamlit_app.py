@@ -1,6 +1,9 @@
 """The labeling app's entry point: login and navigation only; pages live in curate/app/.
 
 Run it with `python -m curate serve` (binds 127.0.0.1) or `make run` (demo workspace).
+`streamlit run streamlit_app.py` finds the `st.App` below and serves the script through it,
+with the two routes that set and clear the HttpOnly login cookie
+(curate/app/session_cookie.py); Streamlit runs the script itself as `__main__`.
 
 To add a page: one line in PAGES — (section, script, title, icon, roles). Roles say who sees it:
 "annotator", "admin", or both. A page still guards itself (`require_login` / `require_admin`),
@@ -8,7 +11,8 @@ since a URL can be typed by hand.
 """
 import streamlit as st
 
-from curate.app.common import current_user, log_out
+from curate.app.common import ENDED_KEY, ENDED_TEXT, current_user, log_out
+from curate.app.session_cookie import keep
 
 ANNOTATOR, ADMIN = "annotator", "admin"
 EVERYONE = (ANNOTATOR, ADMIN)
@@ -26,21 +30,33 @@ PAGES = [
     ("Galleries", "curate/app/gallery_datasets.py", "Datasets",       ":material/photo_library:", (ADMIN,)),
 ]
 
-st.set_page_config(page_title="rostro", page_icon=":material/face:", layout="wide")
 
-user = current_user()
-if user is None:
-    nav = st.navigation([st.Page("curate/app/login.py", title="Log in", icon=":material/login:")],
-                       position="hidden")
-else:
-    sections: dict[str, list] = {}
-    for section, script, title, icon, roles in PAGES:
-        if user.role in roles:
-            sections.setdefault(section, []).append(st.Page(script, title=title, icon=icon))
-    with st.sidebar:
-        st.caption(f"Logged in as **{user.name}** ({user.role})")
-        if st.button("Log out", icon=":material/logout:"):
-            log_out()
-            st.rerun()
-    nav = st.navigation(sections)
-nav.run()
+def main() -> None:
+    st.set_page_config(page_title="rostro", page_icon=":material/face:", layout="wide")
+
+    user = current_user()  # also a login restored from the session cookie
+    keep(user.token if user else None)
+    if user is None:
+        if st.session_state.get(ENDED_KEY):  # e.g. deactivated while the Label page was open
+            st.warning(ENDED_TEXT)
+        nav = st.navigation([st.Page("curate/app/login.py", title="Log in", icon=":material/login:")],
+                           position="hidden")
+    else:
+        sections: dict[str, list] = {}
+        for section, script, title, icon, roles in PAGES:
+            if user.role in roles:
+                sections.setdefault(section, []).append(st.Page(script, title=title, icon=icon))
+        with st.sidebar:
+            st.caption(f"Logged in as **{user.name}** ({user.role})")
+            if st.button("Log out", icon=":material/logout:"):
+                log_out()
+                st.rerun()
+        nav = st.navigation(sections)
+    nav.run()
+
+
+if __name__ == "__main__":
+    main()
+else:  # imported by the server that `streamlit run` starts for this file
+    from curate.app.session_cookie import routes
+    app = st.App(__file__, routes=routes())

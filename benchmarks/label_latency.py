@@ -1,18 +1,24 @@
-"""Label latency: server-side time to record a decision and load the next item, and (with
---browser) key press to next image visible in headless Chromium.
+"""Label latency: the server's work per key press, and (with --browser) key press → next image
+painted and key press → decision committed, in headless Chromium.
 
 Server side: a SQLite database (or --database-url) with 202,599 synthetic image rows, 20
 annotators with 10,000-image queues, half of each already decided; WRITERS processes label at
-once, each timing, per decision, exactly what the Label page does on a key press:
-record the decision, find the next undecided position, load it with the next few (prefetch
-query), and — every PROGRESS_REFRESH decisions, as the page does — re-read the progress
-figures. Writers press keys back to back (a stress far above a person's pace, one key every
-~2 s); --pace-ms adds a think time. Targets: p95 under 50 ms on SQLite; in the browser under
-300 ms.
+once, each timing, per press, exactly what the Label page's panel fragment does with one
+press (`curate.app.label_panel.protocol.respond`: record the press bound to its queue
+position, read the items around the next cursor, the pace, now and then the progress).
+Writers press back to back (a stress far above a person's pace, one key every ~2 s);
+--pace-ms adds a think time. Target: p95 under 50 ms.
+
+--browser: then, on the same database and while the writers keep labeling, an annotator no
+writer uses logs in in headless Chromium and decides --presses images at a person's pace
+(each image looked at for 170 ms); the page itself logs when each image was painted and when
+the server confirmed each press (window.__rostro). Targets: key → next image painted p95 under
+50 ms; key → committed p95 under 300 ms. --browser-only does the browser part on a small
+demo workspace, without writers.
 
 Prints one JSON line per measurement. Usage:
-    python benchmarks/label_latency.py [--images 202599] [--writers 10] [--decisions 200]
-    python benchmarks/label_latency.py --browser   # needs /usr/bin/chromium
+    python benchmarks/label_latency.py [--images 202599] [--writers 10] [--decisions 200] [--browser]
+    python benchmarks/label_latency.py --browser-only   # needs /usr/bin/chromium
 """
 from __future__ import annotations
 
@@ -80,32 +86,44 @@ def build(url: str, images: int, annotators: int, queue: int, decided: int) -> l
     return ids
 
 
-def _writer(url: str, annotator_id: int, n: int, pace_s: float, barrier, out) -> None:
-    from curate import labeling
-    from db.engine import make_engine, retry_busy
+def _writer(url: str, annotator_id: int, n: int, pace_s: float, barrier, out, until=None) -> None:
+    """Press n keys as the panel sends them (or, with `until`, until that event is set)."""
+    from curate.app.label_panel.protocol import Memory, respond
+    from db.engine import make_engine
     engine = make_engine(url)
-    pos = labeling.resume_position(engine, annotator_id)
-    item, _ = retry_busy(labeling.window, engine, annotator_id, pos, ahead=0)
+    mem = Memory()
+    data = respond(engine, annotator_id, mem, {}, None)
+    cursor = data["start"]
+    have: set[int] = set()
     barrier.wait()
-    core, page, write = [], [], []
-    for k in range(n):
+    times, refused = [], 0
+    k = 0
+    while (k < n) if until is None else not until.is_set():
+        items = {i["position"]: i for i in data["items"]}
+        have |= {i["image_id"] for i in data["items"]}
+        item = items.get(cursor)
+        if item is None:
+            break  # end of the queue
         if pace_s:
             time.sleep(pace_s)
+        nxt = min([p for p in data["undecided"] if p > cursor], default=cursor + 1)
+        press = dict(cid=f"{annotator_id}-{k}", kind="decide", image_id=item["image_id"],
+                     position=cursor, verdict="accept" if k % 5 else "skip", rule=None, tags=[],
+                     note=None, seconds=2.0)
         t0 = time.perf_counter()
-        # Retried while busy, as the page's db_call does (decide itself does not retry).
-        retry_busy(labeling.decide, engine, annotator_id, item, "accept" if k % 5 else "skip",
-                   seconds=2.0)
-        write.append((time.perf_counter() - t0) * 1000)
-        pos = labeling.next_position(engine, annotator_id, pos)
-        item = labeling.items(engine, annotator_id, pos, 1 + labeling.PREFETCH)[0]
-        t1 = time.perf_counter()
-        if k % labeling.PROGRESS_REFRESH == 0:
-            labeling.progress(engine, annotator_id)
-        t2 = time.perf_counter()
-        core.append((t1 - t0) * 1000)
-        page.append((t2 - t0) * 1000)
+        data = respond(engine, annotator_id, mem, dict(cursor=nxt, outbox=[press],
+                                                       have=sorted(have)), data)
+        times.append((time.perf_counter() - t0) * 1000)
+        refused += not data["outcomes"].get(press["cid"], {}).get("ok", False)
+        cursor = nxt
+        k += 1
     engine.dispose()
-    out.put((core, page, write))
+    out.put((times, refused))
+
+
+def _summary(vals: list[float]) -> dict:
+    return dict(samples=len(vals), p50_ms=round(statistics.median(vals), 1),
+                p95_ms=round(pct(vals, 0.95), 1), max_ms=round(max(vals), 1))
 
 
 def server_side(args) -> None:
@@ -121,37 +139,92 @@ def server_side(args) -> None:
              queue=args.queue, decided_before=args.queue // 2, reused=bool(args.reuse),
              seconds=round(time.perf_counter() - t0, 1))
         ctx = mp.get_context("spawn")
-        barrier, out = ctx.Barrier(args.writers), ctx.Queue()
+        until = ctx.Event() if args.browser else None
+        barrier, out = ctx.Barrier(args.writers + (until is not None)), ctx.Queue()
         procs = [ctx.Process(target=_writer, args=(url, a, args.decisions, args.pace_ms / 1000,
-                                                       barrier, out))
+                                                   barrier, out, until))
                  for a in ids[:args.writers]]
         for p in procs:
             p.start()
-        results = [out.get(timeout=600) for _ in procs]
+        if until is not None:
+            barrier.wait()
+            try:
+                browser_on(args, url, ids[args.writers], Path(tmp))
+            finally:
+                until.set()
+        results = [out.get(timeout=900) for _ in procs]
         for p in procs:
             p.join()
-        core = [x for c, _, _ in results for x in c]
-        page = [x for _, p, _ in results for x in p]
-        write = [x for _, _, w in results for x in w]
-        backend = url.split(":", 1)[0]
-        for name, vals in (("decide_and_load_next", core), ("decide_load_next_and_progress", page),
-                           ("record_decision_only", write)):
-            emit(measure=name, backend=backend, writers=args.writers, pace_ms=args.pace_ms,
-                 samples=len(vals),
-                 p50_ms=round(statistics.median(vals), 2), p95_ms=round(pct(vals, 0.95), 2),
-                 max_ms=round(max(vals), 2), target_p95_ms=50)
+        times = [x for t, _ in results for x in t]
+        emit(measure="server_press", backend=url.split(":", 1)[0], writers=args.writers,
+             pace_ms=args.pace_ms, refused=sum(r for _, r in results), target_p95_ms=50,
+             **_summary(times))
+
+
+def _image_files(url: str, annotator_id: int, first: int, count: int, root: Path) -> None:
+    """Real JPEGs for `count` images of one queue from position `first` (the rest stay
+    missing), under `root`, which becomes the source's root."""
+    import numpy as np
+    from sqlalchemy import select, update
+
+    from curate import synth
+    from db.engine import make_engine, reading, writing
+    from db.models import Assignment, Image, Source
+    engine = make_engine(url)
+    with reading(engine) as s:
+        rels = s.scalars(select(Image.relpath).join(Assignment, Assignment.image_id == Image.id)
+                         .where(Assignment.annotator_id == annotator_id,
+                                Assignment.position >= first)
+                         .order_by(Assignment.position).limit(count)).all()
+    rng = np.random.default_rng(0)
+    for k, rel in enumerate(rels):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(synth.face_jpeg(synth.draw_truth(rng, rel), seed=k))
+    with writing(engine) as s:
+        s.execute(update(Source).values(root=str(root)))
+    engine.dispose()
+
+
+def browser_on(args, url: str, annotator_id: int, tmp: Path) -> None:
+    """The browser measurement on this database, as annotator `annotator_id` (password pw)."""
+    from sqlalchemy import select
+
+    from db.engine import make_engine, reading
+    from db.models import Annotator
+    from tests.browser.harness import chromium_missing, label_run
+    why = chromium_missing()
+    if why:
+        emit(measure="key_to_next_image", skipped=why)
+        return
+    engine = make_engine(url)
+    with reading(engine) as s:
+        name = s.scalar(select(Annotator.name).where(Annotator.id == annotator_id))
+    engine.dispose()
+    first = args.queue // 2  # build() decided the first half of every queue
+    _image_files(url, annotator_id, first, args.presses + 40, tmp / "images")
+    painted, committed = label_run(tmp / "ws", presses=args.presses, database_url=url,
+                                   name=name, password="pw", first=first)
+    _emit_browser(args, painted, committed, images=args.images)
+
+
+def _emit_browser(args, painted, committed, **where) -> None:
+    emit(measure="key_to_next_image_painted", writers=args.writers if where else 0,
+         target_p95_ms=50, **where, **_summary(painted))
+    emit(measure="key_to_decision_committed", writers=args.writers if where else 0,
+         target_p95_ms=300, **where, **_summary(committed))
 
 
 def browser(args) -> None:
+    """--browser-only: the browser measurement on a small demo workspace, no writers."""
     from tests.browser.harness import chromium_missing, label_run
     why = chromium_missing()
     if why:
         emit(measure="key_to_next_image", skipped=why)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        times = label_run(Path(tmp) / "ws", presses=args.presses)
-    emit(measure="key_to_next_image", samples=len(times), p50_ms=round(statistics.median(times), 1),
-         p95_ms=round(pct(times, 0.95), 1), max_ms=round(max(times), 1), target_p95_ms=300)
+        painted, committed = label_run(Path(tmp) / "ws", presses=args.presses)
+    _emit_browser(args, painted, committed)
 
 
 def main() -> None:
@@ -166,14 +239,15 @@ def main() -> None:
                    "(a copy: it gets more decisions)")
     p.add_argument("--pace-ms", type=float, default=0.0,
                    help="think time before each decision, per writer (default 0: back to back)")
-    p.add_argument("--browser", action="store_true", help="also time key press → next image")
+    p.add_argument("--browser", action="store_true",
+                   help="also time key press → next image painted / → committed, in Chromium")
     p.add_argument("--browser-only", action="store_true", help="only the browser measurement")
     p.add_argument("--presses", type=int, default=60, help="browser key presses (default 60)")
     args = p.parse_args()
-    if not args.browser_only:
-        server_side(args)
-    if args.browser or args.browser_only:
+    if args.browser_only:
         browser(args)
+    else:
+        server_side(args)
 
 
 if __name__ == "__main__":

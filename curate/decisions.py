@@ -77,6 +77,117 @@ def record_decision(engine: Engine, annotator_id: int, image_id: int, verdict: V
         return row.id
 
 
+# --- decisions bound to the image on screen ---------------------------------------------------
+NOTE_MAX = 500  # characters kept of a one-line note
+
+
+class Pressed(NamedTuple):
+    """What a key press decided, as the client saw it: with `seconds` (the time from the image
+    being painted to the key, in ms precision) it is the press's fingerprint, so a resend of the
+    same press is recognised without storing a client id."""
+    verdict: str
+    rule: str | None = None
+    tags: tuple[str, ...] = ()
+    note: str | None = None
+    seconds: float | None = None
+
+
+class Recorded(NamedTuple):
+    id: int | None  # the row written, or the earlier row a resend matched
+    duplicate: bool  # True: this press had been recorded already; nothing was written
+    before: str | None = None  # the standing verdict it replaced (None: undecided)
+
+
+def _clean_note(note: str | None) -> str | None:
+    note = " ".join((note or "").split())[:NOTE_MAX]
+    return note or None
+
+
+def _same(row, verdict: Verdict, rule: str | None, tags: list[str], note: str | None,
+          seconds: float | None) -> bool:
+    if row.verdict is not verdict or row.rule != rule or (row.note or None) != note:
+        return False
+    if sorted(row.tags or ()) != tags:
+        return False
+    if (row.seconds is None) != (seconds is None):
+        return False
+    return seconds is None or abs(row.seconds - seconds) < 5e-4
+
+
+def _bound_rows(s: Session, annotator_id: int, image_id: int, position: int) -> list:
+    """The annotator's rows on the image, newest first, once the image is checked to be at
+    `position` of their queue and the annotator to be active; DecisionError otherwise."""
+    found = s.execute(select(Assignment.id, Annotator.active)
+                      .join(Annotator, Annotator.id == Assignment.annotator_id)
+                      .where(Assignment.annotator_id == annotator_id,
+                             Assignment.image_id == image_id,
+                             Assignment.position == position)).first()
+    if found is None:
+        raise DecisionError(f"image {image_id} is not #{position + 1} of this annotator's queue; "
+                            "nothing was recorded")
+    if not found.active:
+        raise DecisionError("this user has been deactivated; nothing was recorded")
+    return s.execute(select(Decision.id, Decision.verdict, Decision.rule, Decision.tags,
+                            Decision.note, Decision.seconds)
+                     .where(Decision.annotator_id == annotator_id, Decision.image_id == image_id)
+                     .order_by(Decision.id.desc())).all()
+
+
+def record_pressed(engine: Engine, annotator_id: int, image_id: int, position: int,
+                   pressed: Pressed, min_seconds: float = 0.0) -> Recorded:
+    """Record a key press's decision on the image the annotator had on screen.
+
+    Written only when `image_id` is at `position` of the annotator's queue, the annotator is
+    active and the image had been shown at least `min_seconds` (default 0) before the key;
+    otherwise DecisionError and nothing is written. A resend of a press already recorded (same
+    verdict, rule, tags, note and seconds on that image) writes nothing and returns that row.
+    """
+    v, rule, tags = _check(pressed.verdict, pressed.rule, pressed.tags)
+    if v is Verdict.undo:
+        raise DecisionError("an undo names the decision it withdraws (undo_pressed)")
+    seconds = pressed.seconds
+    if min_seconds and (seconds is None or seconds < min_seconds):
+        shown = "an unknown time" if seconds is None else f"{seconds * 1000:.0f} ms"
+        raise DecisionError(f"the key came {shown} after the image appeared (at least "
+                            f"{min_seconds * 1000:.0f} ms are needed); nothing was recorded")
+    note = _clean_note(pressed.note)
+    with writing(engine) as s:
+        rows = _bound_rows(s, annotator_id, image_id, position)
+        for row in rows:
+            if _same(row, v, rule, tags, note, seconds):
+                return Recorded(row.id, True)
+        before = rows[0].verdict.value if rows and rows[0].verdict is not Verdict.undo else None
+        row = Decision(image_id=image_id, annotator_id=annotator_id, verdict=v, rule=rule,
+                       tags=tags, note=note, seconds=seconds)
+        s.add(row)
+        s.flush()
+        return Recorded(row.id, False, before)
+
+
+def undo_pressed(engine: Engine, annotator_id: int, image_id: int, position: int,
+                 target: Pressed) -> Recorded:
+    """Withdraw the decision `target` (a press recorded on that image): appends an `undo` row
+    when it is still the annotator's standing decision there. Already withdrawn: nothing is
+    written (a resend). Missing, or replaced by a newer decision: DecisionError."""
+    v, rule, tags = _check(target.verdict, target.rule, target.tags)
+    note = _clean_note(target.note)
+    with writing(engine) as s:
+        rows = _bound_rows(s, annotator_id, image_id, position)
+        for k, row in enumerate(rows):
+            if _same(row, v, rule, tags, note, target.seconds):
+                newer = rows[:k]
+                if any(r.verdict is Verdict.undo for r in newer):
+                    return Recorded(next(r.id for r in newer if r.verdict is Verdict.undo), True)
+                if newer:
+                    raise DecisionError("this image was decided again since; nothing was undone")
+                undo_row = Decision(image_id=image_id, annotator_id=annotator_id,
+                                    verdict=Verdict.undo, tags=[])
+                s.add(undo_row)
+                s.flush()
+                return Recorded(undo_row.id, False, v.value)
+    raise DecisionError("that decision is not recorded; nothing was undone")
+
+
 def undo(engine: Engine, annotator_id: int, image_id: int) -> int:
     """Withdraw the annotator's standing decision on an image (appends an `undo` row)."""
     return record_decision(engine, annotator_id, image_id, Verdict.undo)

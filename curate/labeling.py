@@ -35,6 +35,8 @@ from db.models import Assignment, Decision, Image, Source, Verdict
 
 PREFETCH = 4  # images prepared ahead of the cursor
 PACE_WINDOW = 200  # recent decisions whose median time sets the pace
+PACE_MIN = 5  # decisions with a time before a pace is shown
+MIN_LOOK_S = 0.15  # a decision key counts only this long after the image was painted
 PROGRESS_REFRESH = 50  # decisions between two full progress reads on the Label page
 UNDO_LOOKBACK = 50  # newest decision rows searched for the one to undo before a full query
 
@@ -52,6 +54,8 @@ class Item:
     verdict: str | None = None
     rule: str | None = None
     tags: tuple[str, ...] = ()
+    note: str | None = None  # of the standing decision
+    seconds: float | None = None  # of the standing decision (with the rest, its fingerprint)
 
 
 # Statements are built once, with bound parameters: building a correlated subquery per key
@@ -67,23 +71,39 @@ def _newest():
 @functools.cache
 def _items_stmt():
     return (select(Assignment.position, Assignment.image_id, Assignment.is_overlap, Source.root,
-                   Source.name, Image.relpath, Decision.verdict, Decision.rule, Decision.tags)
+                   Source.name, Image.relpath, Decision.verdict, Decision.rule, Decision.tags,
+                   Decision.note, Decision.seconds)
             .join(Image, Image.id == Assignment.image_id)
             .join(Source, Source.id == Image.source_id)
             .outerjoin(Decision, Decision.id == _newest())
-            .where(Assignment.annotator_id == bindparam("annotator_id"),
-                   Assignment.position >= bindparam("start"))
-            .order_by(Assignment.position).limit(bindparam("count")))
+            .where(Assignment.annotator_id == bindparam("annotator_id"))
+            .order_by(Assignment.position))
 
 
 @functools.cache
-def _first_undecided_stmt():
+def _items_from_stmt():
+    return _items_stmt().where(Assignment.position >= bindparam("start")).limit(bindparam("count"))
+
+
+@functools.cache
+def _items_at_stmt():
+    return _items_stmt().where(Assignment.position.in_(bindparam("positions", expanding=True)))
+
+
+@functools.cache
+def _skipped_stmt():
+    return (_items_stmt().where(Decision.verdict == Verdict.skip)
+            .where(Assignment.position > bindparam("after")).limit(bindparam("count")))
+
+
+@functools.cache
+def _undecided_stmt():
     return (select(Assignment.position)
             .outerjoin(Decision, Decision.id == _newest())
             .where(Assignment.annotator_id == bindparam("annotator_id"),
                    Assignment.position > bindparam("after"),
                    Decision.id.is_(None) | (Decision.verdict == Verdict.undo))
-            .order_by(Assignment.position).limit(1))
+            .order_by(Assignment.position).limit(bindparam("count")))
 
 
 def _item(row) -> Item:
@@ -93,7 +113,8 @@ def _item(row) -> Item:
     return Item(position=row.position, image_id=row.image_id,
                 path=str(Path(row.root) / row.relpath), name=f"{row.name}/{row.relpath}",
                 is_overlap=bool(row.is_overlap), verdict=verdict,
-                rule=row.rule if verdict else None, tags=tuple(row.tags or ()) if verdict else ())
+                rule=row.rule if verdict else None, tags=tuple(row.tags or ()) if verdict else (),
+                note=row.note if verdict else None, seconds=row.seconds if verdict else None)
 
 
 def queue_length(engine: Engine, annotator_id: int) -> int:
@@ -107,7 +128,31 @@ def items(engine: Engine, annotator_id: int, start: int, count: int = 1) -> list
     """Up to `count` (default 1) queue items from position `start` on, in queue order."""
     params = dict(annotator_id=annotator_id, start=start, count=count)
     with reading(engine) as s:
-        return [_item(r) for r in s.execute(_items_stmt(), params)]
+        return [_item(r) for r in s.execute(_items_from_stmt(), params)]
+
+
+def items_at(engine: Engine, annotator_id: int, positions) -> list[Item]:
+    """The queue items at these positions (those that exist), in queue order."""
+    wanted = sorted({p for p in positions if p >= 0})
+    if not wanted:
+        return []
+    with reading(engine) as s:
+        return [_item(r) for r in s.execute(_items_at_stmt(),
+                                            dict(annotator_id=annotator_id, positions=wanted))]
+
+
+def undecided_after(engine: Engine, annotator_id: int, after: int, count: int) -> list[int]:
+    """Up to `count` undecided positions after `after`, in queue order."""
+    with reading(engine) as s:
+        return list(s.scalars(_undecided_stmt(),
+                              dict(annotator_id=annotator_id, after=after, count=count)))
+
+
+def skipped(engine: Engine, annotator_id: int, after: int = -1, count: int = 200) -> list[Item]:
+    """Up to `count` (default 200) items whose standing verdict is a skip, after position `after`."""
+    with reading(engine) as s:
+        return [_item(r) for r in s.execute(_skipped_stmt(), dict(
+            annotator_id=annotator_id, after=after, count=count))]
 
 
 def item_at(engine: Engine, annotator_id: int, position: int) -> Item | None:
@@ -118,8 +163,8 @@ def item_at(engine: Engine, annotator_id: int, position: int) -> Item | None:
 
 def first_undecided(engine: Engine, annotator_id: int, after: int = -1) -> int | None:
     """The first undecided position after `after` (default: from the start), or None."""
-    with reading(engine) as s:
-        return s.scalar(_first_undecided_stmt(), dict(annotator_id=annotator_id, after=after))
+    got = undecided_after(engine, annotator_id, after, 1)
+    return got[0] if got else None
 
 
 def resume_position(engine: Engine, annotator_id: int) -> int:
@@ -145,6 +190,42 @@ def decide(engine: Engine, annotator_id: int, item: Item, verdict: str, rule: st
     with write_turn(engine):
         return decisions.record_decision(engine, annotator_id, item.image_id, verdict, rule=rule,
                                          tags=tuple(tags), note=note, seconds=seconds)
+
+
+def decide_pressed(engine: Engine, annotator_id: int, image_id: int, position: int,
+                   pressed: decisions.Pressed) -> decisions.Recorded:
+    """Record a key press on the image the annotator had on screen at `position`, once the
+    write turn is ours: refused (DecisionError) unless that image is theirs at that position
+    and was shown at least MIN_LOOK_S before the key; a resend writes nothing."""
+    with write_turn(engine):
+        return decisions.record_pressed(engine, annotator_id, image_id, position, pressed,
+                                        min_seconds=MIN_LOOK_S)
+
+
+def undo_pressed(engine: Engine, annotator_id: int, image_id: int, position: int,
+                 target: decisions.Pressed) -> decisions.Recorded:
+    """Withdraw the press `target` on the image at `position` (see decisions.undo_pressed)."""
+    with write_turn(engine):
+        return decisions.undo_pressed(engine, annotator_id, image_id, position, target)
+
+
+def recent(engine: Engine, annotator_id: int, count: int = 8) -> list[Item]:
+    """The annotator's `count` (default 8) most recent decisions that still stand, oldest first
+    (walks their newest rows, as `last_decided` does)."""
+    rows_q = (select(Decision.image_id, Decision.verdict)
+              .where(Decision.annotator_id == annotator_id)
+              .order_by(Decision.id.desc()).limit(UNDO_LOOKBACK))
+    with reading(engine) as s:
+        seen: dict[int, bool] = {}
+        for r in s.execute(rows_q):
+            seen.setdefault(r.image_id, r.verdict is not Verdict.undo)
+        standing = [i for i, ok in seen.items() if ok][:count]
+        if not standing:
+            return []
+        positions = dict(s.execute(select(Assignment.image_id, Assignment.position).where(
+            Assignment.annotator_id == annotator_id, Assignment.image_id.in_(standing))).all())
+    got = {i.image_id: i for i in items_at(engine, annotator_id, positions.values())}
+    return [got[i] for i in reversed(standing) if i in got]
 
 
 def last_decided(engine: Engine, annotator_id: int) -> int | None:
@@ -200,7 +281,7 @@ class Progress:
     accepted: int
     rejected: int
     skipped: int
-    median_seconds: float | None  # over the last PACE_WINDOW decisions
+    median_seconds: float | None  # over the last PACE_WINDOW decisions; None under PACE_MIN
     last_hour: int  # decisions recorded in the last 60 minutes
 
     @property
@@ -251,13 +332,27 @@ def progress(engine: Engine, annotator_id: int) -> Progress:
         total = s.scalar(total_q, params) or 0
         counts = {v.value: n for v, n in s.execute(counts_q, params)}
         recent = s.execute(recent_q, params).all()
-    secs = [r.seconds for r in recent if r.seconds is not None and r.seconds > 0]
-    now = decisions_clock()
-    hour_ago = now - 3600
-    last_hour = sum(1 for r in recent if r.created_at and _epoch(r.created_at) >= hour_ago)
+    median, last_hour = _pace(recent)
     acc, rej, skp = counts.get("accept", 0), counts.get("reject", 0), counts.get("skip", 0)
     return Progress(total=total, decided=acc + rej + skp, accepted=acc, rejected=rej, skipped=skp,
-                    median_seconds=statistics.median(secs) if secs else None, last_hour=last_hour)
+                    median_seconds=median, last_hour=last_hour)
+
+
+def _pace(recent) -> tuple[float | None, int]:
+    secs = [r.seconds for r in recent if r.seconds is not None and r.seconds > 0]
+    hour_ago = decisions_clock() - 3600
+    last_hour = sum(1 for r in recent if r.created_at and _epoch(r.created_at) >= hour_ago)
+    return (statistics.median(secs) if len(secs) >= PACE_MIN else None), last_hour
+
+
+def with_pace(engine: Engine, annotator_id: int, prog: Progress) -> Progress:
+    """`prog` with the pace re-read (one small query over the newest PACE_WINDOW rows), so the
+    pace follows every decision while the counts are kept up in memory (`Progress.after`)."""
+    _total, _counts, recent_q = _progress_stmts()
+    with reading(engine) as s:
+        rows = s.execute(recent_q, dict(annotator_id=annotator_id)).all()
+    median, last_hour = _pace(rows)
+    return replace(prog, median_seconds=median, last_hour=last_hour)
 
 
 def decisions_clock() -> float:

@@ -4,7 +4,9 @@
   `curate.workspace`) and its migrated engine, opened once per server process
   (`st.cache_resource`).
 - Login state: `current_user()` (a `User` or None), `log_in(user)`, `log_out()`. The user lives in
-  `st.session_state["user"]`, so each browser tab logs in on its own.
+  `st.session_state["user"]`; a new browser session picks the login up from the HttpOnly
+  session cookie (`curate.app.session_cookie`, checked against the sessions table), and a
+  log-out ends the session in the database, after which the entry point clears the cookie.
 - Guards, called at the top of a page: `require_login()` returns the user or stops the page;
   `require_admin()` does the same and refuses non-admins.
 - `db_call(fn, *args)`: runs a database function, retrying while the database is busy
@@ -24,6 +26,7 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from curate.app.session_cookie import user_from_cookie
 from curate.sessions import end_session, session_user
 from curate.workspace import Workspace, explain
 from db.engine import is_busy, retry_busy
@@ -32,6 +35,8 @@ log = logging.getLogger(__name__)
 
 USER_KEY = "user"
 ENDED_KEY = "session_ended"  # set when a session was found ended, for the message
+ENDED_TEXT = ("Your session has ended (logged out, password changed or account deactivated). "
+              "Please log in again.")
 BUSY, UNREACHABLE = "busy", "unreachable"  # what db_attempt reports when a call failed
 _STOP_TEXT = {
     BUSY: "The database is busy right now; nothing was lost. Press the key again in a moment.",
@@ -103,11 +108,22 @@ def current_user() -> User | None:
     """
     user = st.session_state.get(USER_KEY)
     if user is None:
-        return None
+        return _from_cookie()
     if db_call(session_user, engine(), user.token) is None:
         _clear()
         st.session_state[ENDED_KEY] = True
         return None
+    return user
+
+
+def _from_cookie() -> User | None:
+    # A new browser session (reload, typed URL, server restart): the login cookie's session,
+    # when it still stands in the database (curate.app.session_cookie).
+    found, token = db_call(user_from_cookie, engine())
+    if found is None:
+        return None
+    user = User(id=found.id, name=found.name, role=found.role.value, token=token)
+    log_in(user)
     return user
 
 
@@ -132,9 +148,7 @@ def log_out() -> None:
 def require_login() -> User:
     user = current_user()
     if user is None:
-        st.warning("Your session has ended (logged out, password changed or account "
-                   "deactivated). Please log in again." if st.session_state.get(ENDED_KEY)
-                   else "Please log in first.")
+        st.warning(ENDED_TEXT if st.session_state.get(ENDED_KEY) else "Please log in first.")
         st.stop()
         raise RuntimeError("not logged in")  # st.stop() is a no-op outside a Streamlit run
     return user

@@ -43,7 +43,7 @@ for col, o in zip(cols, d.opinions):
         if o.tags:
             st.markdown("tags: " + ", ".join(t.replace("_", " ") for t in o.tags))
         if o.note:
-            st.caption(o.note)
+            st.caption(f"note: {o.note}")
         if o.seconds is not None:
             st.caption(f"{o.seconds:.1f} s to decide")
 

@@ -24,7 +24,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 START_TIMEOUT_S = 60
 STEP_TIMEOUT_MS = 15_000
-IMAGE = '[data-testid="stImage"] img'
+IMAGE = "img.rp-current"  # the Label panel's image (its alt is the image's source/relpath)
 
 
 def chromium_missing() -> str | None:
@@ -102,7 +102,7 @@ def login(page, url: str, name: str, password: str) -> None:
     page.keyboard.press("Tab")
     page.keyboard.type(password)
     page.keyboard.press("Enter")
-    page.get_by_role("button", name="Accept").wait_for()
+    page.locator(IMAGE).wait_for()
     page.locator("body").focus()
 
 
@@ -113,6 +113,36 @@ def caption_for(position: int) -> str:
 
 def wait_for_position(page, position: int) -> None:
     page.get_by_text(caption_for(position)).first.wait_for()
+
+
+def wait_until_looked(page, position: int, look_ms: float = 170) -> None:
+    """Wait until the image at `position` has been painted for `look_ms` (default 170, above the
+    panel's 150 ms): a person's normal pace, so the next decision key counts."""
+    wait_for_position(page, position)
+    page.wait_for_function(
+        """([pos, ms]) => { const p = (window.__rostro || {paints: []}).paints
+             .filter(x => x.position === pos).pop();
+           return p && performance.timeOrigin + performance.now() - p.at >= ms; }""",
+        arg=[position, look_ms], polling=20)
+
+
+def wait_confirmed(page) -> None:
+    """Wait until the server has confirmed (or refused) every press the panel sent."""
+    page.locator(".rp-strip .entry").first.wait_for()
+    page.wait_for_function("() => window.__rostro.presses.every(p => p.confirmed)", polling=50)
+
+
+def explain(page) -> str:
+    """What the Label panel shows and has sent, for a failing test's message."""
+    try:
+        return page.evaluate("""() => { const r = [...document.querySelectorAll(
+              '[data-testid="stBidiComponentIsolated"]')].map(e => e.shadowRoot)
+              .find(x => x && x.querySelector('.rp'));
+            const t = s => r?.querySelector(s)?.innerText;
+            return JSON.stringify({caption: t('.rp-caption'), hint: t('.rp-hint'),
+              view: t('.rp-view'), progress: t('.rp-ptext'), rostro: window.__rostro}); }""")
+    except Exception as e:  # noqa: BLE001 — only for a message
+        return f"(page state unavailable: {e})"
 
 
 def image_src(page) -> str | None:
@@ -145,15 +175,30 @@ def build_demo_workspace(root: Path, count: int = 60) -> Path:
     return root
 
 
-def label_run(root: Path, presses: int = 60) -> list[float]:
-    """Benchmark: log in as ana on a fresh demo workspace and accept/reject `presses` images
-    from the keyboard; milliseconds from each key press to the next image visible."""
-    build_demo_workspace(root, count=max(60, int(presses * 2.2)))
-    times = []
-    with serve(root) as url, open_browser() as page:
-        login(page, url, "ana", "ana")
-        wait_for_position(page, 0)
-        page.locator(IMAGE).first.wait_for()
-        for k in range(presses):
-            times.append(press_and_time(page, "a" if k % 3 else "1", k + 1))
-    return times
+def label_run(root: Path, presses: int = 60, database_url: str | None = None,
+              name: str = "ana", password: str = "ana",
+              first: int = 0) -> tuple[list[float], list[float]]:
+    """Benchmark: log in and accept/reject `presses` images from the keyboard at a person's
+    pace (each image looked at for 170 ms first); returns, per press, milliseconds from the key
+    to the next image painted, and from the key to the server's confirmation — both as the page
+    logged them (window.__rostro). Without `database_url`, on a fresh demo workspace at `root`;
+    `first` is the queue position the page opens at (the first undecided one)."""
+    if database_url is None:
+        build_demo_workspace(root, count=max(60, int(presses * 2.2)))
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+    with serve(root, database_url) as url, open_browser() as page:
+        login(page, url, name, password)
+        for k in range(first, first + presses):
+            wait_until_looked(page, k)
+            page.keyboard.press("a" if k % 3 else "1")
+        wait_for_position(page, first + presses)
+        wait_confirmed(page)
+        log = page.evaluate("window.__rostro")
+    painted, committed = [], []
+    for p in log["presses"]:
+        after = [x["at"] for x in log["paints"] if x["at"] > p["pressed"]]
+        if after:
+            painted.append(min(after) - p["pressed"])
+        committed.append(p["confirmed"] - p["pressed"])
+    return painted, committed

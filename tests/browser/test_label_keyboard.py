@@ -24,18 +24,10 @@ TAG_OF_KEY = {"4": "deformity", "5": "text_on_face", "6": "covering_accessory", 
 UNDO_AFTER = 8  # after the 8th image, Backspace undoes it; it is then decided again ("1")
 
 
-@pytest.fixture
-def demo(tmp_path):
-    why = harness.chromium_missing()
-    if why:
-        pytest.skip(why)
-    return harness.build_demo_workspace(tmp_path / "ws", count=60)
-
-
 def _toggle(page, key: str) -> None:
     label = TAG_OF_KEY[key].replace("_", " ")
     page.keyboard.press(key)
-    page.locator('[data-testid="stBaseButton-primary"]', has_text=label).first.wait_for()
+    page.locator("button.on", has_text=label).first.wait_for()
 
 
 def test_label_twenty_images_with_the_keyboard_and_one_undo(demo):
@@ -47,21 +39,22 @@ def test_label_twenty_images_with_the_keyboard_and_one_undo(demo):
     expected = []  # (position, verdict, rule, tags)
     with harness.serve(demo) as url, harness.open_browser() as page:
         harness.login(page, url, "ana", "ana")
-        harness.wait_for_position(page, 0)
         for pos, (key, verdict, rule, tags) in enumerate(PLAN):
+            harness.wait_until_looked(page, pos)  # a person's pace: the image was seen
             for t in tags:
                 _toggle(page, t)
             page.keyboard.press(key)
-            harness.wait_for_position(page, pos + 1)
             expected.append((pos, verdict, rule, tuple(sorted(TAG_OF_KEY[t] for t in tags))))
             if pos + 1 == UNDO_AFTER:
+                harness.wait_until_looked(page, pos + 1)
                 page.keyboard.press("Backspace")
-                harness.wait_for_position(page, pos)
+                harness.wait_until_looked(page, pos)
                 expected.append((pos, "undo", None, ()))
                 page.keyboard.press("1")
-                harness.wait_for_position(page, pos + 1)
                 expected.append((pos, "reject", "too_young", ()))
+        harness.wait_for_position(page, len(PLAN))
         page.get_by_text("20 of").first.wait_for()
+        page.locator(".rp-strip .pending").first.wait_for(state="detached")  # all confirmed
 
     engine = Workspace.resolve(demo).open()
     with reading(engine) as s:

@@ -1,5 +1,9 @@
-"""The Label page through AppTest: a decision, tags, undo, skip, browsing, resume, bad images."""
+"""The Label page through AppTest: the decision panel's messages (as its browser side sends
+them) applied to the database, and what the panel is told to show."""
 from __future__ import annotations
+
+import itertools
+import json
 
 from sqlalchemy import select
 
@@ -7,11 +11,18 @@ from db.engine import reading
 from db.models import Decision
 from tests.curate.app.conftest import as_user, page
 
+_ids = itertools.count()
+
 
 def _rows(engine, annotator_id):
     with reading(engine) as s:
-        return [(d.verdict.value, d.rule, d.tags) for d in s.scalars(
+        return [(d.verdict.value, d.rule, d.tags, d.note) for d in s.scalars(
             select(Decision).where(Decision.annotator_id == annotator_id).order_by(Decision.id))]
+
+
+def _panel(at) -> dict:
+    [panel] = [e for e in at.get("bidi_component") if e.proto.component_name == "rostro_label_panel"]
+    return json.loads(panel.proto.json)
 
 
 def _label(users, name="ana"):
@@ -21,102 +32,170 @@ def _label(users, name="ana"):
     return at
 
 
-def test_accept_with_tags_then_reject_then_undo(app_db, engine):
-    ana = app_db["ana"]
-    at = _label(app_db)
-    assert at.session_state["label_pos"] == 0
-    at.button(key="tag_two_faces").click().run()
-    at.button(key="tag_deformity").click().run()
-    at.button(key="tag_deformity").click().run()  # toggled off again
-    at.button(key="accept").click().run()
-    assert at.session_state["label_pos"] == 1
-    at.button(key="reject_not_facing").click().run()
-    assert at.session_state["label_pos"] == 2
-    at.button(key="undo").click().run()
-    assert at.session_state["label_pos"] == 1
+def _send(at, **msg) -> dict:
+    """The browser side's message (its component state), then the panel's new data."""
+    at.session_state["label_panel"] = {"msg": msg}
+    at.run()
     assert not at.exception
-    assert _rows(engine, ana) == [("accept", None, ["two_faces"]),
-                                  ("reject", "not_facing", []), ("undo", None, [])]
-    assert "1 of 10" in at.get("progress")[0].proto.text
+    return _panel(at)
 
 
-def test_skip_counts_as_decided_and_resume_on_a_new_session(app_db, engine):
+def _item(data, position) -> dict:
+    return next(i for i in data["items"] if i["position"] == position)
+
+
+def _press(item, verdict, rule=None, tags=(), note=None, seconds=1.0) -> dict:
+    return dict(cid=f"c{next(_ids)}", kind="decide", image_id=item["image_id"],
+                position=item["position"], verdict=verdict, rule=rule, tags=list(tags), note=note,
+                seconds=seconds)
+
+
+def _undo(press) -> dict:
+    target = {k: press[k] for k in ("verdict", "rule", "tags", "note", "seconds")}
+    return dict(cid=f"c{next(_ids)}", kind="undo", image_id=press["image_id"],
+                position=press["position"], target=target)
+
+
+def test_accept_with_tags_and_a_note_then_reject_then_undo(app_db, engine):
     at = _label(app_db)
-    at.button(key="accept").click().run()
-    at.button(key="skip").click().run()
-    at.button(key="accept").click().run()
-    at.button(key="undo").click().run()  # position 2 is undecided again
-    fresh = _label(app_db)  # a restart, or another computer
-    assert fresh.session_state["label_pos"] == 2
-    assert "2 of 10" in fresh.get("progress")[0].proto.text
-    assert [r[0] for r in _rows(engine, app_db["ana"])] == ["accept", "skip", "accept", "undo"]
+    data = _panel(at)
+    assert data["start"] == 0 and data["progress"]["text"] == "0 of 10 decided · 0 accepted"
+    a = _press(_item(data, 0), "accept", tags=["two_faces"], note="hat, half the face")
+    r = _press(_item(data, 1), "reject", rule="not_facing")
+    data = _send(at, cursor=2, outbox=[a, r])
+    assert data["outcomes"] == {a["cid"]: {"ok": True, "dup": False},
+                                r["cid"]: {"ok": True, "dup": False}}
+    u = _undo(r)
+    data = _send(at, cursor=1, outbox=[u])
+    assert data["outcomes"][u["cid"]]["ok"]
+    assert _item(data, 1)["verdict"] is None and _item(data, 0)["note"] == "hat, half the face"
+    assert _rows(engine, app_db["ana"]) == [("accept", None, ["two_faces"], "hat, half the face"),
+                                            ("reject", "not_facing", [], None),
+                                            ("undo", None, [], None)]
+    assert data["progress"]["text"] == "1 of 10 decided · 1 accepted"
 
 
-def test_browsing_back_shows_the_standing_decision_and_redeciding_appends(app_db, engine):
+def test_a_resent_outbox_is_recorded_once(app_db, engine):
     at = _label(app_db)
-    at.button(key="reject_too_young").click().run()
-    at.button(key="back").click().run()
-    assert at.session_state["label_pos"] == 0
-    assert any("rejected it (too young)" in c.value for c in at.caption)
-    at.button(key="accept").click().run()
-    assert at.session_state["label_pos"] == 1
-    assert [r[0] for r in _rows(engine, app_db["ana"])] == ["reject", "accept"]
+    a = _press(_item(_panel(at), 0), "accept")
+    _send(at, cursor=1, outbox=[a])
+    data = _send(at, cursor=1, outbox=[a], nonce=1)  # the browser had not heard back
+    assert data["outcomes"][a["cid"]]["ok"]
+    fresh = _label(app_db)  # a reload (or a server restart) resending it from sessionStorage
+    assert _send(fresh, cursor=1, outbox=[a])["outcomes"][a["cid"]] == {"ok": True, "dup": True}
+    assert len(_rows(engine, app_db["ana"])) == 1
 
 
-def test_missing_image_file_shows_a_message_and_still_decides(app_db, engine):
+def test_a_press_on_an_image_not_at_that_position_records_nothing_and_says_so(app_db, engine):
+    at = _label(app_db)
+    data = _panel(at)
+    wrong = dict(_press(_item(data, 0), "accept"), position=1)
+    too_soon = _press(_item(data, 1), "accept", seconds=0.04)
+    data = _send(at, cursor=1, outbox=[wrong, too_soon])
+    assert not data["outcomes"][wrong["cid"]]["ok"]
+    assert "not #2" in data["outcomes"][wrong["cid"]]["msg"]
+    assert "40 ms" in data["outcomes"][too_soon["cid"]]["msg"]
+    luis = _label(app_db, "luis")  # one annotator's press never lands in another's queue
+    theirs = _press(_item(_panel(at), 2), "accept")
+    data = _send(luis, cursor=0, outbox=[theirs])
+    assert not data["outcomes"][theirs["cid"]]["ok"]
+    assert _rows(engine, app_db["ana"]) == [] and _rows(engine, app_db["luis"]) == []
+
+
+def test_skips_count_as_not_finished_and_are_listed(app_db, engine):
+    at = _label(app_db)
+    data = _panel(at)
+    presses = [_press(_item(data, 0), "skip")]
+    presses += [_press(i, "accept") for i in data["items"] if i["position"] > 0]
+    data = _send(at, cursor=len(presses), outbox=presses)
+    rest = [_press(i, "accept") for i in data["items"] if i["verdict"] is None]
+    data = _send(at, cursor=10, outbox=rest, skipped_open=True, jump={"seq": 1, "to": "skipped"})
+    assert data["progress"]["decided"] == 10 and data["progress"]["skipped"] == 1
+    assert not data["progress"]["finished"]  # a skip is not an answer
+    assert [s[0] for s in data["skipped"]] == [0]
+    assert data["moved"] == {"seq": 1, "position": 0}
+    fresh = _label(app_db)  # resume: every image has a standing verdict, so the end
+    assert _panel(fresh)["start"] == 10
+
+
+def test_resume_at_the_first_undecided_and_the_strip_is_read_back(app_db, engine):
+    at = _label(app_db)
+    data = _panel(at)
+    _send(at, cursor=2, outbox=[_press(_item(data, 0), "accept"),
+                                _press(_item(data, 1), "reject", rule="too_young")])
+    fresh = _label(app_db)
+    data = _send(fresh, cursor=None, seed=True)
+    assert data["start"] == 2
+    assert [(r["position"], r["verdict"]) for r in data["recent"]] == [(0, "accept"), (1, "reject")]
+
+
+def test_pictures_are_sent_once_and_a_missing_file_says_so(app_db):
     at = _label(app_db)  # the seeded images have no files
-    assert any("cannot be shown" in e.value for e in at.error)
-    at.button(key="accept").click().run()
-    assert _rows(engine, app_db["ana"]) == [("accept", None, [])]
+    data = _panel(at)
+    first = _item(data, 0)
+    assert "cannot be shown" in first["error"]
+    data = _send(at, cursor=0, have=[i["image_id"] for i in data["items"]])
+    assert "error" not in _item(data, 0) and "src" not in _item(data, 0)
 
 
-def test_undo_with_nothing_to_undo_says_so(app_db):
+def test_pace_shows_from_the_fifth_decision(app_db):
     at = _label(app_db)
-    at.button(key="undo").click().run()
-    assert [w.value for w in at.warning] == ["Nothing to undo."]
-    assert at.session_state["label_pos"] == 0
+    data = _panel(at)
+    items = sorted(data["items"], key=lambda i: i["position"])
+    data = _send(at, cursor=4, outbox=[_press(i, "accept", seconds=2.0) for i in items[:4]])
+    assert data["progress"]["pace"] == ""
+    data = _send(at, cursor=5, outbox=[_press(_item(data, 4), "accept", seconds=2.0)])
+    assert data["progress"]["pace"].startswith("1,800 per hour")
 
 
-def test_annotators_write_only_their_own_decisions(app_db, engine):
-    _label(app_db, "luis").button(key="accept").click().run()
-    assert _rows(engine, app_db["ana"]) == []
-    assert len(_rows(engine, app_db["luis"])) == 1
-
-
-def test_finished_queue_says_so(app_db):
-    at = _label(app_db)
-    for _ in range(10):
-        at.button(key="accept").click().run()
-    assert any("Queue finished" in s.value for s in at.success)
-    assert at.button(key="accept").disabled
-
-
-def test_a_busy_database_is_retried_and_never_shown_raw(app_db, engine, monkeypatch):
+def test_a_busy_database_keeps_the_press_and_the_resend_records_it(app_db, engine, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
     from curate import decisions
     from db import engine as db_engine
-    real = decisions.record_decision
-    calls = []
+    real = decisions.record_pressed
+    busy = [True]
 
     def flaky(*args, **kwargs):
-        calls.append(1)
-        if len(calls) <= 2:  # busy twice, then fine: the retry hides it
-            raise OperationalError("INSERT", {}, Exception("database is locked"))
-        if len(calls) >= 10:  # busy for good
+        if busy[0]:
             raise OperationalError("INSERT", {}, Exception("database is locked"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(decisions, "record_decision", flaky)
+    monkeypatch.setattr(decisions, "record_pressed", flaky)
     monkeypatch.setattr(db_engine, "BUSY_BACKOFF_S", 0.001)
     at = _label(app_db)
-    at.button(key="accept").click().run()
-    assert not at.warning and at.session_state["label_pos"] == 1
-    assert _rows(engine, app_db["ana"]) == [("accept", None, [])]
+    a = _press(_item(_panel(at), 0), "accept")
+    data = _send(at, cursor=1, outbox=[a])
+    assert a["cid"] not in data["outcomes"]  # not answered: the browser keeps it and resends
+    assert data["flash"].startswith("The database is busy")
+    busy[0] = False
+    data = _send(at, cursor=1, outbox=[a], nonce=1)
+    assert data["outcomes"][a["cid"]]["ok"] and not data["flash"]
+    assert _rows(engine, app_db["ana"]) == [("accept", None, [], None)]
 
-    calls.extend([1] * 10)
-    at.button(key="accept").click().run()
-    assert not at.exception
-    assert [w.value for w in at.warning] == [
-        "The database is busy; nothing was recorded. Press the key again."]
-    assert at.session_state["label_pos"] == 1  # still on the same image
+
+def test_a_deactivated_annotators_open_tab_records_nothing(app_db, engine):
+    from curate import users
+    at = _label(app_db)
+    a = _press(_item(_panel(at), 0), "accept")
+    users.set_active(engine, "ana", False)
+    at.session_state["label_panel"] = {"msg": {"cursor": 1, "outbox": [a]}}
+    at.run()
+    assert any("session has ended" in w.value for w in at.warning)
+    assert _rows(engine, app_db["ana"]) == []
+
+
+def test_a_note_shows_in_review_and_in_curate_labels(app_db, engine):
+    from curate.export.labels import labels_frame
+    ana_at, luis_at = _label(app_db, "ana"), _label(app_db, "luis")
+    ana_data, luis_data = _send(ana_at, cursor=0, have=[]), _send(luis_at, cursor=0, have=[])
+    shared = {i["image_id"] for i in ana_data["items"] if i["overlap"]}
+    theirs = [i for i in luis_data["items"] if i["image_id"] in shared]
+    assert theirs, "the seed shares an overlap image near the start of both queues"
+    mine = next(i for i in ana_data["items"] if i["image_id"] == theirs[0]["image_id"])
+    _send(ana_at, cursor=0, outbox=[_press(mine, "accept", note="wig, but old hands")])
+    _send(luis_at, cursor=0, outbox=[_press(theirs[0], "reject", rule="too_young")])
+    review = page("curate/app/review.py", as_user(app_db, "admin"))
+    review.run()
+    assert "note: wig, but old hands" in [c.value for c in review.caption]
+    assert "wig, but old hands" in set(labels_frame(engine)["note"].dropna())

@@ -29,7 +29,8 @@ def test_annotator_logs_in_and_sees_the_label_page(app_db):
     assert not at.exception
     user = at.session_state["user"]
     assert (user.name, user.role) == ("ana", "annotator")
-    assert at.button(key="accept")  # the Label page is the annotator's default page
+    # The Label page (its decision panel) is the annotator's default page.
+    assert [e for e in at.get("bidi_component") if e.proto.component_name == "rostro_label_panel"]
 
 
 def test_admin_logs_in_to_the_lead_pages(app_db):

@@ -1,0 +1,574 @@
+// The Label decision panel, browser side (protocol: protocol.py).
+//
+// Streamlit calls the default export again with every new `data`, on the same parentElement:
+// the Panel object lives on that element and only takes the new data in. Keys are read on the
+// window (capture phase), so they work whatever has focus except a text field. A decision is
+// bound to the image painted on screen: it carries that image's id and queue position, and a
+// decision key within MIN_LOOK_MS of the paint, or a key held down (event.repeat), does nothing.
+// Every press waits in `outbox` (and in sessionStorage, so a reload resends it) until the
+// server reports its outcome; the whole outbox is resent until then.
+const RESEND_MS = 2000; // an unconfirmed press is sent again after this long
+const STRIP = 8; // decisions shown in the strip
+const CACHE = 80; // pictures kept in memory
+const STORE = "rostro.label.";
+const DECISION_KEYS = new Set(["a", "1", "2", "3", "s"]);
+
+const now = () => performance.timeOrigin + performance.now();
+const newId = () => {
+  const b = new Uint8Array(12);
+  crypto.getRandomValues(b); // also where crypto.randomUUID is missing (plain http)
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+};
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const words = (k) => String(k || "").replace(/_/g, " ");
+const VERDICT = { accept: "accepted", reject: "rejected", skip: "skipped" };
+const isTextField = (el) =>
+  el && (el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "SELECT" ||
+    (el.tagName === "INPUT" && !["checkbox", "radio", "button", "submit", "range", "color"]
+      .includes((el.type || "text").toLowerCase())));
+
+// Exposed for tests and the latency benchmark: when each image was painted, and each press.
+window.__rostro = window.__rostro || { paints: [], presses: [] };
+
+function keyName(e) {
+  const digit = /^(?:Digit|Numpad)([1-7])$/.exec(e.code || "");
+  if (digit) return digit[1];
+  if (e.key === "?" || (e.code === "Slash" && e.shiftKey)) return "?";
+  const k = (e.key || "").toLowerCase();
+  const named = { backspace: "backspace", arrowleft: "left", arrowright: "right", escape: "esc" };
+  if (named[k]) return named[k];
+  return "asnzfjkg".includes(k) && k.length === 1 ? k : null;
+}
+
+class Panel {
+  constructor(root, setStateValue) {
+    this.root = root;
+    this.setStateValue = setStateValue;
+    const q = (s) => root.querySelector(s);
+    this.el = { fill: q(".rp-fill"), ptext: q(".rp-ptext"), flash: q(".rp-flash"),
+      view: q(".rp-view"), caption: q(".rp-caption"), hint: q(".rp-hint"), form: q(".rp-input"),
+      keys: q(".rp-keys"), strip: q(".rp-strip"), skipped: q(".rp-skipped"), help: q(".rp-help") };
+    this.items = new Map(); // position → item, as the server last said
+    this.pics = new Map(); // image id (or "full:id") → {src, img, ready, error}
+    this.local = new Map(); // image id → the press not yet confirmed there (its verdict wins)
+    this.outbox = [];
+    this.strip = [];
+    this.cursor = null;
+    this.user = null;
+    this.data = null;
+    this.tags = new Set();
+    this.note = "";
+    this.shown = null; // image id whose tags and note are current
+    this.painted = { id: null, at: 0 };
+    this.zoomed = false;
+    this.skippedOpen = false;
+    this.jump = null;
+    this.seeded = false;
+    this.nonce = 0;
+    this.lastSent = 0;
+    this.onKey = (e) => this.key(e);
+    window.addEventListener("keydown", this.onKey, true);
+    this.timer = setInterval(() => this.resend(), 500);
+    this.el.form.addEventListener("submit", (e) => { e.preventDefault(); this.submitInput(); });
+    this.el.form.querySelector("input").addEventListener("keydown", (e) => {
+      if (e.key === "Escape") { e.preventDefault(); this.closeInput(); }
+      e.stopPropagation();
+    });
+  }
+
+  destroy() {
+    window.removeEventListener("keydown", this.onKey, true);
+    clearInterval(this.timer);
+  }
+
+  // --- talking to the server --------------------------------------------------------------
+  message() {
+    return { cursor: this.cursor, outbox: this.outbox, have: [...this.pics.keys()],
+      zoom: this.zoomed ? this.current()?.image_id ?? null : null, jump: this.jump,
+      skipped_open: this.skippedOpen, seed: !this.seeded, nonce: this.nonce };
+  }
+
+  send() {
+    this.lastSent = now();
+    this.persist();
+    this.setStateValue("msg", this.message());
+  }
+
+  resend() {
+    // Unconfirmed presses, an unanswered jump, or an image still missing at the cursor: ask
+    // again (a message can be lost when the server restarts or the connection drops).
+    const p = this.data?.progress;
+    const it = this.current();
+    const missing = p && this.cursor !== null && this.cursor < p.total && !(it && this.pics.has(it.image_id));
+    if ((this.outbox.length || this.jump || missing) && now() - this.lastSent > RESEND_MS) {
+      this.nonce += 1;
+      this.send();
+    }
+  }
+
+  persist() {
+    if (!this.user) return;
+    try {
+      sessionStorage.setItem(STORE + this.user, JSON.stringify(
+        { cursor: this.cursor, outbox: this.outbox }));
+    } catch (_) { /* storage full or off: the outbox still lives in memory */ }
+  }
+
+  restore() {
+    let saved = {};
+    try { saved = JSON.parse(sessionStorage.getItem(STORE + this.user) || "{}"); } catch (_) {}
+    for (const m of saved.outbox || []) this.enqueue(m, m.name);
+    return Number.isInteger(saved.cursor) ? saved.cursor : null;
+  }
+
+  receive(data) {
+    const first = this.data === null;
+    this.data = data;
+    if (first) {
+      this.user = String(data.user);
+      this.buildKeys(data);
+      const saved = this.restore();
+      this.cursor = saved ?? data.start;
+    }
+    for (const it of data.items || []) this.takeItem(it);
+    for (const it of data.recent || []) this.takeItem(it, false);
+    if (data.full?.src) this.addPic(`full:${data.full.image_id}`, data.full.src);
+    this.settle(data.outcomes || {});
+    if (data.recent && !this.seeded) {
+      this.seeded = true;
+      const known = new Set(this.strip.map((s) => s.image_id));
+      const old = data.recent.filter((r) => !known.has(r.image_id)).map((r) => ({
+        cid: null, kind: "decide", image_id: r.image_id, position: r.position, name: r.name,
+        verdict: r.verdict, rule: r.rule, tags: r.tags, note: r.note, seconds: r.seconds,
+        status: "ok" }));
+      this.strip = [...old, ...this.strip].slice(-STRIP * 2);
+    }
+    if (data.moved && this.jump && data.moved.seq === this.jump.seq) {
+      const to = this.jump.to;
+      this.jump = null;
+      if (data.moved.position === null) {
+        this.hint(to === "skipped" ? "No skipped images." : "Nothing left undecided.");
+      } else {
+        this.go(data.moved.position);
+      }
+    }
+    if (first) this.send();
+    this.render();
+  }
+
+  takeItem(it, keep = true) {
+    if ("src" in it || "error" in it) this.addPic(it.image_id, it.src, it.error);
+    if (keep) this.items.set(it.position, it);
+  }
+
+  addPic(key, src, error) {
+    if (this.pics.has(key) && !error) return;
+    const pic = { src, error, ready: !!error, img: null };
+    if (src) {
+      pic.img = new Image();
+      pic.img.decoding = "sync";
+      pic.img.src = src;
+      pic.img.decode().catch(() => {}).then(() => {
+        pic.ready = true;
+        if (this.current()?.image_id === key || key === `full:${this.current()?.image_id}`) {
+          this.render();
+        }
+      });
+    }
+    this.pics.delete(key);
+    this.pics.set(key, pic);
+    const near = new Set([...this.items.values()].filter((i) =>
+      Math.abs(i.position - (this.cursor ?? 0)) < 20).map((i) => i.image_id));
+    for (const s of this.strip) near.add(s.image_id);
+    for (const k of this.pics.keys()) {
+      if (this.pics.size <= CACHE) break;
+      if (!near.has(k)) this.pics.delete(k);
+    }
+  }
+
+  settle(outcomes) {
+    const waiting = [];
+    for (const m of this.outbox) {
+      const o = outcomes[m.cid];
+      if (!o) { waiting.push(m); continue; }
+      const entry = m.kind === "undo" ? this.strip.find((s) => s.undoCid === m.cid)
+        : this.strip.find((s) => s.cid === m.cid);
+      window.__rostro.presses.filter((p) => p.cid === m.cid).forEach((p) => {
+        p.confirmed = now(); p.ok = o.ok;
+      });
+      if (o.ok) {
+        const it = [...this.items.values()].find((i) => i.image_id === m.image_id);
+        if (it) Object.assign(it, m.kind === "undo" ? { verdict: null, rule: null, tags: [], note: null }
+          : { verdict: m.verdict, rule: m.rule, tags: m.tags, note: m.note, seconds: m.seconds });
+        if (entry) entry.status = m.kind === "undo" ? "undone" : (entry.status === "pending" ? "ok" : entry.status);
+      } else {
+        if (entry) {
+          entry.status = m.kind === "undo" ? "ok" : "refused";
+          entry.msg = o.msg;
+        }
+        this.hint(o.msg);
+      }
+      if (this.local.get(m.image_id)?.cid === m.cid) this.local.delete(m.image_id);
+    }
+    this.outbox = waiting;
+    this.persist();
+  }
+
+  // --- keys -------------------------------------------------------------------------------
+  key(e) {
+    if (!this.root.host?.isConnected && !this.root.isConnected) return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (isTextField(e.composedPath()[0])) return;
+    const k = keyName(e);
+    if (!k) return;
+    e.preventDefault();
+    e.stopPropagation();
+    if (e.repeat) {
+      if (DECISION_KEYS.has(k)) this.hint("A key held down counts once: press it again for the next image.");
+      return;
+    }
+    this.act(k, performance.timeOrigin + e.timeStamp);
+  }
+
+  act(k, at) {
+    const rules = this.data.rules, tags = this.data.tags;
+    if (k === "a") return this.decide("accept", null, at);
+    if (k === "s") return this.decide("skip", null, at);
+    if ("123".includes(k)) return this.decide("reject", rules[Number(k) - 1].key, at);
+    if ("4567".includes(k)) return this.toggle(tags[Number(k) - 4].key);
+    const acts = { backspace: () => this.undo(), left: () => this.go(this.cursor - 1),
+      right: () => this.go(this.cursor + 1), n: () => this.openInput("note"),
+      g: () => this.openInput("goto"), z: () => this.zoom(), "?": () => this.toggleHelp(),
+      f: () => this.jumpTo("first"), j: () => this.jumpTo("skipped"),
+      k: () => this.toggleSkipped(), esc: () => this.closeAll() };
+    acts[k]?.();
+  }
+
+  current() {
+    return this.cursor === null ? null : this.items.get(this.cursor) || null;
+  }
+
+  standing(it) {
+    return this.local.has(it.image_id) ? this.local.get(it.image_id) : it;
+  }
+
+  decide(verdict, rule, at) {
+    const it = this.current();
+    if (!it || this.cursor >= (this.data.progress.total ?? 0)) return this.hint("No image here to decide.");
+    if (this.painted.id !== it.image_id) return this.hint("The image is not on screen yet; nothing was recorded.");
+    const ms = at - this.painted.at;
+    const min = this.data.min_look_ms;
+    if (ms < min) {
+      return this.hint(`Too quick: this image was on screen for ${Math.max(0, Math.round(ms))} ms ` +
+        `(a decision needs ${min} ms); nothing was recorded — look, then press again.`);
+    }
+    const m = { cid: newId(), kind: "decide", image_id: it.image_id, position: it.position,
+      verdict, rule, tags: verdict === "skip" ? [] : [...this.tags].sort(),
+      note: this.note.trim() || null, seconds: Math.round(ms) / 1000 };
+    window.__rostro.presses.push({ cid: m.cid, image_id: it.image_id, position: it.position,
+      pressed: at, verdict });
+    this.enqueue(m, it.name);
+    this.hint("");
+    this.go(this.nextAfter(it.position), false);
+    this.send();
+  }
+
+  enqueue(m, name) {
+    this.outbox.push(m);
+    if (m.kind === "undo") {
+      const target = this.strip.find((s) => s.image_id === m.image_id && s.status !== "undone" &&
+        s.status !== "refused" && !s.undoCid) || null;
+      if (target) { target.status = "undoing"; target.undoCid = m.cid; }
+      this.local.set(m.image_id, { cid: m.cid, verdict: null, rule: null, tags: [], note: null });
+    } else {
+      this.strip.push({ ...m, name, status: "pending" });
+      this.strip = this.strip.slice(-STRIP * 2);
+      this.local.set(m.image_id, { cid: m.cid, verdict: m.verdict, rule: m.rule, tags: m.tags,
+        note: m.note, seconds: m.seconds });
+    }
+  }
+
+  undo() {
+    const target = [...this.strip].reverse().find((s) => s.kind === "decide" &&
+      (s.status === "ok" || s.status === "pending"));
+    if (!target) return this.hint("Nothing to undo.");
+    const fp = { verdict: target.verdict, rule: target.rule, tags: target.tags,
+      note: target.note, seconds: target.seconds };
+    const m = { cid: newId(), kind: "undo", image_id: target.image_id,
+      position: target.position, target: fp };
+    target.status = "undoing";
+    target.undoCid = m.cid;
+    this.outbox.push(m);
+    this.local.set(m.image_id, { cid: m.cid, verdict: null, rule: null, tags: [], note: null });
+    this.hint("");
+    this.go(target.position, false);
+    this.send();
+  }
+
+  nextAfter(p) {
+    // The next undecided position after p (as the server listed them, less what was decided
+    // here since), else wrap to the first one left, else the end of the queue.
+    const listed = new Set(this.data.undecided || []);
+    const open = (pos) => {
+      const it = this.items.get(pos);
+      return it ? this.standing(it).verdict == null : listed.has(pos);
+    };
+    const cands = [...new Set([...listed, ...this.items.keys()])].filter(open).sort((a, b) => a - b);
+    const after = cands.find((pos) => pos > p);
+    if (after !== undefined) return after;
+    if (!this.data.undecided_complete) return p + 1;
+    return cands.find((pos) => pos < p) ?? this.data.progress.total;
+  }
+
+  go(pos, send = true) {
+    const total = this.data.progress.total;
+    this.cursor = Math.min(Math.max(pos, 0), total);
+    this.zoomed = false;
+    this.render();
+    if (send) this.send();
+  }
+
+  toggle(tag) {
+    if (!this.current()) return;
+    if (this.tags.has(tag)) this.tags.delete(tag); else this.tags.add(tag);
+    this.render();
+  }
+
+  zoom() {
+    if (!this.current()) return;
+    this.zoomed = !this.zoomed;
+    this.render();
+    if (this.zoomed && !this.pics.has(`full:${this.current().image_id}`)) this.send();
+  }
+
+  jumpTo(to) {
+    this.jump = { seq: (this.jump?.seq ?? Math.floor(now())) + 1, to };
+    this.send();
+  }
+
+  toggleHelp() { this.el.help.hidden = !this.el.help.hidden; }
+
+  toggleSkipped() {
+    this.skippedOpen = !this.skippedOpen;
+    this.render();
+    this.send();
+  }
+
+  closeAll() {
+    this.el.help.hidden = true;
+    this.closeInput();
+    if (this.skippedOpen) this.toggleSkipped();
+  }
+
+  openInput(kind) {
+    const it = this.current();
+    if (kind === "note" && !it) return;
+    const input = this.el.form.querySelector("input");
+    this.el.form.dataset.kind = kind;
+    this.el.form.querySelector("label").textContent = kind === "note"
+      ? `Note on #${it.position + 1} (Enter keeps it, Esc cancels)` : "Go to # (Enter)";
+    input.value = kind === "note" ? this.note : "";
+    this.el.form.hidden = false;
+    input.focus();
+  }
+
+  closeInput() {
+    this.el.form.hidden = true;
+    this.el.form.querySelector("input").blur();
+  }
+
+  submitInput() {
+    const value = this.el.form.querySelector("input").value;
+    const kind = this.el.form.dataset.kind;
+    this.closeInput();
+    if (kind === "note") {
+      this.note = value.trim();
+      this.hint(this.note ? "Note kept: it is saved with your next decision on this image." : "");
+      this.render();
+    } else {
+      const n = parseInt(value, 10);
+      if (Number.isInteger(n) && n >= 1) this.go(n - 1);
+    }
+  }
+
+  hint(text) { this.el.hint.textContent = text; }
+
+  // --- drawing ----------------------------------------------------------------------------
+  render() {
+    const d = this.data;
+    const p = d.progress;
+    this.el.fill.style.width = `${p.total ? (100 * p.decided) / p.total : 100}%`;
+    this.el.ptext.innerHTML = `<b>${esc(p.text)}</b>${p.pace ? ` · ${esc(p.pace)}` : ""}` +
+      (this.outbox.length ? ` · ${this.outbox.length} waiting for the server` : "");
+    this.el.flash.hidden = !d.flash;
+    this.el.flash.textContent = d.flash || "";
+    const it = this.cursor < p.total ? this.current() : null;
+    if (this.cursor !== null && this.cursor < p.total && !(it && this.pics.has(it.image_id)) &&
+        now() - (this.askedAt || 0) > 1000) {
+      this.askedAt = now(); // the server sends what is missing for the cursor
+      this.send();
+    }
+    if (it && this.shown !== it.image_id) {
+      const st = this.standing(it);
+      this.shown = it.image_id;
+      this.tags = new Set(st.tags || []);
+      this.note = st.note || "";
+    }
+    this.drawView(it);
+    this.drawCaption(it);
+    this.drawKeys(it);
+    this.drawStrip();
+    this.drawSkipped();
+  }
+
+  drawView(it) {
+    const view = this.el.view;
+    const p = this.data.progress;
+    const pic = it && this.pics.get(it.image_id);
+    const full = it && this.zoomed && this.pics.get(`full:${it.image_id}`);
+    const use = full && full.ready && full.img ? full : pic;
+    view.classList.toggle("zoomed", !!(full && full.ready));
+    if (it && use && use.ready && use.img) {
+      if (view.firstChild !== use.img) {
+        use.img.className = "rp-current";
+        use.img.alt = it.name;
+        use.img.draggable = false;
+        view.replaceChildren(use.img);
+        this.markPainted(it, use.img);
+      }
+      return;
+    }
+    let text;
+    if (it && pic && pic.error) {
+      text = pic.error;
+    } else if (this.cursor === null || it) {
+      text = `Loading${this.cursor === null ? "" : ` #${this.cursor + 1}`}…`;
+    } else if (this.cursor < p.total) {
+      text = `Loading #${this.cursor + 1}…`;
+    } else if (p.total === 0) {
+      text = "Your queue is empty. Ask your lead to assign you images.";
+    } else if (p.finished) {
+      text = `Queue finished: all ${p.total.toLocaleString()} images decided. Thank you!`;
+    } else {
+      text = `End of the queue — not finished: ${p.skipped} skipped and ${p.total - p.decided} ` +
+        "undecided. Press F for the first undecided image, J for the next skipped one.";
+    }
+    if (view.dataset.text !== text || view.querySelector("img")) {
+      view.dataset.text = text;
+      view.innerHTML = `<div class="rp-msg">${esc(text)}</div>`;
+    }
+    if (it && pic && pic.error && this.painted.id !== it.image_id) this.markPainted(it, null);
+    if (!it || !pic || !pic.error) this.painted = { id: null, at: 0 };
+  }
+
+  markPainted(it, img) {
+    this.painted = { id: null, at: 0 };
+    // After the frame that shows the image: rAF runs before the paint, the message after it.
+    requestAnimationFrame(() => {
+      const ch = new MessageChannel();
+      ch.port1.onmessage = () => {
+        if (this.current()?.image_id !== it.image_id) return;
+        const at = now();
+        this.painted = { id: it.image_id, at };
+        if (img) img.dataset.paintedAt = String(at);
+        window.__rostro.paints.push({ image_id: it.image_id, position: it.position, name: it.name, at });
+      };
+      ch.port2.postMessage(0);
+    });
+  }
+
+  drawCaption(it) {
+    if (!it) { this.el.caption.textContent = ""; return; }
+    const st = this.standing(it);
+    const pending = this.local.has(it.image_id) ? " (waiting for the server)" : "";
+    let text = `#${it.position + 1} · <code>${esc(it.name)}</code>`;
+    if (st.verdict) {
+      text += ` · you ${VERDICT[st.verdict]} it${st.rule ? ` (${esc(words(st.rule))})` : ""}${pending}`;
+    }
+    if (it.overlap) text += " · shared with another annotator";
+    if (this.note) text += ` · note: “${esc(this.note)}”`;
+    this.el.caption.innerHTML = text;
+  }
+
+  buildKeys(d) {
+    const b = (cls, act, label, key) =>
+      `<button tabindex="-1" class="${cls}" data-act="${act}">${esc(label)} <kbd>${esc(key)}</kbd></button>`;
+    this.el.keys.innerHTML = [
+      b("primary", "a", "Accept", "A"),
+      ...d.rules.map((r) => b("", r.digit, `Reject: ${r.short}`, r.digit)),
+      ...d.tags.map((t) => b("tag", t.digit, `tag: ${t.short}`, t.digit).replace("<button", `<button data-tag="${t.key}"`)),
+      b("", "s", "Skip", "S"), b("", "backspace", "Undo last decision", "⌫"),
+      `<div class="row">${b("", "left", "Prev", "←")}${b("", "right", "Next", "→")}</div>`,
+      `<div class="row">${b("", "n", "Note", "N")}${b("", "z", "Zoom", "Z")}</div>`,
+      `<div class="row">${b("", "f", "First undecided", "F")}${b("", "g", "Go to #", "G")}</div>`,
+      `<div class="row">${b("skipped", "k", "Skipped", "K")}${b("", "?", "Help", "?")}</div>`,
+    ].join("");
+    // Buttons never take focus, so Space or Enter can never press one by accident.
+    this.el.keys.addEventListener("mousedown", (e) => e.preventDefault());
+    this.el.keys.addEventListener("click", (e) => {
+      const btn = e.target.closest("button");
+      if (btn && !btn.disabled) this.act(btn.dataset.act, now());
+    });
+  }
+
+  drawKeys(it) {
+    for (const btn of this.el.keys.querySelectorAll("button")) {
+      const act = btn.dataset.act;
+      if ("a123s4567nz".includes(act) && act.length === 1) btn.disabled = !it;
+      if (btn.dataset.tag) {
+        const on = this.tags.has(btn.dataset.tag);
+        btn.classList.toggle("on", on);
+        btn.setAttribute("aria-pressed", on ? "true" : "false");
+      }
+      if (act === "k") btn.firstChild.textContent = `Skipped (${this.data.progress.skipped}) `;
+    }
+  }
+
+  drawStrip() {
+    const shown = this.strip.slice(-STRIP);
+    this.el.strip.innerHTML = shown.map((s, k) => {
+      const pic = this.pics.get(s.image_id);
+      const state = { pending: "sending…", ok: "saved", refused: "NOT recorded", undoing: "undoing…",
+        undone: "undone" }[s.status];
+      const what = `${VERDICT[s.verdict] || s.verdict}${s.rule ? ` (${words(s.rule)})` : ""}` +
+        `${(s.tags || []).length ? ` · ${s.tags.map(words).join(", ")}` : ""}`;
+      return `<div class="entry ${s.status}${s.position === this.cursor ? " here" : ""}" data-k="${k}"` +
+        ` title="${esc(s.msg || s.name)}">${pic?.src ? `<img alt="" src="${pic.src}">` : ""}` +
+        `#${s.position + 1} ${esc(what)}<br><i>${state}</i></div>`;
+    }).join("");
+    for (const div of this.el.strip.querySelectorAll(".entry")) {
+      div.onclick = () => this.go(shown[Number(div.dataset.k)].position);
+    }
+  }
+
+  drawSkipped() {
+    const box = this.el.skipped;
+    box.hidden = !this.skippedOpen;
+    if (!this.skippedOpen) return;
+    const list = this.data.skipped;
+    box.innerHTML = !list ? "Loading the skipped images…" : !list.length ? "No skipped images." :
+      `<b>Skipped (${this.data.progress.skipped})</b>: ` +
+      list.map(([pos, name]) => `<a data-pos="${pos}" title="${esc(name)}">#${pos + 1}</a>`).join("");
+    for (const a of box.querySelectorAll("a")) a.onclick = () => this.go(Number(a.dataset.pos));
+  }
+}
+
+export default function (component) {
+  const { data, setStateValue, parentElement } = component;
+  let panel = parentElement.__rostroPanel;
+  if (!panel) {
+    panel = new Panel(parentElement, setStateValue);
+    parentElement.__rostroPanel = panel;
+  }
+  panel.setStateValue = setStateValue;
+  panel.receive(data);
+  // Streamlit calls this cleanup on unmount, and may call an older one while new data
+  // arrives: only a panel whose element has left the page is torn down.
+  return () => setTimeout(() => {
+    const host = parentElement.host || parentElement;
+    if (!host.isConnected && parentElement.__rostroPanel === panel) {
+      panel.destroy();
+      delete parentElement.__rostroPanel;
+    }
+  }, 0);
+}

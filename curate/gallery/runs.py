@@ -5,6 +5,11 @@ through it here: `config.json` (with "trainer": "stylegan" or "pix2pix"), `metri
 grids in `samples/` whose names carry the zero-padded iteration (StyleGAN `000100.png`) or epoch
 (pix2pix `0001.png`; pix2pix runs made before the shared layout keep them in `epochs/`).
 
+Runs are read only under the run roots (:mod:`curate.gallery.roots`: the workspace's runs/,
+$ROSTRO_RUNS, the folders an admin added), and every file of a run — its folder, config.json,
+metrics.jsonl, grids — must resolve (symlinks followed) inside the root it was found under;
+anything else is not listed and not read.
+
 Everything here is cheap to call on every page view, even on a run of 100,000 iterations with
 1,000 grids: a grid listing is cached by (folder, folder mtime), and metrics.jsonl is parsed
 incrementally — a file that only grew (training still appends to it) costs the new lines only.
@@ -21,12 +26,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from curate.gallery.roots import ENV_RUNS, inside, roots_for, run_roots  # noqa: F401 (re-exported)
 from trainers import runs as layout
 
 log = logging.getLogger(__name__)
 
-ENV_RUNS = "ROSTRO_RUNS"  # extra run folders, separated by os.pathsep
-EXTRA_KEY = "gallery_runs_extra"  # session-state key: folders typed on the Runs page
 MAX_POINTS = 2000  # points per curve sent to a chart; longer curves are thinned evenly
 
 
@@ -35,6 +39,7 @@ class Run:
     path: Path  # the run folder (absolute)
     trainer: str  # stylegan | pix2pix | unknown
     config: dict  # config.json as written by the trainer
+    root: Path  # the run root it was found under: every file read must resolve inside it
 
     @property
     def name(self) -> str:
@@ -57,40 +62,30 @@ class Run:
     def label(self) -> str:
         return f"{self.name} ({self.trainer}, {self.path.parent})"
 
-
-def run_roots(workspace_runs: str | os.PathLike | None, extra: str = "") -> list[Path]:
-    """Folders to look for runs in: the workspace's runs/, $ROSTRO_RUNS, then `extra`.
-
-    `extra` and $ROSTRO_RUNS may each name several folders separated by os.pathsep (":").
-    Duplicates are dropped; folders that do not exist are kept out.
-    """
-    names = [str(workspace_runs or "")]
-    for text in (os.environ.get(ENV_RUNS, ""), extra):
-        names += [p.strip() for p in text.split(os.pathsep)]
-    out: list[Path] = []
-    for n in names:
-        if not n:
-            continue
-        p = Path(n).expanduser().resolve()
-        if p.is_dir() and p not in out:
-            out.append(p)
-    return out
+    def holds(self, path: str | os.PathLike) -> bool:
+        """True when ``path`` (symlinks followed) stays inside the run's root."""
+        return inside(path, self.root)
 
 
-def read_run(folder: str | os.PathLike) -> Run | None:
-    """The run in `folder`, or None when it has no readable config.json."""
+def read_run(folder: str | os.PathLike, root: str | os.PathLike | None = None) -> Run | None:
+    """The run in `folder`, or None when it has no readable config.json, or when the folder or
+    its config.json resolves outside `root` (default: the run folder itself)."""
     folder = Path(folder).resolve()
+    root = Path(root).resolve() if root is not None else folder
+    if not (inside(folder, root) and inside(folder / layout.CONFIG, root)):
+        return None
     try:
         config = layout.read_config(folder)
     except (OSError, ValueError):
         return None
     trainer = str(config.get("trainer") or "unknown")
-    return Run(folder, trainer, config)
+    return Run(folder, trainer, config, root)
 
 
 def discover_runs(roots: list[Path]) -> list[Run]:
     """Every run directly under each root (a root that is itself a run counts too), newest
-    first by the run folder's modification time."""
+    first by the run folder's modification time. A folder or config.json that resolves
+    outside its root (a symlink pointing elsewhere) is left out."""
     runs: dict[Path, Run] = {}
     for root in roots:
         candidates = [root]
@@ -100,7 +95,7 @@ def discover_runs(roots: list[Path]) -> list[Run]:
         except OSError:
             continue
         for c in candidates:
-            if layout.is_run(c) and (run := read_run(c)) is not None:
+            if layout.is_run(c) and (run := read_run(c, root)) is not None:
                 runs.setdefault(run.path, run)
 
     def mtime(r: Run) -> float:
@@ -114,7 +109,7 @@ def discover_runs(roots: list[Path]) -> list[Run]:
 
 # Grid listing ------------------------------------------------------------------------------
 
-_grid_cache: dict[str, tuple[int, list[tuple[int, str]]]] = {}
+_grid_cache: dict[tuple[str, str], tuple[int, list[tuple[int, str]]]] = {}
 _lock = threading.Lock()
 
 
@@ -124,18 +119,22 @@ def list_grids(run: Run, folder: str | os.PathLike | None = None) -> list[tuple[
     folder: default the run's sample grids (:func:`mixing_grids` passes StyleGAN's
     per-checkpoint mixing grids). One scandir per change of the folder: the result is cached by
     the folder's mtime, so switching the slider over 1,000 grids does not list it again.
+    A folder or grid that resolves outside the run's root (a symlink) is left out.
     """
     folder = Path(folder) if folder is not None else run.grid_dir
+    if not run.holds(folder):
+        return []
     try:
         mtime = folder.stat().st_mtime_ns
     except OSError:
         return []
-    key = str(folder)
+    key = (str(folder), str(run.root))
     with _lock:
         hit = _grid_cache.get(key)
     if hit is not None and hit[0] == mtime:
         return hit[1]
-    grids = layout.list_steps(folder, ".png")
+    grids = [(step, path) for step, path in layout.list_steps(folder, ".png")
+             if not os.path.islink(path) or run.holds(path)]
     with _lock:
         _grid_cache[key] = (mtime, grids)
     return grids
@@ -230,12 +229,17 @@ def thin(frame: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
     return frame.iloc[idx]
 
 
+def run_metrics(run: Run) -> pd.DataFrame:
+    """The run's metrics.jsonl (:func:`read_metrics`); empty when it resolves outside the root."""
+    return read_metrics(run.metrics_path) if run.holds(run.metrics_path) else pd.DataFrame()
+
+
 def curves(run: Run) -> dict[str, pd.DataFrame]:
     """Chart-ready frames per group, indexed by iteration (or epoch), thinned to MAX_POINTS.
 
     A metric logged only on some rows (SWD every N iterations) keeps just its own rows.
     """
-    frame = read_metrics(run.metrics_path)
+    frame = run_metrics(run)
     key = run.step_key
     if frame.empty or key not in frame.columns:
         return {}
@@ -256,6 +260,6 @@ def grid_at(grids: list[tuple[int, str]], step: int) -> tuple[int, str] | None:
 
 def summary(run: Run) -> dict:
     """Newest metrics row plus the grid count: what the run list shows at a glance."""
-    frame = read_metrics(run.metrics_path)
+    frame = run_metrics(run)
     last = frame.iloc[-1].dropna().to_dict() if not frame.empty else {}
     return {"grids": len(list_grids(run)), "last": last}

@@ -168,7 +168,7 @@ def train(cfg: Pix2PixConfig) -> Path:
     checkpoint."""
     try:
         return _train(cfg)
-    except FileNotFoundError:  # a missing input or run folder, reported as it is
+    except (FileNotFoundError, FileExistsError):  # a missing input, a used folder: as they are
         raise
     except (OSError, tf.errors.ResourceExhaustedError, tf.errors.UnknownError,
             tf.errors.PermissionDeniedError, tf.errors.DataLossError) as e:

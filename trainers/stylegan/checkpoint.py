@@ -26,6 +26,7 @@ import io
 import json
 import pickle
 import random
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,14 @@ def _refused(path: Path, why: str) -> ValueError:
                       "checkpoints are loaded as tensors and plain values only")
 
 
+def _reason(e: BaseException) -> str:
+    """What torch's loader objected to, in a few words (not its advice to load unsafely)."""
+    text = str(e)
+    found = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(Check the documentation|$)", text, re.S)
+    words = " ".join((found.group(1) if found else text).split())
+    return words[:200] or type(e).__name__
+
+
 def _unsafe_globals(path: Path) -> list[str]:
     """The globals a torch file asks for beyond the weights-only set, read without unpickling."""
     try:
@@ -138,17 +147,19 @@ def _unsafe_globals(path: Path) -> list[str]:
 def _read(path: Path, map_location) -> Any:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as e:
         wanted = _unsafe_globals(path)
-        if not wanted or not set(wanted) <= _LEGACY_GLOBALS:
-            raise _refused(path, f"it asks for {', '.join(wanted) or 'objects beyond tensors and plain values'}") from None
+        if not wanted:
+            raise _refused(path, _reason(e)) from None
+        if not set(wanted) <= _LEGACY_GLOBALS:
+            raise _refused(path, f"it asks for {', '.join(wanted)}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: cannot be read as a checkpoint ({str(e).splitlines()[0][:200]})") from None
+        raise ValueError(f"{path}: cannot be read as a checkpoint ({_reason(e)})") from None
     try:  # version 1: a numpy array in the RNG state, and nothing else
         with torch.serialization.safe_globals(_numpy_array_globals()):
             return torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
-        raise _refused(path, str(e).splitlines()[-1][:200]) from None
+        raise _refused(path, _reason(e)) from None
 
 
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -95,7 +95,7 @@ def train(cfg: Settings, progress: bool = True) -> Path:
     and ``--resume`` continues from it."""
     try:
         return _train(cfg, progress)
-    except FileNotFoundError:  # a missing input, reported as it is
+    except (FileNotFoundError, FileExistsError):  # a missing input, a used folder: as they are
         raise
     except OSError as e:
         if os.environ.get("RANK", "0") == "0":
@@ -150,52 +150,53 @@ def _train(cfg: Settings, progress: bool) -> Path:
     channels_last = device.type == "cuda" and cfg.channels_last
     sample_z = latents(cfg.sample_n, cfg.latent_dim, cfg.seed).to(device)
 
-    # Train.
-    bar = tqdm(total=cfg.iterations, initial=start, disable=not (progress and lead), unit="it")
-    t_window, img_window, t_start, last_log = time.perf_counter(), 0, time.perf_counter(), start
-    for it in range(start + 1, cfg.iterations + 1):
-        phase = phase_at(cfg, it - 1)
-        real = bank.batch(phase.size, phase.batch, rank, world, channels_last)
-        trainer.step(real, phase, it)
-        img_window += phase.batch
-        bar.update(1)
+    # Train. The bar is closed on errors too, so an error line starts a line of its own.
+    with tqdm(total=cfg.iterations, initial=start, disable=not (progress and lead), unit="it") as bar:
+        t_window, img_window, t_start, last_log = time.perf_counter(), 0, time.perf_counter(), start
+        for it in range(start + 1, cfg.iterations + 1):
+            phase = phase_at(cfg, it - 1)
+            real = bank.batch(phase.size, phase.batch, rank, world, channels_last)
+            trainer.step(real, phase, it)
+            img_window += phase.batch
+            bar.update(1)
 
-        do_swd = cfg.swd_every > 0 and (it % cfg.swd_every == 0 or it == cfg.iterations)
-        if not (lead and (it % cfg.log_every == 0 or it == cfg.iterations or do_swd
-                          or it % cfg.sample_every == 0 or it % cfg.ckpt_every == 0)):
-            continue
-        row = None
-        if it % cfg.log_every == 0 or it == cfg.iterations or do_swd:
-            logs = trainer.pop_logs()
-            dt = time.perf_counter() - t_window
-            row = {"iteration": it, "size": phase.size, "alpha": phase.alpha, "batch": phase.batch,
-                   "lr": phase.lr, **logs, "images_per_s": img_window / dt,
-                   "iterations_per_s": (it - last_log) / dt, "elapsed_s": time.perf_counter() - t_start}
-        t_art = time.perf_counter()
-        if it % cfg.sample_every == 0 or it == cfg.iterations:
-            save_samples(trainer, sample_z, phase, runs.sample_path(run_dir, "stylegan", it), cfg.seed)
-        if do_swd and row is not None:
-            row.update(evaluate_swd(trainer.G_ema, bank.images(phase.size), phase.step, phase.alpha,
-                                    cfg.swd_images, cfg.seed))
-            if cfg.fid_inception:
-                row.update(evaluate_fid(trainer.G_ema, bank.images(phase.size), phase.step, phase.alpha,
-                                        cfg.fid_images, cfg.seed, cfg.fid_inception))
-        if row is not None:  # before the checkpoint: a checkpoint's own row is never missing
-            runs.append_metrics(run_dir, row)
-            if writer is not None:
-                writer.scalars({k: v for k, v in row.items() if isinstance(v, (int, float)) and k != "iteration"}, it)
-            bar.set_postfix(size=phase.size, d=f"{row.get('loss_d', 0):.3f}", g=f"{row.get('loss_g', 0):.3f}",
-                            ips=f"{row['images_per_s']:.0f}")
-        if it % cfg.ckpt_every == 0 or it == cfg.iterations:
-            checkpoint.save({**trainer.state_dict(), "config": cfg.to_dict(), "iteration": it,
-                             "size": phase.size, "step": phase.step, "alpha": phase.alpha,
-                             "rng": checkpoint.rng_state()}, runs.checkpoint_path(run_dir, it))
-            save_mixing(trainer, phase, run_dir / runs.MIXING / runs.step_name("stylegan", it, ".png"), cfg)
-        if row is not None:
-            t_window, img_window, last_log = time.perf_counter(), 0, it
-        else:
-            t_window += time.perf_counter() - t_art  # artefacts do not count against throughput
-    bar.close()
+            do_swd = cfg.swd_every > 0 and (it % cfg.swd_every == 0 or it == cfg.iterations)
+            if not (lead and (it % cfg.log_every == 0 or it == cfg.iterations or do_swd
+                              or it % cfg.sample_every == 0 or it % cfg.ckpt_every == 0)):
+                continue
+            row = None
+            if it % cfg.log_every == 0 or it == cfg.iterations or do_swd:
+                logs = trainer.pop_logs()
+                dt = time.perf_counter() - t_window
+                row = {"iteration": it, "size": phase.size, "alpha": phase.alpha, "batch": phase.batch,
+                       "lr": phase.lr, **logs, "images_per_s": img_window / dt,
+                       "iterations_per_s": (it - last_log) / dt, "elapsed_s": time.perf_counter() - t_start}
+            t_art = time.perf_counter()
+            if it % cfg.sample_every == 0 or it == cfg.iterations:
+                save_samples(trainer, sample_z, phase, runs.sample_path(run_dir, "stylegan", it), cfg.seed)
+            if do_swd and row is not None:
+                row.update(evaluate_swd(trainer.G_ema, bank.images(phase.size), phase.step, phase.alpha,
+                                        cfg.swd_images, cfg.seed))
+                if cfg.fid_inception:
+                    row.update(evaluate_fid(trainer.G_ema, bank.images(phase.size), phase.step, phase.alpha,
+                                            cfg.fid_images, cfg.seed, cfg.fid_inception))
+            if row is not None:  # before the checkpoint: a checkpoint's own row is never missing
+                runs.append_metrics(run_dir, row)
+                if writer is not None:
+                    writer.scalars({k: v for k, v in row.items()
+                                    if isinstance(v, (int, float)) and k != "iteration"}, it)
+                bar.set_postfix(size=phase.size, d=f"{row.get('loss_d', 0):.3f}", g=f"{row.get('loss_g', 0):.3f}",
+                                ips=f"{row['images_per_s']:.0f}")
+            if it % cfg.ckpt_every == 0 or it == cfg.iterations:
+                checkpoint.save({**trainer.state_dict(), "config": cfg.to_dict(), "iteration": it,
+                                 "size": phase.size, "step": phase.step, "alpha": phase.alpha,
+                                 "rng": checkpoint.rng_state()}, runs.checkpoint_path(run_dir, it))
+                save_mixing(trainer, phase, run_dir / runs.MIXING / runs.step_name("stylegan", it, ".png"),
+                            cfg)
+            if row is not None:
+                t_window, img_window, last_log = time.perf_counter(), 0, it
+            else:
+                t_window += time.perf_counter() - t_art  # artefacts do not count against throughput
     if writer is not None:
         writer.close()
     if world > 1:

@@ -4,7 +4,7 @@ Rows take the coarse (4–8 px: pose, face shape), middle (16–32 px: features,
 (64 px and up: colours) styles from the face at the top of each column, as in the seed
 write-up's peruvian_mix figures. Generated on the GPU when there is one, else on the CPU;
 torch is imported only when this page first generates. Checkpoints come only from runs under
-the run roots (curate.gallery.roots) and load as data (weights-only); a refused one gets a message.
+the run roots (curate.gallery.runs) and load as data (weights-only); a refused one gets a message.
 """
 import streamlit as st
 

@@ -1,6 +1,6 @@
 """Runs: every training run (StyleGAN and pix2pix) — config, curves, and its grids with a slider.
 
-Runs are looked for only under the run roots (curate.gallery.roots): the workspace's runs/,
+Runs are looked for only under the run roots (curate.gallery.runs): the workspace's runs/,
 $ROSTRO_RUNS (set by whoever starts the server) and the folders an admin adds in the
 admin-only "Run folders" section below. Any logged-in user browses; nobody types a folder to
 read except an admin there. Never imports torch or TensorFlow.
@@ -8,7 +8,6 @@ read except an admin there. Never imports torch or TensorFlow.
 import streamlit as st
 
 from curate.app.common import db_call, engine, require_login, workspace
-from curate.gallery import roots as groots
 from curate.gallery import runs as gr
 
 PLAY_EVERY_S = 0.6  # seconds between grids while playing
@@ -19,7 +18,7 @@ st.title("Runs", anchor=False)
 
 def _add_root():
     try:
-        added = db_call(groots.add_root, engine(), st.session_state.get("runs_root_new", ""))
+        added = db_call(gr.add_root, engine(), st.session_state.get("runs_root_new", ""))
     except ValueError as e:
         st.session_state["runs_root_msg"] = ("error", str(e))
         return
@@ -28,16 +27,16 @@ def _add_root():
 
 
 def _remove_root(folder: str):
-    db_call(groots.remove_root, engine(), folder)
+    db_call(gr.remove_root, engine(), folder)
     st.session_state["runs_root_msg"] = ("success", f"Removed {folder}.")
 
 
 if user.is_admin:
     with st.expander("Run folders (admins)", icon=":material/folder_managed:"):
         st.caption(f"Always searched: {workspace().runs_dir} and the folders in "
-                   f"${groots.ENV_RUNS}. Folders added here are searched for every user; only "
+                   f"${gr.ENV_RUNS}. Folders added here are searched for every user; only "
                    "runs inside them are read (symlinks that leave them are ignored).")
-        for i, folder in enumerate(db_call(groots.admin_roots, engine())):
+        for i, folder in enumerate(db_call(gr.admin_roots, engine())):
             c1, c2 = st.columns([5, 1], vertical_alignment="center")
             c1.code(folder, language=None)
             c2.button("Remove", key=f"runs_root_rm_{i}", on_click=_remove_root, args=(folder,))

@@ -3,7 +3,7 @@
 A photo is first turned into a sketch by the export's effect (Photocopy + Posterize, as the
 sketch pairs were made); a sketch is used as it is. Any logged-in user. TensorFlow is imported
 only when a face is first rebuilt. Checkpoints come only from runs under the run roots
-(curate.gallery.roots).
+(curate.gallery.runs).
 """
 import streamlit as st
 

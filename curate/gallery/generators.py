@@ -6,7 +6,7 @@ The trainers are imported inside the functions that need them, so a page that li
 datasets never loads torch or TensorFlow (and the two are never needed by the same page).
 Generation runs on the GPU when there is one, else on the CPU.
 
-Checkpoints are listed and loaded only inside their run's root (:mod:`curate.gallery.roots`):
+Checkpoints are listed and loaded only inside their run's root (:mod:`curate.gallery.runs`):
 a checkpoint file (StyleGAN ``.pt``; pix2pix ``.index`` and ``.data-*``) that resolves elsewhere
 is not offered, and :func:`checked_checkpoint` checks again right before a page loads one.
 Loading itself is data only: StyleGAN files through ``torch.load(weights_only=True)``

@@ -20,7 +20,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from curate.app.common import User
-from curate.gallery import roots as groots
+from curate.gallery import runs as gr
 from curate.sessions import open_session
 from curate.users import add_user
 from curate.workspace import Workspace
@@ -111,7 +111,7 @@ def app(tmp_path, monkeypatch):
     engine = ws.open()
     monkeypatch.setenv("ROSTRO_WORKSPACE", str(ws.root))
     monkeypatch.delenv("ROSTRO_DATABASE_URL", raising=False)
-    monkeypatch.delenv(groots.ENV_RUNS, raising=False)
+    monkeypatch.delenv(gr.ENV_RUNS, raising=False)
     ws.runs_dir.mkdir(parents=True, exist_ok=True)
 
     def login(name: str, admin: bool = False) -> User:
@@ -202,13 +202,13 @@ def test_only_an_admin_adds_a_run_root_and_its_runs_appear(app, tmp_path):
     at.text_input(key="runs_root_new").set_value(str(elsewhere))
     at.button(key="runs_root_add").click().run()
     assert not at.exception and "team-run" in at.selectbox(key="runs_run").options[0]
-    assert groots.admin_roots(app.engine) == [str(elsewhere.resolve())]
+    assert gr.admin_roots(app.engine) == [str(elsewhere.resolve())]
 
     at = page("gallery_runs.py", ana)  # everyone now sees it; still nothing to type
     assert "team-run" in at.selectbox(key="runs_run").options[0] and not at.text_input
     at = page("gallery_runs.py", admin)
     at.button(key="runs_root_rm_0").click().run()
-    assert groots.admin_roots(app.engine) == []
+    assert gr.admin_roots(app.engine) == []
     assert "No runs yet" in page("gallery_runs.py", ana).info[0].value
 
 

@@ -203,7 +203,7 @@ def test_datasets_page_browses_exports(gallery_env):
 
 
 def test_folders_an_admin_adds_reach_the_model_pages(gallery_env, tmp_path, monkeypatch):
-    from curate.gallery.roots import add_root
+    from curate.gallery.runs import add_root
     from curate.workspace import Workspace
 
     monkeypatch.setenv("ROSTRO_WORKSPACE", str(tmp_path / "empty"))

@@ -58,15 +58,16 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` saved (version 2; :func:`load` converts version 1)."""
-    torch.set_rng_state(state["torch"])
+    """Restore what :func:`rng_state` saved (version 2; :func:`load` converts version 1).
+    The tensors may come back on the GPU (``load(map_location="cuda")``): the setters want CPU."""
+    torch.set_rng_state(state["torch"].cpu())
     py = state["python"]
     random.setstate((py["version"], tuple(int(x) for x in py["state"].tolist()), py["gauss"]))
     npy = state["numpy"]
-    np.random.set_state(("MT19937", npy["key"].numpy().astype(np.uint32), npy["pos"],
+    np.random.set_state(("MT19937", npy["key"].cpu().numpy().astype(np.uint32), npy["pos"],
                          npy["has_gauss"], npy["cached_gaussian"]))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"])
+        torch.cuda.set_rng_state(state["cuda"].cpu())
 
 
 def _rng_from_v1(state: dict[str, Any]) -> dict[str, Any]:

@@ -17,13 +17,17 @@ Files that a reader may open while training runs are replaced atomically (curate
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from curate.fsutil import atomic_write_text
+
+log = logging.getLogger(__name__)
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -109,19 +113,89 @@ def is_run(folder: str | os.PathLike) -> bool:
 
 
 def append_metrics(run_dir: str | os.PathLike, row: dict[str, Any]) -> None:
-    """One line per call; readers parse complete lines only, so appending needs no temp file."""
+    """One line per call; readers parse complete lines only, so appending needs no temp file.
+
+    A crash mid-append (a kill, a full disk) can leave a torn last line: readers skip it and
+    :func:`truncate_metrics` drops it when the run resumes."""
     with open(Path(run_dir) / METRICS, "a", encoding="utf-8") as f:
         f.write(json.dumps(row) + "\n")
 
 
+def read_metrics_rows(run_dir: str | os.PathLike, key: str) -> tuple[list[dict[str, Any]], int]:
+    """(rows of metrics.jsonl that parse and carry an integer ``key``, lines dropped).
+
+    A torn or corrupt line (a crash mid-append) is logged with its line number and dropped,
+    never fatal. A missing file has no rows."""
+    path = Path(run_dir) / METRICS
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return [], 0
+    rows, dropped = [], 0
+    for n, raw in enumerate(data.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw.decode("utf-8"))
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError both are
+            row = None
+        if isinstance(row, dict) and isinstance(row.get(key), int):
+            rows.append(row)
+        else:
+            dropped += 1
+            log.warning("%s line %d: dropping a torn or corrupt metrics line: %.80r", path, n, raw)
+    return rows, dropped
+
+
 def truncate_metrics(run_dir: str | os.PathLike, key: str, last: int) -> None:
-    """Drop the rows whose ``key`` is past ``last`` (a resumed run redoes them)."""
+    """Keep the rows whose ``key`` is at most ``last`` (the checkpoint's own row included; a
+    resumed run redoes the rest), drop torn or corrupt lines, and replace the file atomically
+    (temp file + rename): a crash during the rewrite leaves the old file whole."""
     path = Path(run_dir) / METRICS
     if not path.exists():
         return
-    keep = [ln for ln in path.read_text(encoding="utf-8").splitlines()
-            if ln.strip() and json.loads(ln)[key] <= last]
-    atomic_write_text(path, "".join(ln + "\n" for ln in keep))
+    rows, _ = read_metrics_rows(run_dir, key)
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows if r[key] <= last))
+
+
+# Leftovers of a killed or failed writer -------------------------------------------------------
+
+_TEMP_FILE = re.compile(r"^\..+\.tmp$")  # curate.fsutil's ".NAME.RANDOM.tmp"
+_TF_TEMP = re.compile(r"(_temp($|[_/])|\.tempstate|^checkpoint\.tmp)")  # TensorFlow's savers
+
+
+def clean_leftovers(run_dir: str | os.PathLike) -> list[Path]:
+    """Remove what a killed or failed write left in the run folder, and return it.
+
+    Temp files of atomic writes (``.000020.pt.x7f.tmp``, ``.000020.png.ab1.tmp``, config and
+    metrics rewrites) in the run folder, ``samples/`` (and pix2pix's old ``epochs/``),
+    ``mixing/`` and ``checkpoints/``; TensorFlow's ``epoch-N_temp*/`` folders, ``*.tempstate*``
+    files and ``checkpoint.tmp*`` in ``checkpoints/``. Finished files never match. Called by
+    both trainers before they write, and when a write fails. Symlinks are removed, never
+    followed.
+    """
+    run_dir = Path(run_dir)
+    removed = []
+    for folder in (run_dir, run_dir / SAMPLES, run_dir / MIXING, run_dir / CHECKPOINTS,
+                   *(run_dir / f for f in LEGACY_SAMPLES.values())):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for e in entries:
+            tf_temp = folder.name == CHECKPOINTS and _TF_TEMP.search(e.name)
+            if not (_TEMP_FILE.match(e.name) or tf_temp):
+                continue
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    shutil.rmtree(e.path)
+                else:
+                    os.unlink(e.path)
+            except FileNotFoundError:
+                continue
+            removed.append(Path(e.path))
+            log.info("removed %s (left by an interrupted write)", e.path)
+    return removed
 
 
 # Checkpoints ----------------------------------------------------------------------------------

@@ -3,11 +3,12 @@
 Rows take the coarse (4–8 px: pose, face shape), middle (16–32 px: features, hair) or fine
 (64 px and up: colours) styles from the face at the top of each column, as in the seed
 write-up's peruvian_mix figures. Generated on the GPU when there is one, else on the CPU;
-torch is imported only when this page first generates.
+torch is imported only when this page first generates. Checkpoints come only from runs under
+the run roots (curate.gallery.runs) and load as data (weights-only); a refused one gets a message.
 """
 import streamlit as st
 
-from curate.app.common import require_login, workspace
+from curate.app.common import db_call, engine, require_login, workspace
 from curate.gallery import generators as gm
 from curate.gallery import runs as gr
 
@@ -31,15 +32,21 @@ def _strip(ckpt: str, mtime: float, a: int, b: int, steps: int) -> bytes:
 require_login()
 st.title("Style mixing", anchor=False)
 
-extra = st.session_state.get(gr.EXTRA_KEY, "")  # the folders typed on the Runs page
-found = [r for r in gr.discover_runs(gr.run_roots(workspace().runs_dir, extra)) if r.trainer == "stylegan"]
-choices = {f"{r.label} — iteration {it:,}": path
+roots = db_call(gr.roots_for, engine(), workspace().runs_dir)  # never a folder typed by a user
+found = [r for r in gr.discover_runs(roots) if r.trainer == "stylegan"]
+choices = {f"{r.label} — iteration {it:,}": (r, path)
            for r in found for it, path in gm.checkpoints(r)}
 if not choices:
     st.info("No StyleGAN checkpoints found: train one with `python -m trainers.stylegan LMDB`, "
-            "or give its run folder on the Runs page (or in $ROSTRO_RUNS).")
+            "into the workspace's runs/ folder, or ask an admin to add the folder that holds it "
+            "(Runs page, Run folders).")
     st.stop()
-ckpt = choices[st.selectbox("Checkpoint", list(choices), key="mix_ckpt")]
+run, ckpt = choices[st.selectbox("Checkpoint", list(choices), key="mix_ckpt")]
+try:
+    ckpt = gm.checked_checkpoint(run, ckpt)  # again, right before loading: still inside its root
+except ValueError as e:
+    st.error(str(e))
+    st.stop()
 mtime = gm.mtime(ckpt)
 
 for name, default in (("mix_sources", "1, 2, 3"), ("mix_styles", "4, 5, 6, 7")):
@@ -67,7 +74,11 @@ st.subheader("Mixing grid", anchor=False)
 st.caption("Top row: the style faces. Then three blocks of rows, one row per source face "
            "(first column): coarse, middle and fine styles taken from the column's face.")
 with st.spinner("Generating the mixing grid…"):
-    grid = _mixing(ckpt, mtime, tuple(sources), tuple(styles))
+    try:
+        grid = _mixing(ckpt, mtime, tuple(sources), tuple(styles))
+    except (FileNotFoundError, ValueError) as e:  # a refused or unreadable checkpoint
+        st.error(f"This checkpoint cannot be loaded: {e}")
+        st.stop()
 st.image(grid, caption=f"sources {sources} × styles {styles}")
 st.download_button("Download the grid (PNG)", grid, file_name=f"mixing-{'-'.join(map(str, sources))}"
                    f"-x-{'-'.join(map(str, styles))}.png", mime="image/png", key="mix_dl")

@@ -1,34 +1,60 @@
 """Runs: every training run (StyleGAN and pix2pix) — config, curves, and its grids with a slider.
 
-Runs are looked for in the workspace's runs/, in $ROSTRO_RUNS and in the folders typed below
-(trainers write to ./runs/ of the folder they were started in). Any logged-in user.
-Never imports torch or TensorFlow.
+Runs are looked for only under the run roots (curate.gallery.runs): the workspace's runs/,
+$ROSTRO_RUNS (set by whoever starts the server) and the folders an admin adds in the
+admin-only "Run folders" section below. Any logged-in user browses; nobody types a folder to
+read except an admin there. Never imports torch or TensorFlow.
 """
-import os
-
 import streamlit as st
 
-from curate.app.common import require_login, workspace
+from curate.app.common import db_call, engine, require_login, workspace
 from curate.gallery import runs as gr
 
 PLAY_EVERY_S = 0.6  # seconds between grids while playing
 
-require_login()
+user = require_login()
 st.title("Runs", anchor=False)
 
-# Widget state is dropped when another page runs; EXTRA_KEY keeps the typed folders for the
-# next visit and for the Style mixing and Sketch to face pages.
-st.session_state.setdefault("runs_extra", st.session_state.get(gr.EXTRA_KEY, ""))
-extra = st.text_input("More run folders", key="runs_extra",
-                      placeholder=f"e.g. ./runs (several separated by '{os.pathsep}')",
-                      help=f"Also searched: {workspace().runs_dir} and ${gr.ENV_RUNS}.")
-st.session_state[gr.EXTRA_KEY] = extra
-roots = gr.run_roots(workspace().runs_dir, extra)
+
+def _add_root():
+    try:
+        added = db_call(gr.add_root, engine(), st.session_state.get("runs_root_new", ""))
+    except ValueError as e:
+        st.session_state["runs_root_msg"] = ("error", str(e))
+        return
+    st.session_state["runs_root_msg"] = ("success", f"Added {added}.")
+    st.session_state["runs_root_new"] = ""
+
+
+def _remove_root(folder: str):
+    db_call(gr.remove_root, engine(), folder)
+    st.session_state["runs_root_msg"] = ("success", f"Removed {folder}.")
+
+
+if user.is_admin:
+    with st.expander("Run folders (admins)", icon=":material/folder_managed:"):
+        st.caption(f"Always searched: {workspace().runs_dir} and the folders in "
+                   f"${gr.ENV_RUNS}. Folders added here are searched for every user; only "
+                   "runs inside them are read (symlinks that leave them are ignored).")
+        for i, folder in enumerate(db_call(gr.admin_roots, engine())):
+            c1, c2 = st.columns([5, 1], vertical_alignment="center")
+            c1.code(folder, language=None)
+            c2.button("Remove", key=f"runs_root_rm_{i}", on_click=_remove_root, args=(folder,))
+        c1, c2 = st.columns([5, 1], vertical_alignment="bottom")
+        c1.text_input("Add a folder of runs (absolute path on the server)", key="runs_root_new")
+        c2.button("Add", key="runs_root_add", on_click=_add_root)
+        kind, text = st.session_state.pop("runs_root_msg", (None, None))
+        if kind:
+            getattr(st, kind)(text)
+
+roots = db_call(gr.roots_for, engine(), workspace().runs_dir)
 found = gr.discover_runs(roots)
 if not found:
     st.info("No runs yet. Train one (`python -m trainers.stylegan LMDB` or "
-            "`python -m trainers.pix2pix PAIRS`) and give its folder above. Searched: "
-            + (", ".join(str(r) for r in roots) or "nothing (no such folder)"))
+            "`python -m trainers.pix2pix PAIRS`) into the workspace's runs/ folder"
+            + (", or add its folder under Run folders above. Searched: "
+               + (", ".join(str(r) for r in roots) or "nothing (no such folder)")
+               if user.is_admin else ", or ask an admin to add the folder that holds it."))
     st.stop()
 
 by_label = {r.label: r for r in found}

@@ -2,11 +2,12 @@
 
 A photo is first turned into a sketch by the export's effect (Photocopy + Posterize, as the
 sketch pairs were made); a sketch is used as it is. Any logged-in user. TensorFlow is imported
-only when a face is first rebuilt.
+only when a face is first rebuilt. Checkpoints come only from runs under the run roots
+(curate.gallery.runs).
 """
 import streamlit as st
 
-from curate.app.common import require_login, workspace
+from curate.app.common import db_call, engine, require_login, workspace
 from curate.gallery import generators as gm
 from curate.gallery import runs as gr
 from curate.imaging import BadImage
@@ -22,14 +23,15 @@ def _generator(checkpoint: str, mtime: float):  # mtime: a rewritten checkpoint 
 require_login()
 st.title("Sketch to face", anchor=False)
 
-extra = st.session_state.get(gr.EXTRA_KEY, "")  # the folders typed on the Runs page
-found = [r for r in gr.discover_runs(gr.run_roots(workspace().runs_dir, extra)) if r.trainer == "pix2pix"]
-choices = {f"{r.label} — epoch {ep}": prefix for r in found for ep, prefix in gm.checkpoints(r)}
+roots = db_call(gr.roots_for, engine(), workspace().runs_dir)  # never a folder typed by a user
+found = [r for r in gr.discover_runs(roots) if r.trainer == "pix2pix"]
+choices = {f"{r.label} — epoch {ep}": (r, prefix) for r in found for ep, prefix in gm.checkpoints(r)}
 if not choices:
     st.info("No pix2pix checkpoints found: train one with `python -m trainers.pix2pix PAIRS`, "
-            "or give its run folder on the Runs page (or in $ROSTRO_RUNS).")
+            "into the workspace's runs/ folder, or ask an admin to add the folder that holds it "
+            "(Runs page, Run folders).")
     st.stop()
-checkpoint = choices[st.selectbox("Checkpoint", list(choices), key="sketch_ckpt")]
+run, checkpoint = choices[st.selectbox("Checkpoint", list(choices), key="sketch_ckpt")]
 
 upload = st.file_uploader("A photo of a face, or a drawn sketch", type=["jpg", "jpeg", "png", "webp"],
                           key="sketch_upload")
@@ -46,6 +48,7 @@ except BadImage as e:
 
 with st.spinner("Loading the model…"):
     try:
+        checkpoint = gm.checked_checkpoint(run, checkpoint)  # still inside its root
         generator, config = _generator(checkpoint, gm.mtime(f"{checkpoint}.index"))
     except (FileNotFoundError, ValueError) as e:
         st.error(f"This checkpoint cannot be loaded: {e}")

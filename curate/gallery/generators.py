@@ -5,6 +5,12 @@
 The trainers are imported inside the functions that need them, so a page that lists runs or
 datasets never loads torch or TensorFlow (and the two are never needed by the same page).
 Generation runs on the GPU when there is one, else on the CPU.
+
+Checkpoints are listed and loaded only inside their run's root (:mod:`curate.gallery.runs`):
+a checkpoint file (StyleGAN ``.pt``; pix2pix ``.index`` and ``.data-*``) that resolves elsewhere
+is not offered, and :func:`checked_checkpoint` checks again right before a page loads one.
+Loading itself is data only: StyleGAN files through ``torch.load(weights_only=True)``
+(trainers.stylegan.checkpoint), pix2pix through TensorFlow's tensor-bundle reader.
 """
 from __future__ import annotations
 
@@ -26,10 +32,35 @@ MAX_SEED = 2**31 - 1
 MAX_UPLOAD_SIDE = 2048  # px; a larger upload is scaled down before anything else
 
 
+def _files(checkpoint: str | os.PathLike) -> list[str]:
+    """The files a checkpoint is read from: the ``.pt`` itself, or a pix2pix prefix's
+    ``.index`` and ``.data-*`` files."""
+    path = str(checkpoint)
+    if path.endswith(".pt"):
+        return [path]
+    folder, name = os.path.split(path)
+    try:
+        data = [os.path.join(folder, n) for n in os.listdir(folder) if n.startswith(f"{name}.data-")]
+    except OSError:
+        data = []
+    return [f"{path}.index", *data]
+
+
 def checkpoints(run: Run) -> list[tuple[int, str]]:
     """(iteration or epoch, checkpoint) of each of the run's checkpoints, newest first:
-    StyleGAN ``checkpoints/NNNNNN.pt`` files, pix2pix ``checkpoints/epoch-N`` prefixes."""
-    return [(step, str(path)) for step, path in layout.checkpoints(run.path)]
+    StyleGAN ``checkpoints/NNNNNN.pt`` files, pix2pix ``checkpoints/epoch-N`` prefixes.
+    A checkpoint any of whose files resolves outside the run's root is left out."""
+    return [(step, str(path)) for step, path in layout.checkpoints(run.path)
+            if all(run.holds(f) for f in _files(path))]
+
+
+def checked_checkpoint(run: Run, checkpoint: str | os.PathLike) -> str:
+    """``checkpoint`` with its folder's symlinks resolved, after checking that its folder and
+    every file it is read from stay inside the run's root; ValueError if not."""
+    path = Path(os.path.realpath(Path(checkpoint).parent)) / Path(checkpoint).name
+    if not (run.holds(path.parent) and all(run.holds(f) for f in _files(path))):
+        raise ValueError(f"{Path(checkpoint).name} lies outside the run folders and is not read")
+    return str(path)
 
 
 def parse_seeds(text: str, *, limit: int = MAX_SEEDS) -> list[int]:

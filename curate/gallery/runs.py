@@ -1,9 +1,22 @@
-"""Training runs as the galleries see them: discovery, config, metrics and sample grids.
+"""Training runs as the galleries see them: the run roots, discovery, config, metrics and grids.
 
 Both trainers share one run-folder layout, defined in `trainers.runs` (framework-free) and read
 through it here: `config.json` (with "trainer": "stylegan" or "pix2pix"), `metrics.jsonl`, and
 grids in `samples/` whose names carry the zero-padded iteration (StyleGAN `000100.png`) or epoch
 (pix2pix `0001.png`; pix2pix runs made before the shared layout keep them in `epochs/`).
+
+Runs are read only under the run roots, in order:
+
+1. the workspace's ``runs/`` (always);
+2. the folders in ``$ROSTRO_RUNS`` (several separated by ``os.pathsep``), set by whoever starts
+   the server — an operator's choice, outside the app;
+3. the folders an admin added on the Runs page, kept in the database as the workspace setting
+   ``run_roots`` (a JSON list of absolute, symlink-free paths; :mod:`curate.settings`).
+
+No page takes a folder from an annotator. Every path a page reads — a run folder, its
+``config.json`` and ``metrics.jsonl``, a grid, a checkpoint — is resolved (symlinks followed)
+and must stay inside the root the run was found under (:func:`inside`): a symlink in a root that
+points elsewhere is not listed, shown or loaded.
 
 Everything here is cheap to call on every page view, even on a run of 100,000 iterations with
 1,000 grids: a grid listing is cached by (folder, folder mtime), and metrics.jsonl is parsed
@@ -20,21 +33,92 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy import Engine
 
+from curate.settings import get_setting, set_setting
 from trainers import runs as layout
 
 log = logging.getLogger(__name__)
 
-ENV_RUNS = "ROSTRO_RUNS"  # extra run folders, separated by os.pathsep
-EXTRA_KEY = "gallery_runs_extra"  # session-state key: folders typed on the Runs page
+ENV_RUNS = "ROSTRO_RUNS"  # operator-level run roots, separated by os.pathsep
+SETTING = "run_roots"  # the admin-configured run roots (a list of absolute paths)
 MAX_POINTS = 2000  # points per curve sent to a chart; longer curves are thinned evenly
 
+
+# The run roots ---------------------------------------------------------------------------
+
+def inside(path: str | os.PathLike, root: str | os.PathLike) -> bool:
+    """True when ``path``, symlinks followed, is ``root`` (resolved) or lies under it."""
+    try:
+        real = Path(os.path.realpath(path))
+        return real.is_relative_to(os.path.realpath(root))
+    except (OSError, ValueError):
+        return False
+
+
+def run_roots(workspace_runs: str | os.PathLike | None,
+              configured: list[str] | tuple[str, ...] = ()) -> list[Path]:
+    """The folders to look for runs in: the workspace's runs/, $ROSTRO_RUNS, then the
+    admin-configured folders. Resolved (symlinks followed); duplicates and folders that do not
+    exist are left out."""
+    names = [str(workspace_runs or "")]
+    names += [p.strip() for p in os.environ.get(ENV_RUNS, "").split(os.pathsep)]
+    names += [str(c) for c in configured]
+    out: list[Path] = []
+    for n in names:
+        if not n:
+            continue
+        p = Path(n).expanduser().resolve()
+        if p.is_dir() and p not in out:
+            out.append(p)
+    return out
+
+
+def admin_roots(engine: Engine) -> list[str]:
+    """The run roots an admin added (the ``run_roots`` setting), as stored; default none."""
+    value = get_setting(engine, SETTING, [])
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def roots_for(engine: Engine, workspace_runs: str | os.PathLike | None) -> list[Path]:
+    """Every run root of this workspace (:func:`run_roots` with the admin's folders)."""
+    return run_roots(workspace_runs, admin_roots(engine))
+
+
+def add_root(engine: Engine, folder: str) -> str:
+    """Add an existing folder, given as an absolute path, to the admin's run roots; returns it
+    as stored (resolved, so a symlink changed later does not move the root). Raises ValueError
+    with a message for the admin: not absolute, not a folder, or the filesystem's root.
+    Callers check that the user is an admin."""
+    text = folder.strip()
+    if not text or not os.path.isabs(text):
+        raise ValueError(f"give an absolute folder path (starting with {os.sep}), got {text!r}")
+    path = Path(text).resolve()
+    if not path.is_dir():
+        raise ValueError(f"{text} is not a folder on the server")
+    if path == Path(path.anchor):
+        raise ValueError("the filesystem's root cannot be a run folder; give the folder that holds the runs")
+    stored = admin_roots(engine)
+    if str(path) not in stored:
+        set_setting(engine, SETTING, [*stored, str(path)])
+    return str(path)
+
+
+def remove_root(engine: Engine, folder: str) -> None:
+    """Drop ``folder`` (as stored) from the admin's run roots; absent is fine."""
+    stored = admin_roots(engine)
+    if folder in stored:
+        set_setting(engine, SETTING, [r for r in stored if r != folder])
+
+
+# Runs --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Run:
     path: Path  # the run folder (absolute)
     trainer: str  # stylegan | pix2pix | unknown
     config: dict  # config.json as written by the trainer
+    root: Path  # the run root it was found under: every file read must resolve inside it
 
     @property
     def name(self) -> str:
@@ -57,40 +141,30 @@ class Run:
     def label(self) -> str:
         return f"{self.name} ({self.trainer}, {self.path.parent})"
 
-
-def run_roots(workspace_runs: str | os.PathLike | None, extra: str = "") -> list[Path]:
-    """Folders to look for runs in: the workspace's runs/, $ROSTRO_RUNS, then `extra`.
-
-    `extra` and $ROSTRO_RUNS may each name several folders separated by os.pathsep (":").
-    Duplicates are dropped; folders that do not exist are kept out.
-    """
-    names = [str(workspace_runs or "")]
-    for text in (os.environ.get(ENV_RUNS, ""), extra):
-        names += [p.strip() for p in text.split(os.pathsep)]
-    out: list[Path] = []
-    for n in names:
-        if not n:
-            continue
-        p = Path(n).expanduser().resolve()
-        if p.is_dir() and p not in out:
-            out.append(p)
-    return out
+    def holds(self, path: str | os.PathLike) -> bool:
+        """True when ``path`` (symlinks followed) stays inside the run's root."""
+        return inside(path, self.root)
 
 
-def read_run(folder: str | os.PathLike) -> Run | None:
-    """The run in `folder`, or None when it has no readable config.json."""
+def read_run(folder: str | os.PathLike, root: str | os.PathLike | None = None) -> Run | None:
+    """The run in `folder`, or None when it has no readable config.json, or when the folder or
+    its config.json resolves outside `root` (default: the run folder itself)."""
     folder = Path(folder).resolve()
+    root = Path(root).resolve() if root is not None else folder
+    if not (inside(folder, root) and inside(folder / layout.CONFIG, root)):
+        return None
     try:
         config = layout.read_config(folder)
     except (OSError, ValueError):
         return None
     trainer = str(config.get("trainer") or "unknown")
-    return Run(folder, trainer, config)
+    return Run(folder, trainer, config, root)
 
 
 def discover_runs(roots: list[Path]) -> list[Run]:
     """Every run directly under each root (a root that is itself a run counts too), newest
-    first by the run folder's modification time."""
+    first by the run folder's modification time. A folder or config.json that resolves
+    outside its root (a symlink pointing elsewhere) is left out."""
     runs: dict[Path, Run] = {}
     for root in roots:
         candidates = [root]
@@ -100,7 +174,7 @@ def discover_runs(roots: list[Path]) -> list[Run]:
         except OSError:
             continue
         for c in candidates:
-            if layout.is_run(c) and (run := read_run(c)) is not None:
+            if layout.is_run(c) and (run := read_run(c, root)) is not None:
                 runs.setdefault(run.path, run)
 
     def mtime(r: Run) -> float:
@@ -114,7 +188,7 @@ def discover_runs(roots: list[Path]) -> list[Run]:
 
 # Grid listing ------------------------------------------------------------------------------
 
-_grid_cache: dict[str, tuple[int, list[tuple[int, str]]]] = {}
+_grid_cache: dict[tuple[str, str], tuple[int, list[tuple[int, str]]]] = {}
 _lock = threading.Lock()
 
 
@@ -124,18 +198,22 @@ def list_grids(run: Run, folder: str | os.PathLike | None = None) -> list[tuple[
     folder: default the run's sample grids (:func:`mixing_grids` passes StyleGAN's
     per-checkpoint mixing grids). One scandir per change of the folder: the result is cached by
     the folder's mtime, so switching the slider over 1,000 grids does not list it again.
+    A folder or grid that resolves outside the run's root (a symlink) is left out.
     """
     folder = Path(folder) if folder is not None else run.grid_dir
+    if not run.holds(folder):
+        return []
     try:
         mtime = folder.stat().st_mtime_ns
     except OSError:
         return []
-    key = str(folder)
+    key = (str(folder), str(run.root))
     with _lock:
         hit = _grid_cache.get(key)
     if hit is not None and hit[0] == mtime:
         return hit[1]
-    grids = layout.list_steps(folder, ".png")
+    grids = [(step, path) for step, path in layout.list_steps(folder, ".png")
+             if not os.path.islink(path) or run.holds(path)]
     with _lock:
         _grid_cache[key] = (mtime, grids)
     return grids
@@ -230,12 +308,17 @@ def thin(frame: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
     return frame.iloc[idx]
 
 
+def run_metrics(run: Run) -> pd.DataFrame:
+    """The run's metrics.jsonl (:func:`read_metrics`); empty when it resolves outside the root."""
+    return read_metrics(run.metrics_path) if run.holds(run.metrics_path) else pd.DataFrame()
+
+
 def curves(run: Run) -> dict[str, pd.DataFrame]:
     """Chart-ready frames per group, indexed by iteration (or epoch), thinned to MAX_POINTS.
 
     A metric logged only on some rows (SWD every N iterations) keeps just its own rows.
     """
-    frame = read_metrics(run.metrics_path)
+    frame = run_metrics(run)
     key = run.step_key
     if frame.empty or key not in frame.columns:
         return {}
@@ -256,6 +339,6 @@ def grid_at(grids: list[tuple[int, str]], step: int) -> tuple[int, str] | None:
 
 def summary(run: Run) -> dict:
     """Newest metrics row plus the grid count: what the run list shows at a glance."""
-    frame = read_metrics(run.metrics_path)
+    frame = run_metrics(run)
     last = frame.iloc[-1].dropna().to_dict() if not frame.empty else {}
     return {"grids": len(list_grids(run)), "last": last}

@@ -100,3 +100,38 @@ def test_config_and_metrics_round_trip_and_truncate(tmp_path):
     (tmp_path / "config.json").write_text("[1, 2]")
     with pytest.raises(ValueError):
         runs.read_config(tmp_path)
+
+
+def test_truncate_metrics_drops_torn_lines_keeps_the_checkpoints_row_and_replaces_the_file(tmp_path, caplog):
+    path = tmp_path / runs.METRICS
+    rows = [json.dumps({"iteration": i, "loss": 0.5}) for i in (1, 2, 3, 4)]
+    path.write_bytes(("\n".join(rows[:3]) + "\nnot json\n" + rows[3] + "\n").encode()
+                     + b'{"iteration": 5, "lo\xe2')  # torn mid-character by a crash
+    inode = path.stat().st_ino
+    runs.truncate_metrics(tmp_path, "iteration", 3)
+    assert [json.loads(ln)["iteration"] for ln in path.read_text().splitlines()] == [1, 2, 3]
+    assert path.stat().st_ino != inode  # a new file renamed over the old one
+    assert "line 4" in caplog.text and "line 6" in caplog.text  # each dropped line is logged
+    runs.truncate_metrics(tmp_path / "absent", "iteration", 3)  # no file: nothing to do
+
+
+def test_clean_leftovers_removes_temp_files_of_both_trainers_and_nothing_else(tmp_path):
+    run = tmp_path / "run"
+    keep = ["config.json", "metrics.jsonl", "samples/000010.png", "mixing/000010.png",
+            "checkpoints/000010.pt", "checkpoints/epoch-2.index",
+            "checkpoints/epoch-2.data-00000-of-00001", "checkpoints/checkpoint"]
+    leftovers = [".config.json.ab12.tmp", "samples/.000020.png.x1.tmp", "mixing/.000020.png.y.tmp",
+                 "checkpoints/.000020.pt.z9.tmp", "checkpoints/epoch-3.index.tempstate123",
+                 "checkpoints/checkpoint.tmp8f2e", "epochs/.0003.png.q.tmp"]
+    for name in keep + leftovers:
+        (run / name).parent.mkdir(parents=True, exist_ok=True)
+        (run / name).write_bytes(b"x")
+    (run / "checkpoints" / "epoch-3_temp").mkdir()  # TensorFlow's sharded save in progress
+    (run / "checkpoints" / "epoch-3_temp" / "part-00000-of-00001.index").write_bytes(b"x")
+    outside = tmp_path / "outside.tmp"
+    outside.mkdir()
+    (run / "samples" / ".link.tmp").symlink_to(outside)  # removed as a link, never followed
+    removed = runs.clean_leftovers(run)
+    assert len(removed) == len(leftovers) + 2
+    assert sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()) == sorted(keep)
+    assert outside.is_dir()

@@ -3,7 +3,10 @@ the generator, and rebuild a face from a photo or a sketch.
 
 A checkpoint is TensorFlow's ``checkpoints/epoch-N`` prefix (``epoch-N.index`` +
 ``epoch-N.data-*``, written by the trainer's CheckpointManager); the run's settings are its
-``config.json`` (:mod:`trainers.runs`). Inference calls the generator with ``training=True``, as
+``config.json`` (:mod:`trainers.runs`). Both are data: TensorFlow reads the tensor bundle
+(protocol buffers and raw tensor bytes) into variables built here, and the settings are JSON;
+nothing is unpickled or evaluated, and a file that is not a checkpoint gives a ValueError
+naming it. Inference calls the generator with ``training=True``, as
 the tutorial and the paper do (batch statistics and dropout; see docs/pix2pix.md).
 
 TensorFlow is imported inside the functions that need it, so importing this module is cheap.
@@ -42,11 +45,20 @@ def resolve(run_or_checkpoint: str | Path) -> tuple[Path, str]:
     return run_dir, str(prefix)
 
 
+def _unreadable(prefix: str, e: Exception) -> ValueError:
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+    return ValueError(f"{prefix}: cannot be read as a pix2pix checkpoint ({first})")
+
+
 def checkpoint_size(prefix: str) -> int:
-    """The image size a checkpoint was trained at (saved alongside the weights)."""
+    """The image size a checkpoint was trained at (saved alongside the weights); ValueError
+    naming the checkpoint when it cannot be read as one."""
     import tensorflow as tf
 
-    return int(tf.train.load_checkpoint(prefix).get_tensor("size/.ATTRIBUTES/VARIABLE_VALUE"))
+    try:
+        return int(tf.train.load_checkpoint(prefix).get_tensor("size/.ATTRIBUTES/VARIABLE_VALUE"))
+    except (tf.errors.OpError, ValueError) as e:
+        raise _unreadable(prefix, e) from None
 
 
 def load_generator(run_or_checkpoint: str | Path):
@@ -62,7 +74,10 @@ def load_generator(run_or_checkpoint: str | Path):
         raise ValueError(f"checkpoint {prefix} was trained at {trained_at} px but {run_dir}/"
                          f"config.json says {config.size} px")
     generator = build_generator(config.size)
-    tf.train.Checkpoint(generator=generator).restore(prefix).expect_partial()
+    try:
+        tf.train.Checkpoint(generator=generator).restore(prefix).expect_partial()
+    except (tf.errors.OpError, ValueError, AssertionError) as e:
+        raise _unreadable(prefix, e) from None
     log.info("loaded %s (%d px)", prefix, config.size)
     return generator, config
 

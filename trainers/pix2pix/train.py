@@ -3,6 +3,8 @@
 Run folder (:mod:`trainers.runs`): ``config.json``, ``metrics.jsonl`` (one line per epoch),
 ``samples/{epoch:04d}.png`` (sketch | real | generated on fixed validation pairs),
 ``checkpoints/`` (``tf.train.CheckpointManager``, the newest ``keep_checkpoints``), ``tb/``.
+An epoch's metrics row is appended before its checkpoint is saved; a resumed run removes temp
+files a killed write left and keeps the rows up to its checkpoint's epoch (a torn line dropped).
 
 Inference (grids, validation L1, predict) calls the generator with ``training=True``, as the
 tutorial and the paper do: batch norm normalises over the batch the generator is given (the
@@ -34,6 +36,10 @@ from trainers.pix2pix.optim import make_optimizer
 
 log = logging.getLogger(__name__)
 LOSS_NAMES = ("loss_g", "loss_g_gan", "loss_g_l1", "loss_d")
+
+
+class RunFolderError(ValueError):
+    """Training stopped because the run folder could not be written."""
 
 
 @dataclass
@@ -154,7 +160,25 @@ def fixed_val_pairs(files: list[str], size: int, count: int) -> tuple[tf.Tensor,
 
 
 def train(cfg: Pix2PixConfig) -> Path:
-    """Train (or resume) a run as ``cfg`` says; returns the run folder."""
+    """Train (or resume) a run as ``cfg`` says; returns the run folder.
+
+    A failed write (a full disk, a folder that became read-only) removes the temp files it left
+    (runs.clean_leftovers: atomic-write temps, TensorFlow's ``_temp`` checkpoint folders) and
+    raises RunFolderError naming the run folder; ``--resume`` continues from the newest
+    checkpoint."""
+    try:
+        return _train(cfg)
+    except (FileNotFoundError, FileExistsError):  # a missing input, a used folder: as they are
+        raise
+    except (OSError, tf.errors.ResourceExhaustedError, tf.errors.UnknownError,
+            tf.errors.PermissionDeniedError, tf.errors.DataLossError) as e:
+        runs.clean_leftovers(cfg.out)
+        what = e.strerror if isinstance(e, OSError) and e.strerror else str(e).strip().splitlines()[0][:200]
+        raise RunFolderError(f"{cfg.out}: training stopped, {what}; temp files removed, "
+                             "--resume continues from the newest checkpoint") from None
+
+
+def _train(cfg: Pix2PixConfig) -> Path:
     # Check the data before anything is written.
     pairs = find_pairs(cfg.pairs, cfg.val, cfg.seed)
     dev = setup_devices(cfg)
@@ -165,6 +189,7 @@ def train(cfg: Pix2PixConfig) -> Path:
     if steps_per_epoch == 0:
         raise ValueError(f"{len(pairs.train)} training pairs cannot fill one batch of {cfg.batch}")
     run_dir = prepare_run_dir(cfg)
+    runs.clean_leftovers(run_dir)  # temp files of a run that was killed mid-write
     keras.utils.set_random_seed(cfg.seed)
 
     # Build networks.
@@ -238,15 +263,15 @@ def train(cfg: Pix2PixConfig) -> Path:
             n += int(sketch.shape[0])
         grid = save_grid(runs.sample_path(run_dir, "pix2pix", epoch), grid_sketch.numpy(),
                          grid_photo.numpy(), generate(grid_sketch).numpy())
-        epoch_var.assign(epoch)
-        step_var.assign(step)
-        manager.save(checkpoint_number=epoch)
         record = {"epoch": epoch, "step": step,
                   **{k: float(v) for k, v in zip(LOSS_NAMES, losses)},
                   "val_l1": l1_sum / n, "lr": lr,
                   "images_per_s": steps_per_epoch * global_batch / train_s,
                   "epoch_s": time.perf_counter() - epoch_start, "time": time.time()}
-        runs.append_metrics(run_dir, record)
+        runs.append_metrics(run_dir, record)  # before the checkpoint: its row is never missing
+        epoch_var.assign(epoch)
+        step_var.assign(step)
+        manager.save(checkpoint_number=epoch)
         with writer.as_default():
             for key in (*LOSS_NAMES, "val_l1", "lr", "images_per_s"):
                 tb_scalar(key, record[key], step)

@@ -3,7 +3,9 @@
 Run folder (:mod:`trainers.runs`): ``config.json``, ``metrics.jsonl``, ``samples/{iteration:06d}.png``,
 ``checkpoints/{iteration:06d}.pt``, ``mixing/{iteration:06d}.png`` and TensorBoard scalar
 events (written by :mod:`.events`, without importing tensorboard or TensorFlow). A resumed run
-first drops the metrics rows and events past its checkpoint: they are trained again.
+first removes temp files a killed write left, then drops the metrics rows and events past its
+checkpoint (they are trained again; a torn metrics line is dropped too). Each logged row is
+appended before its iteration's checkpoint is saved, so the checkpoint's own row survives.
 """
 
 from __future__ import annotations
@@ -86,7 +88,25 @@ def save_mixing(trainer: Trainer, phase: Phase, path: Path, cfg: Settings) -> No
 
 
 def train(cfg: Settings, progress: bool = True) -> Path:
-    """Train as ``cfg`` says; returns the run folder. Raises before writing on bad data or folder."""
+    """Train as ``cfg`` says; returns the run folder. Raises before writing on bad data or folder.
+
+    A failed write (a full disk, a folder that became read-only) removes the temp files it
+    left and raises RunFolderError naming the run folder: the newest checkpoint stays whole,
+    and ``--resume`` continues from it."""
+    try:
+        return _train(cfg, progress)
+    except (FileNotFoundError, FileExistsError):  # a missing input, a used folder: as they are
+        raise
+    except OSError as e:
+        if os.environ.get("RANK", "0") == "0":
+            runs.clean_leftovers(cfg.out)
+        what = e.strerror or str(e)
+        raise RunFolderError(f"{cfg.out}: training stopped, {what}"
+                             f"{f' ({e.filename})' if e.filename else ''}; temp files removed, "
+                             "--resume continues from the newest checkpoint") from None
+
+
+def _train(cfg: Settings, progress: bool) -> Path:
     device, rank, world = setup_device(cfg)
     lead = rank == 0
     n_images, resume_from = check_run(cfg)
@@ -120,6 +140,7 @@ def train(cfg: Settings, progress: bool = True) -> Path:
 
     writer = None
     if lead:
+        runs.clean_leftovers(run_dir)  # temp files of a run that was killed mid-write
         (run_dir / runs.SAMPLES).mkdir(parents=True, exist_ok=True)
         (run_dir / runs.CHECKPOINTS).mkdir(parents=True, exist_ok=True)
         runs.write_config(run_dir, cfg.to_dict())
@@ -129,51 +150,53 @@ def train(cfg: Settings, progress: bool = True) -> Path:
     channels_last = device.type == "cuda" and cfg.channels_last
     sample_z = latents(cfg.sample_n, cfg.latent_dim, cfg.seed).to(device)
 
-    # Train.
-    bar = tqdm(total=cfg.iterations, initial=start, disable=not (progress and lead), unit="it")
-    t_window, img_window, t_start, last_log = time.perf_counter(), 0, time.perf_counter(), start
-    for it in range(start + 1, cfg.iterations + 1):
-        phase = phase_at(cfg, it - 1)
-        real = bank.batch(phase.size, phase.batch, rank, world, channels_last)
-        trainer.step(real, phase, it)
-        img_window += phase.batch
-        bar.update(1)
+    # Train. The bar is closed on errors too, so an error line starts a line of its own.
+    with tqdm(total=cfg.iterations, initial=start, disable=not (progress and lead), unit="it") as bar:
+        t_window, img_window, t_start, last_log = time.perf_counter(), 0, time.perf_counter(), start
+        for it in range(start + 1, cfg.iterations + 1):
+            phase = phase_at(cfg, it - 1)
+            real = bank.batch(phase.size, phase.batch, rank, world, channels_last)
+            trainer.step(real, phase, it)
+            img_window += phase.batch
+            bar.update(1)
 
-        do_swd = cfg.swd_every > 0 and (it % cfg.swd_every == 0 or it == cfg.iterations)
-        if not (lead and (it % cfg.log_every == 0 or it == cfg.iterations or do_swd
-                          or it % cfg.sample_every == 0 or it % cfg.ckpt_every == 0)):
-            continue
-        row = None
-        if it % cfg.log_every == 0 or it == cfg.iterations or do_swd:
-            logs = trainer.pop_logs()
-            dt = time.perf_counter() - t_window
-            row = {"iteration": it, "size": phase.size, "alpha": phase.alpha, "batch": phase.batch,
-                   "lr": phase.lr, **logs, "images_per_s": img_window / dt,
-                   "iterations_per_s": (it - last_log) / dt, "elapsed_s": time.perf_counter() - t_start}
-        t_art = time.perf_counter()
-        if it % cfg.sample_every == 0 or it == cfg.iterations:
-            save_samples(trainer, sample_z, phase, runs.sample_path(run_dir, "stylegan", it), cfg.seed)
-        if do_swd and row is not None:
-            row.update(evaluate_swd(trainer.G_ema, bank.images(phase.size), phase.step, phase.alpha,
-                                    cfg.swd_images, cfg.seed))
-            if cfg.fid_inception:
-                row.update(evaluate_fid(trainer.G_ema, bank.images(phase.size), phase.step, phase.alpha,
-                                        cfg.fid_images, cfg.seed, cfg.fid_inception))
-        if it % cfg.ckpt_every == 0 or it == cfg.iterations:
-            checkpoint.save({**trainer.state_dict(), "config": cfg.to_dict(), "iteration": it,
-                             "size": phase.size, "step": phase.step, "alpha": phase.alpha,
-                             "rng": checkpoint.rng_state()}, runs.checkpoint_path(run_dir, it))
-            save_mixing(trainer, phase, run_dir / runs.MIXING / runs.step_name("stylegan", it, ".png"), cfg)
-        if row is not None:
-            runs.append_metrics(run_dir, row)
-            if writer is not None:
-                writer.scalars({k: v for k, v in row.items() if isinstance(v, (int, float)) and k != "iteration"}, it)
-            bar.set_postfix(size=phase.size, d=f"{row.get('loss_d', 0):.3f}", g=f"{row.get('loss_g', 0):.3f}",
-                            ips=f"{row['images_per_s']:.0f}")
-            t_window, img_window, last_log = time.perf_counter(), 0, it
-        else:
-            t_window += time.perf_counter() - t_art  # artefacts do not count against throughput
-    bar.close()
+            do_swd = cfg.swd_every > 0 and (it % cfg.swd_every == 0 or it == cfg.iterations)
+            if not (lead and (it % cfg.log_every == 0 or it == cfg.iterations or do_swd
+                              or it % cfg.sample_every == 0 or it % cfg.ckpt_every == 0)):
+                continue
+            row = None
+            if it % cfg.log_every == 0 or it == cfg.iterations or do_swd:
+                logs = trainer.pop_logs()
+                dt = time.perf_counter() - t_window
+                row = {"iteration": it, "size": phase.size, "alpha": phase.alpha, "batch": phase.batch,
+                       "lr": phase.lr, **logs, "images_per_s": img_window / dt,
+                       "iterations_per_s": (it - last_log) / dt, "elapsed_s": time.perf_counter() - t_start}
+            t_art = time.perf_counter()
+            if it % cfg.sample_every == 0 or it == cfg.iterations:
+                save_samples(trainer, sample_z, phase, runs.sample_path(run_dir, "stylegan", it), cfg.seed)
+            if do_swd and row is not None:
+                row.update(evaluate_swd(trainer.G_ema, bank.images(phase.size), phase.step, phase.alpha,
+                                        cfg.swd_images, cfg.seed))
+                if cfg.fid_inception:
+                    row.update(evaluate_fid(trainer.G_ema, bank.images(phase.size), phase.step, phase.alpha,
+                                            cfg.fid_images, cfg.seed, cfg.fid_inception))
+            if row is not None:  # before the checkpoint: a checkpoint's own row is never missing
+                runs.append_metrics(run_dir, row)
+                if writer is not None:
+                    writer.scalars({k: v for k, v in row.items()
+                                    if isinstance(v, (int, float)) and k != "iteration"}, it)
+                bar.set_postfix(size=phase.size, d=f"{row.get('loss_d', 0):.3f}", g=f"{row.get('loss_g', 0):.3f}",
+                                ips=f"{row['images_per_s']:.0f}")
+            if it % cfg.ckpt_every == 0 or it == cfg.iterations:
+                checkpoint.save({**trainer.state_dict(), "config": cfg.to_dict(), "iteration": it,
+                                 "size": phase.size, "step": phase.step, "alpha": phase.alpha,
+                                 "rng": checkpoint.rng_state()}, runs.checkpoint_path(run_dir, it))
+                save_mixing(trainer, phase, run_dir / runs.MIXING / runs.step_name("stylegan", it, ".png"),
+                            cfg)
+            if row is not None:
+                t_window, img_window, last_log = time.perf_counter(), 0, it
+            else:
+                t_window += time.perf_counter() - t_art  # artefacts do not count against throughput
     if writer is not None:
         writer.close()
     if world > 1:

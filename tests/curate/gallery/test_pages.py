@@ -79,13 +79,20 @@ def test_runs_page_shows_pix2pix_epoch_comparisons(gallery_env):
     assert "sketch | real | generated" in images(at)[0].proto.imgs[0].caption
 
 
-def test_runs_page_finds_runs_in_typed_and_env_folders(gallery_env, tmp_path, monkeypatch):
+def test_runs_page_finds_runs_in_admin_and_env_folders(gallery_env, tmp_path, monkeypatch):
     monkeypatch.setenv("ROSTRO_WORKSPACE", str(tmp_path / "empty"))
     at = page("gallery_runs.py", user(gallery_env, "ana")).run()
     assert "No runs yet" in at.info[0].value
-    at.text_input(key="runs_extra").set_value(str(gallery_env.ws.runs_dir)).run()
+    assert not at.text_input  # an annotator has no folder to type
+    at = page("gallery_runs.py", user(gallery_env, "admin")).run()
+    at.text_input(key="runs_root_new").set_value(str(gallery_env.ws.runs_dir))
+    at.button(key="runs_root_add").click().run()
     no_errors(at)
     assert len(at.selectbox(key="runs_run").options) == 2
+    at = page("gallery_runs.py", user(gallery_env, "ana")).run()  # the admin's folder, for all
+    no_errors(at)
+    assert len(at.selectbox(key="runs_run").options) == 2
+    monkeypatch.setenv("ROSTRO_WORKSPACE", str(tmp_path / "other"))
     monkeypatch.setenv("ROSTRO_RUNS", str(gallery_env.pix2pix))
     at = page("gallery_runs.py", user(gallery_env, "ana")).run()
     assert len(at.selectbox(key="runs_run").options) == 1
@@ -195,19 +202,17 @@ def test_datasets_page_browses_exports(gallery_env):
     assert "peruvian_face/" in text and "Verdict: **unlabeled**" in text
 
 
-def test_folders_typed_on_the_runs_page_reach_the_model_pages(gallery_env, tmp_path, monkeypatch):
-    from curate.gallery.runs import EXTRA_KEY
+def test_folders_an_admin_adds_reach_the_model_pages(gallery_env, tmp_path, monkeypatch):
+    from curate.gallery.runs import add_root
+    from curate.workspace import Workspace
 
     monkeypatch.setenv("ROSTRO_WORKSPACE", str(tmp_path / "empty"))
-    at = page("gallery_runs.py", user(gallery_env, "ana")).run()
-    at.text_input(key="runs_extra").set_value(str(gallery_env.ws.runs_dir)).run()
-    assert at.session_state[EXTRA_KEY] == str(gallery_env.ws.runs_dir)
-    for script, key in (("gallery_mixing.py", "mix_ckpt"), ("gallery_sketch.py", "sketch_ckpt")):
+    for script in ("gallery_mixing.py", "gallery_sketch.py"):
         at = page(script, user(gallery_env, "ana"))
         assert "No " in at.run().info[0].value  # nothing in the (empty) workspace
-        at = page(script, user(gallery_env, "ana"))
-        at.session_state[EXTRA_KEY] = str(gallery_env.ws.runs_dir)
-        at.run()
+    add_root(Workspace.resolve().open(), str(gallery_env.ws.runs_dir))
+    for script, key in (("gallery_mixing.py", "mix_ckpt"), ("gallery_sketch.py", "sketch_ckpt")):
+        at = page(script, user(gallery_env, "ana")).run()
         assert at.selectbox(key=key).options, script
 
 

@@ -30,19 +30,19 @@ def make_run(folder: Path, trainer: str = "stylegan", grids: int = 3, rows: int 
     return folder
 
 
-def test_runs_are_found_in_the_workspace_env_and_typed_folders(tmp_path, monkeypatch):
-    ws_runs, env_runs, typed = tmp_path / "ws" / "runs", tmp_path / "env", tmp_path / "typed"
+def test_runs_are_found_in_the_workspace_env_and_admin_folders(tmp_path, monkeypatch):
+    ws_runs, env_runs, added = tmp_path / "ws" / "runs", tmp_path / "env", tmp_path / "added"
     make_run(ws_runs / "a")
     make_run(env_runs / "b", "pix2pix")
-    make_run(typed)  # a folder that is itself a run
+    make_run(added)  # a folder that is itself a run
     (ws_runs / "not-a-run").mkdir()
     (ws_runs / "broken").mkdir()
     (ws_runs / "broken" / "config.json").write_text("{not json")
     monkeypatch.setenv(gr.ENV_RUNS, f"{env_runs}{os.pathsep}{tmp_path / 'missing'}")
-    roots = gr.run_roots(ws_runs, str(typed))
-    assert roots == [ws_runs.resolve(), env_runs.resolve(), typed.resolve()]
+    roots = gr.run_roots(ws_runs, [str(added)])  # the admin's folders (setting "run_roots")
+    assert roots == [ws_runs.resolve(), env_runs.resolve(), added.resolve()]
     found = {r.name: r for r in gr.discover_runs(roots)}
-    assert set(found) == {"a", "b", "typed"}
+    assert set(found) == {"a", "b", "added"}
     assert found["b"].trainer == "pix2pix" and found["b"].step_key == "epoch"
     assert found["b"].grid_dir == env_runs.resolve() / "b" / "samples"
     assert found["a"].config == {"trainer": "stylegan", "seed": 1}
@@ -125,3 +125,33 @@ def test_grid_at_picks_the_newest_grid_at_or_before_a_step(tmp_path):
     assert gr.grid_at(grids, 100) is None
     assert gr.grid_at(grids, 250)[0] == 200 and gr.grid_at(grids, 300)[0] == 300
     assert gr.list_grids(run, tmp_path / "absent") == []
+
+
+def test_a_torn_last_line_is_skipped_until_the_file_is_rewritten(tmp_path):
+    run = gr.read_run(make_run(tmp_path / "r", rows=3))
+    with open(run.metrics_path, "ab") as f:
+        f.write(b'{"iteration": 400, "loss_d": 0.\xe2')  # a crash mid-append, mid-character
+    assert list(gr.read_metrics(run.metrics_path)["iteration"]) == [100, 200, 300]
+    with open(run.metrics_path, "ab") as f:  # a writer that appended after the torn line
+        f.write(json.dumps({"iteration": 500, "loss_d": 0.1}).encode() + b"\n")
+    assert list(gr.read_metrics(run.metrics_path)["iteration"]) == [100, 200, 300]
+    layout.truncate_metrics(run.path, "iteration", 300)  # what --resume does: a new file
+    assert list(gr.read_metrics(run.metrics_path)["iteration"]) == [100, 200, 300]
+
+
+def test_symlinks_leaving_the_root_are_not_listed_or_read(tmp_path):
+    root, outside = tmp_path / "runs", tmp_path / "outside"
+    make_run(root / "ok")
+    secret = make_run(outside / "secret")
+    (root / "linked").symlink_to(secret)  # a whole run elsewhere
+    (root / "cfg").mkdir()
+    (root / "cfg" / "config.json").symlink_to(secret / "config.json")
+    (root / "ok" / "samples" / "000900.png").symlink_to(secret / "samples" / "000100.png")
+    found = {r.name: r for r in gr.discover_runs([root.resolve()])}
+    assert set(found) == {"ok"}
+    assert [s for s, _ in gr.list_grids(found["ok"])] == [100, 200, 300]
+    (root / "ok" / "metrics.jsonl").unlink()
+    (root / "ok" / "metrics.jsonl").symlink_to(secret / "metrics.jsonl")
+    assert gr.curves(found["ok"]) == {} and gr.summary(found["ok"])["last"] == {}
+    (root / "inner").symlink_to(root / "ok")  # a symlink that stays inside is fine
+    assert {r.name for r in gr.discover_runs([root.resolve()])} == {"ok"}  # the same run once

@@ -124,3 +124,33 @@ def test_checkpoint_from_another_size_is_refused(run, tmp_path):
     (fake / "config.json").write_text(json.dumps(dataclasses.replace(cfg, size=64).to_json()))
     with pytest.raises(ValueError, match="trained at 32 px"):
         load_generator(fake)
+
+
+def test_a_crafted_file_in_place_of_a_checkpoint_is_refused_and_runs_nothing(run, tmp_path):
+    import os
+    import pickle
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'PWNED'}",))
+
+    cfg, _ = run
+    fake = tmp_path / "fake"
+    (fake / "checkpoints").mkdir(parents=True)
+    (fake / "config.json").write_text(json.dumps(cfg.to_json()))
+    for suffix in (".index", ".data-00000-of-00001"):
+        (fake / "checkpoints" / f"epoch-1{suffix}").write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(ValueError, match="epoch-1: cannot be read as a pix2pix checkpoint"):
+        load_generator(fake)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_resume_after_a_torn_metrics_line_and_a_killed_save(run):
+    cfg, out = run
+    done = len(metrics(out))
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write('{"epoch": %d, "loss_g": 1.' % (done + 1))  # a crash mid-append
+    (out / "checkpoints" / f"epoch-{done + 1}_temp").mkdir()  # TensorFlow's unfinished save
+    train(dataclasses.replace(cfg, epochs=done + 1, resume=True))
+    assert [r["epoch"] for r in metrics(out)] == list(range(1, done + 2))
+    assert not list((out / "checkpoints").glob("*_temp*"))

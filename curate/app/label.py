@@ -13,7 +13,6 @@ import streamlit as st
 from curate.app import label_panel
 from curate.app.common import current_user, engine, require_login
 from curate.app.label_panel.protocol import Memory, respond
-from curate.rules import NO_OTHER_FILTER_EN, NO_OTHER_FILTER_ES, RULES, TAGS
 
 user = require_login()
 eng = engine()
@@ -21,20 +20,6 @@ ss = st.session_state
 if "label_memory" not in ss:
     ss.label_memory = Memory()
     ss.label_data = None
-
-
-def _rules_panel(spanish: bool) -> None:
-    st.markdown("**Accept when all three hold**")
-    for r in RULES:
-        st.markdown(f"{r.id}. {r.text_en}", help=r.text_es)
-        if spanish:
-            st.caption(f"*{r.text_es}*")
-    st.markdown("**Kept despite (tags, never a reason to reject)**")
-    for t in TAGS:
-        st.markdown(f"- {t.text_en}", help=t.text_es)
-        if spanish:
-            st.caption(f"*{t.text_es}*")
-    st.caption(NO_OTHER_FILTER_ES if spanish else NO_OTHER_FILTER_EN)
 
 
 @st.fragment
@@ -55,7 +40,7 @@ with main:
     panel()
 with side:
     spanish = st.toggle("Show the Spanish originals", key="label_spanish")
-    _rules_panel(spanish)
+    label_panel.rules_panel(spanish)
     st.caption("Keys: **A** accept · **1 2 3** reject (rule) · **4 5 6 7** tags · **S** skip · "
                "**Backspace** undo · **← →** browse · **N** note · **Z** full size · "
                "**F** first undecided · **J** next skipped · **G** go to # · **?** help")

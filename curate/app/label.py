@@ -11,7 +11,7 @@ K skipped list · G go to #N · ? help.
 import streamlit as st
 
 from curate.app import label_panel
-from curate.app.common import current_user, engine, require_login
+from curate.app.common import calm_errors, current_user, engine, require_login
 from curate.app.label_panel.protocol import Memory, respond
 
 user = require_login()
@@ -28,11 +28,12 @@ def panel() -> None:
     # elsewhere or a deactivation stops this tab at its next key press.
     if current_user() is None:
         st.rerun()
-    memory = ss.label_memory  # a plain object: updating it never yields to a new rerun
-    data = respond(eng, user.id, memory, label_panel.message(), ss.label_data)
-    data["user"] = user.id
-    ss.label_data = {k: v for k, v in data.items() if k not in ("items", "recent", "full")}
-    label_panel.mount(data)
+    with calm_errors():  # a fragment run is outside the page run's own calm_errors
+        memory = ss.label_memory  # a plain object: updating it never yields to a new rerun
+        data = respond(eng, user.id, memory, label_panel.message(), ss.label_data)
+        data["user"] = user.id
+        ss.label_data = {k: v for k, v in data.items() if k not in ("items", "recent", "full")}
+        label_panel.mount(data)
 
 
 main, side = st.columns([5, 2], gap="medium")

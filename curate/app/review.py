@@ -11,7 +11,7 @@ an adjudication (append-only) only while that image is still that disagreement; 
 import streamlit as st
 
 from curate.app import label_panel
-from curate.app.common import current_user, engine, require_admin
+from curate.app.common import calm_errors, current_user, engine, require_admin
 from curate.app.label_panel.review_protocol import ReviewMemory, respond
 
 admin = require_admin()
@@ -27,12 +27,13 @@ st.title("Review", anchor=False)
 def panel(settled_too: bool) -> None:
     if current_user() is None:  # a fragment run skips the page's guard
         st.rerun()
-    data = respond(eng, admin.id, ss.review_memory, label_panel.message(label_panel.REVIEW_KEY),
-                   settled_too, ss.review_data)
-    data["user"] = admin.id
-    ss.review_data = {k: v for k, v in data.items() if k not in ("items", "full")}
-    st.caption(data["progress"]["text"])
-    label_panel.mount(data, key=label_panel.REVIEW_KEY)
+    with calm_errors():  # a fragment run is outside the page run's own calm_errors
+        data = respond(eng, admin.id, ss.review_memory, label_panel.message(label_panel.REVIEW_KEY),
+                       settled_too, ss.review_data)
+        data["user"] = admin.id
+        ss.review_data = {k: v for k, v in data.items() if k not in ("items", "full")}
+        st.caption(data["progress"]["text"])
+        label_panel.mount(data, key=label_panel.REVIEW_KEY)
 
 
 main, side = st.columns([5, 2], gap="medium")

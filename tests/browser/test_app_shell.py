@@ -54,10 +54,13 @@ def test_no_page_asks_an_outside_host(demo):
                 outside = _watch_outside(page)
                 page.goto(url)
                 _log_in(page, name, name)
-                _settled(page)
+                page.get_by_text("Logged in as").wait_for()
+                harness.wait_for_login_cookie(page)
                 for path in pages:
                     page.goto(f"{url}/{path}")
+                    page.get_by_text("Logged in as").wait_for()  # the page, not the login form
                     _settled(page)
+                    assert urlparse(page.url).path == f"/{path}"
                     assert "Page not found" not in page.locator("body").inner_text(), path
                     assert page.locator('[data-testid="stException"]').count() == 0, path
                 assert outside == [], (name, outside)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import harness
+from tests.browser.conftest import demo_workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -76,10 +77,7 @@ def _settle(page, key, tags, note, total) -> None:
 @pytest.fixture
 def review_demo(tmp_path):
     """A demo workspace large enough that ana's and luis's queues share 6 images."""
-    why = harness.chromium_missing()
-    if why:
-        pytest.skip(why)
-    return harness.build_demo_workspace(tmp_path / "ws", count=160)
+    return demo_workspace(tmp_path, count=160)
 
 
 def test_review_five_verdicts_with_tags_notes_and_an_undo(review_demo):

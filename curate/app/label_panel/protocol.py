@@ -181,8 +181,16 @@ def _read(engine: Engine, user_id: int, mem: Memory, msg: dict) -> dict:
 def respond(engine: Engine, user_id: int, mem: Memory, msg: dict, previous: dict | None) -> dict:
     """Apply `msg`'s outbox and return the panel's data (see the module doc). When the database
     cannot be read, the previous data comes back with a calm flash, so the panel stays."""
-    flash = apply_outbox(engine, user_id, mem, msg.get("outbox") or [])
-    data, failure = db_attempt(_read, engine, user_id, mem, msg)
+    return answer(engine, user_id, mem, msg, previous, _apply_one, _read, engine, user_id, mem, msg)
+
+
+def answer(engine: Engine, user_id: int, mem, msg: dict, previous: dict | None, apply_one, read,
+           *read_args) -> dict:
+    """The steps both panels take per message: apply the outbox through `apply_one`, then
+    `read(*read_args)` the data to show (the previous data and a flash when the database
+    cannot be read), with the outcomes of the presses this message carried and the keys."""
+    flash = apply_outbox(engine, user_id, mem, msg.get("outbox") or [], apply_one)
+    data, failure = db_attempt(read, *read_args)
     if failure is not None:
         data = dict(previous or {}, items=[])
         flash = FLASH[failure]

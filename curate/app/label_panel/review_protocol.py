@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from curate import display, review
-from curate.app.common import db_attempt
-from curate.app.label_panel.protocol import FLASH, FULL_SIDE, apply_outbox, as_pressed, keys, picture
+from curate.app.label_panel.protocol import FULL_SIDE, answer, as_pressed, picture
 
 AHEAD = 4  # pictures sent ahead of the cursor (with the previous one)
 WINDOW = 50  # items described on either side of the cursor (the open positions: all of them)
@@ -106,12 +105,7 @@ def _read(engine: Engine, mem: ReviewMemory, msg: dict, settled_too: bool) -> di
 def respond(engine: Engine, admin_id: int, mem: ReviewMemory, msg: dict, settled_too: bool,
             previous: dict | None) -> dict:
     """Apply `msg`'s verdicts and undos, and return the panel's data (see the module doc)."""
-    flash = apply_outbox(engine, admin_id, mem, msg.get("outbox") or [], _apply_one)
-    data, failure = db_attempt(_read, engine, mem, msg, settled_too)
-    if failure is not None:
-        data = dict(previous or {}, items=[])
-        flash = FLASH[failure]
-    cids = {str(m.get("cid")) for m in msg.get("outbox") or ()}
-    data.update(outcomes={c: o for c, o in mem.outcomes.items() if c in cids}, flash=flash,
-                mode="review", recent=[], **keys())
+    data = answer(engine, admin_id, mem, msg, previous, _apply_one, _read, engine, mem, msg,
+                  settled_too)
+    data.update(mode="review", recent=[])
     return data

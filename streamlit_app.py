@@ -8,10 +8,18 @@ with the two routes that set and clear the HttpOnly login cookie
 To add a page: one line in PAGES — (section, script, title, icon, roles). Roles say who sees it:
 "annotator", "admin", or both. A page still guards itself (`require_login` / `require_admin`),
 since a URL can be typed by hand.
+
+A typed address is honoured: before a log-in every page's address shows the login form (no
+"Page not found"), and after it the user is on that page when their role may see it, else on
+their first page. Every page run goes through `calm_errors` (tracebacks only for admins, an
+error id for everyone else). Nothing is fetched from outside 127.0.0.1: the favicon is a local
+file, and the page icons are Streamlit's bundled Material Symbols font.
 """
+from pathlib import Path
+
 import streamlit as st
 
-from curate.app.common import ENDED_KEY, ENDED_TEXT, current_user, log_out
+from curate.app.common import ENDED_KEY, ENDED_TEXT, calm_errors, current_user, log_out
 from curate.app.session_cookie import keep
 
 ANNOTATOR, ADMIN = "annotator", "admin"
@@ -31,28 +39,58 @@ PAGES = [
 ]
 
 
+# A local file: a Material icon or an emoji as favicon is fetched from an outside host.
+FAVICON = str(Path(__file__).resolve().parent / "curate" / "app" / "assets" / "favicon.png")
+LOGIN = "curate/app/login.py"
+
+
+def _pages() -> list[tuple[str, st.Page, tuple]]:
+    return [(section, st.Page(script, title=title, icon=icon), roles)
+            for section, script, title, icon, roles in PAGES]
+
+
+def _stand_ins(pages, script) -> list:
+    """Hidden pages at the given pages' addresses that run `script` instead: a typed address
+    is then known (no "Page not found") and stays in the address bar."""
+    return [st.Page(script, title=p.title, url_path=p.url_path, visibility="hidden")
+            for p in pages]
+
+
 def main() -> None:
-    st.set_page_config(page_title="rostro", page_icon=":material/face:", layout="wide")
+    st.set_page_config(page_title="rostro", page_icon=FAVICON, layout="wide")
 
     user = current_user()  # also a login restored from the session cookie
     keep(user.token if user else None)
+    pages = _pages()
     if user is None:
         if st.session_state.get(ENDED_KEY):  # e.g. deactivated while the Label page was open
             st.warning(ENDED_TEXT)
-        nav = st.navigation([st.Page("curate/app/login.py", title="Log in", icon=":material/login:")],
+        login = st.Page(LOGIN, title="Log in", icon=":material/login:", default=True)
+        nav = st.navigation([login, *_stand_ins([p for _, p, _ in pages], LOGIN)],
                            position="hidden")
     else:
         sections: dict[str, list] = {}
-        for section, script, title, icon, roles in PAGES:
+        for section, page, roles in pages:
             if user.role in roles:
-                sections.setdefault(section, []).append(st.Page(script, title=title, icon=icon))
+                sections.setdefault(section, []).append(page)
+        first = next(p for ps in sections.values() for p in ps)
+
+        def elsewhere() -> None:  # the root address, or one of a page this role may not see
+            st.switch_page(first)
+
+        # Every page keeps its own address (Streamlit's default page answers only at "/"),
+        # so a typed /label finds the Label page; "/" moves on to the first page.
+        home = st.Page(elsewhere, title="Home", url_path="home", default=True, visibility="hidden")
+        denied = [p for _, p, roles in pages if user.role not in roles]
+        sections.setdefault("", []).extend([home, *_stand_ins(denied, elsewhere)])
         with st.sidebar:
             st.caption(f"Logged in as **{user.name}** ({user.role})")
             if st.button("Log out", icon=":material/logout:"):
                 log_out()
                 st.rerun()
         nav = st.navigation(sections)
-    nav.run()
+    with calm_errors():
+        nav.run()
 
 
 if __name__ == "__main__":

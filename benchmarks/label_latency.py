@@ -16,6 +16,12 @@ the server confirmed each press (window.__rostro). Targets: key → next image p
 50 ms; key → committed p95 under 300 ms. --browser-only does the browser part on a small
 demo workspace, without writers.
 
+--after-galleries: on one server (a demo workspace with tiny trained StyleGAN and pix2pix runs),
+the browser measurement fresh, then someone uses Style mixing and Sketch to face until they
+show results, then the same measurement again: model work runs in worker processes, so the
+second figure should stay within 1.1× of the first (issue 12). Prints one JSON line per state
+(`state: fresh | after_galleries`) with the server process's memory.
+
 Prints one JSON line per measurement. Usage:
     python benchmarks/label_latency.py [--images 202599] [--writers 10] [--decisions 200] [--browser]
     python benchmarks/label_latency.py --browser-only   # needs /usr/bin/chromium
@@ -227,6 +233,60 @@ def browser(args) -> None:
     _emit_browser(args, painted, committed)
 
 
+def after_galleries(args) -> None:
+    """--after-galleries: fresh, then both model galleries used, then again (module doc)."""
+    from tests.browser import harness
+    why = harness.chromium_missing()
+    if why:
+        emit(measure="key_to_next_image", skipped=why)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        root = _gallery_workspace(Path(tmp) / "ws", images=max(80, args.presses * 5))
+        photo = next((root / "demo" / "peruvian_face").glob("*.jpg"))
+        with harness.serve(root) as url:
+            pid = harness.SERVERS[url].pid
+            for state in ("fresh", "after_galleries"):
+                if state == "after_galleries":
+                    t0 = time.perf_counter()
+                    harness.use_model_galleries(url, "admin", "admin", photo)
+                    gallery_s = round(time.perf_counter() - t0, 1)
+                first = 0 if state == "fresh" else args.presses
+                painted, committed = harness.label_on(url, args.presses, "luis", "luis", first)
+                extra = {} if state == "fresh" else {"galleries_s": gallery_s}
+                emit(measure="key_to_next_image_painted", state=state, server_rss_mb=harness.rss_mb(pid),
+                     torch_or_tf_in_server=_frameworks_loaded(pid), **extra, **_summary(painted))
+                emit(measure="key_to_decision_committed", state=state, **_summary(committed))
+
+
+def _frameworks_loaded(pid: int) -> list[str]:
+    """Which of torch / TensorFlow the server process has mapped (its shared libraries)."""
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return []
+    return [n for n, lib in (("torch", "libtorch"), ("tensorflow", "libtensorflow")) if lib in maps]
+
+
+def _gallery_workspace(root: Path, images: int) -> Path:
+    """A demo workspace (CelebA-style images, 10 peruvian faces) with tiny trained runs."""
+    from curate.demo import build_demo
+    from curate.export.lmdb import prepare
+    from curate.export.sketch_pairs import export_sketch_pairs
+    from curate.workspace import Workspace
+    from tests.curate.gallery.conftest import _train
+
+    ws = Workspace.resolve(root)
+    engine = ws.open()
+    build_demo(ws, engine, count=images, peruvian=10, seed=3)
+    peru = ws.demo_dir / "peruvian_face"
+    export_sketch_pairs(engine, ws.exports_dir / "sketch_pairs", peru, size=32, val=0.2, workers=1,
+                        progress=False)
+    prepare(engine, ws.exports_dir / "peru.lmdb", peru, sizes="8,16", workers=1, progress=False)
+    engine.dispose()
+    _train(ws, ws.exports_dir / "peru.lmdb", ws.exports_dir / "sketch_pairs")
+    return root
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--images", type=int, default=CELEBA, help="image rows (default 202599)")
@@ -242,9 +302,13 @@ def main() -> None:
     p.add_argument("--browser", action="store_true",
                    help="also time key press → next image painted / → committed, in Chromium")
     p.add_argument("--browser-only", action="store_true", help="only the browser measurement")
+    p.add_argument("--after-galleries", action="store_true",
+                   help="the browser measurement fresh and after both model galleries were used")
     p.add_argument("--presses", type=int, default=60, help="browser key presses (default 60)")
     args = p.parse_args()
-    if args.browser_only:
+    if args.after_galleries:
+        after_galleries(args)
+    elif args.browser_only:
         browser(args)
     else:
         server_side(args)

@@ -216,7 +216,9 @@ def _serve(a, ws):
            # No file watching: a served app does not reload on edits, and watching a tree
            # with .venv in it overflows inotify and slows the server.
            "--server.fileWatcherType", "none", "--server.runOnSave", "false",
-           "--client.toolbarMode", "minimal"]
+           "--client.toolbarMode", "minimal",
+           # Tracebacks only for admins: the app shows them itself (curate.app.common).
+           "--client.showErrorDetails", "none"]
     sys.stdout.flush()
     # Replace this process, so a signal sent to `curate serve` reaches Streamlit itself.
     os.execve(sys.executable, cmd, env)

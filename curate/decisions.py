@@ -194,10 +194,14 @@ def undo(engine: Engine, annotator_id: int, image_id: int) -> int:
 
 
 def adjudicate(engine: Engine, admin_id: int, image_id: int, verdict: Verdict | str,
-               rule: str | None = None, tags: Iterable[str] = (), note: str | None = None) -> int:
+               rule: str | None = None, tags: Iterable[str] = (), note: str | None = None,
+               *, shown: Iterable[int] | None = None) -> int:
     """Append an admin's verdict on an image (overrides the annotators); returns its id.
 
     `rule` (default None) is kept only on a reject; `note` is stored when not empty.
+    `shown` (default None: not checked), the ids of the standing decisions the admin had on
+    screen: the verdict is then written only while the image is a disagreement with exactly
+    those standing decisions (none changed since), else DecisionError and nothing is written.
     """
     v, rule, tags = _check(verdict, rule, tags)
     if v is Verdict.skip:
@@ -207,8 +211,14 @@ def adjudicate(engine: Engine, admin_id: int, image_id: int, verdict: Verdict | 
                           .where(Annotator.id == admin_id)).first()
         if admin is None or admin.role is not Role.admin or not admin.active:
             raise DecisionError("only an active admin may adjudicate")
+        if shown is not None:
+            standing = standing_decisions(s, image_ids=[image_id])
+            opinions = {d.verdict for d in standing if d.verdict in OPINIONS}
+            if {d.id for d in standing} != set(shown) or len(opinions) < 2:
+                raise DecisionError(f"image {image_id} is not the disagreement you had on screen "
+                                    "(its decisions changed since); nothing was recorded")
         row = Adjudication(image_id=image_id, admin_id=admin_id, verdict=v, rule=rule, tags=tags,
-                           note=note or None)
+                           note=_clean_note(note))
         s.add(row)
         s.flush()
         return row.id

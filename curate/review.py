@@ -2,8 +2,10 @@
 
 A disagreement is an image whose annotators' standing decisions differ (accept vs reject), as
 `curate.decisions.disagreements` defines it. Settling one appends an adjudication (append-only:
-a new verdict on the same image is a new row; the newest counts). A busy database is retried by
-the caller (the page's `db_call`), not here.
+a new verdict on the same image is a new row; the newest counts). The Review page's verdicts are
+bound to what the admin had on screen (`settle_shown`: the image and the standing decisions
+shown), and its undo withdraws a named adjudication (`undo_settled`). A busy database is
+retried by the caller (the page's `db_call` / `db_attempt`), not here.
 """
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from curate import decisions
+from curate.decisions import DecisionError, Pressed, Recorded
 from db.engine import reading
-from db.models import Annotator, Image, Source
+from db.models import Adjudication, Annotator, Image, Source, Verdict
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class Opinion:
     tags: tuple[str, ...]
     note: str | None
     seconds: float | None
+    decision_id: int = 0  # the standing decision's row: what `settle_shown` checks
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,13 @@ class Dispute:
     opinions: tuple[Opinion, ...]  # one per annotator with a standing decision, by name
     settled: str | None  # the standing adjudicated verdict, None while open
     settled_by: str | None = None
+    settled_rule: str | None = None
+    settled_tags: tuple[str, ...] = ()
+
+    @property
+    def shown(self) -> tuple[int, ...]:
+        """The ids of the standing decisions this dispute shows (see `settle_shown`)."""
+        return tuple(sorted(o.decision_id for o in self.opinions))
 
 
 def disputes(engine: Engine, *, include_settled: bool = False) -> list[Dispute]:
@@ -53,7 +64,7 @@ def disputes(engine: Engine, *, include_settled: bool = False) -> list[Dispute]:
     for d in standing:
         by_image.setdefault(d.image_id, []).append(Opinion(
             names.get(d.annotator_id, str(d.annotator_id)), d.verdict.value, d.rule,
-            tuple(d.tags or ()), d.note, d.seconds))
+            tuple(d.tags or ()), d.note, d.seconds, d.id))
     out = []
     for f in found:
         w = where[f.image_id]
@@ -62,7 +73,8 @@ def disputes(engine: Engine, *, include_settled: bool = False) -> list[Dispute]:
             image_id=f.image_id, path=str(Path(w.root) / w.relpath), name=f"{w.name}/{w.relpath}",
             opinions=tuple(sorted(by_image.get(f.image_id, []), key=lambda o: o.annotator)),
             settled=settled,
-            settled_by=f.provenance.removeprefix("adjudicated by ") if settled else None))
+            settled_by=f.provenance.removeprefix("adjudicated by ") if settled else None,
+            settled_rule=f.rule if settled else None, settled_tags=f.tags if settled else ()))
     return out
 
 
@@ -74,3 +86,46 @@ def settle(engine: Engine, admin_id: int, image_id: int, verdict: str, rule: str
     """
     return decisions.adjudicate(engine, admin_id, image_id, verdict, rule, tuple(tags),
                                 note or None)
+
+
+def _same(row, pressed: Pressed) -> bool:
+    return (row.verdict.value == pressed.verdict and (row.rule or None) == (pressed.rule or None)
+            and sorted(row.tags or ()) == sorted(pressed.tags)
+            and (row.note or None) == decisions._clean_note(pressed.note))
+
+
+def _newest(engine: Engine, image_id: int, n: int = 2) -> list:
+    with reading(engine) as s:
+        return list(s.scalars(select(Adjudication).where(Adjudication.image_id == image_id)
+                              .order_by(Adjudication.id.desc()).limit(n)))
+
+
+def settle_shown(engine: Engine, admin_id: int, image_id: int, shown, pressed: Pressed) -> Recorded:
+    """The admin's verdict on the disagreement they had on screen: `image_id` and `shown` (the
+    ids of the standing decisions displayed, `Dispute.shown`) must still describe a
+    disagreement, else DecisionError and nothing is written. A resend (the image's newest
+    adjudication is this admin's with the same verdict, rule, tags and note) writes nothing."""
+    if pressed.verdict not in ("accept", "reject"):
+        raise DecisionError("a verdict accepts or rejects")
+    rule = pressed.rule if pressed.verdict == "reject" else None
+    pressed = pressed._replace(rule=rule)
+    newest = _newest(engine, image_id, 1)
+    if newest and newest[0].admin_id == admin_id and _same(newest[0], pressed):
+        return Recorded(newest[0].id, True)
+    row = decisions.adjudicate(engine, admin_id, image_id, pressed.verdict, rule, pressed.tags,
+                               pressed.note, shown=tuple(shown))
+    before = newest[0].verdict.value if newest and newest[0].verdict is not Verdict.undo else None
+    return Recorded(row, False, before)
+
+
+def undo_settled(engine: Engine, admin_id: int, image_id: int, target: Pressed) -> Recorded:
+    """Withdraw the adjudication `target` on an image (appends an `undo` adjudication) while it
+    is still the image's newest; already withdrawn: nothing is written (a resend); settled
+    again since, or never recorded: DecisionError."""
+    rows = _newest(engine, image_id)
+    if rows and rows[0].verdict is Verdict.undo and len(rows) > 1 and _same(rows[1], target):
+        return Recorded(rows[0].id, True)
+    if not rows or not _same(rows[0], target):
+        raise DecisionError("that verdict is no longer this image's newest; nothing was undone")
+    row = decisions.adjudicate(engine, admin_id, image_id, Verdict.undo)
+    return Recorded(row, False, rows[0].verdict.value)

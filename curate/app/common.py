@@ -14,12 +14,18 @@
   `db_attempt` is the same without stopping the page (the Label panel shows its own message).
   These are the only places a page retries or handles a database error; domain functions
   do not retry, so retries never nest.
+- `calm_errors()`: around every page run (streamlit_app.py) and every fragment: an error that
+  escapes a page is logged with a short error id; an admin sees the traceback, anyone else a
+  one-line message with that id (the server is also started with `client.showErrorDetails =
+  none`, so nothing else shows a traceback either).
 
 A page module is a plain script: guard first, then call `curate.*` functions; no SQL or PIL here.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import secrets
 from dataclasses import dataclass
 
 import streamlit as st
@@ -182,3 +188,26 @@ def db_call(fn, *args, **kwargs):
         st.error(_STOP_TEXT[failure])
         st.stop()
     return result
+
+
+def _failed(exc: Exception) -> None:
+    error_id = secrets.token_hex(4)
+    user = st.session_state.get(USER_KEY)
+    log.error("error %s on a page run by %s", error_id, getattr(user, "name", "(not logged in)"),
+              exc_info=exc)
+    if user is not None and user.is_admin:
+        st.error(f"This page failed (error id `{error_id}`, also in the server log).")
+        st.exception(exc)
+    else:
+        st.error(f"Something went wrong on this page; nothing you recorded is lost. Error id "
+                 f"`{error_id}`: your lead can find the details in the server log.")
+
+
+@contextlib.contextmanager
+def calm_errors():
+    """Run a page (or a fragment) so that an error that escapes it is shown calmly: logged with
+    an error id; the traceback only for admins. Streamlit's stop/rerun pass through."""
+    try:
+        yield
+    except Exception as e:  # noqa: BLE001 — st.stop()/st.rerun() are BaseExceptions, untouched
+        _failed(e)

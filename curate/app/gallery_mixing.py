@@ -2,32 +2,17 @@
 
 Rows take the coarse (4–8 px: pose, face shape), middle (16–32 px: features, hair) or fine
 (64 px and up: colours) styles from the face at the top of each column, as in the seed
-write-up's peruvian_mix figures. Generated on the GPU when there is one, else on the CPU;
-torch is imported only when this page first generates. Checkpoints come only from runs under
-the run roots (curate.gallery.runs) and load as data (weights-only); a refused one gets a message.
+write-up's peruvian_mix figures. The torch worker process draws them (curate.gallery.remote:
+this server never imports torch), on the GPU when there is one, else on the CPU; results are
+cached on disk per checkpoint and seeds. Checkpoints come only from runs under the run roots
+(curate.gallery.runs) and load as data (weights-only); a refused one gets a message.
 """
 import streamlit as st
 
 from curate.app.common import db_call, engine, require_login, workspace
 from curate.gallery import generators as gm
+from curate.gallery import remote
 from curate.gallery import runs as gr
-
-
-# mtime is part of the cache keys: a checkpoint written again is loaded and generated again.
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _generator(ckpt: str, mtime: float):
-    return gm.load_stylegan(ckpt)
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _mixing(ckpt: str, mtime: float, sources: tuple, styles: tuple) -> bytes:
-    return gm.mixing_png(ckpt, list(sources), list(styles), loaded=_generator(ckpt, mtime))
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _strip(ckpt: str, mtime: float, a: int, b: int, steps: int) -> bytes:
-    return gm.interpolation_png(ckpt, a, b, steps)
-
 
 require_login()
 st.title("Style mixing", anchor=False)
@@ -47,7 +32,7 @@ try:
 except ValueError as e:
     st.error(str(e))
     st.stop()
-mtime = gm.mtime(ckpt)
+cache = remote.cache_dir(workspace().root)
 
 for name, default in (("mix_sources", "1, 2, 3"), ("mix_styles", "4, 5, 6, 7")):
     st.session_state.setdefault(name, default)
@@ -75,9 +60,10 @@ st.caption("Top row: the style faces. Then three blocks of rows, one row per sou
            "(first column): coarse, middle and fine styles taken from the column's face.")
 with st.spinner("Generating the mixing grid…"):
     try:
-        grid = _mixing(ckpt, mtime, tuple(sources), tuple(styles))
-    except (FileNotFoundError, ValueError) as e:  # a refused or unreadable checkpoint
-        st.error(f"This checkpoint cannot be loaded: {e}")
+        grid = remote.mixing_grid(cache, ckpt, sources, styles)
+    except remote.WorkerError as e:
+        st.error(f"This checkpoint cannot be loaded: {e}" if e.kind == "checkpoint"
+                 else f"The grid could not be made: {e}")
         st.stop()
 st.image(grid, caption=f"sources {sources} × styles {styles}")
 st.download_button("Download the grid (PNG)", grid, file_name=f"mixing-{'-'.join(map(str, sources))}"
@@ -89,7 +75,11 @@ a = c1.number_input("From seed", 0, gm.MAX_SEED, value=sources[0], key="mix_a")
 b = c2.number_input("To seed", 0, gm.MAX_SEED, value=styles[0], key="mix_b")
 steps = c3.slider("Steps", 2, 16, 8, key="mix_steps")
 with st.spinner("Generating the strip…"):
-    strip = _strip(ckpt, mtime, int(a), int(b), int(steps))
+    try:
+        strip = remote.interpolation(cache, ckpt, int(a), int(b), int(steps))
+    except remote.WorkerError as e:
+        st.error(f"The strip could not be made: {e}")
+        st.stop()
 st.image(strip, caption=f"seed {a} → seed {b}, {steps} steps")
 st.download_button("Download the strip (PNG)", strip, file_name=f"interpolation-{a}-{b}.png",
                    mime="image/png", key="mix_strip_dl")

@@ -1,23 +1,17 @@
 """Sketch to face: upload a photo or a drawn sketch; a pix2pix checkpoint rebuilds the face.
 
 A photo is first turned into a sketch by the export's effect (Photocopy + Posterize, as the
-sketch pairs were made); a sketch is used as it is. Any logged-in user. TensorFlow is imported
-only when a face is first rebuilt. Checkpoints come only from runs under the run roots
-(curate.gallery.runs).
+sketch pairs were made); a sketch is used as it is. Any logged-in user. The TensorFlow worker
+process does the work (curate.gallery.remote: this server never imports TensorFlow); results
+are cached on disk per checkpoint and upload. Checkpoints come only from runs under the run
+roots (curate.gallery.runs).
 """
 import streamlit as st
 
 from curate.app.common import db_call, engine, require_login, workspace
 from curate.gallery import generators as gm
+from curate.gallery import remote
 from curate.gallery import runs as gr
-from curate.imaging import BadImage
-
-SHOW_PX = 256  # small model outputs are enlarged to about this many pixels
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _generator(checkpoint: str, mtime: float):  # mtime: a rewritten checkpoint is reloaded
-    return gm.load_pix2pix(checkpoint)
 
 
 require_login()
@@ -41,24 +35,23 @@ if upload is None:
     st.stop()
 
 try:
-    rgb = gm.decode_upload(upload.getvalue(), upload.name)
-except BadImage as e:
-    st.error(f"That file cannot be used: {e}")
+    checkpoint = gm.checked_checkpoint(run, checkpoint)  # still inside its root
+except ValueError as e:
+    st.error(f"This checkpoint cannot be loaded: {e}")
     st.stop()
-
-with st.spinner("Loading the model…"):
-    try:
-        checkpoint = gm.checked_checkpoint(run, checkpoint)  # still inside its root
-        generator, config = _generator(checkpoint, gm.mtime(f"{checkpoint}.index"))
-    except (FileNotFoundError, ValueError) as e:
-        st.error(f"This checkpoint cannot be loaded: {e}")
-        st.stop()
 with st.spinner("Rebuilding…"):
-    drawn, face = gm.sketch_to_face(generator, rgb, is_sketch)
+    try:
+        got = remote.sketch_to_face(remote.cache_dir(workspace().root), checkpoint,
+                                    upload.getvalue(), upload.name, is_sketch)
+    except remote.WorkerError as e:
+        st.error({"bad_image": f"That file cannot be used: {e}",
+                  "checkpoint": f"This checkpoint cannot be loaded: {e}"}.get(
+                      e.kind, f"The face could not be rebuilt: {e}"))
+        st.stop()
 
 c1, c2, c3 = st.columns(3)
-c1.image(rgb, caption="uploaded")
-c2.image(gm.enlarge(drawn, SHOW_PX), caption="sketch" + ("" if is_sketch else " (the export's effect)"))
-c3.image(gm.enlarge(face, SHOW_PX), caption=f"rebuilt at {config.size} px")
-st.download_button("Download the rebuilt face (PNG)", gm.png_bytes(face), file_name="rebuilt.png",
+c1.image(got.photo, caption="uploaded")
+c2.image(got.sketch, caption="sketch" + ("" if is_sketch else " (the export's effect)"))
+c3.image(got.face, caption=f"rebuilt at {got.size} px")
+st.download_button("Download the rebuilt face (PNG)", got.face_png, file_name="rebuilt.png",
                    mime="image/png", key="sketch_dl")

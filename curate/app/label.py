@@ -11,9 +11,8 @@ K skipped list · G go to #N · ? help.
 import streamlit as st
 
 from curate.app import label_panel
-from curate.app.common import current_user, engine, require_login
+from curate.app.common import calm_errors, current_user, engine, require_login
 from curate.app.label_panel.protocol import Memory, respond
-from curate.rules import NO_OTHER_FILTER_EN, NO_OTHER_FILTER_ES, RULES, TAGS
 
 user = require_login()
 eng = engine()
@@ -23,31 +22,18 @@ if "label_memory" not in ss:
     ss.label_data = None
 
 
-def _rules_panel(spanish: bool) -> None:
-    st.markdown("**Accept when all three hold**")
-    for r in RULES:
-        st.markdown(f"{r.id}. {r.text_en}", help=r.text_es)
-        if spanish:
-            st.caption(f"*{r.text_es}*")
-    st.markdown("**Kept despite (tags, never a reason to reject)**")
-    for t in TAGS:
-        st.markdown(f"- {t.text_en}", help=t.text_es)
-        if spanish:
-            st.caption(f"*{t.text_es}*")
-    st.caption(NO_OTHER_FILTER_ES if spanish else NO_OTHER_FILTER_EN)
-
-
 @st.fragment
 def panel() -> None:
     # A fragment run skips the page's guard: check the session here too, so a log-out
     # elsewhere or a deactivation stops this tab at its next key press.
     if current_user() is None:
         st.rerun()
-    memory = ss.label_memory  # a plain object: updating it never yields to a new rerun
-    data = respond(eng, user.id, memory, label_panel.message(), ss.label_data)
-    data["user"] = user.id
-    ss.label_data = {k: v for k, v in data.items() if k not in ("items", "recent", "full")}
-    label_panel.mount(data)
+    with calm_errors():  # a fragment run is outside the page run's own calm_errors
+        memory = ss.label_memory  # a plain object: updating it never yields to a new rerun
+        data = respond(eng, user.id, memory, label_panel.message(), ss.label_data)
+        data["user"] = user.id
+        ss.label_data = {k: v for k, v in data.items() if k not in ("items", "recent", "full")}
+        label_panel.mount(data)
 
 
 main, side = st.columns([5, 2], gap="medium")
@@ -55,7 +41,7 @@ with main:
     panel()
 with side:
     spanish = st.toggle("Show the Spanish originals", key="label_spanish")
-    _rules_panel(spanish)
+    label_panel.rules_panel(spanish)
     st.caption("Keys: **A** accept · **1 2 3** reject (rule) · **4 5 6 7** tags · **S** skip · "
                "**Backspace** undo · **← →** browse · **N** note · **Z** full size · "
                "**F** first undecided · **J** next skipped · **G** go to # · **?** help")

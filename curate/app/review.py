@@ -1,66 +1,48 @@
-"""Review (admin): overlap images the annotators disagree on, each decision side by side;
-the admin's verdict is recorded as an adjudication (append-only)."""
+"""Review (admin): overlap images the annotators disagree on, settled from the keyboard.
+
+The Label page's decision panel in `review` mode (curate/app/label_panel, review_protocol.py):
+the same keys — A accept · 1/2/3 reject with the failed rule · 4–7 tags · N note ·
+Backspace undo the last verdict · ←/→ browse · F first open one · Z full size · ? help — with
+each annotator's decision, tags and note beside the image, and a fresh form for every image.
+A verdict carries the id of the image on screen and of the decisions shown, and is recorded as
+an adjudication (append-only) only while that image is still that disagreement; the panel says
+*Recorded* or why not. The rules sit beside it, as on the Label page.
+"""
 import streamlit as st
 
-from curate import review
-from curate.app.common import db_call, engine, require_admin
-from curate.decisions import DecisionError
-from curate.display import display_image
-from curate.imaging import BadImage
-from curate.rules import RULES, TAGS
+from curate.app import label_panel
+from curate.app.common import calm_errors, current_user, engine, require_admin
+from curate.app.label_panel.review_protocol import ReviewMemory, respond
 
 admin = require_admin()
 eng = engine()
+ss = st.session_state
+if "review_memory" not in ss:
+    ss.review_memory = ReviewMemory()
+    ss.review_data = None
 st.title("Review", anchor=False)
 
-show_settled = st.toggle("Show settled ones too", key="review_settled")
-items = db_call(review.disputes, eng, include_settled=show_settled)
-open_count = sum(1 for d in items if d.settled is None)
-st.caption(f"{open_count} open disagreement(s)" + (f", {len(items) - open_count} settled"
-                                                  if show_settled else ""))
-if not items:
-    st.success("No disagreements to settle.")
-    st.stop()
 
-if st.session_state.get("review_pick", 0) >= len(items):
-    st.session_state.review_pick = 0
-labels = [f"{d.name}" + (f" — settled: {d.settled}" if d.settled else "") for d in items]
-index = st.selectbox("Image", range(len(items)), format_func=lambda i: labels[i], key="review_pick")
-d = items[index]
+@st.fragment
+def panel(settled_too: bool) -> None:
+    if current_user() is None:  # a fragment run skips the page's guard
+        st.rerun()
+    with calm_errors():  # a fragment run is outside the page run's own calm_errors
+        data = respond(eng, admin.id, ss.review_memory, label_panel.message(label_panel.REVIEW_KEY),
+                       settled_too, ss.review_data)
+        data["user"] = admin.id
+        ss.review_data = {k: v for k, v in data.items() if k not in ("items", "full")}
+        st.caption(data["progress"]["text"])
+        label_panel.mount(data, key=label_panel.REVIEW_KEY)
 
-VERDICTS = {"accept": "Accept"} | {f"reject:{r.key}": f"Reject — {r.short}" for r in RULES}
-pic, *cols = st.columns([2] + [1] * len(d.opinions))
-with pic:
-    try:
-        st.image(display_image(d.path), width="content")
-    except BadImage as e:
-        st.error(f"This image cannot be shown ({e}).")
-    st.caption(f"`{d.name}` (image #{d.image_id})")
-for col, o in zip(cols, d.opinions):
-    with col:
-        st.subheader(o.annotator, anchor=False)
-        st.markdown(f"**{o.verdict}**" + (f" — {o.rule.replace('_', ' ')}" if o.rule else ""))
-        if o.tags:
-            st.markdown("tags: " + ", ".join(t.replace("_", " ") for t in o.tags))
-        if o.note:
-            st.caption(f"note: {o.note}")
-        if o.seconds is not None:
-            st.caption(f"{o.seconds:.1f} s to decide")
 
-if d.settled:
-    st.info(f"Settled by {d.settled_by}: **{d.settled}**. A new verdict replaces it "
-            "(the old one is kept).")
-with st.form(f"settle_{d.image_id}"):
-    choice = st.radio("Your verdict", list(VERDICTS), format_func=VERDICTS.get, key="review_verdict")
-    tags = st.multiselect("Tags", [t.key for t in TAGS],
-                          format_func=lambda k: k.replace("_", " "), key="review_tags")
-    note = st.text_input("Note (optional)", key="review_note")
-    if st.form_submit_button("Record verdict", type="primary"):
-        verdict, _, rule = choice.partition(":")
-        try:
-            db_call(review.settle, eng, admin.id, d.image_id, verdict, rule or None, tags, note)
-        except DecisionError as e:
-            st.error(f"Not recorded: {e}")
-        else:
-            st.toast(f"Recorded: {VERDICTS[choice]} for {d.name}")
-            st.rerun()
+main, side = st.columns([5, 2], gap="medium")
+with side:
+    settled_too = st.toggle("Show settled ones too", key="review_settled")
+    spanish = st.toggle("Show the Spanish originals", key="review_spanish")
+    label_panel.rules_panel(spanish)
+    st.caption("Keys: **A** accept · **1 2 3** reject (rule) · **4 5 6 7** tags · **N** note · "
+               "**Backspace** undo your last verdict · **← →** browse · **F** first open one · "
+               "**Z** full size · **?** help")
+with main:
+    panel(settled_too)

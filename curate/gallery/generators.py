@@ -32,7 +32,7 @@ MAX_SEED = 2**31 - 1
 MAX_UPLOAD_SIDE = 2048  # px; a larger upload is scaled down before anything else
 
 
-def _files(checkpoint: str | os.PathLike) -> list[str]:
+def checkpoint_files(checkpoint: str | os.PathLike) -> list[str]:
     """The files a checkpoint is read from: the ``.pt`` itself, or a pix2pix prefix's
     ``.index`` and ``.data-*`` files."""
     path = str(checkpoint)
@@ -51,14 +51,14 @@ def checkpoints(run: Run) -> list[tuple[int, str]]:
     StyleGAN ``checkpoints/NNNNNN.pt`` files, pix2pix ``checkpoints/epoch-N`` prefixes.
     A checkpoint any of whose files resolves outside the run's root is left out."""
     return [(step, str(path)) for step, path in layout.checkpoints(run.path)
-            if all(run.holds(f) for f in _files(path))]
+            if all(run.holds(f) for f in checkpoint_files(path))]
 
 
 def checked_checkpoint(run: Run, checkpoint: str | os.PathLike) -> str:
     """``checkpoint`` with its folder's symlinks resolved, after checking that its folder and
     every file it is read from stay inside the run's root; ValueError if not."""
     path = Path(os.path.realpath(Path(checkpoint).parent)) / Path(checkpoint).name
-    if not (run.holds(path.parent) and all(run.holds(f) for f in _files(path))):
+    if not (run.holds(path.parent) and all(run.holds(f) for f in checkpoint_files(path))):
         raise ValueError(f"{Path(checkpoint).name} lies outside the run folders and is not read")
     return str(path)
 

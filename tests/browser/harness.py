@@ -25,6 +25,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 START_TIMEOUT_S = 60
 STEP_TIMEOUT_MS = 15_000
 IMAGE = "img.rp-current"  # the Label panel's image (its alt is the image's source/relpath)
+SERVERS: dict = {}  # base URL → the running server's Popen (for memory figures)
 
 
 def chromium_missing() -> str | None:
@@ -55,9 +56,11 @@ def serve(workspace: Path, database_url: str | None = None) -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"),
          "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+         "--client.showErrorDetails", "none"],  # as `curate serve` starts it
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    SERVERS[url] = proc
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -72,6 +75,7 @@ def serve(workspace: Path, database_url: str | None = None) -> Iterator[str]:
             time.sleep(0.3)
         yield url
     finally:
+        SERVERS.pop(url, None)
         proc.terminate()
         try:
             proc.wait(timeout=10)
@@ -187,7 +191,14 @@ def label_run(root: Path, presses: int = 60, database_url: str | None = None,
         build_demo_workspace(root, count=max(60, int(presses * 2.2)))
     else:
         root.mkdir(parents=True, exist_ok=True)
-    with serve(root, database_url) as url, open_browser() as page:
+    with serve(root, database_url) as url:
+        return label_on(url, presses, name, password, first)
+
+
+def label_on(url: str, presses: int, name: str = "ana", password: str = "ana",
+             first: int = 0) -> tuple[list[float], list[float]]:
+    """`label_run`'s measurement against a server already running at `url`, in a new browser."""
+    with open_browser() as page:
         login(page, url, name, password)
         for k in range(first, first + presses):
             wait_until_looked(page, k)
@@ -202,3 +213,46 @@ def label_run(root: Path, presses: int = 60, database_url: str | None = None,
             painted.append(min(after) - p["pressed"])
         committed.append(p["confirmed"] - p["pressed"])
     return painted, committed
+
+
+ST_IMAGES = """(n) => { const imgs = [...document.querySelectorAll('[data-testid="stImage"] img')];
+    return imgs.length >= n && imgs.every(i => i.complete && i.naturalWidth > 0); }"""
+
+
+def use_model_galleries(url: str, name: str, password: str, photo: Path,
+                        timeout_ms: int = 180_000) -> None:
+    """Open Style mixing (its grid and strip) and Sketch to face (rebuild `photo`) until their
+    images show, as `name`: the model work the Label page must not feel (issue 12)."""
+    with open_browser() as page:
+        page.goto(url)
+        page.get_by_label("Name").fill(name)
+        page.get_by_role("textbox", name="Password").fill(password)
+        page.keyboard.press("Enter")
+        page.get_by_text("Logged in as").wait_for()
+        wait_for_login_cookie(page)
+        page.goto(f"{url}/gallery_mixing")
+        page.wait_for_function(ST_IMAGES, arg=2, timeout=timeout_ms, polling=200)
+        page.goto(f"{url}/gallery_sketch")
+        page.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(str(photo))
+        page.wait_for_function(ST_IMAGES, arg=3, timeout=timeout_ms, polling=200)
+
+
+def wait_for_login_cookie(page, timeout_s: float = 15) -> None:
+    """Wait until the page has the login cookie (set just after a log-in), so that a typed
+    address (page.goto) stays logged in."""
+    deadline = time.monotonic() + timeout_s
+    while not any(c["name"] == "rostro_session" for c in page.context.cookies()):
+        if time.monotonic() > deadline:
+            raise TimeoutError("no rostro_session cookie after the log-in")
+        page.wait_for_timeout(100)
+
+
+def rss_mb(pid: int) -> float | None:
+    """A process's resident memory in MB (Linux), or None."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None

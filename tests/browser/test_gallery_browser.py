@@ -17,8 +17,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 LOADED = """([sel, n]) => { const imgs = [...document.querySelectorAll(sel)];
     return imgs.length >= n && imgs.every(i => i.complete && i.naturalWidth > 0); }"""
-ST_IMAGE = '[data-testid="stImage"] img'  # an st.image (the galleries' pictures)
-GEN_TIMEOUT_MS = 120_000  # the first mixing grid / rebuild loads torch or TensorFlow
+GEN_TIMEOUT_MS = 120_000  # the first mixing grid / rebuild starts a worker, loads its framework
+PICTURE = '[data-testid="stImage"] img'  # st.image (harness.IMAGE is the Label panel's image)
 
 
 @pytest.fixture
@@ -43,8 +43,8 @@ def _open(page, title: str) -> None:
 
 
 def _images_render(page, n: int, timeout_ms: int = harness.STEP_TIMEOUT_MS) -> int:
-    page.wait_for_function(LOADED, arg=[ST_IMAGE, n], timeout=timeout_ms, polling=200)
-    return page.locator(ST_IMAGE).count()
+    page.wait_for_function(LOADED, arg=[PICTURE, n], timeout=timeout_ms, polling=200)
+    return page.locator(PICTURE).count()
 
 
 def test_each_gallery_page_renders_its_images(site, artifacts_dir):

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from curate import review
-from curate.decisions import DecisionError
+from curate.decisions import DecisionError, Pressed
 from db.engine import reading
 from db.models import Adjudication
 from tests.curate.test_dashboard import known_decisions
@@ -36,3 +36,32 @@ def test_settling_appends_and_the_newest_counts(engine):
         assert s.scalar(select(func.count()).select_from(Adjudication)) == 2
     with pytest.raises(DecisionError):
         review.settle(engine, users["ana"], shared[1], "accept")  # not an admin
+
+
+def test_a_verdict_counts_only_for_the_disagreement_shown(engine):
+    users, shared = known_decisions(engine)
+    admin = users["admin"]
+    [d] = review.disputes(engine)
+    with pytest.raises(DecisionError, match="not the disagreement you had on screen"):
+        review.settle_shown(engine, admin, shared[0], d.shown, Pressed("accept"))  # other image
+    with pytest.raises(DecisionError, match="not the disagreement"):
+        review.settle_shown(engine, admin, d.image_id, d.shown[:1], Pressed("accept"))
+    got = review.settle_shown(engine, admin, d.image_id, d.shown, Pressed("reject", "too_young"))
+    assert not got.duplicate
+    assert review.settle_shown(engine, admin, d.image_id, d.shown,
+                               Pressed("reject", "too_young")).duplicate  # a resend
+    with reading(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Adjudication)) == 1
+
+
+def test_undo_withdraws_only_the_newest_verdict(engine):
+    users, shared = known_decisions(engine)
+    admin = users["admin"]
+    [d] = review.disputes(engine)
+    review.settle_shown(engine, admin, d.image_id, d.shown, Pressed("accept", tags=("two_faces",)))
+    review.settle_shown(engine, admin, d.image_id, d.shown, Pressed("reject", "not_facing"))
+    with pytest.raises(DecisionError, match="no longer"):
+        review.undo_settled(engine, admin, d.image_id, Pressed("accept", tags=("two_faces",)))
+    assert not review.undo_settled(engine, admin, d.image_id, Pressed("reject", "not_facing")).duplicate
+    assert review.undo_settled(engine, admin, d.image_id, Pressed("reject", "not_facing")).duplicate
+    assert [x.image_id for x in review.disputes(engine)] == [d.image_id]  # open again

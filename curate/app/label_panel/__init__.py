@@ -6,6 +6,10 @@ itself and moves on at once; every press goes to the server with the id and queu
 the image it was pressed on, and stays *pending* in the strip until the server confirms it
 (`protocol.py` applies it and answers). `mount(data)` draws the panel and returns the
 browser's latest message; `message()` reads that message before the panel is drawn again.
+
+The Review page mounts the same component in `review` mode (data `mode: "review"`, its own key;
+review_protocol.py): the same keys for verdicts and tags, over the disagreements. Both pages
+show the rules beside it with `rules_panel()`.
 """
 from __future__ import annotations
 
@@ -14,9 +18,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from curate.rules import NO_OTHER_FILTER_EN, NO_OTHER_FILTER_ES, RULES, TAGS
+
 HERE = Path(__file__).resolve().parent
 NAME = "rostro_label_panel"
 KEY = "label_panel"  # the component's key: its state is st.session_state[KEY]
+REVIEW_KEY = "review_panel"  # the Review page's instance
 
 
 @functools.cache
@@ -32,17 +39,33 @@ def _noop() -> None:
     """The state value `msg` must have a callback to be kept; the page reads it itself."""
 
 
-def message() -> dict:
+def message(key: str = KEY) -> dict:
     """The browser's latest message (see protocol.py), or {} before the panel was drawn."""
     try:
-        state = st.session_state[KEY]
+        state = st.session_state[key]
     except KeyError:
         return {}
     msg = state.get("msg") if hasattr(state, "get") else None
     return msg if isinstance(msg, dict) else {}
 
 
-def mount(data: dict) -> None:
+def mount(data: dict, key: str = KEY) -> None:
     """Draw the panel with `data` (protocol.respond); its identity is its key, so new data
     never remounts it and the browser keeps its images and pending presses."""
-    _component()(key=KEY, data=data, on_msg_change=_noop, width="stretch", height="content")
+    _component()(key=key, data=data, on_msg_change=_noop, width="stretch", height="content")
+
+
+def rules_panel(spanish: bool) -> None:
+    """The annotation rules and the kept-despite tags, in English (Spanish on hover, or shown
+    with `spanish`): beside the image on the Label and Review pages."""
+    st.markdown("**Accept when all three hold**")
+    for r in RULES:
+        st.markdown(f"{r.id}. {r.text_en}", help=r.text_es)
+        if spanish:
+            st.caption(f"*{r.text_es}*")
+    st.markdown("**Kept despite (tags, never a reason to reject)**")
+    for t in TAGS:
+        st.markdown(f"- {t.text_en}", help=t.text_es)
+        if spanish:
+            st.caption(f"*{t.text_es}*")
+    st.caption(NO_OTHER_FILTER_ES if spanish else NO_OTHER_FILTER_EN)

@@ -7,6 +7,11 @@
 // decision key within MIN_LOOK_MS of the paint, or a key held down (event.repeat), does nothing.
 // Every press waits in `outbox` (and in sessionStorage, so a reload resends it) until the
 // server reports its outcome; the whole outbox is resent until then.
+//
+// `data.mode === "review"` (the Review page, review_protocol.py): the same panel over the
+// disagreements — a press is an admin's verdict (no skip), carrying the item's `version` (the
+// decisions shown); each annotator's opinion is drawn beside the image; `epoch` going up means
+// the list changed and the panel starts again at `start`.
 const RESEND_MS = 2000; // an unconfirmed press is sent again after this long
 const STRIP = 8; // decisions shown in the strip
 const CACHE = 80; // pictures kept in memory
@@ -47,6 +52,7 @@ class Panel {
     const q = (s) => root.querySelector(s);
     this.el = { fill: q(".rp-fill"), ptext: q(".rp-ptext"), flash: q(".rp-flash"),
       view: q(".rp-view"), caption: q(".rp-caption"), hint: q(".rp-hint"), form: q(".rp-input"),
+      opinions: q(".rp-opinions"),
       keys: q(".rp-keys"), strip: q(".rp-strip"), skipped: q(".rp-skipped"), help: q(".rp-help") };
     this.items = new Map(); // position → item, as the server last said
     this.pics = new Map(); // image id (or "full:id") → {src, img, ready, error}
@@ -55,6 +61,8 @@ class Panel {
     this.strip = [];
     this.cursor = null;
     this.user = null;
+    this.mode = "label";
+    this.epoch = null;
     this.data = null;
     this.tags = new Set();
     this.note = "";
@@ -109,16 +117,20 @@ class Panel {
   persist() {
     if (!this.user) return;
     try {
-      sessionStorage.setItem(STORE + this.user, JSON.stringify(
+      sessionStorage.setItem(this.store(), JSON.stringify(
         { cursor: this.cursor, outbox: this.outbox }));
     } catch (_) { /* storage full or off: the outbox still lives in memory */ }
   }
 
   restore() {
     let saved = {};
-    try { saved = JSON.parse(sessionStorage.getItem(STORE + this.user) || "{}"); } catch (_) {}
+    try { saved = JSON.parse(sessionStorage.getItem(this.store()) || "{}"); } catch (_) {}
     for (const m of saved.outbox || []) this.enqueue(m, m.name);
     return Number.isInteger(saved.cursor) ? saved.cursor : null;
+  }
+
+  store() {
+    return STORE + (this.mode === "review" ? "review." : "") + this.user;
   }
 
   receive(data) {
@@ -126,9 +138,15 @@ class Panel {
     this.data = data;
     if (first) {
       this.user = String(data.user);
+      this.mode = data.mode || "label";
+      this.epoch = data.epoch ?? null;
       this.buildKeys(data);
       const saved = this.restore();
-      this.cursor = saved ?? data.start;
+      this.cursor = this.mode === "review" ? data.start : saved ?? data.start;
+    } else if ((data.epoch ?? null) !== this.epoch) {
+      this.epoch = data.epoch; // the list changed: start again where the server says
+      this.items.clear();
+      this.cursor = data.start;
     }
     for (const it of data.items || []) this.takeItem(it);
     for (const it of data.recent || []) this.takeItem(it, false);
@@ -201,6 +219,10 @@ class Panel {
         if (it) Object.assign(it, m.kind === "undo" ? { verdict: null, rule: null, tags: [], note: null }
           : { verdict: m.verdict, rule: m.rule, tags: m.tags, note: m.note, seconds: m.seconds });
         if (entry) entry.status = m.kind === "undo" ? "undone" : (entry.status === "pending" ? "ok" : entry.status);
+        if (this.mode === "review") {
+          this.hint(m.kind === "undo" ? `Undone: your verdict on ${m.name || entry?.name || ""} is withdrawn.`
+            : `Recorded: ${this.what(m)} for ${entry?.name || m.image_id}.`, true);
+        }
       } else {
         if (entry) {
           entry.status = m.kind === "undo" ? "ok" : "refused";
@@ -232,6 +254,10 @@ class Panel {
 
   act(k, at) {
     const rules = this.data.rules, tags = this.data.tags;
+    if (this.mode === "review") {
+      if ("sjk".includes(k)) return undefined; // no skips in a review
+      if (k === "f") return this.go(this.nextAfter(-1));
+    }
     if (k === "a") return this.decide("accept", null, at);
     if (k === "s") return this.decide("skip", null, at);
     if ("123".includes(k)) return this.decide("reject", rules[Number(k) - 1].key, at);
@@ -265,6 +291,7 @@ class Panel {
     const m = { cid: newId(), kind: "decide", image_id: it.image_id, position: it.position,
       verdict, rule, tags: verdict === "skip" ? [] : [...this.tags].sort(),
       note: this.note.trim() || null, seconds: Math.round(ms) / 1000 };
+    if (it.version) m.version = it.version;
     window.__rostro.presses.push({ cid: m.cid, image_id: it.image_id, position: it.position,
       pressed: at, verdict });
     this.enqueue(m, it.name);
@@ -295,7 +322,7 @@ class Panel {
     const fp = { verdict: target.verdict, rule: target.rule, tags: target.tags,
       note: target.note, seconds: target.seconds };
     const m = { cid: newId(), kind: "undo", image_id: target.image_id,
-      position: target.position, target: fp };
+      position: target.position, target: fp, name: target.name };
     target.status = "undoing";
     target.undoCid = m.cid;
     this.outbox.push(m);
@@ -391,7 +418,15 @@ class Panel {
     }
   }
 
-  hint(text) { this.el.hint.textContent = text; }
+  hint(text, ok = false) {
+    this.el.hint.textContent = text;
+    this.el.hint.classList.toggle("ok", ok && !!text);
+  }
+
+  what(s) {
+    return `${VERDICT[s.verdict] || s.verdict}${s.rule ? ` (${words(s.rule)})` : ""}` +
+      `${(s.tags || []).length ? ` · ${s.tags.map(words).join(", ")}` : ""}`;
+  }
 
   // --- drawing ----------------------------------------------------------------------------
   render() {
@@ -446,9 +481,11 @@ class Panel {
     } else if (this.cursor < p.total) {
       text = `Loading #${this.cursor + 1}…`;
     } else if (p.total === 0) {
-      text = "Your queue is empty. Ask your lead to assign you images.";
+      text = p.empty_text || "Your queue is empty. Ask your lead to assign you images.";
+    } else if (p.end_text && !p.finished) {
+      text = p.end_text;
     } else if (p.finished) {
-      text = `Queue finished: all ${p.total.toLocaleString()} images decided. Thank you!`;
+      text = p.done_text || `Queue finished: all ${p.total.toLocaleString()} images decided. Thank you!`;
     } else {
       text = `End of the queue — not finished: ${p.skipped} skipped and ${p.total - p.decided} ` +
         "undecided. Press F for the first undecided image, J for the next skipped one.";
@@ -478,9 +515,18 @@ class Panel {
   }
 
   drawCaption(it) {
+    this.drawOpinions(it);
     if (!it) { this.el.caption.textContent = ""; return; }
     const st = this.standing(it);
     const pending = this.local.has(it.image_id) ? " (waiting for the server)" : "";
+    if (this.mode === "review") {
+      let text = `#${it.position + 1} of ${this.data.progress.total} · <code>${esc(it.name)}</code> · `;
+      text += st.verdict ? `settled: <b>${esc(this.what(st))}</b>${pending || (it.settled_by ?
+        ` by ${esc(it.settled_by)}` : "")} — a new verdict replaces it (the old one is kept)` : "open";
+      if (this.note) text += ` · your note: “${esc(this.note)}”`;
+      this.el.caption.innerHTML = text;
+      return;
+    }
     let text = `#${it.position + 1} · <code>${esc(it.name)}</code>`;
     if (st.verdict) {
       text += ` · you ${VERDICT[st.verdict]} it${st.rule ? ` (${esc(words(st.rule))})` : ""}${pending}`;
@@ -490,25 +536,57 @@ class Panel {
     this.el.caption.innerHTML = text;
   }
 
+  drawOpinions(it) {
+    const box = this.el.opinions;
+    box.hidden = this.mode !== "review" || !it;
+    if (box.hidden) return;
+    box.innerHTML = (it.opinions || []).map((o) => `<div class="opinion"><b>${esc(o.annotator)}</b>` +
+      `<div class="verdict ${esc(o.verdict)}">${esc(this.what(o))}</div>` +
+      (o.note ? `<div class="note">note: ${esc(o.note)}</div>` : "") +
+      (o.seconds != null ? `<div class="secs">${Number(o.seconds).toFixed(1)} s to decide</div>` : "") +
+      "</div>").join("");
+  }
+
   buildKeys(d) {
     const b = (cls, act, label, key) =>
       `<button tabindex="-1" class="${cls}" data-act="${act}">${esc(label)} <kbd>${esc(key)}</kbd></button>`;
-    this.el.keys.innerHTML = [
-      b("primary", "a", "Accept", "A"),
-      ...d.rules.map((r) => b("", r.digit, `Reject: ${r.short}`, r.digit)),
-      ...d.tags.map((t) => b("tag", t.digit, `tag: ${t.short}`, t.digit).replace("<button", `<button data-tag="${t.key}"`)),
-      b("", "s", "Skip", "S"), b("", "backspace", "Undo last decision", "⌫"),
-      `<div class="row">${b("", "left", "Prev", "←")}${b("", "right", "Next", "→")}</div>`,
-      `<div class="row">${b("", "n", "Note", "N")}${b("", "z", "Zoom", "Z")}</div>`,
-      `<div class="row">${b("", "f", "First undecided", "F")}${b("", "g", "Go to #", "G")}</div>`,
-      `<div class="row">${b("skipped", "k", "Skipped", "K")}${b("", "?", "Help", "?")}</div>`,
-    ].join("");
+    const tagKeys = d.tags.map((t) => b("tag", t.digit, `tag: ${t.short}`, t.digit)
+      .replace("<button", `<button data-tag="${t.key}"`));
+    if (this.mode === "review") {
+      this.el.keys.innerHTML = [
+        b("primary", "a", "Accept", "A"),
+        ...d.rules.map((r) => b("", r.digit, `Reject: ${r.short}`, r.digit)), ...tagKeys,
+        b("", "backspace", "Undo last verdict", "⌫"),
+        `<div class="row">${b("", "left", "Prev", "←")}${b("", "right", "Next", "→")}</div>`,
+        `<div class="row">${b("", "n", "Note", "N")}${b("", "z", "Zoom", "Z")}</div>`,
+        `<div class="row">${b("", "f", "First open", "F")}${b("", "?", "Help", "?")}</div>`,
+      ].join("");
+      this.el.help.innerHTML = "<b>Keys</b> (upper or lower case; not while typing in a text field)<br>" +
+        "<kbd>A</kbd> accept · <kbd>1</kbd> <kbd>2</kbd> <kbd>3</kbd> reject (the rule that failed) · " +
+        "<kbd>4</kbd>–<kbd>7</kbd> toggle a tag · <kbd>N</kbd> note · <kbd>Backspace</kbd> undo your " +
+        "last verdict · <kbd>←</kbd> <kbd>→</kbd> previous / next · <kbd>F</kbd> first open one · " +
+        "<kbd>Z</kbd> full resolution · <kbd>G</kbd> go to #N · <kbd>?</kbd> this help · <kbd>Esc</kbd> close";
+    } else {
+      this.buildLabelKeys(d, b, tagKeys);
+    }
     // Buttons never take focus, so Space or Enter can never press one by accident.
     this.el.keys.addEventListener("mousedown", (e) => e.preventDefault());
     this.el.keys.addEventListener("click", (e) => {
       const btn = e.target.closest("button");
       if (btn && !btn.disabled) this.act(btn.dataset.act, now());
     });
+  }
+
+  buildLabelKeys(d, b, tagKeys) {
+    this.el.keys.innerHTML = [
+      b("primary", "a", "Accept", "A"),
+      ...d.rules.map((r) => b("", r.digit, `Reject: ${r.short}`, r.digit)), ...tagKeys,
+      b("", "s", "Skip", "S"), b("", "backspace", "Undo last decision", "⌫"),
+      `<div class="row">${b("", "left", "Prev", "←")}${b("", "right", "Next", "→")}</div>`,
+      `<div class="row">${b("", "n", "Note", "N")}${b("", "z", "Zoom", "Z")}</div>`,
+      `<div class="row">${b("", "f", "First undecided", "F")}${b("", "g", "Go to #", "G")}</div>`,
+      `<div class="row">${b("skipped", "k", "Skipped", "K")}${b("", "?", "Help", "?")}</div>`,
+    ].join("");
   }
 
   drawKeys(it) {
@@ -530,8 +608,7 @@ class Panel {
       const pic = this.pics.get(s.image_id);
       const state = { pending: "sending…", ok: "saved", refused: "NOT recorded", undoing: "undoing…",
         undone: "undone" }[s.status];
-      const what = `${VERDICT[s.verdict] || s.verdict}${s.rule ? ` (${words(s.rule)})` : ""}` +
-        `${(s.tags || []).length ? ` · ${s.tags.map(words).join(", ")}` : ""}`;
+      const what = this.what(s);
       return `<div class="entry ${s.status}${s.position === this.cursor ? " here" : ""}" data-k="${k}"` +
         ` title="${esc(s.msg || s.name)}">${pic?.src ? `<img alt="" src="${pic.src}">` : ""}` +
         `#${s.position + 1} ${esc(what)}<br><i>${state}</i></div>`;

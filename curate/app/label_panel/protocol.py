@@ -47,7 +47,7 @@ class Memory:
     jumps: dict = field(default_factory=dict)  # jump seq → position it resolved to
 
 
-def _pressed(m: dict) -> Pressed:
+def as_pressed(m: dict) -> Pressed:
     seconds = m.get("seconds")
     return Pressed(str(m.get("verdict") or ""), m.get("rule") or None,
                    tuple(m.get("tags") or ()), m.get("note") or None,
@@ -57,26 +57,28 @@ def _pressed(m: dict) -> Pressed:
 def _apply_one(engine: Engine, user_id: int, m: dict):
     image_id, position = int(m["image_id"]), int(m["position"])
     if m.get("kind") == "undo":
-        return labeling.undo_pressed(engine, user_id, image_id, position, _pressed(m["target"]))
-    return labeling.decide_pressed(engine, user_id, image_id, position, _pressed(m))
+        return labeling.undo_pressed(engine, user_id, image_id, position, as_pressed(m["target"]))
+    return labeling.decide_pressed(engine, user_id, image_id, position, as_pressed(m))
 
 
-def apply_outbox(engine: Engine, user_id: int, mem: Memory, outbox: list) -> str | None:
-    """Record the presses not yet applied, in order; returns a flash text when the database
-    stayed busy (the rest then wait for the resend, so the order is kept)."""
+def apply_outbox(engine: Engine, user_id: int, mem: Memory, outbox: list,
+                 apply_one=_apply_one) -> str | None:
+    """Record the presses not yet applied, in order, each through `apply_one(engine, user_id,
+    message)` (default: a Label press; the Review panel passes its own); returns a flash text
+    when the database stayed busy (the rest then wait for the resend, so the order is kept)."""
     for m in outbox or ():
         cid = str(m.get("cid") or "")
         if not cid or cid in mem.outcomes:
             continue  # applied already in this session: the browser had not heard yet
         try:
-            got, failure = db_attempt(_apply_one, engine, user_id, m)
+            got, failure = db_attempt(apply_one, engine, user_id, m)
         except (DecisionError, KeyError, TypeError, ValueError) as e:
             mem.outcomes[cid] = {"ok": False, "msg": f"Not recorded: {e}"}
             continue
         if failure is not None:
             return FLASH[failure]
         mem.outcomes[cid] = {"ok": True, "dup": got.duplicate}
-        if not got.duplicate:
+        if not got.duplicate and apply_one is _apply_one:  # the Label counts and skipped list
             new = None if m.get("kind") == "undo" else m.get("verdict")
             _progressed(mem, got.before, new)
         while len(mem.outcomes) > OUTCOMES_KEPT:
@@ -94,7 +96,7 @@ def _progressed(mem: Memory, old: str | None, new: str | None) -> None:
         mem.skipped = None
 
 
-def _picture(path: str, side: int) -> tuple[str | None, str | None]:
+def picture(path: str, side: int) -> tuple[str | None, str | None]:
     try:
         data = display.display_image(path, side)
     except BadImage as e:
@@ -106,7 +108,7 @@ def _item(i: labeling.Item, send: bool) -> dict:
     out = dict(position=i.position, image_id=i.image_id, name=i.name, overlap=i.is_overlap,
                verdict=i.verdict, rule=i.rule, tags=list(i.tags), note=i.note, seconds=i.seconds)
     if send:
-        out["src"], out["error"] = _picture(i.path, display.DISPLAY_SIDE)
+        out["src"], out["error"] = picture(i.path, display.DISPLAY_SIDE)
     return out
 
 
@@ -163,7 +165,7 @@ def _read(engine: Engine, user_id: int, mem: Memory, msg: dict) -> dict:
     if isinstance(zoom, int) and f"full:{zoom}" not in (msg.get("have") or ()):
         path = next((i.path for i in got if i.image_id == zoom), None)
         if path is not None:
-            data["full"] = dict(image_id=zoom, src=_picture(path, FULL_SIDE)[0])
+            data["full"] = dict(image_id=zoom, src=picture(path, FULL_SIDE)[0])
     if msg.get("skipped_open"):
         if mem.skipped is None:
             mem.skipped = [[i.position, i.name] for i in labeling.skipped(
@@ -179,15 +181,27 @@ def _read(engine: Engine, user_id: int, mem: Memory, msg: dict) -> dict:
 def respond(engine: Engine, user_id: int, mem: Memory, msg: dict, previous: dict | None) -> dict:
     """Apply `msg`'s outbox and return the panel's data (see the module doc). When the database
     cannot be read, the previous data comes back with a calm flash, so the panel stays."""
-    flash = apply_outbox(engine, user_id, mem, msg.get("outbox") or [])
-    data, failure = db_attempt(_read, engine, user_id, mem, msg)
+    return answer(engine, user_id, mem, msg, previous, _apply_one, _read, engine, user_id, mem, msg)
+
+
+def answer(engine: Engine, user_id: int, mem, msg: dict, previous: dict | None, apply_one, read,
+           *read_args) -> dict:
+    """The steps both panels take per message: apply the outbox through `apply_one`, then
+    `read(*read_args)` the data to show (the previous data and a flash when the database
+    cannot be read), with the outcomes of the presses this message carried and the keys."""
+    flash = apply_outbox(engine, user_id, mem, msg.get("outbox") or [], apply_one)
+    data, failure = db_attempt(read, *read_args)
     if failure is not None:
         data = dict(previous or {}, items=[])
         flash = FLASH[failure]
     cids = {str(m.get("cid")) for m in msg.get("outbox") or ()}
     data.update(outcomes={c: o for c, o in mem.outcomes.items() if c in cids}, flash=flash,
-                min_look_ms=round(labeling.MIN_LOOK_S * 1000),
-                rules=[dict(key=r.key, short=r.short, digit=str(k + 1))
-                       for k, r in enumerate(RULES)],
-                tags=[dict(key=t.key, short=t.short, digit=str(k + 4)) for k, t in enumerate(TAGS)])
+                **keys())
     return data
+
+
+def keys() -> dict:
+    """What both panels (Label, Review) need to build their keys: rules 1–3, tags 4–7."""
+    return dict(min_look_ms=round(labeling.MIN_LOOK_S * 1000),
+                rules=[dict(key=r.key, short=r.short, digit=str(k + 1)) for k, r in enumerate(RULES)],
+                tags=[dict(key=t.key, short=t.short, digit=str(k + 4)) for k, t in enumerate(TAGS)])

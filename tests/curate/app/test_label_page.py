@@ -197,5 +197,7 @@ def test_a_note_shows_in_review_and_in_curate_labels(app_db, engine):
     _send(luis_at, cursor=0, outbox=[_press(theirs[0], "reject", rule="too_young")])
     review = page("curate/app/review.py", as_user(app_db, "admin"))
     review.run()
-    assert "note: wig, but old hands" in [c.value for c in review.caption]
+    [panel] = [e for e in review.get("bidi_component") if e.proto.component_name == "rostro_label_panel"]
+    opinions = [o for i in json.loads(panel.proto.json)["items"] for o in i["opinions"]]
+    assert "wig, but old hands" in [o["note"] for o in opinions]  # drawn as "note: …"
     assert "wig, but old hands" in set(labels_frame(engine)["note"].dropna())

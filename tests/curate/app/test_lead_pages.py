@@ -1,6 +1,9 @@
 """Review, Dashboard and Admin pages through AppTest, logged in as the admin."""
 from __future__ import annotations
 
+import itertools
+import json
+
 from sqlalchemy import select
 
 from curate import synth
@@ -10,6 +13,8 @@ from db.engine import reading
 from db.models import Adjudication, Image
 from tests.curate.app.conftest import as_user, page
 from tests.curate.test_dashboard import known_decisions
+
+_ids = itertools.count()
 
 
 def _admin_page(script, engine, db_url, tmp_path, monkeypatch):
@@ -22,22 +27,87 @@ def _admin_page(script, engine, db_url, tmp_path, monkeypatch):
     return at, users, shared
 
 
+def _review(at) -> dict:
+    [panel] = [e for e in at.get("bidi_component") if e.proto.component_name == "rostro_label_panel"]
+    return json.loads(panel.proto.json)
+
+
+def _review_send(at, **msg) -> dict:
+    """The Review panel's browser message (as panel.js sends it), then the panel's new data."""
+    at.session_state["review_panel"] = {"msg": msg}
+    at.run()
+    assert not at.exception, at.exception
+    return _review(at)
+
+
+def _verdict(item, verdict, rule=None, tags=(), note=None, version=None) -> dict:
+    return dict(cid=f"r{next(_ids)}", kind="decide", image_id=item["image_id"],
+                position=item["position"], verdict=verdict, rule=rule, tags=list(tags), note=note,
+                seconds=1.0, version=item["version"] if version is None else version)
+
+
+def _adjudications(engine):
+    with reading(engine) as s:
+        return [(a.image_id, a.admin_id, a.verdict.value, a.rule, a.tags, a.note)
+                for a in s.scalars(select(Adjudication).order_by(Adjudication.id))]
+
+
 def test_review_records_an_adjudication(engine, db_url, tmp_path, monkeypatch):
     at, users, shared = _admin_page("curate/app/review.py", engine, db_url, tmp_path, monkeypatch)
     assert "1 open disagreement(s)" in at.caption[0].value
-    assert [h.value for h in at.subheader] == ["ana", "luis"]  # each decision side by side
-    at.radio(key="review_verdict").set_value("reject:not_facing")
-    at.multiselect(key="review_tags").set_value(["two_faces"])
-    at.text_input(key="review_note").input("looks away")
-    at.button[0].click().run()
-    assert not at.exception
-    with reading(engine) as s:
-        rows = [(a.image_id, a.admin_id, a.verdict.value, a.rule, a.tags, a.note)
-                for a in s.scalars(select(Adjudication))]
+    data = _review(at)
+    assert data["mode"] == "review" and data["progress"]["total"] == 1
+    [item] = data["items"]
+    assert [o["annotator"] for o in item["opinions"]] == ["ana", "luis"]  # side by side
+    assert item["opinions"][0]["tags"] == ["two_faces"] and item["verdict"] is None
+    press = _verdict(item, "reject", "not_facing", ["two_faces"], "looks away")
+    data = _review_send(at, cursor=0, have=[], outbox=[press])
+    assert data["outcomes"][press["cid"]] == {"ok": True, "dup": False}
+    rows = _adjudications(engine)
     assert rows == [(shared[1], users["admin"], "reject", "not_facing", ["two_faces"], "looks away")]
-    assert any("No disagreements" in s.value for s in at.success)
-    at.toggle(key="review_settled").set_value(True).run()
-    assert any("Settled by admin" in i.value for i in at.info)
+    assert data["items"][0]["verdict"] == "reject"  # kept in place, shown as settled
+    assert "0 open disagreement(s) · 1 settled" in at.caption[0].value
+    fresh = page("curate/app/review.py", as_user(users, "admin")).run()
+    assert not fresh.exception
+    assert _review(fresh)["progress"]["empty_text"] == "No disagreements to settle."
+    assert _review(fresh)["progress"]["total"] == 0
+    at.toggle(key="review_settled").set_value(True).run()  # right after recording: no crash
+    assert not at.exception, at.exception
+    [item] = _review(at)["items"]
+    assert (item["verdict"], item["settled_by"]) == ("reject", "admin")
+
+
+def test_review_refuses_a_verdict_for_an_image_not_on_screen(engine, db_url, tmp_path, monkeypatch):
+    at, users, shared = _admin_page("curate/app/review.py", engine, db_url, tmp_path, monkeypatch)
+    [item] = _review(at)["items"]
+    other = dict(item, image_id=shared[0])  # an image the admin was not shown as a disagreement
+    stale = _verdict(item, "accept", version=item["version"][:1])  # decisions changed since
+    data = _review_send(at, cursor=0, have=[], outbox=[_verdict(other, "accept"), stale])
+    outcomes = list(data["outcomes"].values())
+    assert [o["ok"] for o in outcomes] == [False, False]
+    assert all("not the disagreement you had on screen" in o["msg"] for o in outcomes)
+    assert _adjudications(engine) == []
+
+
+def test_review_undoes_the_last_verdict_and_a_resend_counts_once(engine, db_url, tmp_path,
+                                                                 monkeypatch):
+    at, users, shared = _admin_page("curate/app/review.py", engine, db_url, tmp_path, monkeypatch)
+    [item] = _review(at)["items"]
+    press = _verdict(item, "accept", tags=["deformity"])
+    _review_send(at, cursor=0, have=[], outbox=[press])
+    again = dict(press, cid="another-tab")  # the same verdict sent again (a reload's resend)
+    data = _review_send(at, cursor=0, have=[], outbox=[again])
+    assert data["outcomes"]["another-tab"] == {"ok": True, "dup": True}
+    target = {k: press[k] for k in ("verdict", "rule", "tags", "note", "seconds")}
+    undo = dict(cid=f"r{next(_ids)}", kind="undo", image_id=item["image_id"], position=0,
+                target=target)
+    data = _review_send(at, cursor=0, have=[], outbox=[undo])
+    assert data["outcomes"][undo["cid"]]["ok"] and data["items"][0]["verdict"] is None  # open again
+    assert [r[2] for r in _adjudications(engine)] == ["accept", "undo"]
+    data = _review_send(at, cursor=0, have=[], outbox=[dict(undo, cid="resent-undo")])
+    assert data["outcomes"]["resent-undo"] == {"ok": True, "dup": True}
+    assert [r[2] for r in _adjudications(engine)] == ["accept", "undo"]
+    assert "1 open disagreement(s)" in at.caption[0].value
 
 
 def test_dashboard_shows_the_known_figures(engine, db_url, tmp_path, monkeypatch):

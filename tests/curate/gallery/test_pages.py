@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -115,6 +118,63 @@ print(sorted(m for m in ("torch", "tensorflow") if m in sys.modules))
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_model_pages_keep_torch_and_tensorflow_out_of_the_server_process(gallery_env):
+    """Style mixing and Sketch to face show results from worker processes (issue 12): the
+    process that ran both pages has imported neither framework, a second view of the same
+    inputs is read from the disk cache, and the workers die with the server process."""
+    photo = next((gallery_env.ws.demo_dir / "peruvian_face").glob("*.jpg"))
+    code = f"""
+import sys, time
+from streamlit.testing.v1 import AppTest
+from curate.app.common import User
+from curate.gallery import model_worker
+who = {user(gallery_env, 'ana')!r}
+def page(script):
+    at = AppTest.from_file({str(REPO / 'curate' / 'app')!r} + "/" + script, default_timeout=120)
+    at.session_state["user"] = who
+    return at.run()
+at = page("gallery_mixing.py")
+assert not at.exception and not at.error, (at.exception, at.error)
+assert len(at.get("image")) == 2
+at = page("gallery_sketch.py")
+at.file_uploader[0].set_value(("face.jpg", open({str(photo)!r}, "rb").read(), "image/jpeg")).run()
+assert not at.exception and not at.error, (at.exception, at.error)
+assert len(at.get("image")) == 3
+pids = model_worker.worker_pids()
+t0 = time.perf_counter()
+at = page("gallery_mixing.py")  # the same seeds again: from the cache
+cached_s = time.perf_counter() - t0
+assert len(at.get("image")) == 2
+import json
+print(json.dumps(dict(modules=sorted(m for m in ("torch", "tensorflow") if m in sys.modules),
+                      pids=sorted(pids.values()), cached_s=cached_s)))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         timeout=400)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["modules"] == [], got
+    pids = got["pids"]
+    assert len(pids) == 2  # one torch worker, one TensorFlow worker
+    assert got["cached_s"] < 5, got
+    assert list((gallery_env.ws.root / "cache" / "gallery").rglob("*.json"))
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in pids), "a model worker outlived the server process"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead too
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def test_style_mixing_makes_a_grid_and_a_strip_with_downloads(gallery_env):

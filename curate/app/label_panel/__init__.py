@@ -1,7 +1,7 @@
 """The Label page's decision panel: one Streamlit custom component (components v2), inline
 HTML/CSS/JS from this folder, no iframe and no build step.
 
-The browser side (`panel.js`) holds the current image and the ones around it, takes the keys
+The browser side (`panel.js`, with its drawing in `view.js`) holds the current image and the ones around it, takes the keys
 itself and moves on at once; every press goes to the server with the id and queue position of
 the image it was pressed on, and stays *pending* in the strip until the server confirms it
 (`protocol.py` applies it and answers). `mount(data)` draws the panel and returns the
@@ -24,6 +24,9 @@ HERE = Path(__file__).resolve().parent
 NAME = "rostro_label_panel"
 KEY = "label_panel"  # the component's key: its state is st.session_state[KEY]
 REVIEW_KEY = "review_panel"  # the Review page's instance
+# One module in the browser, joined in this order: view.js defines the Panel's drawing and
+# view methods, panel.js the Panel itself (state, keys, protocol) and the entry point.
+JS_FILES = ("view.js", "panel.js")
 
 
 @functools.cache
@@ -32,7 +35,7 @@ def _component():
     # warning, and AppTest's fresh runtimes get the definition again at mount time).
     return st.components.v2.component(
         NAME, html=(HERE / "panel.html").read_text(), css=(HERE / "panel.css").read_text(),
-        js=(HERE / "panel.js").read_text())
+        js="\n".join((HERE / name).read_text() for name in JS_FILES))
 
 
 def _noop() -> None:

@@ -1,7 +1,7 @@
 """Small databases with known content for the app's tests (no image files needed)."""
 from __future__ import annotations
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from curate.assign import assign
 from curate.users import add_user
@@ -15,7 +15,8 @@ def add_images(engine: Engine, n: int, *, root: str = "/nonexistent", source: st
         src = Source(name=source, root=root, attribute_names=["Young"])
         s.add(src)
         s.flush()
-        rows = [dict(source_id=src.id, relpath=f"{i:06d}.jpg", content_hash=f"{i:064x}", phash=i,
+        before = s.scalar(select(func.max(Image.id))) or 0  # content hashes are unique
+        rows = [dict(source_id=src.id, relpath=f"{i:06d}.jpg", content_hash=f"{before + i:064x}", phash=i,
                      width=178, height=218, mode="RGB", file_size=1000, attributes=[],
                      partition=0) for i in range(1, n + 1)]
         for i in range(0, len(rows), 10_000):

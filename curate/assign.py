@@ -301,6 +301,15 @@ def assign(
     return report
 
 
+def choices(engine: Engine) -> tuple[list[str], list[str]]:
+    """The names a front offers: active annotators (by id) and sources (by name)."""
+    with reading(engine) as s:
+        people = list(s.scalars(select(Annotator.name).where(
+            Annotator.role == Role.annotator, Annotator.active.is_(True)).order_by(Annotator.id)))
+        sources = list(s.scalars(select(Source.name).order_by(Source.name)))
+    return people, sources
+
+
 def queue_lengths(engine: Engine) -> dict[str, int]:
     with reading(engine) as s:
         rows = s.execute(select(Annotator.name, func.count(Assignment.id))

@@ -151,3 +151,35 @@ def test_admin_page_ingests_adds_users_and_assigns(engine, db_url, tmp_path, mon
     at.text_input(key="ingest_source").input("x")
     at.button[0].click().run()
     assert any("not found" in e.value for e in at.error)
+
+
+def test_admin_assigns_by_source_and_annotator_and_says_why_not(engine, db_url, tmp_path,
+                                                                 monkeypatch):
+    from curate.ingest import ingest
+    from curate.users import add_user
+    at, users, _ = _admin_page("curate/app/admin.py", engine, db_url, tmp_path, monkeypatch)
+    synth.write_peruvian(tmp_path / "faces", 6, seed=1)
+    ingest(engine, tmp_path / "faces", "peru", progress=False, workers=1)  # no attributes file
+    add_user(engine, "maria", "a long secret")
+    at.run()
+    assert at.multiselect(key="assign_annotators").options == ["ana", "luis", "maria"]
+    assert at.multiselect(key="assign_sources").options == ["celeba", "peru"]
+    at.number_input(key="assign_per").set_value(10)
+    at.number_input(key="assign_overlap").set_value(0.0)
+    assign_button = at.button[3]  # ingest, add user, change an account, assign
+
+    assign_button.click().run()
+    assert any("Queues assigned: 4 new queue places" in s.value for s in at.success)
+    assert any("Source 'peru' (6 images) was left out" in w.value for w in at.warning)
+
+    at.button[3].click().run()  # again: nothing left among the CelebA images
+    assert not at.success and any("Nothing was assigned" in w.value for w in at.warning)
+    assert any("All 20 eligible images are already in a queue" in w.value for w in at.warning)
+
+    at.multiselect(key="assign_annotators").set_value(["maria"])
+    at.multiselect(key="assign_sources").set_value(["peru"])
+    at.button[3].click().run()
+    assert not at.exception
+    assert any("Queues assigned: 6 new queue places" in s.value for s in at.success)
+    assert any("No CelebA attributes for the 'attributes' order" in w.value for w in at.warning)
+    assert queue_lengths(engine) == {"ana": 10, "luis": 10, "maria": 10}

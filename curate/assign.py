@@ -259,8 +259,9 @@ def assign(
                 queued[people[r].id].append((image_id, len(recipients) > 1))
         late, unserved = ({}, [])
         if target_shared:
+            with_queues = {a: n for a, n in partners.items() if a in queued_by}
             late, unserved = _late_overlap(s, people, queued, shared, target_shared, set(pool),
-                                           existing, {a: n for a, n in partners.items() if a in queued_by})
+                                           existing, with_queues)
         new_rows = []
         added = {p.id: 0 for p in people}
         for p in people:

@@ -32,6 +32,10 @@ def _fmt(x, spec=".2f"):
     return "—" if x is None else format(x, spec)
 
 
+def _kappa_label(kappa: float | None, n: int) -> str:
+    return f"{'undefined' if kappa is None else format(kappa, '.2f')} (n={n})"
+
+
 def _bars(data: pd.DataFrame, category: str, value: str, *, title: str, category_title: str,
           value_title: str, label: str | None = None, horizontal: bool = False) -> alt.Chart:
     """A titled bar chart, one bar per row, with its value written beside each bar."""
@@ -101,17 +105,19 @@ else:
 st.subheader("Agreement on the overlap", anchor=False)
 if dash.cohen:
     pairs = pd.DataFrame([{"pair": f"{a} – {b}", "cohen_kappa": k, "shared_images": n,
-                           "label": f"{_fmt(k)} (n={n})"} for (a, b), (k, n) in dash.cohen.items()])
+                           "label": _kappa_label(k, n)} for (a, b), (k, n) in dash.cohen.items()])
     groups = pd.DataFrame([{"group": " + ".join(g), "fleiss_kappa": k, "images": n,
-                            "label": f"{_fmt(k)} (n={n})"}
+                            "label": _kappa_label(k, n)}
                            for g, (k, n) in dash.fleiss_groups.items()])
+    # An undefined kappa is drawn at 0 with its label saying so: a chart is never left blank.
     left, right = st.columns(2)
-    left.altair_chart(_bars(pairs, "pair", "cohen_kappa", label="label",
+    left.altair_chart(_bars(pairs.fillna({"cohen_kappa": 0.0}), "pair", "cohen_kappa", label="label",
                             title="Cohen's kappa per pair of annotators",
                             category_title="Pair of annotators", value_title="Cohen's kappa"),
                       width="stretch")
     if not groups.empty:
-        right.altair_chart(_bars(groups, "group", "fleiss_kappa", label="label",
+        right.altair_chart(_bars(groups.fillna({"fleiss_kappa": 0.0}), "group", "fleiss_kappa",
+                                 label="label",
                                  title="Fleiss' kappa per overlap group",
                                  category_title="Overlap group", value_title="Fleiss' kappa"),
                            width="stretch")
@@ -120,7 +126,8 @@ if dash.cohen:
     st.dataframe(pairs.drop(columns="label"), hide_index=True, width="stretch", column_config={
         "pair": "Pair", "cohen_kappa": st.column_config.NumberColumn("Cohen's kappa", format="%.2f"),
         "shared_images": "Images both decided"})
-    st.caption("A kappa is blank (—) when it is undefined: both gave a single answer throughout.")
+    st.caption("A kappa is undefined (blank in the table) when everyone compared gave one and "
+               "the same answer throughout: agreement beyond chance cannot be measured then.")
 else:
     st.caption("No overlap image decided by two annotators yet.")
 

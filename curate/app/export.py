@@ -69,7 +69,7 @@ def _widget(f: dataclasses.Field):
 
 def _page_words(message: str) -> str:
     """An export error with each CLI flag of this kind written as the page's field label:
-    "pass --allow-fewer" → tick “Take fewer when fewer qualify”, "--count 5" → “Images” (5)."""
+    "pass --allow-fewer" → tick “Take fewer when fewer qualify”; "--count 5" → “Images” (5)."""
     for f in dataclasses.fields(kind.params):
         if f.metadata["page"] is None:
             continue

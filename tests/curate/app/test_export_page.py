@@ -118,4 +118,5 @@ def test_replacing_an_export_asks_first(sqlite_engine, sqlite_url, tmp_path, mon
     at.button[0].click().run()
     at.button(key="export_replace").click().run()
     assert not at.exception and at.success and not at.warning
-    assert (out / "export.json").read_text() != first and '"seed": 7' in (out / "export.json").read_text()
+    second = (out / "export.json").read_text()
+    assert second != first and '"seed": 7' in second

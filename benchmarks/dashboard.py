@@ -49,10 +49,11 @@ def timed(fn) -> float:
 
 def build(engine, images: int, annotators: int, decisions: int) -> None:
     """The database described in the module doc, written with bulk inserts."""
-    from sqlalchemy import insert, select
+    from sqlalchemy import func, insert, select
 
     from curate.assign import assign
     from curate.rules import RULES, TAGS
+    from db.auth import hash_password
     from db.engine import writing
     from db.models import Adjudication, Annotator, Assignment, Decision, Image, Role, Source, Verdict
 
@@ -68,7 +69,6 @@ def build(engine, images: int, annotators: int, decisions: int) -> None:
                 attributes=["Young"] if i % 3 else [], partition=0)
                 for i in range(start + 1, min(images, start + 20_000) + 1)])
         # Password hashes are not what is measured: one scrypt hash for everyone.
-        from db.auth import hash_password
         pw = hash_password("benchmark-pw")
         s.execute(insert(Annotator), [dict(name="admin", role=Role.admin, password_hash=pw)]
                   + [dict(name=f"a{k:02d}", role=Role.annotator, password_hash=pw)
@@ -102,15 +102,10 @@ def build(engine, images: int, annotators: int, decisions: int) -> None:
         for i in range(0, len(rows), 20_000):
             s.execute(insert(Decision), rows[i:i + 20_000])
         disputed = s.scalars(select(Decision.image_id).group_by(Decision.image_id)
-                             .having(func_count_distinct(Decision.annotator_id) > 1)
+                             .having(func.count(func.distinct(Decision.annotator_id)) > 1)
                              .limit(ADJUDICATIONS)).all()
         s.execute(insert(Adjudication), [dict(image_id=i, admin_id=ids["admin"],
                                               verdict=Verdict.accept, tags=[]) for i in disputed])
-
-
-def func_count_distinct(column):
-    from sqlalchemy import func
-    return func.count(func.distinct(column))
 
 
 def bench(engine, repeat: int) -> None:

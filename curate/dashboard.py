@@ -145,16 +145,17 @@ def _progress(s: Session, out: Dashboard, people: list[tuple[int, str]]) -> None
 
 def _medians(s: Session) -> dict[int, float]:
     """Annotator id → median seconds per decision, undos left out."""
-    # The median as SQL: the middle row (or two) of each annotator's times in order.
-    timed = (select(Decision.annotator_id, Decision.seconds,
-                    func.row_number().over(partition_by=Decision.annotator_id,
-                                           order_by=Decision.seconds).label("rank"),
-                    func.count().over(partition_by=Decision.annotator_id).label("n"))
-             .where(Decision.verdict != Verdict.undo, Decision.seconds.is_not(None)).subquery())
-    return {a: float(m) for a, m in s.execute(
-        select(timed.c.annotator_id, func.avg(timed.c.seconds))
-        .where(timed.c.rank.in_([(timed.c.n + 1) // 2, (timed.c.n + 2) // 2]))
-        .group_by(timed.c.annotator_id))}
+    # The middle one or two of each annotator's times, read in order from the index on
+    # (annotator_id, seconds, verdict): one short query per annotator, no sort of every time.
+    timed = (Decision.seconds.is_not(None), Decision.verdict != Verdict.undo)
+    counts = s.execute(select(Decision.annotator_id, func.count()).where(*timed)
+                       .group_by(Decision.annotator_id)).all()
+    out = {}
+    for aid, n in counts:
+        middle = s.scalars(select(Decision.seconds).where(Decision.annotator_id == aid, *timed)
+                           .order_by(Decision.seconds).limit(2 - n % 2).offset((n - 1) // 2)).all()
+        out[aid] = sum(middle) / len(middle)
+    return out
 
 
 def _agreement(s: Session, out: Dashboard, names: dict[int, str]) -> None:

@@ -122,10 +122,11 @@ def _by_name(rows: list, names: list[str], what: str) -> list:
 
 
 def _late_overlap(s, people: list, queued: dict[int, list[tuple[int, bool]]], shared: dict[int, int],
-                  target: int, eligible: set[int], existing: list, partners: dict[int, str]
-                  ) -> tuple[dict[int, tuple[int, int]], list[int]]:
+                  room: dict[int, int], target: int, eligible: set[int], existing: list,
+                  partners: dict[int, str]) -> tuple[dict[int, tuple[int, int]], list[int]]:
     """Give each annotator still short of `target` shared images copies of images that only one
-    existing annotator holds (see the module doc), in place of evenly spaced new solo images.
+    existing annotator holds (see the module doc): in the queue places the pool left empty
+    (`room`: places wanted), else in place of evenly spaced new solo images, which stay free.
     Returns {annotator id: (partner id, copies)} and the annotators no partner could serve."""
     holders = Counter(e.image_id for e in existing)
     solo: dict[int, list[tuple[int, int]]] = defaultdict(list)  # partner → [(position, image)]
@@ -138,8 +139,10 @@ def _late_overlap(s, people: list, queued: dict[int, list[tuple[int, bool]]], sh
     copied: set[int] = set()
     late, unserved = {}, []
     for p in people:
-        slots = [k for k, (_, ov) in enumerate(queued[p.id]) if not ov]
-        short = min(target - shared[p.id] - sum(ov for _, ov in queued[p.id]), len(slots))
+        new = queued[p.id]
+        slots = [k for k, (_, ov) in enumerate(new) if not ov]
+        spare = room[p.id] - len(new)  # places the pool could not fill
+        short = min(target - shared[p.id] - sum(ov for _, ov in new), len(slots) + spare)
         if short <= 0:
             continue
         mine = {i for i, _ in queued[p.id]} | {e.image_id for e in existing if e.annotator_id == p.id}
@@ -156,8 +159,15 @@ def _late_overlap(s, people: list, queued: dict[int, list[tuple[int, bool]]], sh
                 unserved.append(p.id)
             continue
         take = best[1][:short]
-        for k, image_id in enumerate(take):  # evenly spread along the new part of the queue
-            queued[p.id][slots[k * len(slots) // len(take)]] = (image_id, True)
+        replaced = max(0, len(take) - spare)
+        for k, image_id in enumerate(take[:replaced]):  # evenly spread along the new part
+            new[slots[k * len(slots) // replaced]] = (image_id, True)
+        extra = take[replaced:]
+        if extra:  # into the spare places, evenly among the new images
+            total = len(new) + len(extra)
+            at = {k * total // len(extra) for k in range(len(extra))}
+            rest, copies = iter(new), iter(extra)
+            new[:] = [(next(copies), True) if i in at else next(rest) for i in range(total)]
         copied.update(take)
         late[p.id] = (best[0], len(take))
     return late, unserved
@@ -248,10 +258,7 @@ def assign(
         overlap_needs = [min(n, max(0, target_shared - shared[p.id])) for p, n in zip(people, needs)]
         available = [i for i in pool if i not in taken]
         planned = _schedule(needs, overlap_needs)
-        plan = planned[: len(available)]
-        if len(plan) < len(planned):
-            log.warning("only %d unassigned images for %d queue slots: queues stay short",
-                        len(available), len(planned))
+        plan = planned[: len(available)]  # fewer images than places: the report says so
 
         queued: dict[int, list[tuple[int, bool]]] = {p.id: [] for p in people}
         for image_id, recipients in zip(available, plan):
@@ -260,8 +267,9 @@ def assign(
         late, unserved = ({}, [])
         if target_shared:
             with_queues = {a: n for a, n in partners.items() if a in queued_by}
-            late, unserved = _late_overlap(s, people, queued, shared, target_shared, set(pool),
-                                           existing, with_queues)
+            room = {p.id: n for p, n in zip(people, needs)}
+            late, unserved = _late_overlap(s, people, queued, shared, room, target_shared,
+                                           set(pool), existing, with_queues)
         new_rows = []
         added = {p.id: 0 for p in people}
         for p in people:

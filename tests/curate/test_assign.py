@@ -177,3 +177,15 @@ def test_warnings_say_why_nothing_was_assigned(celeba_db, tmp_path):
     assert any("source 'empty' has no images" in w for w in report.warnings)
     report = assign(engine, per_annotator=5, overlap=0.0)
     assert any("already has 5 or more images" in w for w in report.warnings)
+
+
+def test_a_late_hire_gets_overlap_when_every_image_is_queued(celeba_db):
+    engine, ids = celeba_db
+    assign(engine, per_annotator=40, overlap=0.0, seed=0)  # all 120 images in a queue
+    before = _queues(engine)
+    d = add_user(engine, "d", "pw")
+    report = assign(engine, per_annotator=40, overlap=0.1, seed=0)
+    assert all(_queues(engine)[i] == before[i] for i in ids)  # only appends
+    assert report.added["d"] == 4 and report.late == {"d": ("a", 4)}
+    assert [p for p, _ in _overlap_images(engine, d)] == [0, 1, 2, 3]
+    assert any("all 120 eligible images are already in a queue" in w for w in report.warnings)

@@ -18,7 +18,6 @@ import argparse
 import json
 import logging
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -28,23 +27,11 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-TARGET_S = 0.5
+from benchmarks.gallery import emit, timed  # noqa: E402  (the same JSON lines, target 0.5 s)
+
 QUEUE = 10_000
 OVERLAP = 0.05
 ADJUDICATIONS = 200
-
-
-def emit(name: str, times: list[float], **extra) -> None:
-    med = statistics.median(times)
-    print(json.dumps({"name": name, "seconds": round(med, 4), "max_seconds": round(max(times), 4),
-                      "runs": len(times), "target": TARGET_S, "pass": med < TARGET_S, **extra}),
-          flush=True)
-
-
-def timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def build(engine, images: int, annotators: int, decisions: int) -> None:

@@ -28,14 +28,19 @@ def two_accepted(engine, tmp_path) -> dict[str, int]:
     return users
 
 
-def test_admin_exports_old_celeba_then_an_lmdb(engine, db_url, tmp_path, monkeypatch):
-    ws = tmp_path / "ws"
-    monkeypatch.setenv("ROSTRO_WORKSPACE", str(ws))
-    monkeypatch.setenv("ROSTRO_DATABASE_URL", db_url)
-    users = two_accepted(engine, tmp_path)
-    at = page("curate/app/export.py", as_user(users, "admin"))
+def admin_export_page(engine, url, tmp_path, monkeypatch):
+    """The Export page, run once, as the admin of `two_accepted` in workspace tmp_path/ws."""
+    monkeypatch.setenv("ROSTRO_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("ROSTRO_DATABASE_URL", url)
+    at = page("curate/app/export.py", as_user(two_accepted(engine, tmp_path), "admin"))
     at.run()
     assert not at.exception
+    return at
+
+
+def test_admin_exports_old_celeba_then_an_lmdb(engine, db_url, tmp_path, monkeypatch):
+    ws = tmp_path / "ws"
+    at = admin_export_page(engine, db_url, tmp_path, monkeypatch)
     assert any(f"Writes to **{(ws / 'exports' / 'old_celebA').resolve()}**" in c.value
                for c in at.caption)  # the destination in full before running
     assert any(f"is under **{ws.resolve() / 'exports'}**" in c.value or
@@ -95,11 +100,7 @@ def test_export_page_refuses_a_folder_it_did_not_write(sqlite_engine, sqlite_url
 
 def test_replacing_an_export_asks_first(sqlite_engine, sqlite_url, tmp_path, monkeypatch):
     ws = tmp_path / "ws"
-    monkeypatch.setenv("ROSTRO_WORKSPACE", str(ws))
-    monkeypatch.setenv("ROSTRO_DATABASE_URL", sqlite_url)
-    users = two_accepted(sqlite_engine, tmp_path)
-    at = page("curate/app/export.py", as_user(users, "admin"))
-    at.run()
+    at = admin_export_page(sqlite_engine, sqlite_url, tmp_path, monkeypatch)
     at.checkbox(key="x_old_celeba_allow_fewer").check()
     at.button[0].click().run()
     out = ws / "exports" / "old_celebA"

@@ -217,8 +217,9 @@ def _matching_ids(engine: Engine, idx: _Index, f: Filters) -> np.ndarray:
         if (f.annotator and annotator is None) or (f.source and source is None):
             found = []
         else:
-            found = s.scalars(verdict_sql.matching_ids(verdict_sql.Wanted(
-                f.verdict, annotator, f.rule, f.tag, source))).all()
+            # Core rows, not ORM ones: 100,000 ids come back a good deal faster.
+            found = s.connection().execute(verdict_sql.matching_ids(verdict_sql.Wanted(
+                f.verdict, annotator, f.rule, f.tag, source))).scalars().all()
     out = np.fromiter(found, np.int64, len(found))
     with _index_lock:
         idx.matches[f] = out

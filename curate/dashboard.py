@@ -234,6 +234,7 @@ def dashboard(engine: Engine, target: int = TARGET_ACCEPTED) -> Dashboard:
 
     def run(part, *args):
         with reading(engine) as s:
+            vs.without_jit(s)
             return part(s, *args)
 
     with ThreadPoolExecutor(4, thread_name_prefix="dashboard") as pool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import (Select, String, Subquery, and_, case, cast, exists, false, func, literal,
-                        or_, select, union, union_all)
+                        or_, select, text, union, union_all)
 from sqlalchemy.orm import aliased
 
 from db.models import Adjudication, Assignment, Decision, Image, Verdict
@@ -38,6 +38,17 @@ class Wanted:
     rule: str = ""  # the failed rule of the verdict
     tag: str = ""  # a tag recorded on the verdict
     source_id: int | None = None  # the image's source
+
+
+def without_jit(session) -> None:
+    """On PostgreSQL, no JIT compilation for the rest of this read's transaction.
+
+    These whole-table aggregates have high cost estimates, so PostgreSQL JIT-compiles them by
+    default (jit_above_cost): about 0.5 s of compiling for a query that runs in 0.4 s. SET
+    LOCAL ends with the transaction; other databases are left alone.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
 
 
 def tags_hold(column, tag: str):

@@ -4,15 +4,28 @@ A fraction of each queue (`overlap`) is shared with one other annotator (partner
 0–1, 1–2, …, last–0), spread evenly along the queue, so agreement can be measured from the start.
 Re-assigning only appends: existing queue positions, and so every decision made, stay as they are.
 The same database, parameters and seed give the same queues.
+
+Late hires: an annotator added once the others' queues are full has no ring partner with room
+left, so new images alone would give them no overlap and never a kappa. Their shared share is
+then taken from one existing annotator's queue instead: images only that annotator holds
+(the ones they already decided first, so a kappa shows as soon as the new hire decides them),
+spread evenly along the new queue. The partner is the annotator with the most such images
+(ties: the lowest id); their own queue rows are left as they are (only appends).
+
+When nothing (or less than asked) can be assigned, the report's `warnings` say why: no
+images in a source, a source left out for lack of attributes, every eligible image already
+queued, queues already full, no attributes for the `attributes` order.
 """
 from __future__ import annotations
 
 import logging
 import random
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, insert, select
 
+from curate import verdict_sql
 from db.engine import reading, writing
 from db.models import Annotator, Assignment, Image, Role, Source
 
@@ -37,12 +50,21 @@ class AssignReport:
     overlap: dict[str, int] = field(default_factory=dict)  # shared items after
     pool: int = 0  # eligible images
     unassigned: int = 0  # eligible images in no queue after this run
+    late: dict[str, tuple[str, int]] = field(default_factory=dict)  # new hire → (partner, copied)
+    warnings: list[str] = field(default_factory=list)  # why less (or nothing) was assigned
+
+    @property
+    def total_added(self) -> int:
+        return sum(self.added.values())
 
     def summary(self) -> str:
         lines = [f"{self.pool} eligible images, {self.unassigned} in no queue"]
         for name, n in self.per_annotator.items():
+            late = (f" ({self.late[name][1]} of them from {self.late[name][0]}'s queue)"
+                    if name in self.late else "")
             lines.append(f"  {name}: {n} in queue (+{self.added[name]} new), "
-                         f"{self.overlap[name]} shared with another annotator")
+                         f"{self.overlap[name]} shared with another annotator{late}")
+        lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
@@ -99,6 +121,86 @@ def _by_name(rows: list, names: list[str], what: str) -> list:
     return [known[n] for n in names]
 
 
+def _late_overlap(s, people: list, queued: dict[int, list[tuple[int, bool]]], shared: dict[int, int],
+                  room: dict[int, int], target: int, eligible: set[int], existing: list,
+                  partners: dict[int, str]) -> tuple[dict[int, tuple[int, int]], list[int]]:
+    """Give each annotator still short of `target` shared images copies of images that only one
+    existing annotator holds (see the module doc): in the queue places the pool left empty
+    (`room`: places wanted), else in place of evenly spaced new solo images, which stay free.
+    Returns {annotator id: (partner id, copies)} and the annotators no partner could serve."""
+    holders = Counter(e.image_id for e in existing)
+    solo: dict[int, list[tuple[int, int]]] = defaultdict(list)  # partner → [(position, image)]
+    for e in existing:
+        if holders[e.image_id] == 1 and e.image_id in eligible and e.annotator_id in partners:
+            solo[e.annotator_id].append((e.position, e.image_id))
+    st = verdict_sql.standing()
+    decided = set(s.execute(select(st.c.annotator_id, st.c.image_id)
+                            .where(st.c.verdict.in_(verdict_sql.OPINIONS))).all())
+    copied: set[int] = set()
+    late, unserved = {}, []
+    for p in people:
+        new = queued[p.id]
+        slots = [k for k, (_, ov) in enumerate(new) if not ov]
+        spare = room[p.id] - len(new)  # places the pool could not fill
+        short = min(target - shared[p.id] - sum(ov for _, ov in new), len(slots) + spare)
+        if short <= 0:
+            continue
+        mine = {i for i, _ in queued[p.id]} | {e.image_id for e in existing if e.annotator_id == p.id}
+        best: tuple[int, list[int]] | None = None
+        for q in sorted(solo):
+            if q == p.id:
+                continue
+            images = sorted(solo[q], key=lambda r: ((q, r[1]) not in decided, r[0]))
+            free = [i for _, i in images if i not in mine and i not in copied]
+            if free and (best is None or len(free) > len(best[1])):
+                best = (q, free)
+        if best is None:
+            if not shared[p.id] + sum(ov for _, ov in queued[p.id]):  # no overlap at all
+                unserved.append(p.id)
+            continue
+        take = best[1][:short]
+        replaced = max(0, len(take) - spare)
+        for k, image_id in enumerate(take[:replaced]):  # evenly spread along the new part
+            new[slots[k * len(slots) // replaced]] = (image_id, True)
+        extra = take[replaced:]
+        if extra:  # into the spare places, evenly among the new images
+            total = len(new) + len(extra)
+            at = {k * total // len(extra) for k in range(len(extra))}
+            rest, copies = iter(new), iter(extra)
+            new[:] = [(next(copies), True) if i in at else next(rest) for i in range(total)]
+        copied.update(take)
+        late[p.id] = (best[0], len(take))
+    return late, unserved
+
+
+def _warnings(report: "AssignReport", *, chosen: list, left_out: list, per_source: Counter,
+              order: str, attributes_seen: bool, available: int, slots: int, full: bool,
+              per_annotator: int, unserved: list[str]) -> list[str]:
+    """Why less than asked (or nothing) was assigned, in words for the page and the CLI."""
+    out = []
+    for x in chosen:
+        if not per_source[x.id]:
+            out.append(f"source '{x.name}' has no images to assign (none ingested, or all missing)")
+    for x, n in left_out:
+        out.append(f"source '{x.name}' ({n} images) was left out: a source without CelebA "
+                   "attributes is used only when chosen by name")
+    if order == "attributes" and report.pool and not attributes_seen:
+        out.append("no CelebA attributes for the 'attributes' order in the chosen source(s): "
+                   "the images keep the seeded random order")
+    if full:
+        out.append(f"every chosen annotator already has {per_annotator:,} or more images in "
+                   "their queue: raise the images per annotator to add more")
+    elif report.pool and not available:
+        out.append(f"all {report.pool:,} eligible images are already in a queue")
+    elif available < slots:
+        out.append(f"only {available:,} unassigned images for {slots:,} queue places: queues "
+                   "stay short")
+    for name in unserved:
+        out.append(f"no image held by one other annotator alone to share with {name}: "
+                   "no overlap (and no kappa) for them yet")
+    return out
+
+
 def assign(
     engine: Engine,
     *,
@@ -121,18 +223,17 @@ def assign(
         raise AssignError("--overlap is a fraction between 0 and 1")
     with writing(engine) as s:
         q = select(Annotator).where(Annotator.role == Role.annotator, Annotator.active.is_(True))
-        people = list(s.scalars(q.order_by(Annotator.id)))
-        if annotators:
-            people = _by_name(people, annotators, "annotator")
+        active = list(s.scalars(q.order_by(Annotator.id)))
+        people = _by_name(active, annotators, "annotator") if annotators else active
         if not people:
             raise AssignError("no annotators: add some with `curate users add NAME`")
 
-        all_sources = list(s.scalars(select(Source)))
+        all_sources = list(s.scalars(select(Source).order_by(Source.id)))
         if sources:
             chosen = _by_name(all_sources, sources, "source")
         else:
             chosen = [x for x in all_sources if x.attribute_names] or all_sources
-        rows = s.execute(select(Image.id, Image.attributes).where(
+        rows = s.execute(select(Image.id, Image.attributes, Image.source_id).where(
             Image.source_id.in_([x.id for x in chosen]), Image.missing_since.is_(None))).all()
         pool = pool_order([(r[0], r[1]) for r in rows], order, seed)
 
@@ -148,26 +249,36 @@ def assign(
                 next_pos[e.annotator_id] = max(next_pos[e.annotator_id], e.position + 1)
                 shared[e.annotator_id] += bool(e.is_overlap)
 
-        target_shared = round(overlap * per_annotator) if len(people) > 1 else 0
+        # Overlap needs someone to share with: another chosen annotator, or one with a queue.
+        queued_by = {e.annotator_id for e in existing}
+        partners = {p.id: p.name for p in active}
+        others = len(people) > 1 or any(a in queued_by for a in partners if a != people[0].id)
+        target_shared = round(overlap * per_annotator) if others else 0
         needs = [max(0, per_annotator - length[p.id]) for p in people]
         overlap_needs = [min(n, max(0, target_shared - shared[p.id])) for p, n in zip(people, needs)]
         available = [i for i in pool if i not in taken]
         planned = _schedule(needs, overlap_needs)
-        plan = planned[: len(available)]
-        if len(plan) < len(planned):
-            log.warning("only %d unassigned images for %d queue slots: queues stay short",
-                        len(available), len(planned))
+        plan = planned[: len(available)]  # fewer images than places: the report says so
 
-        new_rows = []
-        added = {p.id: 0 for p in people}
+        queued: dict[int, list[tuple[int, bool]]] = {p.id: [] for p in people}
         for image_id, recipients in zip(available, plan):
             for r in recipients:
-                pid = people[r].id
-                new_rows.append(dict(annotator_id=pid, image_id=image_id, position=next_pos[pid],
-                                     is_overlap=len(recipients) > 1))
-                next_pos[pid] += 1
-                added[pid] += 1
-                shared[pid] += len(recipients) > 1
+                queued[people[r].id].append((image_id, len(recipients) > 1))
+        late, unserved = ({}, [])
+        if target_shared:
+            with_queues = {a: n for a, n in partners.items() if a in queued_by}
+            room = {p.id: n for p, n in zip(people, needs)}
+            late, unserved = _late_overlap(s, people, queued, shared, room, target_shared,
+                                           set(pool), existing, with_queues)
+        new_rows = []
+        added = {p.id: 0 for p in people}
+        for p in people:
+            for image_id, is_overlap in queued[p.id]:
+                new_rows.append(dict(annotator_id=p.id, image_id=image_id, position=next_pos[p.id],
+                                     is_overlap=is_overlap))
+                next_pos[p.id] += 1
+                added[p.id] += 1
+                shared[p.id] += is_overlap
         for i in range(0, len(new_rows), 5000):
             s.execute(insert(Assignment), new_rows[i:i + 5000])
 
@@ -176,9 +287,36 @@ def assign(
             report.per_annotator[p.name] = length[p.id] + added[p.id]
             report.added[p.name] = added[p.id]
             report.overlap[p.name] = shared[p.id]
+            if p.id in late:
+                report.late[p.name] = (partners[late[p.id][0]], late[p.id][1])
         in_queue = taken | {r["image_id"] for r in new_rows}
         report.unassigned = sum(1 for i in pool if i not in in_queue)
+
+        per_source = Counter(r[2] for r in rows)
+        left_out = []
+        if not sources:
+            for x in all_sources:
+                if x not in chosen:
+                    n = s.scalar(select(func.count()).select_from(Image).where(
+                        Image.source_id == x.id, Image.missing_since.is_(None),
+                        ~Image.id.in_(select(Assignment.image_id))))
+                    if n:
+                        left_out.append((x, n))
+        report.warnings = _warnings(
+            report, chosen=chosen, left_out=left_out, per_source=per_source, order=order,
+            attributes_seen=any(r[1] is not None for r in rows), available=len(available),
+            slots=len(planned), full=not any(needs), per_annotator=per_annotator,
+            unserved=[partners[i] for i in unserved])
     return report
+
+
+def choices(engine: Engine) -> tuple[list[str], list[str]]:
+    """The names a front offers: active annotators (by id) and sources (by name)."""
+    with reading(engine) as s:
+        people = list(s.scalars(select(Annotator.name).where(
+            Annotator.role == Role.annotator, Annotator.active.is_(True)).order_by(Annotator.id)))
+        sources = list(s.scalars(select(Source.name).order_by(Source.name)))
+    return people, sources
 
 
 def queue_lengths(engine: Engine) -> dict[str, int]:

@@ -278,7 +278,11 @@ class FinalVerdict:
 
 
 def final_verdicts(engine: Engine, image_ids: Iterable[int] | None = None) -> dict[int, FinalVerdict]:
-    """The verdict of every image that is in a queue or adjudicated (see the module doc)."""
+    """The verdict of every image that is in a queue or adjudicated (see the module doc).
+
+    curate.verdict_sql states these rules again as SQL, for whole-database counts and filters;
+    a change here is a change there (tests/curate/test_verdict_sql.py compares the two).
+    """
     wanted = None if image_ids is None else set(image_ids)
     with reading(engine) as s:
         names = dict(s.execute(select(Annotator.id, Annotator.name)).all())

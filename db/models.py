@@ -135,6 +135,9 @@ class Decision(Base):
     __table_args__ = (
         Index("ix_decisions_annotator_image_id", "annotator_id", "image_id", "id"),
         Index("ix_decisions_image", "image_id"),
+        # Standing decisions and their verdicts from the index alone (migration 0006).
+        Index("ix_decisions_image_annotator_id_verdict", "image_id", "annotator_id", "id", "verdict"),
+        Index("ix_decisions_annotator_seconds", "annotator_id", "seconds", "verdict"),  # medians
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id"))

@@ -3,7 +3,7 @@ CLI's operations, same functions."""
 import streamlit as st
 
 from curate.app.common import db_call, engine, require_admin
-from curate.assign import ORDERS, AssignError, assign, queue_lengths
+from curate.assign import ORDERS, AssignError, assign, choices, queue_lengths
 from curate.celeba import AttributeFileError
 from curate.ingest import ingest
 from curate.status import status
@@ -82,9 +82,18 @@ with users_tab:
             st.error(str(e))
 
 with assign_tab:
-    st.caption("Fills each active annotator's queue up to the length given. Re-assigning only "
-               "appends: positions and decisions already made stay as they are.")
+    st.caption("Fills each chosen annotator's queue up to the length given. Re-assigning only "
+               "appends: positions and decisions already made stay as they are. An annotator "
+               "added later shares part of their queue with an existing annotator, so their "
+               "agreement can be measured.")
+    names, source_names = db_call(choices, eng)
     with st.form("assign"):
+        who = st.multiselect("Annotators", names, key="assign_annotators",
+                             placeholder="every active annotator")
+        chosen_sources = st.multiselect(
+            "Sources", source_names, key="assign_sources",
+            placeholder="those with CelebA attributes (all when none has)",
+            help="A source ingested without list_attr_celeba.txt is used only when chosen here.")
         per = st.number_input("Images per annotator", min_value=1, value=10_000, step=500,
                               key="assign_per")
         overlap = st.number_input("Overlap (share of each queue also in another's)", min_value=0.0,
@@ -96,9 +105,15 @@ with assign_tab:
     if go:
         try:
             report = db_call(assign, eng, per_annotator=int(per), overlap=float(overlap),
-                             order=order, seed=int(seed))
+                             order=order, seed=int(seed), annotators=who or None,
+                             sources=chosen_sources or None)
         except AssignError as e:
             st.error(str(e))
         else:
-            st.success("Queues assigned.")
+            if report.total_added:
+                st.success(f"Queues assigned: {report.total_added:,} new queue places.")
+            else:
+                st.warning("Nothing was assigned.")
+            for warning in report.warnings:
+                st.warning(warning[0].upper() + warning[1:] + ".")
             st.code(report.summary(), language=None)

@@ -1,4 +1,11 @@
-"""Dashboard (admin): progress, pace, agreement on the overlap, rule and tag use, the target."""
+"""Dashboard (admin): progress, pace, agreement on the overlap, rule and tag use, the target.
+
+Every chart is an Altair chart with a title and axis titles. Its data columns have plain
+names (`cohen_kappa`, not "Cohen's kappa"): Vega-Lite reads a field name as an access path,
+and an apostrophe in one leaves the chart blank. People's wording goes in titles and in the
+tables' column labels.
+"""
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -6,25 +13,47 @@ from curate import dashboard
 from curate.app.common import db_call, engine, require_admin
 from curate.rules import RULES, TAGS
 
+CACHE_S = 15
+STATUSES = ("accepted", "rejected", "skipped", "left")  # stacked in this order, left to right
+STATUS_COLOURS = ("#2e7d32", "#c62828", "#f9a825", "#b0bec5")
+HEIGHT = 250
+
 require_admin()
 st.title("Dashboard", anchor=False)
 
 
-@st.cache_data(ttl=15, show_spinner="Counting every decision…")
+@st.cache_data(ttl=CACHE_S, show_spinner="Counting every decision…")
 def _figures(database: str) -> dashboard.Dashboard:
-    # Whole-database figures take seconds at CelebA scale (200,000 queue items): computed at
-    # most every 15 s per database, however many admins look or click.
+    # Computed at most every 15 s per database, however many admins look; the page says when.
     return db_call(dashboard.dashboard, engine())
-
-
-if st.button("Refresh", icon=":material/refresh:", key="dash_refresh"):
-    _figures.clear()
-dash = _figures(engine().url.render_as_string(hide_password=True))
 
 
 def _fmt(x, spec=".2f"):
     return "—" if x is None else format(x, spec)
 
+
+def _kappa_label(kappa: float | None, n: int) -> str:
+    return f"{'undefined' if kappa is None else format(kappa, '.2f')} (n={n})"
+
+
+def _bars(data: pd.DataFrame, category: str, value: str, *, title: str, category_title: str,
+          value_title: str, label: str | None = None, horizontal: bool = False) -> alt.Chart:
+    """A titled bar chart, one bar per row, with its value written beside each bar."""
+    cat = alt.Y(f"{category}:N", title=category_title, sort=None) if horizontal else \
+        alt.X(f"{category}:N", title=category_title, sort=None, axis=alt.Axis(labelAngle=0))
+    val = (alt.X if horizontal else alt.Y)(f"{value}:Q", title=value_title)
+    base = alt.Chart(data).encode(cat, val, tooltip=[category, value])
+    text = base.mark_text(align="left" if horizontal else "center", dx=4 if horizontal else 0,
+                          dy=0 if horizontal else -6, color="#37474f")
+    text = text.encode(text=f"{label or value}:N")
+    return (base.mark_bar() + text).properties(title=title, height=HEIGHT)
+
+
+if st.button("Refresh", icon=":material/refresh:", key="dash_refresh"):
+    _figures.clear()
+dash = _figures(engine().url.render_as_string(hide_password=True))
+st.caption(f"Figures as of {dash.as_of:%H:%M:%S} — kept for up to {CACHE_S} s; press Refresh "
+           "to count again now.")
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Accepted so far (final verdict)", f"{dash.accepted_final:,}",
@@ -38,7 +67,7 @@ st.progress(min(dash.accepted_final / dash.target, 1.0) if dash.target else 0.0,
 
 people = pd.DataFrame([{
     "annotator": a.name, "queue": a.queue, "decided": a.decided, "accepted": a.accepted,
-    "rejected": a.rejected, "skipped": a.skipped, "left": a.queue - a.decided,
+    "rejected": a.rejected, "skipped": a.skipped, "left": a.left,
     "done %": round(100 * a.done, 1),
     "accept rate %": None if a.accept_rate is None else round(100 * a.accept_rate, 1),
     "median s / decision": None if a.median_seconds is None else round(a.median_seconds, 2),
@@ -48,19 +77,57 @@ st.subheader("Progress per annotator", anchor=False)
 if people.empty:
     st.info("No annotators yet: add some on the Admin page.")
 else:
-    st.bar_chart(people.set_index("annotator")[["accepted", "rejected", "skipped", "left"]],
-                 horizontal=True, stack=True)
+    stacked = people.melt("annotator", list(STATUSES), var_name="status", value_name="images")
+    stacked["rank"] = stacked["status"].map(STATUSES.index)
+    st.altair_chart(alt.Chart(stacked).mark_bar().encode(
+        alt.Y("annotator:N", title="Annotator", sort=list(people["annotator"])),
+        alt.X("images:Q", title="Images in the queue", stack="zero"),
+        alt.Color("status:N", title="Status", sort=list(STATUSES),
+                  scale=alt.Scale(domain=list(STATUSES), range=list(STATUS_COLOURS))),
+        alt.Order("rank:Q"), tooltip=["annotator", "status", "images"],
+    ).properties(title="Queue progress: accepted, rejected, skipped, left",
+                 height=max(120, 32 * len(people))), width="stretch")
+    pace = pd.DataFrame({"annotator": people["annotator"],
+                         "accept_rate": people["accept rate %"],
+                         "median_seconds": people["median s / decision"]})
+    pace["rate_label"] = pace["accept_rate"].map(lambda x: _fmt(x, ".1f") + " %")
+    pace["seconds_label"] = pace["median_seconds"].map(lambda x: _fmt(x, ".1f") + " s")
     left, right = st.columns(2)
-    left.bar_chart(people.set_index("annotator")[["accept rate %"]], height=250)
-    right.bar_chart(people.set_index("annotator")[["median s / decision"]], height=250)
+    left.altair_chart(_bars(pace, "annotator", "accept_rate", label="rate_label",
+                            title="Accept rate per annotator", category_title="Annotator",
+                            value_title="Accepted of accepted + rejected (%)"), width="stretch")
+    right.altair_chart(_bars(pace, "annotator", "median_seconds", label="seconds_label",
+                             title="Pace: median seconds per decision",
+                             category_title="Annotator", value_title="Seconds per decision"),
+                       width="stretch")
     st.dataframe(people, hide_index=True, width="stretch")
 
 st.subheader("Agreement on the overlap", anchor=False)
 if dash.cohen:
-    pairs = pd.DataFrame([{"pair": f"{a} – {b}", "Cohen's kappa": k, "shared images": n}
-                          for (a, b), (k, n) in dash.cohen.items()])
-    st.bar_chart(pairs.set_index("pair")[["Cohen's kappa"]], height=250)
-    st.dataframe(pairs, hide_index=True, width="stretch")
+    pairs = pd.DataFrame([{"pair": f"{a} – {b}", "cohen_kappa": k, "shared_images": n,
+                           "label": _kappa_label(k, n)} for (a, b), (k, n) in dash.cohen.items()])
+    groups = pd.DataFrame([{"group": " + ".join(g), "fleiss_kappa": k, "images": n,
+                            "label": _kappa_label(k, n)}
+                           for g, (k, n) in dash.fleiss_groups.items()])
+    # An undefined kappa is drawn at 0 with its label saying so: a chart is never left blank.
+    left, right = st.columns(2)
+    left.altair_chart(_bars(pairs.fillna({"cohen_kappa": 0.0}), "pair", "cohen_kappa", label="label",
+                            title="Cohen's kappa per pair of annotators",
+                            category_title="Pair of annotators", value_title="Cohen's kappa"),
+                      width="stretch")
+    if not groups.empty:
+        right.altair_chart(_bars(groups.fillna({"fleiss_kappa": 0.0}), "group", "fleiss_kappa",
+                                 label="label",
+                                 title="Fleiss' kappa per overlap group",
+                                 category_title="Overlap group", value_title="Fleiss' kappa"),
+                           width="stretch")
+    else:
+        right.caption("No overlap group has every member's decision on an image yet.")
+    st.dataframe(pairs.drop(columns="label"), hide_index=True, width="stretch", column_config={
+        "pair": "Pair", "cohen_kappa": st.column_config.NumberColumn("Cohen's kappa", format="%.2f"),
+        "shared_images": "Images both decided"})
+    st.caption("A kappa is undefined (blank in the table) when everyone compared gave one and "
+               "the same answer throughout: agreement beyond chance cannot be measured then.")
 else:
     st.caption("No overlap image decided by two annotators yet.")
 
@@ -68,5 +135,9 @@ st.subheader("Rules failed and tags used", anchor=False)
 left, right = st.columns(2)
 rules = pd.DataFrame({"rule": [r.short for r in RULES], "rejections": [dash.rules[r.key] for r in RULES]})
 tags = pd.DataFrame({"tag": [t.short for t in TAGS], "uses": [dash.tags[t.key] for t in TAGS]})
-left.bar_chart(rules.set_index("rule"), height=250)
-right.bar_chart(tags.set_index("tag"), height=250)
+left.altair_chart(_bars(rules, "rule", "rejections", title="Rejections per failed rule",
+                        category_title="Rule failed", value_title="Standing rejections",
+                        horizontal=True), width="stretch")
+right.altair_chart(_bars(tags, "tag", "uses", title="Tags used",
+                         category_title="Tag", value_title="Standing decisions with the tag",
+                         horizontal=True), width="stretch")

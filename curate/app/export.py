@@ -2,9 +2,13 @@
 
 The form is built from curate.export.registry, the table the CLI is built from: one widget per
 params field that says how the page shows it (`page=`), starting at the field's default; the
-fields without one keep their defaults.
+fields without one keep their defaults. Errors name the page's fields, not the CLI's flags
+(`_page_words`). A destination that already holds files is checked first with the export
+layer's own rule (an earlier export of this kind that this database recorded): anything else
+is refused at once, and a replaceable export is replaced only after the admin confirms.
 """
 import dataclasses
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -12,14 +16,16 @@ import streamlit as st
 from curate.app.common import db_call, engine, require_admin, workspace
 from curate.export import ExportError
 from curate.export.common import recent_exports
+from curate.export.records import check_destination
 from curate.export.registry import KINDS, shown
 
 require_admin()
 eng = engine()
 exports_dir = workspace().exports_dir
 st.title("Export", anchor=False)
-st.caption(f"Folders are written under {exports_dir} unless an absolute path is given; an "
-           "export is written to a temporary folder and renamed into place when complete.")
+st.caption(f"A relative path on this page is under **{exports_dir}** (the workspace's exports "
+           "folder; the command line reads it from its current folder instead). An export is "
+           "written to a temporary folder and renamed into place when complete.")
 
 DESCRIPTIONS = {  # the page's own wording; --help uses each kind's summary
     "old_celeba": "CelebA images accepted under the rules",
@@ -35,7 +41,7 @@ kind = BY_TITLE[title]
 
 def _dest(name: str) -> Path:
     p = Path(name.strip()).expanduser()
-    return p if p.is_absolute() else exports_dir / p
+    return (p if p.is_absolute() else exports_dir / p).resolve()  # as the export layer does
 
 
 def _widget(f: dataclasses.Field):
@@ -61,21 +67,76 @@ def _widget(f: dataclasses.Field):
     return text
 
 
+def _page_words(message: str) -> str:
+    """An export error with each CLI flag of this kind written as the page's field label:
+    "pass --allow-fewer" → tick “Take fewer when fewer qualify”; "--count 5" → “Images” (5)."""
+    for f in dataclasses.fields(kind.params):
+        if f.metadata["page"] is None:
+            continue
+        flag = f.metadata["cli"].get("flag", "--" + f.name.replace("_", "-"))
+        label = f"“{f.metadata['page']['label']}”"
+        message = message.replace(f"pass {flag}", f"tick {label}")
+        message = re.sub(rf"{re.escape(flag)} (-?[\d.]+)\b", rf"{label} (\1)", message)
+        message = re.sub(rf"{re.escape(flag)}\b", label, message)
+    return message
+
+
+def _run(dest: Path, values: dict) -> None:
+    with st.spinner(f"Writing {dest}…"):
+        try:
+            r = db_call(kind.run, eng, dest, kind.params(**values), progress=False)
+        except (ExportError, FileExistsError, ValueError) as e:
+            st.error(_page_words(str(e)))
+        else:
+            st.success(r.summary())
+
+
+def _confirm() -> None:
+    st.session_state["export_confirmed"] = True
+
+
+def _cancel() -> None:
+    st.session_state.pop("export_pending", None)
+
+
+out = st.text_input("Destination", kind.folder, key=f"x_{kind.name}_out",
+                    help=f"A folder; a relative path is under {exports_dir}.")
+dest = _dest(out)
+st.caption(f"Writes to **{dest}**" + (" — it exists and will be checked before anything is "
+                                       "replaced" if dest.exists() else ""))
+
 with st.form("export"):
-    out = st.text_input("Destination", kind.folder, key=f"x_{kind.name}_out")
     values = {f.name: _widget(f) for f in dataclasses.fields(kind.params)
               if f.metadata["page"] is not None}
     go = st.form_submit_button("Export", type="primary")
 
 if go:
-    dest = _dest(out)
-    with st.spinner(f"Writing {dest}…"):
+    st.session_state.pop("export_pending", None)
+    holds_files = dest.is_dir() and any(dest.iterdir())
+    if not holds_files:
+        _run(dest, values)
+    else:
         try:
-            r = db_call(kind.run, eng, dest, kind.params(**values), progress=False)
-        except (ExportError, FileExistsError, ValueError) as e:
-            st.error(str(e))
+            db_call(check_destination, dest, eng, kind.name)  # refused: nothing to confirm
+        except ExportError as e:
+            st.error(_page_words(str(e)))
         else:
-            st.success(r.summary())
+            st.session_state["export_pending"] = (kind.name, str(dest), values)
+            st.session_state.pop("export_confirmed", None)
+
+pending = st.session_state.get("export_pending")
+if pending and pending[0] == kind.name:
+    if st.session_state.pop("export_confirmed", False):
+        st.session_state.pop("export_pending")
+        _run(Path(pending[1]), pending[2])
+    else:
+        with st.container(border=True):
+            st.warning(f"**{pending[1]}** already holds an earlier {kind.title} export of this "
+                       "database. Exporting again replaces it with the new one, once that is "
+                       "complete.")
+            left, right, _ = st.columns([1, 1, 4])
+            left.button("Replace it", type="primary", key="export_replace", on_click=_confirm)
+            right.button("Cancel", key="export_cancel", on_click=_cancel)
 
 st.subheader("Recent exports", anchor=False)
 rows = db_call(recent_exports, eng)

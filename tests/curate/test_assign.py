@@ -106,3 +106,86 @@ def test_clear_errors(engine):
         assign(engine, per_annotator=5, annotators=["zed"])
     with pytest.raises(AssignError, match="between 0 and 1"):
         assign(engine, per_annotator=5, overlap=1.5)
+
+
+def _overlap_images(engine, annotator_id) -> list[tuple[int, int]]:
+    with reading(engine) as s:
+        return s.execute(select(Assignment.position, Assignment.image_id).where(
+            Assignment.annotator_id == annotator_id, Assignment.is_overlap)
+            .order_by(Assignment.position)).all()
+
+
+def test_a_late_hire_shares_images_with_an_existing_queue(celeba_db):
+    from curate.dashboard import dashboard
+    engine, ids = celeba_db
+    assign(engine, per_annotator=30, overlap=0.2, seed=1)
+    before = _queues(engine)
+    solo_a = [img for _, img, ov in before[ids[0]] if not ov]
+    for img in solo_a[3:8]:  # a has decided five of their own images
+        record_decision(engine, ids[0], img, "accept" if img % 2 else "reject", rule="too_young")
+    d = add_user(engine, "d", "pw")
+    report = assign(engine, per_annotator=30, overlap=0.2, seed=1)  # everyone else is full
+    after = _queues(engine)
+    assert all(after[i] == before[i] for i in ids)  # only appends: nobody else's queue moved
+    assert len(after[d]) == 30 and report.added == {"a": 0, "b": 0, "c": 0, "d": 30}
+    shared = _overlap_images(engine, d)
+    assert len(shared) == 6 and report.late == {"d": ("a", 6)}
+    assert "6 of them from a's queue" in report.summary()
+    held_by_a = {img for _, img, _ in before[ids[0]]}
+    assert {img for _, img in shared} <= held_by_a  # each shared with a single existing queue
+    assert set(solo_a[3:8]) <= {img for _, img in shared}  # what a decided comes first
+    positions = [p for p, _ in shared]
+    assert positions[0] < 10 and positions[-1] >= 20  # spread along the queue, not bunched
+    for _, img in shared:  # d agrees with a on what a decided: a kappa exists for the pair
+        if img in solo_a[3:8]:
+            record_decision(engine, d, img, "accept" if img % 2 else "reject", rule="too_young")
+    kappa, n = dashboard(engine).cohen[("a", "d")]
+    assert n == 5 and kappa == pytest.approx(1.0)
+    again = assign(engine, per_annotator=30, overlap=0.2, seed=1)  # nothing more to do
+    assert again.added == {"a": 0, "b": 0, "c": 0, "d": 0} and _queues(engine) == after
+
+
+def test_a_late_hire_alone_by_name_gets_the_same_overlap(celeba_db, tmp_path):
+    engine, ids = celeba_db
+    assign(engine, per_annotator=30, overlap=0.2, seed=1)
+    d = add_user(engine, "d", "pw")
+    report = assign(engine, per_annotator=30, overlap=0.2, seed=1, annotators=["d"])
+    assert report.late == {"d": ("a", 6)} and len(_overlap_images(engine, d)) == 6
+
+
+def test_warnings_say_why_nothing_was_assigned(celeba_db, tmp_path):
+    from db.engine import writing
+    from db.models import Source
+    engine, ids = celeba_db
+    assign(engine, per_annotator=40, overlap=0.0, seed=0)  # all 120 images queued
+    synth.write_peruvian(tmp_path / "p", 30, seed=1)
+    ingest(engine, tmp_path / "p", "peru", progress=False, workers=1)  # no attributes file
+    add_user(engine, "maria", "a long secret")
+    report = assign(engine, per_annotator=40, overlap=0.0, seed=0)
+    assert report.total_added == 0
+    assert any("source 'peru' (30 images) was left out" in w for w in report.warnings)
+    assert any("all 120 eligible images are already in a queue" in w for w in report.warnings)
+    assert "warning: source 'peru'" in report.summary()
+
+    report = assign(engine, per_annotator=40, overlap=0.0, seed=0, sources=["peru"])
+    assert report.added["maria"] == 30  # chosen by name: used, in random order
+    assert any("no CelebA attributes for the 'attributes' order" in w for w in report.warnings)
+
+    with writing(engine) as s:
+        s.add(Source(name="empty", root=str(tmp_path / "empty")))
+    report = assign(engine, per_annotator=40, overlap=0.0, sources=["empty"])
+    assert any("source 'empty' has no images" in w for w in report.warnings)
+    report = assign(engine, per_annotator=5, overlap=0.0)
+    assert any("already has 5 or more images" in w for w in report.warnings)
+
+
+def test_a_late_hire_gets_overlap_when_every_image_is_queued(celeba_db):
+    engine, ids = celeba_db
+    assign(engine, per_annotator=40, overlap=0.0, seed=0)  # all 120 images in a queue
+    before = _queues(engine)
+    d = add_user(engine, "d", "pw")
+    report = assign(engine, per_annotator=40, overlap=0.1, seed=0)
+    assert all(_queues(engine)[i] == before[i] for i in ids)  # only appends
+    assert report.added["d"] == 4 and report.late == {"d": ("a", 4)}
+    assert [p for p, _ in _overlap_images(engine, d)] == [0, 1, 2, 3]
+    assert any("all 120 eligible images are already in a queue" in w for w in report.warnings)

@@ -28,17 +28,29 @@ def two_accepted(engine, tmp_path) -> dict[str, int]:
     return users
 
 
-def test_admin_exports_old_celeba_then_an_lmdb(engine, db_url, tmp_path, monkeypatch):
-    ws = tmp_path / "ws"
-    monkeypatch.setenv("ROSTRO_WORKSPACE", str(ws))
-    monkeypatch.setenv("ROSTRO_DATABASE_URL", db_url)
-    users = two_accepted(engine, tmp_path)
-    at = page("curate/app/export.py", as_user(users, "admin"))
+def admin_export_page(engine, url, tmp_path, monkeypatch):
+    """The Export page, run once, as the admin of `two_accepted` in workspace tmp_path/ws."""
+    monkeypatch.setenv("ROSTRO_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("ROSTRO_DATABASE_URL", url)
+    at = page("curate/app/export.py", as_user(two_accepted(engine, tmp_path), "admin"))
     at.run()
     assert not at.exception
+    return at
+
+
+def test_admin_exports_old_celeba_then_an_lmdb(engine, db_url, tmp_path, monkeypatch):
+    ws = tmp_path / "ws"
+    at = admin_export_page(engine, db_url, tmp_path, monkeypatch)
+    assert any(f"Writes to **{(ws / 'exports' / 'old_celebA').resolve()}**" in c.value
+               for c in at.caption)  # the destination in full before running
+    assert any(f"is under **{ws.resolve() / 'exports'}**" in c.value or
+               f"is under **{ws / 'exports'}**" in c.value for c in at.caption)
     at.number_input(key="x_old_celeba_count").set_value(5)
     at.button[0].click().run()
     assert any("only 2 image(s) are accepted" in e.value for e in at.error)
+    error = next(e.value for e in at.error if "only 2" in e.value)
+    assert "--" not in error  # the page's words, not the command line's
+    assert "tick “Take fewer when fewer qualify”" in error and "lower “Images”" in error
     assert not (ws / "exports" / "old_celebA").exists()
 
     at.checkbox(key="x_old_celeba_allow_fewer").check()
@@ -84,3 +96,28 @@ def test_export_page_refuses_a_folder_it_did_not_write(sqlite_engine, sqlite_url
     assert any("is not an export this database recorded" in e.value for e in at.error)
     assert sorted(p.name for p in out.iterdir()) == ["export.json", "notes.txt"]
     assert not at.dataframe or len(at.dataframe[0].value) == 0
+
+
+def test_replacing_an_export_asks_first(sqlite_engine, sqlite_url, tmp_path, monkeypatch):
+    ws = tmp_path / "ws"
+    at = admin_export_page(sqlite_engine, sqlite_url, tmp_path, monkeypatch)
+    at.checkbox(key="x_old_celeba_allow_fewer").check()
+    at.button[0].click().run()
+    out = ws / "exports" / "old_celebA"
+    first = (out / "export.json").read_text()
+    assert at.success
+
+    at.number_input(key="x_old_celeba_seed").set_value(7)
+    at.button[0].click().run()  # the same folder again: nothing happens before a confirmation
+    assert not at.success and not at.error and any("it exists" in c.value for c in at.caption)
+    assert any(f"{out.resolve()}** already holds an earlier old_celebA export" in w.value
+               for w in at.warning)
+    assert (out / "export.json").read_text() == first
+    at.button(key="export_cancel").click().run()
+    assert not at.warning and (out / "export.json").read_text() == first
+
+    at.button[0].click().run()
+    at.button(key="export_replace").click().run()
+    assert not at.exception and at.success and not at.warning
+    second = (out / "export.json").read_text()
+    assert second != first and '"seed": 7' in second

@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import json
 
+import pyarrow as pa
 from sqlalchemy import select
 
 from curate import synth
@@ -121,8 +122,51 @@ def test_dashboard_shows_the_known_figures(engine, db_url, tmp_path, monkeypatch
     assert list(people["annotator"]) == ["ana", "luis"]
     assert list(people["accept rate %"]) == [60.0, 25.0]
     pairs = at.dataframe[1].value
-    assert pairs["Cohen's kappa"].tolist() == [0.5]
+    assert pairs["cohen_kappa"].tolist() == [0.5]  # the column's data name; its label:
+    assert json.loads(at.dataframe[1].proto.columns)["cohen_kappa"]["label"] == "Cohen's kappa"
     assert len(at.get("vega_lite_chart")) >= 5  # charts, not only tables
+
+
+def _charts(at) -> dict[str, tuple[dict, list[str]]]:
+    """Each Vega-Lite chart of the page: title → (spec, the column names of its data)."""
+    out = {}
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        columns = [c for d in chart.proto.datasets
+                   for c in pa.ipc.open_stream(d.data.data).read_all().column_names]
+        out[spec["title"]] = (spec, columns)
+    return out
+
+
+def _encodings(spec: dict) -> list[dict]:
+    return [spec["encoding"]] if "encoding" in spec else [e for s in spec.get("layer", [])
+                                                         for e in _encodings(s)]
+
+
+def test_every_dashboard_chart_is_titled_and_renderable(engine, db_url, tmp_path, monkeypatch):
+    at, *_ = _admin_page("curate/app/dashboard.py", engine, db_url, tmp_path, monkeypatch)
+    charts = _charts(at)
+    assert set(charts) == {
+        "Queue progress: accepted, rejected, skipped, left", "Accept rate per annotator",
+        "Pace: median seconds per decision", "Cohen's kappa per pair of annotators",
+        "Fleiss' kappa per overlap group", "Rejections per failed rule", "Tags used"}
+    for title, (spec, columns) in charts.items():
+        fields = [ch["field"] for enc in _encodings(spec) for ch in enc.values()
+                  if isinstance(ch, dict) and "field" in ch]
+        for axis in ("x", "y"):  # every axis says what it counts
+            assert all(enc[axis].get("title") for enc in _encodings(spec)), (title, axis)
+        # Vega-Lite reads a field as an access path: an apostrophe there leaves the chart blank.
+        assert fields and not any("'" in f or '"' in f for f in fields + columns), (title, fields)
+    kappa, columns = charts["Cohen's kappa per pair of annotators"]
+    assert "cohen_kappa" in columns and _encodings(kappa)[0]["y"]["title"] == "Cohen's kappa"
+    progress = charts["Queue progress: accepted, rejected, skipped, left"][0]["encoding"]
+    order = ["accepted", "rejected", "skipped", "left"]
+    assert progress["color"]["scale"]["domain"] == order and progress["color"]["sort"] == order
+    assert progress["order"]["field"] == "rank"  # stacked by rank: accepted first, left last
+    chart = next(c for c in at.get("vega_lite_chart") if "Queue progress" in c.proto.spec)
+    rows = pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all().to_pylist()
+    assert {r["status"]: r["rank"] for r in rows} == {s: i for i, s in enumerate(order)}
+    assert any(c.value.startswith("Figures as of ") and "Refresh" in c.value for c in at.caption)
 
 
 def test_dashboard_refresh_shows_a_new_decision(engine, db_url, tmp_path, monkeypatch):
@@ -175,3 +219,35 @@ def test_admin_page_ingests_adds_users_and_assigns(engine, db_url, tmp_path, mon
     at.text_input(key="ingest_source").input("x")
     at.button[0].click().run()
     assert any("not found" in e.value for e in at.error)
+
+
+def test_admin_assigns_by_source_and_annotator_and_says_why_not(engine, db_url, tmp_path,
+                                                                 monkeypatch):
+    from curate.ingest import ingest
+    from curate.users import add_user
+    at, users, _ = _admin_page("curate/app/admin.py", engine, db_url, tmp_path, monkeypatch)
+    synth.write_peruvian(tmp_path / "faces", 6, seed=1)
+    ingest(engine, tmp_path / "faces", "peru", progress=False, workers=1)  # no attributes file
+    add_user(engine, "maria", "a long secret")
+    at.run()
+    assert at.multiselect(key="assign_annotators").options == ["ana", "luis", "maria"]
+    assert at.multiselect(key="assign_sources").options == ["celeba", "peru"]
+    at.number_input(key="assign_per").set_value(10)
+    at.number_input(key="assign_overlap").set_value(0.0)
+    assign_button = at.button[3]  # ingest, add user, change an account, assign
+
+    assign_button.click().run()
+    assert any("Queues assigned: 4 new queue places" in s.value for s in at.success)
+    assert any("Source 'peru' (6 images) was left out" in w.value for w in at.warning)
+
+    at.button[3].click().run()  # again: nothing left among the CelebA images
+    assert not at.success and any("Nothing was assigned" in w.value for w in at.warning)
+    assert any("All 20 eligible images are already in a queue" in w.value for w in at.warning)
+
+    at.multiselect(key="assign_annotators").set_value(["maria"])
+    at.multiselect(key="assign_sources").set_value(["peru"])
+    at.button[3].click().run()
+    assert not at.exception
+    assert any("Queues assigned: 6 new queue places" in s.value for s in at.success)
+    assert any("No CelebA attributes for the 'attributes' order" in w.value for w in at.warning)
+    assert queue_lengths(engine) == {"ana": 10, "luis": 10, "maria": 10}

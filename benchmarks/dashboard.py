@@ -1,0 +1,160 @@
+"""Dashboard and the Datasets verdict filter at CelebA scale.
+
+A database of 202,599 images (all of CelebA), 20 annotators with queues of 10,000 (5 % overlap,
+assigned by `curate.assign`) and 100,000 decisions (each annotator decided the first 5,000 of
+their queue: accepts, rejects with their rule, skips, tags, some disagreement on the overlap,
+a few undos) plus 200 adjudications. Measured, each as one JSON line (median of --repeat runs,
+the max too):
+- dashboard_figures: `curate.dashboard.dashboard()`, every figure of the page;
+- dashboard_page: the Dashboard page (AppTest, in-process) after Refresh, so nothing is cached;
+- datasets_verdict_filter_first_view: the Datasets page's first view with a verdict filter
+  (the verdict index emptied before each run), one line per verdict.
+Target: under 0.5 s each. Usage: python benchmarks/dashboard.py [--images 202599]
+[--annotators 20] [--decisions 100000] [--repeat 5] [--database-url URL (an empty database)]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from benchmarks.gallery import emit, timed  # noqa: E402  (the same JSON lines, target 0.5 s)
+
+QUEUE = 10_000
+OVERLAP = 0.05
+ADJUDICATIONS = 200
+
+
+def build(engine, images: int, annotators: int, decisions: int) -> None:
+    """The database described in the module doc, written with bulk inserts."""
+    from sqlalchemy import func, insert, select
+
+    from curate.assign import assign
+    from curate.rules import RULES, TAGS
+    from db.auth import hash_password
+    from db.engine import writing
+    from db.models import Adjudication, Annotator, Assignment, Decision, Image, Role, Source, Verdict
+
+    rng = np.random.default_rng(0)
+    with writing(engine) as s:
+        src = Source(name="celeba", root="/nonexistent", attribute_names=["Young"])
+        s.add(src)
+        s.flush()
+        for start in range(0, images, 20_000):
+            s.execute(insert(Image), [dict(
+                source_id=src.id, relpath=f"{i:06d}.jpg", content_hash=f"{i:064x}", phash=i,
+                width=178, height=218, mode="RGB", file_size=9000,
+                attributes=["Young"] if i % 3 else [], partition=0)
+                for i in range(start + 1, min(images, start + 20_000) + 1)])
+        # Password hashes are not what is measured: one scrypt hash for everyone.
+        pw = hash_password("benchmark-pw")
+        s.execute(insert(Annotator), [dict(name="admin", role=Role.admin, password_hash=pw)]
+                  + [dict(name=f"a{k:02d}", role=Role.annotator, password_hash=pw)
+                     for k in range(annotators)])
+    assign(engine, per_annotator=QUEUE, overlap=OVERLAP, order="random", seed=0)
+
+    per = decisions // annotators
+    rules, tags = [r.key for r in RULES], [t.key for t in TAGS]
+    with writing(engine) as s:
+        ids = dict(s.execute(select(Annotator.name, Annotator.id)).all())
+        rows = []
+        for k in range(annotators):
+            aid = ids[f"a{k:02d}"]
+            queue = s.scalars(select(Assignment.image_id).where(Assignment.annotator_id == aid)
+                              .order_by(Assignment.position).limit(per)).all()
+            pick = rng.random(len(queue))
+            for img, p in zip(queue, pick):
+                if p < 0.01:  # decided, then undone (the undo row is one of the decisions)
+                    rows.append(dict(annotator_id=aid, image_id=img, verdict=Verdict.undo, tags=[]))
+                elif p < 0.10:
+                    rows.append(dict(annotator_id=aid, image_id=img, verdict=Verdict.skip, tags=[],
+                                     seconds=float(1 + p * 10)))
+                elif p < 0.40:
+                    rows.append(dict(annotator_id=aid, image_id=img, verdict=Verdict.reject,
+                                     rule=rules[int(p * 100) % 3], seconds=float(2 + p * 5),
+                                     tags=[tags[int(p * 1000) % 4]] if p < 0.15 else []))
+                else:
+                    rows.append(dict(annotator_id=aid, image_id=img, verdict=Verdict.accept,
+                                     seconds=float(1.5 + p * 3),
+                                     tags=[tags[int(p * 1000) % 4]] if p > 0.95 else []))
+        for i in range(0, len(rows), 20_000):
+            s.execute(insert(Decision), rows[i:i + 20_000])
+        disputed = s.scalars(select(Decision.image_id).group_by(Decision.image_id)
+                             .having(func.count(func.distinct(Decision.annotator_id)) > 1)
+                             .limit(ADJUDICATIONS)).all()
+        s.execute(insert(Adjudication), [dict(image_id=i, admin_id=ids["admin"],
+                                              verdict=Verdict.accept, tags=[]) for i in disputed])
+
+
+def bench(engine, repeat: int) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from curate import dashboard
+    from curate.app.common import User
+    from curate.gallery import datasets as gd
+    from curate.sessions import open_session
+
+    figures = [timed(lambda: dashboard.dashboard(engine)) for _ in range(repeat)]
+    d = dashboard.dashboard(engine)
+    emit("dashboard_figures", figures, annotators=len(d.annotators),
+         decided=sum(a.decided for a in d.annotators), accepted_final=d.accepted_final,
+         disputed=d.disputed, pairs=len(d.cohen))
+
+    admin = User(1, "admin", "admin", open_session(engine, 1))
+    at = AppTest.from_file(str(REPO / "curate/app/dashboard.py"), default_timeout=600)
+    at.session_state["user"] = admin
+    at.run()
+    assert not at.exception, at.exception
+    emit("dashboard_page", [timed(lambda: at.button(key="dash_refresh").click().run())
+                            for _ in range(repeat)], note="Refresh: figures recomputed")
+
+    at = AppTest.from_file(str(REPO / "curate/app/gallery_datasets.py"), default_timeout=600)
+    at.session_state["user"] = admin
+    at.run()
+    assert not at.exception, at.exception
+    for verdict in ("accept", "reject", "disputed", "pending"):
+        times = []
+        for _ in range(repeat):
+            at.selectbox(key="ds_f_verdict").select("(any)").run()
+            gd._indexes.clear()  # a first view: nothing known about verdicts yet
+            times.append(timed(lambda: at.selectbox(key="ds_f_verdict").select(verdict).run()))
+            assert not at.exception, at.exception
+        emit(f"datasets_verdict_filter_first_view_{verdict}", times,
+             matching=at.caption[0].value.rsplit(" of ", 1)[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--images", type=int, default=202_599)
+    p.add_argument("--annotators", type=int, default=20)
+    p.add_argument("--decisions", type=int, default=100_000)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--database-url", help="an empty database to fill (default: SQLite in a temp dir)")
+    a = p.parse_args(argv)
+    logging.getLogger("streamlit").setLevel(logging.ERROR)
+    from curate.workspace import Workspace
+    with tempfile.TemporaryDirectory(prefix="dashboard-bench-") as tmp:
+        os.environ["ROSTRO_WORKSPACE"] = str(Path(tmp) / "ws")
+        if a.database_url:
+            os.environ["ROSTRO_DATABASE_URL"] = a.database_url
+        engine = Workspace.resolve().open()
+        t0 = time.perf_counter()
+        build(engine, a.images, a.annotators, a.decisions)
+        print(json.dumps({"setup": f"{a.images:,} images, {a.annotators} annotators, "
+                                   f"{a.decisions:,} decisions", "dialect": engine.dialect.name,
+                          "seconds": round(time.perf_counter() - t0, 1)}), file=sys.stderr)
+        bench(engine, a.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

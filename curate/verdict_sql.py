@@ -1,0 +1,188 @@
+"""The verdict rules of `curate.decisions.final_verdicts`, written as SQL aggregates.
+
+`final_verdicts` is the definition (read it first); this module states the same rules as one
+GROUP BY per table, so that whole-database figures (the Dashboard's counts, the Datasets
+verdict filters) are computed by the database instead of a Python loop over 200,000 images.
+tests/curate/test_verdict_sql.py checks both against each other on random databases, on
+SQLite and PostgreSQL.
+
+Per image, from three grouped subqueries:
+- `held`: how many queues hold it (assignments);
+- `mine`: its standing decisions (newest per annotator, undos left out): how many, how many
+  accept, how many reject, and how many come from someone whose queue does not hold it
+  (`final_verdicts` counts those deciders too);
+- `adj`: its newest adjudication, unless that is an undo.
+Then: adjudicated → that verdict; an accept and a reject → disputed; fewer opinions than
+people (holders ∪ deciders), or none → pending; else the one opinion given.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (Select, String, Subquery, and_, case, cast, exists, false, func, literal,
+                        or_, select, text, union, union_all)
+from sqlalchemy.orm import aliased
+
+from db.models import Adjudication, Assignment, Decision, Image, Verdict
+
+ACCEPT, REJECT = Verdict.accept.value, Verdict.reject.value
+OPINIONS = (ACCEPT, REJECT)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What to match beyond the verdict ("" / None = anything), as the Datasets filters say."""
+
+    verdict: str = ""  # accept | reject | disputed | pending | unlabeled
+    annotator_id: int | None = None  # has a standing decision by this annotator
+    rule: str = ""  # the failed rule of the verdict
+    tag: str = ""  # a tag recorded on the verdict
+    source_id: int | None = None  # the image's source
+
+
+def without_jit(session) -> None:
+    """On PostgreSQL, no JIT compilation for the rest of this read's transaction.
+
+    These whole-table aggregates have high cost estimates, so PostgreSQL JIT-compiles them by
+    default (jit_above_cost): about 0.5 s of compiling for a query that runs in 0.4 s. SET
+    LOCAL ends with the transaction; other databases are left alone.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+
+
+def tags_hold(column, tag: str):
+    """SQL: does this JSON list of tag keys hold `tag`? (The lists are written by json.dumps,
+    so a key appears as "key" with its quotes; a LIKE works on SQLite and PostgreSQL alike.)"""
+    return cast(column, String).contains(f'"{tag}"', autoescape=True)
+
+
+def standing(image_ids: Select | None = None) -> Subquery:
+    """The newest decision per (annotator, image), undos left out: image_id, annotator_id,
+    verdict, rule, tags; of the images `image_ids` selects (default: all)."""
+    # "No newer row for this (image, annotator)": with the index on (image_id, annotator_id,
+    # id, verdict) SQLite reads it in image order from the index alone, no sort, no table.
+    newer = aliased(Decision)
+    q = (select(Decision.image_id, Decision.annotator_id, Decision.verdict, Decision.rule,
+                Decision.tags)
+         .where(Decision.verdict != Verdict.undo,
+                ~exists().where(newer.image_id == Decision.image_id,
+                                newer.annotator_id == Decision.annotator_id,
+                                newer.id > Decision.id)))
+    if image_ids is not None:
+        q = q.where(Decision.image_id.in_(image_ids))
+    return q.subquery("standing")
+
+
+def _flag(condition):
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _mine(w: Wanted) -> Subquery:
+    """Per image with a standing decision: accepts, rejects, people (holders ∪ deciders), and
+    the columns w's annotator, rule and tag filters need."""
+    s = standing()
+    opinion = s.c.verdict.in_(OPINIONS)
+    outside = ~exists().where(Assignment.image_id == s.c.image_id,
+                              Assignment.annotator_id == s.c.annotator_id)
+    # Holders are counted per image with the image index: cheaper than grouping every queue.
+    held = (select(func.count()).select_from(Assignment)
+            .where(Assignment.image_id == s.c.image_id).scalar_subquery())
+    cols = [s.c.image_id, _flag(s.c.verdict == ACCEPT).label("acc"),
+            _flag(s.c.verdict == REJECT).label("rej"), (held + _flag(outside)).label("people")]
+    if w.annotator_id is not None:
+        cols.append(_flag(s.c.annotator_id == w.annotator_id).label("by_them"))
+    if w.rule:  # the verdict's rule is the first (lowest id) annotator's: is theirs this one?
+        cols.append(func.min(case((opinion, s.c.annotator_id))).label("first"))
+        cols.append(func.min(case((and_(opinion, s.c.rule == w.rule), s.c.annotator_id)))
+                    .label("first_with_rule"))
+    if w.tag:
+        cols.append(_flag(and_(opinion, tags_hold(s.c.tags, w.tag))).label("tagged"))
+    return select(*cols).group_by(s.c.image_id).subquery("mine")
+
+
+def _adjudicated() -> Subquery:
+    """The newest adjudication per image, unless it is an undo."""
+    # NOT EXISTS (a newer one), not IN (SELECT max …): SQLite then joins it row by row on
+    # the image index instead of scanning the IN list for each of 100,000 decided images.
+    newer = aliased(Adjudication)
+    return (select(Adjudication.image_id, Adjudication.verdict, Adjudication.rule, Adjudication.tags)
+            .where(~exists().where(newer.image_id == Adjudication.image_id,
+                                   newer.id > Adjudication.id),
+                   Adjudication.verdict != Verdict.undo)
+            .subquery("adj"))
+
+
+def _adj_conditions(w: Wanted, adj: Subquery) -> list:
+    out = [adj.c.rule == w.rule] if w.rule else []
+    return out + ([tags_hold(adj.c.tags, w.tag)] if w.tag else [])
+
+
+def _decided(w: Wanted):
+    """SELECT image_id, verdict of every image with a standing decision or adjudication — the only
+    images that can be accepted, rejected or disputed — that match w's annotator, rule, tag."""
+    mine, adj = _mine(w), _adjudicated()
+    acc, rej = mine.c.acc, mine.c.rej
+    verdict = case(
+        (adj.c.image_id.is_not(None), cast(adj.c.verdict, String)),
+        (and_(acc > 0, rej > 0), literal("disputed")),
+        (or_(acc + rej == 0, acc + rej < mine.c.people), literal("pending")),
+        (acc > 0, literal(ACCEPT)),
+        else_=literal(REJECT))
+    extra = [mine.c.by_them > 0] if w.annotator_id is not None else []
+    if w.rule:
+        extra.append(case((adj.c.image_id.is_not(None), adj.c.rule == w.rule),
+                          else_=and_(verdict == REJECT, mine.c.first == mine.c.first_with_rule)))
+    if w.tag:
+        extra.append(case((adj.c.image_id.is_not(None), tags_hold(adj.c.tags, w.tag)),
+                          else_=and_(verdict.in_(OPINIONS), mine.c.tagged > 0)))
+    with_decisions = (select(mine.c.image_id, verdict.label("verdict"))
+                      .outerjoin(adj, adj.c.image_id == mine.c.image_id).where(*extra))
+    if w.annotator_id is not None:  # only images they decided can match
+        return with_decisions
+    # Adjudicated images nobody (still) decides: a few, found through the image index.
+    adj_only = (select(adj.c.image_id, cast(adj.c.verdict, String).label("verdict"))
+                .where(~_has_standing(adj.c.image_id), *_adj_conditions(w, adj)))
+    return union_all(with_decisions, adj_only)
+
+
+def _has_standing(image_id):
+    """SQL: has the image (a correlated column) a standing decision by anyone?"""
+    d, newer = aliased(Decision), aliased(Decision)
+    return exists().where(d.image_id == image_id, d.verdict != Verdict.undo,
+                          ~exists().where(newer.image_id == d.image_id,
+                                          newer.annotator_id == d.annotator_id, newer.id > d.id))
+
+
+def verdict_counts() -> Select:
+    """SELECT (verdict, images) over the decided or adjudicated images (every other queued
+    image is pending)."""
+    v = _decided(Wanted()).subquery("verdicts")
+    return select(v.c.verdict, func.count()).group_by(v.c.verdict)
+
+
+def matching_ids(w: Wanted) -> Select:
+    """SELECT the ids of the images matching `w`, ascending (one row per image)."""
+    only_verdict = w.annotator_id is None and not w.rule and not w.tag
+    if w.verdict == "unlabeled":  # in no queue, never decided nor adjudicated
+        if not only_verdict:
+            return select(Image.id).where(false())
+        adj = _adjudicated()
+        q = select(Image.id.label("image_id")).where(
+            ~exists().where(Assignment.image_id == Image.id), ~_has_standing(Image.id),
+            Image.id.not_in(select(adj.c.image_id)))
+    elif w.verdict == "pending" and only_verdict:  # with every queued image nobody decided
+        v = _decided(Wanted()).cte("verdicts")  # used twice: computed once
+        settled = select(v.c.image_id).where(v.c.verdict != "pending")
+        q = union(select(Assignment.image_id).where(Assignment.image_id.not_in(settled)),
+                  select(v.c.image_id).where(v.c.verdict == "pending"))
+    else:
+        v = _decided(w).subquery("verdicts")
+        q = select(v.c.image_id)
+        if w.verdict:
+            q = q.where(v.c.verdict == w.verdict)
+    q = q.subquery("matching")
+    out = select(q.c.image_id)
+    if w.source_id is not None:
+        out = out.where(q.c.image_id.in_(select(Image.id).where(Image.source_id == w.source_id)))
+    return out.order_by(q.c.image_id)

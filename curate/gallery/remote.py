@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from curate.fsutil import atomic_write_bytes
 from curate.gallery import model_worker
 from curate.gallery.generators import checkpoint_files
 from curate.gallery.model_worker import WorkerError
@@ -55,18 +56,12 @@ def _read(cache: Path, key: str) -> tuple[dict, list[bytes]] | None:
 def _write(cache: Path, key: str, meta: dict, blobs: list[bytes]) -> None:
     folder = cache / key[:2]
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         for i, data in enumerate(blobs):
-            _atomic(folder / f"{key}-{i}.png", data)
-        _atomic(folder / f"{key}.json", json.dumps(dict(meta, count=len(blobs))).encode())
+            atomic_write_bytes(folder / f"{key}-{i}.png", data)
+        # The JSON last: a result counts only once all its pictures are in place.
+        atomic_write_bytes(folder / f"{key}.json", json.dumps(dict(meta, count=len(blobs))).encode())
     except OSError:
         pass  # a cache that cannot be written only costs the next request its time
-
-
-def _atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _cached(cache: Path, framework: str, op: str, checkpoint: str, inputs: dict,

@@ -7,8 +7,10 @@ the import path) and `assert_one_error_line` checks the promise of issue 13 poin
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,3 +72,16 @@ def children(pid: int) -> list[int]:
             except OSError:
                 continue
     return out
+
+
+def kill_9(proc: subprocess.Popen, settle_s: float = 5.0) -> list[int]:
+    """`kill -9` the command only (as a user would its pid), reap it, and give what it started
+    up to `settle_s` to die; returns the pids of its process group still alive (want: [])."""
+    if proc.poll() is None:  # a run that already finished (and was reaped) has no pid left
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + settle_s
+    while alive_in_group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return alive_in_group(proc.pid)
+

@@ -12,7 +12,6 @@ import csv
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import lmdb
 import pytest
 
 from curate.fsutil import leftover
+from tests.security.clirun import alive_in_group, kill_9
 from tests.security.test_exports import Site, make_site, tree
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,21 +104,6 @@ def test_killed_at_each_step_is_settled_by_the_next_command(tmp_path, point):
         assert len(list(out.glob("*.jpg"))) == 2  # the new one, recorded as done
 
 
-def group_alive(pgid: int) -> list[int]:
-    """Live (not zombie) processes of a process group, from /proc."""
-    alive = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            fields = (d / "stat").read_bytes().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != b"Z":
-            alive.append(int(d.name))
-    return alive
-
-
 def test_kill_9_at_random_moments(tmp_path):
     site = make_site(tmp_path, faces=40)
     ex, faces = site.ws.exports_dir, site.faces
@@ -162,13 +147,7 @@ def test_kill_9_at_random_moments(tmp_path):
         t = writing(p) if i % 2 else time.monotonic()
         time.sleep(max(0.0, t + rng.uniform(0, 1.1 if i % 2 else 1.5) * took[name]
                        - time.monotonic()))
-        if p.poll() is None:  # a run that already finished (and was reaped) has no pid left
-            os.kill(p.pid, signal.SIGKILL)  # the command only, as `kill -9 PID` does
-        p.wait()
-        deadline = time.monotonic() + 3
-        while group_alive(p.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert group_alive(p.pid) == [], f"{name}: workers outlived kill -9 (seed {seed})"
+        assert kill_9(p, 3) == [], f"{name}: workers outlived kill -9 (seed {seed})"
     status = start(["status"])
     assert status.wait() == 0, status.stderr.read().decode()
     assert_consistent(site)
@@ -192,12 +171,7 @@ def test_workers_die_with_a_killed_command(tmp_path, command):
                          env=dict(os.environ, PYTHONPATH=str(REPO)), start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
-    while len(group_alive(p.pid)) < 3 and p.poll() is None and time.monotonic() < deadline:
+    while len(alive_in_group(p.pid)) < 3 and p.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # until the command and its two workers run
-    assert len(group_alive(p.pid)) >= 3, "the pool never started"
-    os.kill(p.pid, signal.SIGKILL)
-    p.wait()
-    deadline = time.monotonic() + 3
-    while group_alive(p.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert group_alive(p.pid) == []
+    assert len(alive_in_group(p.pid)) >= 3, "the pool never started"
+    assert kill_9(p, 3) == []

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import signal
 import subprocess
 import time
 
@@ -19,8 +18,8 @@ from curate.status import problems
 from db import migrate
 from db.engine import make_engine, reading
 from db.models import Image, Source
-from tests.security.clirun import (REPO, alive_in_group, assert_one_error_line, children, cli,
-                                   command, env)
+from tests.security.clirun import (REPO, assert_one_error_line, children, cli, command, env,
+                                   kill_9)
 
 N_RACE = 40  # images per folder in the race tests
 N_KILL = 160  # images in the kill test: enough for the worker pool (64+) to run a while
@@ -135,12 +134,7 @@ def _kill_and_rerun(tmp_path, folder, when):
                                     "--workers", "2"), env=env(), cwd=REPO, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     when(proc)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    deadline = time.monotonic() + 5
-    while alive_in_group(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert alive_in_group(proc.pid) == []
+    assert kill_9(proc) == []
     r = cli("--workspace", ws, "ingest", folder, "--source", "k", "--workers", "2")
     assert r.returncode == 0, r.stderr
     assert _counts(f"sqlite:///{ws / 'rostro.db'}") == (N_KILL, N_KILL, 1)

@@ -135,21 +135,25 @@ def page(script):
     at = AppTest.from_file({str(REPO / 'curate' / 'app')!r} + "/" + script, default_timeout=120)
     at.session_state["user"] = who
     return at.run()
+def shown(at):  # what the page showed, for a failure's message
+    return [(e.type, str(getattr(e, "value", ""))[:200]) for e in at.main if e.type != "image"]
 at = page("gallery_mixing.py")
 assert not at.exception and not at.error, (at.exception, at.error)
-assert len(at.get("image")) == 2
+assert len(at.get("image")) == 2, shown(at)
 at = page("gallery_sketch.py")
 at.file_uploader[0].set_value(("face.jpg", open({str(photo)!r}, "rb").read(), "image/jpeg")).run()
 assert not at.exception and not at.error, (at.exception, at.error)
-assert len(at.get("image")) == 3
+assert len(at.get("image")) == 3, shown(at)
 pids = model_worker.worker_pids()
-t0 = time.perf_counter()
-at = page("gallery_mixing.py")  # the same seeds again: from the cache
-cached_s = time.perf_counter() - t0
-assert len(at.get("image")) == 2
+def no_worker(*a, **k):
+    raise AssertionError("a cached result went to a worker")
+model_worker.ask = no_worker  # the same seeds again: answered from the disk cache alone
+at = page("gallery_mixing.py")
+assert not at.exception and not at.error, (at.exception, at.error)
+assert len(at.get("image")) == 2, shown(at)
 import json
 print(json.dumps(dict(modules=sorted(m for m in ("torch", "tensorflow") if m in sys.modules),
-                      pids=sorted(pids.values()), cached_s=cached_s)))
+                      pids=sorted(pids.values()))))
 """
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          timeout=400)
@@ -158,7 +162,6 @@ print(json.dumps(dict(modules=sorted(m for m in ("torch", "tensorflow") if m in 
     assert got["modules"] == [], got
     pids = got["pids"]
     assert len(pids) == 2  # one torch worker, one TensorFlow worker
-    assert got["cached_s"] < 5, got
     assert list((gallery_env.ws.root / "cache" / "gallery").rglob("*.json"))
     deadline = time.monotonic() + 10
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:

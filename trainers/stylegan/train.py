@@ -127,7 +127,7 @@ def _train(cfg: Settings, progress: bool) -> Path:
             raise RunFolderError(f"--resume cannot change the model of {resume_from}: {', '.join(changed)}")
         trainer.load_state_dict(ckpt)
         start = int(ckpt["iteration"])
-        if world == 1:
+        if world == 1 and "rng" in ckpt:  # a converted reference checkpoint has none
             checkpoint.set_rng_state(ckpt["rng"])
         else:
             torch.manual_seed(cfg.seed * 7919 + rank + 104729 * start)

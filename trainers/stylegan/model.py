@@ -166,14 +166,17 @@ class StyledBlock(nn.Module):
         self.conv2 = EqualConv2d(out_ch, out_ch, 3, padding=1)
         self.noise2, self.adain2 = NoiseInjection(out_ch), AdaIN(out_ch, style_dim)
 
-    def forward(self, x: torch.Tensor | None, w: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor | None, w: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
+                noise: torch.Tensor) -> torch.Tensor:
+        """``w``: one style for both AdaINs, or a pair (per-layer truncation gives each its own)."""
+        w1, w2 = w if isinstance(w, tuple) else (w, w)
         if self.size == 4:
-            out = self.const.expand(w.shape[0], -1, -1, -1).to(w.dtype)
+            out = self.const.expand(w1.shape[0], -1, -1, -1).to(w1.dtype)
         else:
             out = self.blur1(self.up(x))
-        out = self.adain1(F.leaky_relu(self.noise1(out, noise), 0.2), w)
+        out = self.adain1(F.leaky_relu(self.noise1(out, noise), 0.2), w1)
         out = self.conv2(out)
-        return self.adain2(F.leaky_relu(self.noise2(out, noise), 0.2), w)
+        return self.adain2(F.leaky_relu(self.noise2(out, noise), 0.2), w2)
 
 
 class Generator(nn.Module):
@@ -202,15 +205,17 @@ class Generator(nn.Module):
         return [torch.randn(batch, 1, 4 * 2**i, 4 * 2**i, device=device, generator=generator)
                 for i in range(step + 1)]
 
-    def synthesize(self, ws: list[torch.Tensor], step: int, alpha: float,
+    def synthesize(self, ws: list, step: int, alpha: float,
                    noise: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """Image at 4*2**step px from one style vector per block (len(ws) >= step + 1)."""
+        """Image at 4*2**step px from one style batch per block (len(ws) >= step + 1), or a
+        pair per block: one per AdaIN layer (layer 2i and 2i+1 of official StyleGAN's count)."""
+        first = ws[0][0] if isinstance(ws[0], tuple) else ws[0]
         if noise is None:
-            noise = self.make_noise(ws[0].shape[0], step, ws[0].device)
+            noise = self.make_noise(first.shape[0], step, first.device)
         out = prev = None
         for i in range(step + 1):
             prev = out
-            out = self.blocks[i](out, ws[i], noise[i].to(ws[i].dtype))
+            out = self.blocks[i](out, ws[i], noise[i].to(first.dtype))
         rgb = self.to_rgb[step](out)
         if step > 0 and 0 <= alpha < 1:
             skip = F.interpolate(self.to_rgb[step - 1](prev), scale_factor=2, mode="nearest")

@@ -69,6 +69,21 @@ class Linear(nn.Module):  # keys: linear.weight_orig, linear.bias
         return self.linear(x)
 
 
+class _BlurOp(torch.autograd.Function):
+    """The blur with its backward (and the backward's backward) written as convolutions with
+    the flipped kernel, as the reference's ``BlurFunction`` does for its gradient penalties."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, kernel_flip):
+        ctx.save_for_backward(kernel, kernel_flip)
+        return F.conv2d(x, kernel, padding=1, groups=x.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad):
+        kernel, kernel_flip = ctx.saved_tensors
+        return _BlurOp.apply(grad, kernel_flip, kernel), None, None
+
+
 class Blur(nn.Module):  # buffers: weight, weight_flip
     def __init__(self, ch: int):
         super().__init__()
@@ -78,7 +93,7 @@ class Blur(nn.Module):  # buffers: weight, weight_flip
         self.register_buffer("weight_flip", k.flip(2, 3).repeat(ch, 1, 1, 1))
 
     def forward(self, x):
-        return F.conv2d(x, self.weight, padding=1, groups=x.shape[1])
+        return _BlurOp.apply(x, self.weight, self.weight_flip)
 
 
 def _four_shifts(w: torch.Tensor) -> torch.Tensor:

@@ -40,7 +40,9 @@ class EqualLinear(nn.Module):
         self.scale = math.sqrt(2 / in_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight * self.scale, self.bias)
+        # addmm's alpha applies the scale to the (batch x out) product, not to the weight:
+        # no weight-sized multiply forward or backward.
+        return torch.addmm(self.bias.to(x.dtype), x, self.weight.t(), alpha=self.scale)
 
 
 class EqualConv2d(nn.Module):
@@ -52,7 +54,15 @@ class EqualConv2d(nn.Module):
         self.padding = padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+        k = self.weight.shape[-1]
+        out_numel = x.shape[0] * self.weight.shape[0] * (x.shape[2] + 2 * self.padding - k + 1) * \
+            (x.shape[3] + 2 * self.padding - k + 1)
+        if out_numel >= self.weight.numel():
+            return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+        # Small maps (4-32 px, 512 channels): scaling the output is cheaper than the weight,
+        # forward and backward; the same function up to rounding.
+        out = F.conv2d(x, self.weight, None, padding=self.padding)
+        return torch.add(self.bias.to(out.dtype)[:, None, None], out, alpha=self.scale)
 
 
 def fuse_matrix(gain: float = 1.0, flip: bool = False) -> torch.Tensor:
@@ -277,12 +287,17 @@ class Discriminator(nn.Module):
         self.from_rgb = nn.ModuleList(EqualConv2d(3, c, 1) for c in ch)
         self.linear = EqualLinear(ch[0], 1)
 
-    def forward(self, x: torch.Tensor, step: int, alpha: float = 1.0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, step: int, alpha: float = 1.0, groups: int = 1) -> torch.Tensor:
+        """Scores of ``x``; with ``groups`` > 1, ``x`` is that many batches of equal size side
+        by side (real and fake), each scored as if alone: the minibatch-stddev channel is taken
+        within each. One pass of the joint batch runs larger, fewer convolutions."""
         out = F.leaky_relu(self.from_rgb[step](x), 0.2)
         for i in range(step, -1, -1):
             if i == 0:
-                std = torch.sqrt(out.float().var(0, unbiased=False) + 1e-8).mean()
-                out = torch.cat([out, std.to(out.dtype).expand(out.shape[0], 1, 4, 4)], 1)
+                per = out.float().unflatten(0, (groups, -1))
+                std = torch.sqrt(per.var(1, unbiased=False) + 1e-8).flatten(1).mean(1)  # (groups,)
+                std = std.to(out.dtype).repeat_interleave(out.shape[0] // groups)
+                out = torch.cat([out, std[:, None, None, None].expand(-1, 1, 4, 4)], 1)
             out = self.blocks[i](out)
             if i == step and i > 0 and 0 <= alpha < 1:
                 skip = F.leaky_relu(self.from_rgb[i - 1](F.avg_pool2d(x, 2)), 0.2)

@@ -128,3 +128,11 @@ def test_blur_gradients_through_double_backward_equal_autograds():
     assert torch.allclose(blur(x), plain(x), atol=1e-12)
     assert torch.allclose(penalty(blur), penalty(plain), atol=1e-10)
     assert torch.autograd.gradcheck(blur, (x,)) and torch.autograd.gradgradcheck(blur, (x,))
+
+
+def test_discriminator_scores_groups_side_by_side_as_if_alone():
+    torch.manual_seed(0)
+    D = Discriminator(16, 8)
+    a, b = torch.randn(3, 3, 16, 16), torch.randn(3, 3, 16, 16)
+    joint = D(torch.cat([a, b]), 2, 0.5, groups=2)
+    assert torch.allclose(joint, torch.cat([D(a, 2, 0.5), D(b, 2, 0.5)]), atol=1e-5)

@@ -9,6 +9,12 @@ write transaction. Files are generated once with curate.synth and cached (defaul
 and after (other jobs on the machine starve the pool), and the setup.
 
     python benchmarks/prepare_lmdb.py [--count 2000] [--rounds 2] [--workers N]
+    python benchmarks/prepare_lmdb.py --whole-process [--count 4000] [--rounds 3]
+
+``--whole-process`` times each side as a whole command, start to exit, the way a user runs it:
+``python -m curate prepare --from DIR OUT`` (a fresh workspace, so the database is created
+too) against ``python -c`` running the plain loop above in one process. Rounds alternate; the
+median of each is reported.
 """
 from __future__ import annotations
 
@@ -18,6 +24,9 @@ import json
 import os
 import platform
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,14 +34,13 @@ from pathlib import Path
 import lmdb
 from PIL import Image
 
-from curate import synth
-from curate.export.common import image_files
-from curate.export.lmdb import prepare
-
 SIZES = (8, 16, 32, 64, 128)
 
 
 def images(cache: Path, count: int) -> list[Path]:
+    from curate import synth
+    from curate.export.common import image_files
+
     folder = cache / "img_align_celeba"
     if not folder.is_dir() or len(image_files(folder)) < count:
         shutil.rmtree(cache, ignore_errors=True)
@@ -56,12 +64,54 @@ def baseline(files: list[Path], out: Path) -> None:
             txn.put(b"length", str(len(files)).encode())
 
 
+BASELINE_PROCESS = """
+import runpy, sys
+from pathlib import Path
+baseline = runpy.run_path({bench!r}, run_name="baseline_only")["baseline"]
+baseline(sorted(Path({src!r}).iterdir()), Path({out!r}))
+"""
+
+
+def whole_process(src: Path, count: int, rounds: int, workers: int | None) -> dict:
+    """Wall time of each side as a whole process (interpreter start to exit)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    sizes = ",".join(map(str, SIZES))
+    base, ours, loads = [], [], []
+    with tempfile.TemporaryDirectory(prefix="rostro-bench-") as tmp:
+        for r in range(rounds):
+            loads.append(os.getloadavg()[0])
+            code = BASELINE_PROCESS.format(bench=str(Path(__file__).resolve()), src=str(src), out=f"{tmp}/base{r}")
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, env=env)
+            base.append(time.perf_counter() - t)
+            cmd = [sys.executable, "-m", "curate", "--workspace", f"{tmp}/ws{r}", "prepare", "--from", str(src),
+                   "--sizes", sizes, f"{tmp}/ours{r}"] + (["--workers", str(workers)] if workers else [])
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            ours.append(time.perf_counter() - t)
+    loads.append(os.getloadavg()[0])
+    b, o = statistics.median(base), statistics.median(ours)
+    return {"benchmark": "prepare_lmdb --whole-process", "images": count, "sizes": list(SIZES),
+            "baseline_s": round(b, 2), "prepare_s": round(o, 2), "ratio": round(b / o, 2),
+            "baseline_rounds_s": [round(x, 2) for x in base], "prepare_rounds_s": [round(x, 2) for x in ours],
+            "load_avg_1min": [round(x, 2) for x in loads], "workers": workers or os.cpu_count(),
+            "cpus": os.cpu_count(), "python": platform.python_version(), "pillow": Image.__version__}
+
+
 def main() -> None:
+    # Imported here: the whole-process baseline runs this file for `baseline` alone, with
+    # nothing but Pillow and lmdb loaded, as a plain script would.
+    from curate import synth
+    from curate.export.lmdb import prepare
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--count", type=int, default=2000, help="images (default 2000)")
     p.add_argument("--rounds", type=int, default=2, help="alternating runs of each; best kept")
     p.add_argument("--workers", type=int, default=None, help="curate prepare processes (default all)")
     p.add_argument("--cache", default="/tmp/rostro_bench_celeba", help="where the JPEGs are kept")
+    p.add_argument("--whole-process", action="store_true",
+                   help="time both sides as whole processes (the command a user runs)")
     a = p.parse_args()
     files = images(Path(a.cache), a.count)
     src = Path(a.cache) / "bench_input"
@@ -72,6 +122,9 @@ def main() -> None:
         os.link(f, src / f.name)
     for f in files:
         f.read_bytes()  # warm the page cache for both
+    if a.whole_process:
+        print(json.dumps(whole_process(src, len(files), a.rounds, a.workers)))
+        return
     load_before = os.getloadavg()[0]
     best_base = best_ours = best_one = float("inf")
     with tempfile.TemporaryDirectory(prefix="rostro-bench-") as tmp:

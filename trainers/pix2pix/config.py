@@ -41,7 +41,7 @@ class Pix2PixConfig:
     grid_pairs: int = _f(4, "fixed validation pairs shown in each epoch's grid")
     keep_checkpoints: int = _f(3, "checkpoints kept in checkpoints/ (the newest)")
     resume: bool = _f(False, "continue the run in --out from its newest checkpoint")
-    mixed_precision: str = _f("auto", "auto | on | off; auto = on when a GPU is present",
+    mixed_precision: str = _f("auto", "auto | on | off; auto = on with a GPU (float16) or a CPU with AMX-BF16 (bfloat16)",
                               choices=SWITCHES)
     xla: str = _f("auto", "auto | on | off; jit_compile the train step; auto = on when a GPU is present",
                   choices=SWITCHES)

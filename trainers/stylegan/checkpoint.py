@@ -124,8 +124,8 @@ _LEGACY_GLOBALS = {"numpy._core.multiarray._reconstruct", "numpy.core.multiarray
                    "numpy.ndarray", "numpy.dtype", "numpy.dtypes.UInt32DType"}
 
 
-def _refused(path: Path, why: str) -> ValueError:
-    return ValueError(f"{path}: refused, not a data-only StyleGAN checkpoint ({why}); "
+def _refused(path: Path, why: str, what: str = "StyleGAN checkpoint") -> ValueError:
+    return ValueError(f"{path}: refused, not a data-only {what} ({why}); "
                       "checkpoints are loaded as tensors and plain values only")
 
 
@@ -145,15 +145,17 @@ def _unsafe_globals(path: Path) -> list[str]:
         return []
 
 
-def _read(path: Path, map_location) -> Any:
+def _read(path: Path, map_location, what: str = "StyleGAN checkpoint", legacy: bool = True) -> Any:
+    """The file's content, weights-only; with ``legacy``, a version-1 file's numpy globals
+    (and only those) are allowed on a second read."""
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         wanted = _unsafe_globals(path)
         if not wanted:
-            raise _refused(path, _reason(e)) from None
-        if not set(wanted) <= _LEGACY_GLOBALS:
-            raise _refused(path, f"it asks for {', '.join(wanted)}") from None
+            raise _refused(path, _reason(e), what) from None
+        if not legacy or not set(wanted) <= _LEGACY_GLOBALS:
+            raise _refused(path, f"it asks for {', '.join(wanted)}", what) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: cannot be read as a checkpoint ({_reason(e)})") from None
     try:  # version 1: a numpy array in the RNG state, and nothing else
@@ -161,6 +163,15 @@ def _read(path: Path, map_location) -> Any:
             return torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
         raise _refused(path, _reason(e)) from None
+
+
+def read_data(path: str | Path, what: str) -> Any:
+    """A torch file of tensors and plain values (no version-1 allowance), on the CPU; raises
+    ValueError naming the file and ``what`` it should have been when it asks for more."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no file at {path}")
+    return _read(path, "cpu", what, legacy=False)
 
 
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -62,6 +62,10 @@ class Settings:
     out: str = _f("", "run folder (default runs/stylegan-<UTC timestamp>)")
     resume: bool = _f(False, "continue the run in --out from its newest checkpoint")  # flag
     seed: int = _f(0, "random seed")  # 1
+    # Data.
+    data_cache_gb: float = _f(0.0, "decoded images kept in memory at most (GB); a larger set streams "
+                                   "from the LMDB in worker processes (0 = half the available memory)")  # GB
+    data_workers: int = _f(0, "worker processes decoding a streamed set (0 = half the cores, 1-8)")  # processes
     # Speed.
     device: str = _f("auto", "auto, cpu or cuda", choices=DEVICES)
     amp: bool = _f(True, "bf16 autocast (CUDA only)")  # flag
@@ -81,6 +85,8 @@ class Settings:
                     "log_every", "r1_every", "latent_dim", "mapping_layers", "max_channels",
                     "swd_images", "fid_images")
         problems += [f"--{n} must be >= 1, got {getattr(self, n)}" for n in positive if getattr(self, n) < 1]
+        if self.data_cache_gb < 0 or self.data_workers < 0:
+            problems.append("--data_cache_gb and --data_workers must be >= 0")
         if self.swd_every < 0:
             problems.append(f"--swd_every must be >= 0, got {self.swd_every}")
         if not (self.lr > 0 and math.isfinite(self.lr)):

@@ -1,4 +1,5 @@
-"""The multi-resolution LMDB (DESIGN.md), checked up front and decoded once into memory.
+"""The multi-resolution LMDB (DESIGN.md), checked up front; each size decoded once into memory
+when it fits the budget, streamed from the LMDB by worker processes when not (:mod:`.stream`).
 
 Layout: ``b"length"`` -> count as ASCII digits; ``f"{size}-{index:05d}"`` -> JPEG bytes of
 image ``index`` at ``size`` x ``size``. It is the layout of the reference's prepare_data.py.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -75,7 +77,7 @@ def check_lmdb(path: str | Path, sizes: list[int]) -> int:
     return n
 
 
-def _decode(args: tuple[bytes, bytes, int]) -> np.ndarray:
+def decode(args: tuple[bytes, bytes, int]) -> np.ndarray:
     k, v, size = args
     try:
         with Image.open(io.BytesIO(v)) as im:
@@ -104,42 +106,111 @@ def load_images(path: str | Path, size: int, limit: int | None = None, workers: 
     finally:
         env.close()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        arrays = list(pool.map(_decode, items))
+        arrays = list(pool.map(decode, items))
     log.info("decoded %d images at %d px", n, size)
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
-class ImageBank:
-    """Decoded images per resolution, kept on the training device when they fit.
+def batch_plan(seed: int, iteration: int, n_images: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(indices, flips) of iteration ``iteration``'s batch: a pure function of the seed and the
+    iteration, so the in-memory and the streaming paths draw the same batches, a streaming
+    loader can prepare them ahead, and a resumed run draws what an uninterrupted one would
+    (no data RNG state to checkpoint). Every process draws the whole batch and takes its share."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + iteration)
+    return torch.randint(n_images, (batch,), generator=g), torch.rand(batch, generator=g) < 0.5
 
-    ``batch`` draws indices and flips from the global torch RNG of the images' device (its
-    state is checkpointed), so a resumed run draws the same batches as an uninterrupted one.
+
+def share(n: int, rank: int, world: int) -> slice:
+    return slice(rank * n // world, (rank + 1) * n // world)
+
+
+def memory_budget(gb: float) -> int:
+    """Bytes of decoded images kept in memory: ``gb``, or half the available memory when 0."""
+    if gb > 0:
+        return int(gb * 1e9)
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        return int(info["MemAvailable"].split()[0]) * 1024 // 2
+    except (OSError, KeyError, ValueError):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") // 2
+
+
+class ImageBank:
+    """The dataset at each training size: decoded into memory when it fits ``budget`` bytes
+    (and kept on the GPU up to ``gpu_budget_bytes``), otherwise streamed from the LMDB by worker
+    processes (:class:`.stream.Stream`). Either way batch ``it`` holds the images and flips of
+    :func:`batch_plan` for ``it``.
     """
 
-    def __init__(self, path: str | Path, device: torch.device, gpu_budget_bytes: int = 4 << 30):
-        self.path, self.device, self.budget = str(path), device, gpu_budget_bytes
+    def __init__(self, path: str | Path, device: torch.device, seed: int = 0, budget: int | None = None,
+                 workers: int = 0, gpu_budget_bytes: int = 4 << 30):
+        self.path, self.device, self.seed = str(path), device, seed
+        self.budget = memory_budget(0) if budget is None else budget
+        self.workers, self.gpu_budget = workers, gpu_budget_bytes
         self._cache: dict[int, torch.Tensor] = {}
+        self._stream = None
+        self.n = count(path)
 
-    def images(self, size: int) -> torch.Tensor:
+    def streams(self, size: int) -> bool:
+        """Whether images at ``size`` are streamed (their decoded bytes exceed the budget)."""
+        return self.n * 3 * size * size > self.budget
+
+    def images(self, size: int):
+        """All images at ``size``: a uint8 tensor (N, 3, S, S), or when streamed an
+        :class:`.stream.LMDBImages` that decodes the ones asked for (the metrics index it)."""
+        if self.streams(size):
+            from .stream import LMDBImages
+
+            return LMDBImages(self.path, size, self.n)
         if size not in self._cache:
             self._cache.clear()  # one resolution at a time: the previous phase is over
             imgs = load_images(self.path, size)
-            if self.device.type == "cuda" and imgs.numel() <= self.budget:
+            if self.device.type == "cuda" and imgs.numel() <= self.gpu_budget:
                 imgs = imgs.to(self.device)
             elif self.device.type == "cuda":
                 imgs = imgs.pin_memory()
             self._cache[size] = imgs
         return self._cache[size]
 
-    def batch(self, size: int, n: int, rank: int = 0, world: int = 1,
+    def prepare(self, size: int) -> None:
+        """Decode ``size`` now when it is kept in memory (a broken JPEG fails before training)."""
+        if not self.streams(size):
+            self.images(size)
+
+    def batch(self, size: int, n: int, iteration: int, rank: int = 0, world: int = 1,
               channels_last: bool = False) -> torch.Tensor:
-        """A float batch in [-1, 1], randomly flipped, this process's share of ``n`` images."""
-        imgs = self.images(size)
-        # Drawn where the images live: a host-to-device index copy would stall the GPU queue.
-        idx = torch.randint(len(imgs), (n,), device=imgs.device)
-        flip = torch.rand(n, device=imgs.device) < 0.5
-        share = slice(rank * n // world, (rank + 1) * n // world)
-        idx, flip = idx[share], flip[share].to(self.device)
-        x = imgs[idx].to(self.device, non_blocking=True).float()
-        x = torch.where(flip[:, None, None, None], x.flip(3), x).div_(127.5).sub_(1.0)
+        """Iteration ``iteration``'s batch of ``n`` images at ``size`` (this process's share),
+        float in [-1, 1], flipped as planned."""
+        if self.streams(size):
+            if self._stream is None or not self._stream.serves(size, n, iteration, rank, world):
+                self.close()
+                from .stream import Stream
+
+                self._stream = Stream(self.path, size, n, iteration, self.seed, self.n, rank, world,
+                                      self.workers, pin=self.device.type == "cuda")
+            x = self._stream.next()
+        else:
+            imgs = self.images(size)
+            idx, flip = batch_plan(self.seed, iteration, self.n, n)
+            part = share(n, rank, world)
+            idx, flip = idx[part].to(imgs.device), flip[part].to(imgs.device)
+            x = imgs[idx]
+            x = torch.where(flip[:, None, None, None], x.flip(3), x)
+        x = x.to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)
         return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+    def close(self) -> None:
+        """Stop a stream's worker processes."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+def count(path: str | Path) -> int:
+    env = _open(path)
+    try:
+        with env.begin() as txn:
+            return int(bytes(txn.get(LENGTH_KEY)).decode("ascii"))
+    finally:
+        env.close()

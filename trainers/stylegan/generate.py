@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import checkpoint
 from .grid import save_png
-from .sampling import DEFAULT_TRUNCATION, interpolation_strip, sample_grid
+from .sampling import DEFAULT_TRUNCATION, DEFAULT_TRUNCATION_CUTOFF, interpolation_strip, sample_grid
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="first latent seed")
     p.add_argument("--steps", type=int, default=8, help="images in the interpolation strip")
     p.add_argument("--truncation", type=float, default=DEFAULT_TRUNCATION, help="psi (1 = none)")
+    p.add_argument("--truncation_cutoff", "--truncation-cutoff", type=int, default=DEFAULT_TRUNCATION_CUTOFF,
+                   help="style inputs truncated, 2 per block from 4 px (8 = 4-32 px, official StyleGAN's; "
+                        "18 = all)")
     p.add_argument("--out", default="", help="output folder (default RUN/generated)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     a = p.parse_args(argv)
@@ -31,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         ckpt_path = checkpoint.resolve(a.checkpoint)
         out = Path(a.out) if a.out else ckpt_path.parent.parent / "generated"
         it = ckpt_path.stem
-        grid = sample_grid(ckpt_path, a.n, a.seed, a.truncation, device)
-        strip = interpolation_strip(ckpt_path, a.seed, a.seed + 1, a.steps, device, a.truncation)
+        grid = sample_grid(ckpt_path, a.n, a.seed, a.truncation, device, a.truncation_cutoff)
+        strip = interpolation_strip(ckpt_path, a.seed, a.seed + 1, a.steps, device, a.truncation,
+                                    a.truncation_cutoff)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

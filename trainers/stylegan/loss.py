@@ -27,9 +27,11 @@ def d_loss_r1(D, real: torch.Tensor, fake: torch.Tensor, step: int, alpha: float
     if apply_r1:
         real = real.detach().requires_grad_(True)
         real_logits = (D_r1 or D)(real, step, alpha)
+        fake_logits = D(fake, step, alpha)
+    elif real.shape == fake.shape:  # one pass, each half on its own (bf16 -> fp32 is exact)
+        real_logits, fake_logits = D(torch.cat([real, fake.to(real.dtype)]), step, alpha, groups=2).chunk(2)
     else:
-        real_logits = D(real, step, alpha)
-    fake_logits = D(fake, step, alpha)
+        real_logits, fake_logits = D(real, step, alpha), D(fake, step, alpha)
     loss = F.softplus(-real_logits.float()).mean() + F.softplus(fake_logits.float()).mean()
     logs = {"d_real": real_logits.detach().float().mean(), "d_fake": fake_logits.detach().float().mean()}
     if apply_r1:
@@ -42,8 +44,10 @@ def d_loss_r1(D, real: torch.Tensor, fake: torch.Tensor, step: int, alpha: float
 def d_loss_wgan_gp(D, real: torch.Tensor, fake: torch.Tensor, step: int, alpha: float,
                    gp_lambda: float, D_gp=None):
     """WGAN-GP with the reference's 0.001 drift term on real scores."""
-    real_logits = D(real, step, alpha).float()
-    fake_logits = D(fake, step, alpha).float()
+    if real.shape == fake.shape:  # one pass, each half on its own (bf16 -> fp32 is exact)
+        real_logits, fake_logits = D(torch.cat([real, fake.to(real.dtype)]), step, alpha, groups=2).float().chunk(2)
+    else:
+        real_logits, fake_logits = D(real, step, alpha).float(), D(fake, step, alpha).float()
     eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
     mixed = torch.lerp(fake.detach().float(), real.detach().float(), eps).to(real.dtype)
     mixed.requires_grad_(True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import checkpoint
 from .grid import save_png
-from .sampling import DEFAULT_TRUNCATION, mixing_grid
+from .sampling import DEFAULT_TRUNCATION, DEFAULT_TRUNCATION_CUTOFF, mixing_grid
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--styles", type=int, default=5, help="style faces (columns)")
     p.add_argument("--seed", type=int, default=0, help="sources use seeds seed.., styles the next ones")
     p.add_argument("--truncation", type=float, default=DEFAULT_TRUNCATION, help="psi (1 = none)")
+    p.add_argument("--truncation_cutoff", "--truncation-cutoff", type=int, default=DEFAULT_TRUNCATION_CUTOFF,
+                   help="style inputs truncated, 2 per block from 4 px (8 = 4-32 px, official StyleGAN's; "
+                        "18 = all)")
     p.add_argument("--out", default="", help="output PNG (default RUN/mixing-ITERATION.png)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     a = p.parse_args(argv)
@@ -29,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         path = checkpoint.resolve(a.checkpoint)
         src = list(range(a.seed, a.seed + a.sources))
         sty = list(range(a.seed + a.sources, a.seed + a.sources + a.styles))
-        grid = mixing_grid(path, src, sty, device, a.truncation)
+        grid = mixing_grid(path, src, sty, device, a.truncation, a.truncation_cutoff)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

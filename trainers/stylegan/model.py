@@ -40,7 +40,9 @@ class EqualLinear(nn.Module):
         self.scale = math.sqrt(2 / in_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight * self.scale, self.bias)
+        # addmm's alpha applies the scale to the (batch x out) product, not to the weight:
+        # no weight-sized multiply forward or backward.
+        return torch.addmm(self.bias.to(x.dtype), x, self.weight.t(), alpha=self.scale)
 
 
 class EqualConv2d(nn.Module):
@@ -52,13 +54,41 @@ class EqualConv2d(nn.Module):
         self.padding = padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+        k = self.weight.shape[-1]
+        out_numel = x.shape[0] * self.weight.shape[0] * (x.shape[2] + 2 * self.padding - k + 1) * \
+            (x.shape[3] + 2 * self.padding - k + 1)
+        if out_numel >= self.weight.numel():
+            return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+        # Small maps (4-32 px, 512 channels): scaling the output is cheaper than the weight,
+        # forward and backward; the same function up to rounding.
+        out = F.conv2d(x, self.weight, None, padding=self.padding)
+        return torch.add(self.bias.to(out.dtype)[:, None, None], out, alpha=self.scale)
 
 
-def _pad_sum(w: torch.Tensor) -> torch.Tensor:
-    """3x3 kernel -> 4x4 kernel summing its four one-pixel shifts."""
-    w = F.pad(w, [1, 1, 1, 1])
-    return w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]
+def fuse_matrix(gain: float = 1.0, flip: bool = False) -> torch.Tensor:
+    """(9, 16) matrix taking a flattened 3x3 kernel to the 4x4 kernel that sums its four
+    one-pixel shifts (times ``gain``; flipped when ``flip``).
+
+    One small matmul per forward: the reference pads the kernel and adds four slices of it,
+    whose backward zero-fills and copies the padded 512x512 weight four times (36 % of the
+    generator's time at 16 px on a CPU); the matmul's backward is one more matmul.
+    """
+    shift = torch.zeros(4, 3, dtype=torch.float64)
+    for a in range(4):
+        for i in (a - 1, a):
+            if 0 <= i < 3:
+                shift[a, i] = 1.0
+    m = torch.kron(shift, shift) * gain  # (16, 9): out (a, b) <- in (i, j)
+    if flip:
+        m = m.flip(0)  # (a, b) -> (3 - a, 3 - b) is a reversal of the flattened index
+    return m.t().contiguous().float()
+
+
+def fused_kernel(w: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """(O, I, 3, 3) weight -> (O, I, 4, 4) through :func:`fuse_matrix`."""
+    o, i = w.shape[:2]
+    with torch.autocast(w.device.type, enabled=False):  # summed in the weight's precision
+        return (w.reshape(o * i, 9) @ matrix.to(w.dtype)).view(o, i, 4, 4)
 
 
 class FusedUpsample(EqualConv2d):
@@ -72,9 +102,10 @@ class FusedUpsample(EqualConv2d):
     def __init__(self, in_ch: int, out_ch: int, gain: float = 1.0):
         super().__init__(in_ch, out_ch, 3, padding=1)
         self.gain = gain
+        self.register_buffer("fuse", fuse_matrix(self.scale * gain, flip=True), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = _pad_sum((self.weight * (self.scale * self.gain)).flip(2, 3))
+        w = fused_kernel(self.weight, self.fuse)
         return F.conv_transpose2d(x, w.transpose(0, 1), self.bias, stride=2, padding=1)
 
 
@@ -85,10 +116,27 @@ class FusedDownsample(EqualConv2d):
 
     def __init__(self, in_ch: int, out_ch: int):
         super().__init__(in_ch, out_ch, 3, padding=1)
+        self.register_buffer("fuse", fuse_matrix(self.scale / 4), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = _pad_sum(self.weight * (self.scale / 4))
-        return F.conv2d(x, w, self.bias, stride=2, padding=1)
+        return F.conv2d(x, fused_kernel(self.weight, self.fuse), self.bias, stride=2, padding=1)
+
+
+class _SymmetricBlur(torch.autograd.Function):
+    """A depthwise conv with a symmetric kernel is its own adjoint: its backward is the same
+    blur, and so is every higher derivative. Autograd's generic double backward of a depthwise
+    conv (the gradient penalties' path) instead runs one small convolution per channel (512
+    calls per blur at 8 px on a CPU); the reference avoids it the same way."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(kernel)
+        return F.conv2d(x, kernel, padding=1, groups=x.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (kernel,) = ctx.saved_tensors
+        return _SymmetricBlur.apply(grad, kernel), None
 
 
 class Blur(nn.Module):
@@ -100,7 +148,7 @@ class Blur(nn.Module):
         self.register_buffer("kernel", (k[:, None] * k[None, :] / 16).expand(ch, 1, 3, 3).contiguous())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.kernel.to(x.dtype), padding=1, groups=x.shape[1])
+        return _SymmetricBlur.apply(x, self.kernel.to(x.dtype))
 
 
 class PixelNorm(nn.Module):
@@ -145,14 +193,17 @@ class StyledBlock(nn.Module):
         self.conv2 = EqualConv2d(out_ch, out_ch, 3, padding=1)
         self.noise2, self.adain2 = NoiseInjection(out_ch), AdaIN(out_ch, style_dim)
 
-    def forward(self, x: torch.Tensor | None, w: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor | None, w: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
+                noise: torch.Tensor) -> torch.Tensor:
+        """``w``: one style for both AdaINs, or a pair (per-layer truncation gives each its own)."""
+        w1, w2 = w if isinstance(w, tuple) else (w, w)
         if self.size == 4:
-            out = self.const.expand(w.shape[0], -1, -1, -1).to(w.dtype)
+            out = self.const.expand(w1.shape[0], -1, -1, -1).to(w1.dtype)
         else:
             out = self.blur1(self.up(x))
-        out = self.adain1(F.leaky_relu(self.noise1(out, noise), 0.2), w)
+        out = self.adain1(F.leaky_relu(self.noise1(out, noise), 0.2), w1)
         out = self.conv2(out)
-        return self.adain2(F.leaky_relu(self.noise2(out, noise), 0.2), w)
+        return self.adain2(F.leaky_relu(self.noise2(out, noise), 0.2), w2)
 
 
 class Generator(nn.Module):
@@ -181,15 +232,17 @@ class Generator(nn.Module):
         return [torch.randn(batch, 1, 4 * 2**i, 4 * 2**i, device=device, generator=generator)
                 for i in range(step + 1)]
 
-    def synthesize(self, ws: list[torch.Tensor], step: int, alpha: float,
+    def synthesize(self, ws: list, step: int, alpha: float,
                    noise: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """Image at 4*2**step px from one style vector per block (len(ws) >= step + 1)."""
+        """Image at 4*2**step px from one style batch per block (len(ws) >= step + 1), or a
+        pair per block: one per AdaIN layer (layer 2i and 2i+1 of official StyleGAN's count)."""
+        first = ws[0][0] if isinstance(ws[0], tuple) else ws[0]
         if noise is None:
-            noise = self.make_noise(ws[0].shape[0], step, ws[0].device)
+            noise = self.make_noise(first.shape[0], step, first.device)
         out = prev = None
         for i in range(step + 1):
             prev = out
-            out = self.blocks[i](out, ws[i], noise[i].to(ws[i].dtype))
+            out = self.blocks[i](out, ws[i], noise[i].to(first.dtype))
         rgb = self.to_rgb[step](out)
         if step > 0 and 0 <= alpha < 1:
             skip = F.interpolate(self.to_rgb[step - 1](prev), scale_factor=2, mode="nearest")
@@ -234,12 +287,17 @@ class Discriminator(nn.Module):
         self.from_rgb = nn.ModuleList(EqualConv2d(3, c, 1) for c in ch)
         self.linear = EqualLinear(ch[0], 1)
 
-    def forward(self, x: torch.Tensor, step: int, alpha: float = 1.0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, step: int, alpha: float = 1.0, groups: int = 1) -> torch.Tensor:
+        """Scores of ``x``; with ``groups`` > 1, ``x`` is that many batches of equal size side
+        by side (real and fake), each scored as if alone: the minibatch-stddev channel is taken
+        within each. One pass of the joint batch runs larger, fewer convolutions."""
         out = F.leaky_relu(self.from_rgb[step](x), 0.2)
         for i in range(step, -1, -1):
             if i == 0:
-                std = torch.sqrt(out.float().var(0, unbiased=False) + 1e-8).mean()
-                out = torch.cat([out, std.to(out.dtype).expand(out.shape[0], 1, 4, 4)], 1)
+                per = out.float().unflatten(0, (groups, -1))
+                std = torch.sqrt(per.var(1, unbiased=False) + 1e-8).flatten(1).mean(1)  # (groups,)
+                std = std.to(out.dtype).repeat_interleave(out.shape[0] // groups)
+                out = torch.cat([out, std[:, None, None, None].expand(-1, 1, 4, 4)], 1)
             out = self.blocks[i](out)
             if i == step and i > 0 and 0 <= alpha < 1:
                 skip = F.leaky_relu(self.from_rgb[i - 1](F.avg_pool2d(x, 2)), 0.2)

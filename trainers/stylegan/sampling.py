@@ -28,6 +28,10 @@ from .grid import make_grid, to_uint8
 from .model import Generator
 
 DEFAULT_TRUNCATION = 0.7  # psi, as the reference's generate.py (style_weight 0.7)
+# Style inputs truncated, counted as official StyleGAN counts them: two per block (one per
+# AdaIN) from 4 px up, so 8 = the 4-32 px blocks (coarse and middle), as its default. A
+# cutoff of 2 * blocks or more truncates every layer (this trainer's behaviour before).
+DEFAULT_TRUNCATION_CUTOFF = 8
 CROSSOVER = {"coarse": (0, 1), "middle": (2, 3), "fine": (4, 8)}  # block indices (4 * 2**i px)
 
 
@@ -41,8 +45,25 @@ def mean_style(G: Generator, n: int = 4096, seed: int = 0) -> torch.Tensor:
     return G.style(latents(n, G.latent_dim, seed).to(device)).mean(0, keepdim=True)
 
 
+def truncate(w: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int, layers: int) -> torch.Tensor:
+    """(N, layers, D): style ``w`` (N, D) for each AdaIN layer, the first ``cutoff`` layers
+    pulled toward ``w_avg`` (1, D) by ``psi`` (official StyleGAN's truncation)."""
+    out = w[:, None, :].expand(-1, layers, -1)
+    k = max(0, min(cutoff, layers))
+    if psi == 1.0 or k == 0:
+        return out
+    near = torch.lerp(w_avg.to(w.device)[:, None, :], out[:, :k], psi)
+    return torch.cat([near, out[:, k:]], 1)
+
+
+def per_block(W: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(N, 2 * blocks, D) per-layer styles as :meth:`Generator.synthesize` takes them."""
+    return [(W[:, 2 * i], W[:, 2 * i + 1]) for i in range(W.shape[1] // 2)]
+
+
 def generate_chunks(G: Generator, z: torch.Tensor, step: int, alpha: float = 1.0, seed: int = 0,
-                    chunk: int = 64, w_avg: torch.Tensor | None = None, psi: float = 1.0):
+                    chunk: int = 64, w_avg: torch.Tensor | None = None, psi: float = 1.0,
+                    truncation_cutoff: int = DEFAULT_TRUNCATION_CUTOFF):
     """:func:`generate` ``chunk`` images at a time, for callers that need not hold them all."""
     device = next(G.parameters()).device
     gen = torch.Generator().manual_seed(seed)
@@ -51,15 +72,18 @@ def generate_chunks(G: Generator, z: torch.Tensor, step: int, alpha: float = 1.0
             noise = [nz.to(device) for nz in G.make_noise(zc.shape[0], step, "cpu", gen)]
             w = G.style(zc.to(device))
             if w_avg is not None and psi != 1.0:
-                w = torch.lerp(w_avg.to(device), w, psi)
-            yield G.synthesize([w] * (step + 1), step, alpha, noise).float()
+                ws = per_block(truncate(w, w_avg, psi, truncation_cutoff, 2 * (step + 1)))
+            else:
+                ws = [w] * (step + 1)
+            yield G.synthesize(ws, step, alpha, noise).float()
 
 
 def generate(G: Generator, z: torch.Tensor, step: int, alpha: float = 1.0, seed: int = 0,
-             chunk: int = 64, w_avg: torch.Tensor | None = None, psi: float = 1.0) -> torch.Tensor:
+             chunk: int = 64, w_avg: torch.Tensor | None = None, psi: float = 1.0,
+             truncation_cutoff: int = DEFAULT_TRUNCATION_CUTOFF) -> torch.Tensor:
     """Images (N, 3, S, S) in [-1, 1] for latents ``z``, each with its own seeded noise;
-    ``psi`` < 1 truncates the styles toward ``w_avg``."""
-    return torch.cat(list(generate_chunks(G, z, step, alpha, seed, chunk, w_avg, psi)))
+    ``psi`` < 1 truncates the first ``truncation_cutoff`` style inputs toward ``w_avg``."""
+    return torch.cat(list(generate_chunks(G, z, step, alpha, seed, chunk, w_avg, psi, truncation_cutoff)))
 
 
 def load_generator(checkpoint_path: str | Path, device: str | torch.device = "cpu"):
@@ -77,12 +101,15 @@ def load_generator(checkpoint_path: str | Path, device: str | torch.device = "cp
 
 
 @torch.no_grad()
-def styles(G: Generator, seeds: list[int], psi: float) -> torch.Tensor:
-    """One style vector per latent seed, truncated toward the mean style when ``psi`` < 1."""
+def styles(G: Generator, seeds: list[int], psi: float, step: int,
+           truncation_cutoff: int = DEFAULT_TRUNCATION_CUTOFF) -> torch.Tensor:
+    """(N, 2 * (step + 1), D): the style of each latent seed per AdaIN layer, its first
+    ``truncation_cutoff`` layers truncated toward the mean style when ``psi`` < 1."""
     device = next(G.parameters()).device
     z = torch.stack([latents(1, G.latent_dim, s)[0] for s in seeds]).to(device)
     w = G.style(z)
-    return torch.lerp(mean_style(G), w, psi) if psi != 1.0 else w
+    w_avg = mean_style(G) if psi != 1.0 else w[:1]
+    return truncate(w, w_avg, psi, truncation_cutoff, 2 * (step + 1))
 
 
 def shared_noise(G: Generator, n: int, step: int, seed: int) -> list[torch.Tensor]:
@@ -93,58 +120,59 @@ def shared_noise(G: Generator, n: int, step: int, seed: int) -> list[torch.Tenso
 
 
 @torch.no_grad()
-def render(G: Generator, ws: list[torch.Tensor], info: dict, noise_seed: int = 0) -> np.ndarray:
-    """(N, H, W, 3) uint8 images from one style batch per block, with shared seeded noise."""
+def render(G: Generator, W: torch.Tensor, info: dict, noise_seed: int = 0) -> np.ndarray:
+    """(N, H, W, 3) uint8 images from per-layer styles (N, 2 * blocks, D), shared seeded noise."""
     step, alpha = info["step"], info["alpha"]
-    return to_uint8(G.synthesize(ws, step, alpha, shared_noise(G, ws[0].shape[0], step, noise_seed)))
+    return to_uint8(G.synthesize(per_block(W), step, alpha, shared_noise(G, W.shape[0], step, noise_seed)))
 
 
 @torch.no_grad()
 def sample_grid(checkpoint_path: str | Path, n: int = 64, seed: int = 0,
-                truncation: float = DEFAULT_TRUNCATION, device: str | torch.device = "cpu") -> np.ndarray:
+                truncation: float = DEFAULT_TRUNCATION, device: str | torch.device = "cpu",
+                truncation_cutoff: int = DEFAULT_TRUNCATION_CUTOFF) -> np.ndarray:
     """A grid of ``n`` samples (seeds ``seed .. seed + n - 1``) as HWC uint8."""
     G, _, info = load_generator(checkpoint_path, device)
-    w = styles(G, list(range(seed, seed + n)), truncation)
-    images = np.concatenate([render(G, [c] * (info["step"] + 1), info, seed) for c in w.split(64)])
+    W = styles(G, list(range(seed, seed + n)), truncation, info["step"], truncation_cutoff)
+    images = np.concatenate([render(G, c, info, seed) for c in W.split(64)])
     return make_grid(images, cols=math.ceil(math.sqrt(n)))
 
 
 @torch.no_grad()
 def interpolation_strip(checkpoint_path: str | Path, seed_a: int, seed_b: int, steps: int = 8,
-                        device: str | torch.device = "cpu",
-                        truncation: float = DEFAULT_TRUNCATION) -> np.ndarray:
+                        device: str | torch.device = "cpu", truncation: float = DEFAULT_TRUNCATION,
+                        truncation_cutoff: int = DEFAULT_TRUNCATION_CUTOFF) -> np.ndarray:
     """One row of ``steps`` images from seed_a's face to seed_b's, linear in style space."""
     G, _, info = load_generator(checkpoint_path, device)
-    w = styles(G, [seed_a, seed_b], truncation)
-    t = torch.linspace(0, 1, steps, device=w.device)[:, None]
-    ws = torch.lerp(w[0:1], w[1:2], t)
-    return make_grid(render(G, [ws] * (info["step"] + 1), info, seed_a), cols=steps)
+    W = styles(G, [seed_a, seed_b], truncation, info["step"], truncation_cutoff)
+    t = torch.linspace(0, 1, steps, device=W.device)[:, None, None]
+    return make_grid(render(G, torch.lerp(W[0:1], W[1:2], t), info, seed_a), cols=steps)
 
 
 @torch.no_grad()
 def mixing_grid(checkpoint_path: str | Path, source_seeds: list[int], style_seeds: list[int],
-                device: str | torch.device = "cpu", truncation: float = DEFAULT_TRUNCATION) -> np.ndarray:
+                device: str | torch.device = "cpu", truncation: float = DEFAULT_TRUNCATION,
+                truncation_cutoff: int = DEFAULT_TRUNCATION_CUTOFF) -> np.ndarray:
     """The style-mixing grid (HWC uint8 RGB); row order in the module docstring."""
     G, _, info = load_generator(checkpoint_path, device)
-    return mixing_grid_for(G, info, source_seeds, style_seeds, truncation)
+    return mixing_grid_for(G, info, source_seeds, style_seeds, truncation, truncation_cutoff)
 
 
 @torch.no_grad()
 def mixing_grid_for(G: Generator, info: dict, source_seeds: list[int], style_seeds: list[int],
-                    truncation: float = DEFAULT_TRUNCATION) -> np.ndarray:
+                    truncation: float = DEFAULT_TRUNCATION,
+                    truncation_cutoff: int = DEFAULT_TRUNCATION_CUTOFF) -> np.ndarray:
     """:func:`mixing_grid` for a generator in memory; ``info`` holds its step and alpha."""
     step = info["step"]
-    src, sty = styles(G, source_seeds, truncation), styles(G, style_seeds, truncation)
+    src = styles(G, source_seeds, truncation, step, truncation_cutoff)
+    sty = styles(G, style_seeds, truncation, step, truncation_cutoff)
     n_src, n_sty = len(source_seeds), len(style_seeds)
-    sources = render(G, [src] * (step + 1), info)
-    faces = render(G, [sty] * (step + 1), info)
+    sources, faces = render(G, src, info), render(G, sty, info)
     size = sources.shape[1]
     cells = [np.full((size, size, 3), 255, np.uint8), *faces]
     for lo, hi in CROSSOVER.values():
-        base = src.repeat_interleave(n_sty, 0)  # source i, style j at row i * n_sty + j
-        other = sty.repeat(n_src, 1)
-        ws = [other if lo <= i <= hi else base for i in range(step + 1)]
-        mixed = render(G, ws, info).reshape(n_src, n_sty, size, size, 3)
+        mixed = src.repeat_interleave(n_sty, 0).clone()  # source i, style j at row i * n_sty + j
+        mixed[:, 2 * lo: 2 * hi + 2] = sty.repeat(n_src, 1, 1)[:, 2 * lo: 2 * hi + 2]
+        rows = render(G, mixed, info).reshape(n_src, n_sty, size, size, 3)
         for i in range(n_src):
-            cells += [sources[i], *mixed[i]]
+            cells += [sources[i], *rows[i]]
     return make_grid(np.stack(cells), cols=n_sty + 1)

@@ -92,8 +92,21 @@ class Trainer:
                 "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict()}
 
     def load_state_dict(self, ckpt: dict) -> None:
-        for name in ("G", "D", "G_ema", "opt_G", "opt_D"):
-            getattr(self, name).load_state_dict(ckpt[name])
+        """Networks and optimizers from a checkpoint. A converted EMA-only file (the
+        reference's ``NNNNNN.model``) has no G, D or optimizers: G starts from G_ema, and D and
+        the optimizers as built. The optimizers keep this machine's fused/foreach choice."""
+        self.G_ema.load_state_dict(ckpt["G_ema"])
+        self.G.load_state_dict(ckpt.get("G", ckpt["G_ema"]))
+        if "D" in ckpt:
+            self.D.load_state_dict(ckpt["D"])
+        for name in ("opt_G", "opt_D"):
+            if name not in ckpt:
+                continue
+            opt = getattr(self, name)
+            saved = ckpt[name]
+            groups = [{**g, **{k: ours[k] for k in ("fused", "foreach") if k in ours}}
+                      for g, ours in zip(saved["param_groups"], opt.param_groups)]
+            opt.load_state_dict({**saved, "param_groups": groups})
 
     # One iteration ------------------------------------------------------------------
     def _autocast(self):

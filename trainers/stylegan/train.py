@@ -23,7 +23,7 @@ from trainers import runs
 
 from . import checkpoint, events
 from .config import Settings
-from .data import ImageBank, check_lmdb
+from .data import ImageBank, check_lmdb, memory_budget
 from .evaluate import evaluate_fid, evaluate_swd
 from .grid import make_grid, save_png, to_uint8
 from .sampling import generate, latents, mixing_grid_for
@@ -127,16 +127,28 @@ def _train(cfg: Settings, progress: bool) -> Path:
             raise RunFolderError(f"--resume cannot change the model of {resume_from}: {', '.join(changed)}")
         trainer.load_state_dict(ckpt)
         start = int(ckpt["iteration"])
-        if world == 1:
+        if world == 1 and "rng" in ckpt:  # a converted reference checkpoint has none
             checkpoint.set_rng_state(ckpt["rng"])
         else:
             torch.manual_seed(cfg.seed * 7919 + rank + 104729 * start)
         log.info("resuming %s at iteration %d", resume_from, start)
 
-    # Load data: decode the first phase's images (a corrupt JPEG fails here, before writing).
-    bank = ImageBank(cfg.lmdb, device)
-    bank.images(phase_at(cfg, start).size)
-    log.info("%d images, sizes %s, device %s, %d process(es)", n_images, cfg.sizes(), device, world)
+    # Load data: decode the first phase's images when they fit the memory budget (a corrupt
+    # JPEG fails here, before writing); sizes that do not fit stream from the LMDB.
+    bank = ImageBank(cfg.lmdb, device, cfg.seed, memory_budget(cfg.data_cache_gb), cfg.data_workers)
+    try:
+        return _loop(cfg, trainer, bank, start, device, rank, world, n_images, run_dir, progress)
+    finally:
+        bank.close()
+
+
+def _loop(cfg: Settings, trainer: Trainer, bank: ImageBank, start: int, device: torch.device, rank: int,
+          world: int, n_images: int, run_dir: Path, progress: bool) -> Path:
+    lead = rank == 0
+    bank.prepare(phase_at(cfg, start).size)
+    streamed = [s for s in cfg.sizes() if bank.streams(s)]
+    log.info("%d images, sizes %s (streamed from the LMDB: %s), device %s, %d process(es)",
+             n_images, cfg.sizes(), streamed or "none", device, world)
 
     writer = None
     if lead:
@@ -155,7 +167,7 @@ def _train(cfg: Settings, progress: bool) -> Path:
         t_window, img_window, t_start, last_log = time.perf_counter(), 0, time.perf_counter(), start
         for it in range(start + 1, cfg.iterations + 1):
             phase = phase_at(cfg, it - 1)
-            real = bank.batch(phase.size, phase.batch, rank, world, channels_last)
+            real = bank.batch(phase.size, phase.batch, it, rank, world, channels_last)
             trainer.step(real, phase, it)
             img_window += phase.batch
             bar.update(1)

@@ -106,3 +106,33 @@ def test_adain_normalises_each_map_in_any_memory_format():
     gamma, beta = ada.style(w)[:, :, None, None].chunk(2, dim=1)
     assert torch.allclose(out, gamma * torch.nn.functional.instance_norm(x) + beta, atol=1e-5)
     assert torch.allclose(ada(x.contiguous(memory_format=torch.channels_last), w), out, atol=1e-6)
+
+
+def test_blur_gradients_through_double_backward_equal_autograds():
+    """The blur's own backward (a symmetric kernel is self-adjoint) gives autograd's first and
+    second derivatives, as the gradient penalties need them."""
+    import torch.nn.functional as F
+
+    from trainers.stylegan.model import Blur
+
+    torch.manual_seed(0)
+    blur = Blur(3).double()
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, 3, 6, 6, dtype=torch.float64)
+
+    def penalty(f):
+        (g,) = torch.autograd.grad((f(x) * w).sin().sum(), x, create_graph=True)
+        return torch.autograd.grad(g.pow(2).sum(), x)[0]
+
+    plain = lambda t: F.conv2d(t, blur.kernel, padding=1, groups=3)  # noqa: E731
+    assert torch.allclose(blur(x), plain(x), atol=1e-12)
+    assert torch.allclose(penalty(blur), penalty(plain), atol=1e-10)
+    assert torch.autograd.gradcheck(blur, (x,)) and torch.autograd.gradgradcheck(blur, (x,))
+
+
+def test_discriminator_scores_groups_side_by_side_as_if_alone():
+    torch.manual_seed(0)
+    D = Discriminator(16, 8)
+    a, b = torch.randn(3, 3, 16, 16), torch.randn(3, 3, 16, 16)
+    joint = D(torch.cat([a, b]), 2, 0.5, groups=2)
+    assert torch.allclose(joint, torch.cat([D(a, 2, 0.5), D(b, 2, 0.5)]), atol=1e-5)

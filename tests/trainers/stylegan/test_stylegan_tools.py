@@ -34,7 +34,7 @@ def test_interpolation_strip_ends_differ(tiny_run):
 
 def test_tools_write_images(tiny_run, tmp_path):
     assert mix.main([str(tiny_run / "checkpoints" / "000010.pt"), "--out", str(tmp_path / "m.png"),
-                     "--device", "cpu"]) == 0
+                     "--device", "cpu", "--truncation_cutoff", "4"]) == 0
     assert generate.main([str(tiny_run), "--n", "9", "--out", str(tmp_path / "g"), "--device", "cpu"]) == 0
     with Image.open(tmp_path / "m.png") as im:
         assert im.size[0] > 16 * 6
@@ -47,3 +47,23 @@ def test_mixing_grid_for_a_loaded_generator_matches(tiny_run):
     path = tiny_run / "checkpoints" / "000010.pt"
     G, _, info = sampling.load_generator(path)
     assert np.array_equal(sampling.mixing_grid_for(G, info, [1, 2], [3]), sampling.mixing_grid(path, [1, 2], [3]))
+
+
+def test_truncation_cutoff_pulls_only_the_first_style_inputs(tiny_run):
+    """Official StyleGAN's truncation: psi moves the first `cutoff` style inputs (2 per block)
+    toward the mean style and leaves the rest; a cutoff covering every layer is the old ψ-everywhere."""
+    import torch
+
+    G, _, info = sampling.load_generator(tiny_run)
+    step = info["step"]  # 16 px: blocks 4, 8, 16 px = 6 style inputs
+    raw = sampling.styles(G, [1, 2], 1.0, step)
+    cut = sampling.styles(G, [1, 2], 0.5, step, truncation_cutoff=3)
+    avg = sampling.mean_style(G)
+    assert torch.allclose(cut[:, :3], torch.lerp(avg[:, None], raw[:, :3], 0.5))
+    assert torch.equal(cut[:, 3:], raw[:, 3:])
+    every = sampling.styles(G, [1, 2], 0.5, step, truncation_cutoff=18)
+    assert torch.allclose(every, torch.lerp(avg[:, None], raw, 0.5))
+    path = tiny_run / "checkpoints" / "000020.pt"
+    default = sampling.mixing_grid(path, [1], [2])
+    assert np.array_equal(default, sampling.mixing_grid(path, [1], [2], truncation_cutoff=8))
+    assert not np.array_equal(default, sampling.mixing_grid(path, [1], [2], truncation_cutoff=0))

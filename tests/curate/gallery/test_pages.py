@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -125,12 +126,18 @@ def test_model_pages_keep_torch_and_tensorflow_out_of_the_server_process(gallery
     process that ran both pages has imported neither framework, a second view of the same
     inputs is read from the disk cache, and the workers die with the server process."""
     photo = next((gallery_env.ws.demo_dir / "peruvian_face").glob("*.jpg"))
+    # Results other tests (the browser gallery test) left in the disk cache would spare the
+    # workers: start without them, so this run really asks both frameworks.
+    shutil.rmtree(gallery_env.ws.root / "cache" / "gallery", ignore_errors=True)
     code = f"""
 import sys, time
 from streamlit.testing.v1 import AppTest
 from curate.app.common import User
 from curate.gallery import model_worker
-who = {user(gallery_env, 'ana')!r}
+from curate.sessions import open_session
+from curate.workspace import Workspace
+ana = {gallery_env.users['ana']}
+who = User(ana, "ana", "annotator", open_session(Workspace.resolve().open(), ana))
 def page(script):
     at = AppTest.from_file({str(REPO / 'curate' / 'app')!r} + "/" + script, default_timeout=120)
     at.session_state["user"] = who

@@ -20,8 +20,9 @@ _PR_SET_PDEATHSIG = 1
 WATCH_INTERVAL_S = 0.5  # how often the fallback watchdog looks at the parent pid
 
 
-def _die_with(parent: int) -> None:
-    """Worker initializer: die when `parent` does."""
+def die_with_parent(parent: int) -> None:
+    """In a child process: die when `parent` does (the pools' initializer; also for workers
+    started otherwise, e.g. the gallery model workers and the trainer's data loaders)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -40,4 +41,5 @@ def _die_with(parent: int) -> None:
 
 def worker_pool(workers: int) -> ProcessPoolExecutor:
     """A process pool of `workers` processes that die with this process (see module doc)."""
-    return ProcessPoolExecutor(max_workers=workers, initializer=_die_with, initargs=(os.getpid(),))
+    return ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent,
+                               initargs=(os.getpid(),))

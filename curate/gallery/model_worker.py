@@ -201,9 +201,9 @@ def serve(framework: str, parent: int, stdin, stdout) -> None:
 
 def main(argv: list[str]) -> None:
     framework, parent = argv[0], int(argv[1])
-    from curate.workers import _die_with  # the process pools' parent-death safety
+    from curate.workers import die_with_parent  # the process pools' parent-death safety
 
-    _die_with(parent)
+    die_with_parent(parent)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {framework}-worker %(message)s")
     # The answers go out on the original stdout; anything a library prints goes to stderr.
     out = os.fdopen(os.dup(1), "wb")

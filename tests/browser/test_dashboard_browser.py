@@ -42,6 +42,7 @@ MARKS = """(sel) => [...document.querySelectorAll(sel)].map(chart => {
         .filter(p => p.getBBox().width > 0 && p.getBBox().height > 0).length;
     return [coloured, svg];
 })"""
+RENDER_TIMEOUT_MS = 60_000
 
 
 def seeded_workspace(root) -> None:
@@ -88,12 +89,14 @@ def test_every_dashboard_chart_draws_its_marks(site, artifacts_dir):
         page.get_by_text("Logged in as").wait_for()
         page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Dashboard").click()
         page.get_by_text("Figures as of").wait_for()
-        page.wait_for_function(f"document.querySelectorAll('{CHART}').length >= {CHARTS}")
+        # Correctness, not speed: a busy machine may take a while to draw seven charts.
+        page.wait_for_function(f"document.querySelectorAll('{CHART}').length >= {CHARTS}",
+                               timeout=RENDER_TIMEOUT_MS)
         for chart in page.locator(CHART).all():
             chart.scroll_into_view_if_needed()
             chart.locator("canvas, svg").first.wait_for()
         page.wait_for_function(f"({MARKS})('{CHART}').every(([c, s]) => c > 0 || s > 0)",
-                               timeout=harness.STEP_TIMEOUT_MS)
+                               timeout=RENDER_TIMEOUT_MS)
         marks = page.evaluate(MARKS, CHART)
         page.screenshot(path=artifacts_dir / "dashboard.png", full_page=True)
     assert len(marks) == CHARTS and all(c > 0 or s > 0 for c, s in marks), marks

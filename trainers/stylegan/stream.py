@@ -27,7 +27,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from curate.export.lmdb_format import key
-from curate.workers import _die_with
+from curate.workers import die_with_parent
 
 from .data import LMDBError, _open, batch_plan, decode, share
 
@@ -40,7 +40,7 @@ def default_workers() -> int:
 
 
 def _worker_init(parent: int, _worker_id: int) -> None:
-    _die_with(parent)
+    die_with_parent(parent)
 
 
 class _Reader:

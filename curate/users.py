@@ -143,9 +143,8 @@ def log_in(engine: Engine, name: str, password: str, client: str | None = None) 
                    if r.blocked_until is not None and r.blocked_until > now]
         if blocked:
             return LoginResult(None, retry_after=max(blocked))
-        user = s.scalar(select(Annotator).where(Annotator.name == name.strip()))
-    matches = verify_password(password, user.password_hash if user else _dummy_hash())
-    if user is not None and user.active and matches:
+    user = _checked(engine, name, password)
+    if user is not None:
         if any(r.key == keys[0] for r in rows):
             with writing(engine) as s:
                 s.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0]))
@@ -170,6 +169,11 @@ def authenticate(engine: Engine, name: str, password: str) -> Annotator | None:
 
     Not throttled: for scripts. People log in through `log_in`.
     """
+    return _checked(engine, name, password)
+
+
+def _checked(engine: Engine, name: str, password: str) -> Annotator | None:
+    """The active user with this name and password, else None; always one scrypt check."""
     with reading(engine) as s:
         user = s.scalar(select(Annotator).where(Annotator.name == name.strip()))
     matches = verify_password(password, user.password_hash if user else _dummy_hash())

@@ -218,7 +218,10 @@ def _serve(a, ws):
            "--server.fileWatcherType", "none", "--server.runOnSave", "false",
            "--client.toolbarMode", "minimal",
            # Tracebacks only for admins: the app shows them itself (curate.app.common).
-           "--client.showErrorDetails", "none"]
+           "--client.showErrorDetails", "none",
+           # No full garbage collection after every run: it holds the GIL for ~100 ms, and a
+           # Label key press is a run (a fragment's); Python's own collector still runs.
+           "--runner.postScriptGC", "false"]
     sys.stdout.flush()
     # Replace this process, so a signal sent to `curate serve` reaches Streamlit itself.
     os.execve(sys.executable, cmd, env)

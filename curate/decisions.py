@@ -11,17 +11,18 @@ annotators. Verdict of an image (`final_verdicts`):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import Engine, Text, func, select, type_coerce
+from sqlalchemy import Connection, Engine, Text, bindparam, func, insert, select, type_coerce
 from sqlalchemy.orm import Session
 
 from curate import rules
-from db.engine import reading, writing
+from db.engine import reading, writing, writing_connection
 from db.models import Adjudication, Annotator, Assignment, Decision, Role, Verdict
 
 OPINIONS = (Verdict.accept, Verdict.reject)  # what counts towards agreement; skip does not
@@ -114,23 +115,42 @@ def _same(row, verdict: Verdict, rule: str | None, tags: list[str], note: str | 
     return seconds is None or abs(row.seconds - seconds) < 5e-4
 
 
-def _bound_rows(s: Session, annotator_id: int, image_id: int, position: int) -> list:
+@functools.cache
+def _bound_stmt():
+    # One row per decision of the annotator on the image, newest first (one row with id None
+    # when there is none) — and no row at all unless the image is at that queue position.
+    return (select(Annotator.active, Decision.id, Decision.verdict, Decision.rule, Decision.tags,
+                   Decision.note, Decision.seconds)
+            .select_from(Assignment)
+            .join(Annotator, Annotator.id == Assignment.annotator_id)
+            .outerjoin(Decision, (Decision.annotator_id == Assignment.annotator_id)
+                       & (Decision.image_id == Assignment.image_id))
+            .where(Assignment.annotator_id == bindparam("annotator_id"),
+                   Assignment.image_id == bindparam("image_id"),
+                   Assignment.position == bindparam("position"))
+            .order_by(Decision.id.desc()))
+
+
+def _bound_rows(conn: Connection, annotator_id: int, image_id: int, position: int) -> list:
     """The annotator's rows on the image, newest first, once the image is checked to be at
     `position` of their queue and the annotator to be active; DecisionError otherwise."""
-    found = s.execute(select(Assignment.id, Annotator.active)
-                      .join(Annotator, Annotator.id == Assignment.annotator_id)
-                      .where(Assignment.annotator_id == annotator_id,
-                             Assignment.image_id == image_id,
-                             Assignment.position == position)).first()
-    if found is None:
+    rows = conn.execute(_bound_stmt(), dict(annotator_id=annotator_id, image_id=image_id,
+                                            position=position)).all()
+    if not rows:
         raise DecisionError(f"image {image_id} is not #{position + 1} of this annotator's queue; "
                             "nothing was recorded")
-    if not found.active:
+    if not rows[0].active:
         raise DecisionError("this user has been deactivated; nothing was recorded")
-    return s.execute(select(Decision.id, Decision.verdict, Decision.rule, Decision.tags,
-                            Decision.note, Decision.seconds)
-                     .where(Decision.annotator_id == annotator_id, Decision.image_id == image_id)
-                     .order_by(Decision.id.desc())).all()
+    return [r for r in rows if r.id is not None]
+
+
+def _append(conn: Connection, annotator_id: int, image_id: int, verdict: Verdict,
+            rule: str | None = None, tags: list[str] | None = None, note: str | None = None,
+            seconds: float | None = None) -> int:
+    got = conn.execute(insert(Decision).values(
+        image_id=image_id, annotator_id=annotator_id, verdict=verdict, rule=rule,
+        tags=tags or [], note=note, seconds=seconds))
+    return got.inserted_primary_key[0]
 
 
 def record_pressed(engine: Engine, annotator_id: int, image_id: int, position: int,
@@ -141,6 +161,7 @@ def record_pressed(engine: Engine, annotator_id: int, image_id: int, position: i
     active and the image had been shown at least `min_seconds` (default 0) before the key;
     otherwise DecisionError and nothing is written. A resend of a press already recorded (same
     verdict, rule, tags, note and seconds on that image) writes nothing and returns that row.
+    One write transaction of two statements (a key press's hot path: Core, no ORM session).
     """
     v, rule, tags = _check(pressed.verdict, pressed.rule, pressed.tags)
     if v is Verdict.undo:
@@ -151,17 +172,14 @@ def record_pressed(engine: Engine, annotator_id: int, image_id: int, position: i
         raise DecisionError(f"the key came {shown} after the image appeared (at least "
                             f"{min_seconds * 1000:.0f} ms are needed); nothing was recorded")
     note = _clean_note(pressed.note)
-    with writing(engine) as s:
-        rows = _bound_rows(s, annotator_id, image_id, position)
+    with writing_connection(engine) as conn:
+        rows = _bound_rows(conn, annotator_id, image_id, position)
         for row in rows:
             if _same(row, v, rule, tags, note, seconds):
                 return Recorded(row.id, True)
         before = rows[0].verdict.value if rows and rows[0].verdict is not Verdict.undo else None
-        row = Decision(image_id=image_id, annotator_id=annotator_id, verdict=v, rule=rule,
-                       tags=tags, note=note, seconds=seconds)
-        s.add(row)
-        s.flush()
-        return Recorded(row.id, False, before)
+        return Recorded(_append(conn, annotator_id, image_id, v, rule, tags, note, seconds),
+                        False, before)
 
 
 def undo_pressed(engine: Engine, annotator_id: int, image_id: int, position: int,
@@ -171,8 +189,8 @@ def undo_pressed(engine: Engine, annotator_id: int, image_id: int, position: int
     written (a resend). Missing, or replaced by a newer decision: DecisionError."""
     v, rule, tags = _check(target.verdict, target.rule, target.tags)
     note = _clean_note(target.note)
-    with writing(engine) as s:
-        rows = _bound_rows(s, annotator_id, image_id, position)
+    with writing_connection(engine) as conn:
+        rows = _bound_rows(conn, annotator_id, image_id, position)
         for k, row in enumerate(rows):
             if _same(row, v, rule, tags, note, target.seconds):
                 newer = rows[:k]
@@ -180,11 +198,8 @@ def undo_pressed(engine: Engine, annotator_id: int, image_id: int, position: int
                     return Recorded(next(r.id for r in newer if r.verdict is Verdict.undo), True)
                 if newer:
                     raise DecisionError("this image was decided again since; nothing was undone")
-                undo_row = Decision(image_id=image_id, annotator_id=annotator_id,
-                                    verdict=Verdict.undo, tags=[])
-                s.add(undo_row)
-                s.flush()
-                return Recorded(undo_row.id, False, v.value)
+                return Recorded(_append(conn, annotator_id, image_id, Verdict.undo), False,
+                                v.value)
     raise DecisionError("that decision is not recorded; nothing was undone")
 
 

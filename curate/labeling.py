@@ -30,7 +30,7 @@ from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from curate import decisions, display
-from db.engine import reading, write_turn
+from db.engine import connected, reading, write_turn
 from db.models import Assignment, Decision, Image, Source, Verdict
 
 PREFETCH = 4  # images prepared ahead of the cursor
@@ -127,7 +127,7 @@ def queue_length(engine: Engine, annotator_id: int) -> int:
 def items(engine: Engine, annotator_id: int, start: int, count: int = 1) -> list[Item]:
     """Up to `count` (default 1) queue items from position `start` on, in queue order."""
     params = dict(annotator_id=annotator_id, start=start, count=count)
-    with reading(engine) as s:
+    with connected(engine) as s:
         return [_item(r) for r in s.execute(_items_from_stmt(), params)]
 
 
@@ -136,23 +136,41 @@ def items_at(engine: Engine, annotator_id: int, positions) -> list[Item]:
     wanted = sorted({p for p in positions if p >= 0})
     if not wanted:
         return []
-    with reading(engine) as s:
+    with connected(engine) as s:
         return [_item(r) for r in s.execute(_items_at_stmt(),
                                             dict(annotator_id=annotator_id, positions=wanted))]
 
 
 def undecided_after(engine: Engine, annotator_id: int, after: int, count: int) -> list[int]:
     """Up to `count` undecided positions after `after`, in queue order."""
-    with reading(engine) as s:
+    with connected(engine) as s:
         return list(s.scalars(_undecided_stmt(),
                               dict(annotator_id=annotator_id, after=after, count=count)))
 
 
 def skipped(engine: Engine, annotator_id: int, after: int = -1, count: int = 200) -> list[Item]:
     """Up to `count` (default 200) items whose standing verdict is a skip, after position `after`."""
-    with reading(engine) as s:
+    with connected(engine) as s:
         return [_item(r) for r in s.execute(_skipped_stmt(), dict(
             annotator_id=annotator_id, after=after, count=count))]
+
+
+def around(engine: Engine, annotator_id: int, cursor: int,
+           undecided: int) -> tuple[dict[int, Item], list[int], bool]:
+    """What the Label panel needs after a key press, in one query when the annotator works
+    forward: the items from `cursor - 1` on (by position), the first `undecided` undecided
+    positions after `cursor`, and whether those are all there are. When the positions read
+    hold too few undecided ones (going back over a decided stretch), they are looked up."""
+    span = undecided + 3
+    got = {i.position: i for i in items(engine, annotator_id, max(cursor - 1, 0), span)}
+    ahead = [p for p, i in sorted(got.items()) if p > cursor and i.verdict is None][:undecided]
+    at_end = len(got) < span  # the queue ends within the positions read
+    if len(ahead) < undecided and not at_end:
+        ahead = undecided_after(engine, annotator_id, cursor, undecided)
+        missing = set(ahead) - got.keys()
+        got.update((i.position, i) for i in items_at(engine, annotator_id, missing))
+        at_end = False
+    return got, ahead, at_end or len(ahead) < undecided
 
 
 def item_at(engine: Engine, annotator_id: int, position: int) -> Item | None:
@@ -282,7 +300,10 @@ class Progress:
     rejected: int
     skipped: int
     median_seconds: float | None  # over the last PACE_WINDOW decisions; None under PACE_MIN
-    last_hour: int  # decisions recorded in the last 60 minutes
+    last_hour: int  # of the last PACE_WINDOW decisions, those recorded in the last 60 minutes
+    # The newest PACE_WINDOW decisions (undos left out) as (seconds or None, UTC epoch), newest
+    # first: what the pace is computed from, kept up in memory by `after`.
+    recent: tuple[tuple[float | None, float], ...] = ()
 
     @property
     def left(self) -> int:
@@ -297,17 +318,22 @@ class Progress:
     def seconds_left(self) -> float | None:
         return self.left * self.median_seconds if self.median_seconds else None
 
-    def after(self, old: str | None, new: str | None) -> Progress:
+    def after(self, old: str | None, new: str | None, seconds: float | None = None) -> Progress:
         """These figures once an item's standing verdict went from `old` to `new` (None:
-        undecided), without asking the database; the pace is kept as it was."""
+        undecided; a new decision taking `seconds`), without asking the database: the counts
+        move, and a new decision joins the pace window as the database would count it."""
         counts = {"accept": self.accepted, "reject": self.rejected, "skip": self.skipped}
         if old in counts:
             counts[old] -= 1
         if new in counts:
             counts[new] += 1
+        recent = self.recent
+        if new is not None:
+            recent = ((seconds, decisions_clock()), *recent[:PACE_WINDOW - 1])
+        median, last_hour = _pace(recent)
         return replace(self, accepted=counts["accept"], rejected=counts["reject"],
                        skipped=counts["skip"], decided=sum(counts.values()),
-                       last_hour=self.last_hour + (new is not None))
+                       median_seconds=median, last_hour=last_hour, recent=recent)
 
 
 @functools.cache
@@ -331,28 +357,20 @@ def progress(engine: Engine, annotator_id: int) -> Progress:
     with reading(engine) as s:
         total = s.scalar(total_q, params) or 0
         counts = {v.value: n for v, n in s.execute(counts_q, params)}
-        recent = s.execute(recent_q, params).all()
+        recent = tuple((r.seconds, _epoch(r.created_at) if r.created_at else 0.0)
+                       for r in s.execute(recent_q, params))
     median, last_hour = _pace(recent)
     acc, rej, skp = counts.get("accept", 0), counts.get("reject", 0), counts.get("skip", 0)
     return Progress(total=total, decided=acc + rej + skp, accepted=acc, rejected=rej, skipped=skp,
-                    median_seconds=median, last_hour=last_hour)
+                    median_seconds=median, last_hour=last_hour, recent=recent)
 
 
 def _pace(recent) -> tuple[float | None, int]:
-    secs = [r.seconds for r in recent if r.seconds is not None and r.seconds > 0]
+    """(median seconds, how many in the last hour) of (seconds, epoch) pairs."""
+    secs = [sec for sec, _at in recent if sec is not None and sec > 0]
     hour_ago = decisions_clock() - 3600
-    last_hour = sum(1 for r in recent if r.created_at and _epoch(r.created_at) >= hour_ago)
+    last_hour = sum(1 for _sec, at in recent if at >= hour_ago)
     return (statistics.median(secs) if len(secs) >= PACE_MIN else None), last_hour
-
-
-def with_pace(engine: Engine, annotator_id: int, prog: Progress) -> Progress:
-    """`prog` with the pace re-read (one small query over the newest PACE_WINDOW rows), so the
-    pace follows every decision while the counts are kept up in memory (`Progress.after`)."""
-    _total, _counts, recent_q = _progress_stmts()
-    with reading(engine) as s:
-        rows = s.execute(recent_q, dict(annotator_id=annotator_id)).all()
-    median, last_hour = _pace(rows)
-    return replace(prog, median_seconds=median, last_hour=last_hour)
 
 
 def decisions_clock() -> float:

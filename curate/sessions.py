@@ -11,10 +11,10 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from db.engine import reading, writing
+from db.engine import connected, reading, writing
 from db.models import Annotator, LoginSession
 
 SESSION_HOURS = 12  # a session expires this long after login (a working day)
@@ -40,17 +40,30 @@ def open_session(engine: Engine, annotator_id: int, client: str | None = None,
     return token
 
 
+def _standing(what):
+    return (select(what).join(LoginSession, LoginSession.annotator_id == Annotator.id)
+            .where(LoginSession.token_hash == bindparam("digest"), LoginSession.ended_at.is_(None),
+                   LoginSession.expires_at > bindparam("now"), Annotator.active.is_(True)))
+
+
 def session_user(engine: Engine, token: str | None) -> Annotator | None:
     """The active user whose open, unexpired session this token is; None otherwise."""
     if not token:
         return None
     with reading(engine) as s:
-        return s.scalar(select(Annotator)
-                        .join(LoginSession, LoginSession.annotator_id == Annotator.id)
-                        .where(LoginSession.token_hash == _digest(token),
-                               LoginSession.ended_at.is_(None),
-                               LoginSession.expires_at > _now(),
-                               Annotator.active.is_(True)))
+        return s.scalar(_standing(Annotator), dict(digest=_digest(token), now=_now()))
+
+
+def session_user_id(engine: Engine, token: str | None) -> int | None:
+    """`session_user`'s id alone, read without the ORM: checked on every page run and every
+    Label key press."""
+    if not token:
+        return None
+    with connected(engine) as c:
+        return c.scalar(_SESSION_USER_ID, dict(digest=_digest(token), now=_now()))
+
+
+_SESSION_USER_ID = _standing(Annotator.id)
 
 
 def end_session(engine: Engine, token: str | None) -> None:

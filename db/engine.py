@@ -25,7 +25,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -129,6 +129,23 @@ def writing(engine: Engine) -> Iterator[Session]:
     with Session(bind, expire_on_commit=False) as session:
         with session.begin():
             yield session
+
+
+@contextlib.contextmanager
+def connected(engine: Engine) -> Iterator[Connection]:
+    """A Core connection for reads; commits nothing. For the hot paths (a Label key press),
+    where the ORM's per-statement work costs more than the query."""
+    with engine.connect() as conn:
+        yield conn
+
+
+@contextlib.contextmanager
+def writing_connection(engine: Engine) -> Iterator[Connection]:
+    """`writing()` as a Core connection: one transaction (BEGIN IMMEDIATE on SQLite),
+    committed on success and rolled back on error."""
+    bind = engine.execution_options(**{_IMMEDIATE: True}) if is_sqlite(engine) else engine
+    with bind.begin() as conn:
+        yield conn
 
 
 # --- busy database ------------------------------------------------------------------------------

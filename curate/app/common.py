@@ -33,7 +33,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from curate.app.session_cookie import user_from_cookie
-from curate.sessions import end_session, session_user
+from curate.sessions import end_session, session_user_id
 from curate.workspace import Workspace, explain
 from db.engine import is_busy, retry_busy
 
@@ -115,7 +115,7 @@ def current_user() -> User | None:
     user = st.session_state.get(USER_KEY)
     if user is None:
         return _from_cookie()
-    if db_call(session_user, engine(), user.token) is None:
+    if db_call(session_user_id, engine(), user.token) != user.id:
         _clear()
         st.session_state[ENDED_KEY] = True
         return None

@@ -57,7 +57,7 @@ def serve(workspace: Path, database_url: str | None = None) -> Iterator[str]:
         [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"),
          "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-         "--client.showErrorDetails", "none"],  # as `curate serve` starts it
+         "--client.showErrorDetails", "none", "--runner.postScriptGC", "false"],  # as `curate serve`
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     SERVERS[url] = proc

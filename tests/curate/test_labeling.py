@@ -83,25 +83,31 @@ def test_progress_counts_standing_verdicts_and_pace(engine, users):
     assert p.per_hour == 720.0
     assert p.seconds_left == 6 * 5.0
     assert p.last_hour == 5
-    assert labeling.with_pace(engine, ana, p) == p
 
 
 def test_progress_after_matches_a_fresh_read(engine, users):
     ana = users["ana"]
     q = labeling.items(engine, ana, 0, 10)
     p = labeling.progress(engine, ana)
-    labeling.decide(engine, ana, q[0], "accept")
-    p = p.after(None, "accept")
+    for k, sec in enumerate((3.0, 1.0, 9.0, 4.0)):
+        labeling.decide(engine, ana, q[2 + k], "accept", seconds=sec)
+        p = p.after(None, "accept", sec)
+    assert p.median_seconds is None  # 4 timed decisions: no pace yet
+    labeling.decide(engine, ana, q[0], "accept", seconds=2.0)
+    p = p.after(None, "accept", 2.0)
+    assert p.median_seconds == 3.0  # the pace follows each decision without a read
     labeling.decide(engine, ana, q[1], "skip")
     p = p.after(None, "skip")
-    labeling.decide(engine, ana, q[0], "reject", rule="too_young")  # re-decided
-    p = p.after("accept", "reject")
+    labeling.decide(engine, ana, q[0], "reject", rule="too_young", seconds=7.0)  # re-decided
+    p = p.after("accept", "reject", 7.0)
     undone = labeling.undo_last(engine, ana)
     p = p.after(undone.verdict, None)
     fresh = labeling.progress(engine, ana)
     assert (p.decided, p.accepted, p.rejected, p.skipped) == (
-        fresh.decided, fresh.accepted, fresh.rejected, fresh.skipped) == (1, 0, 0, 1)
-    assert p.last_hour == 3 == fresh.last_hour  # undos are not decisions
+        fresh.decided, fresh.accepted, fresh.rejected, fresh.skipped) == (5, 4, 0, 1)
+    assert p.last_hour == 7 == fresh.last_hour  # undos are not decisions
+    assert p.median_seconds == fresh.median_seconds == 3.5  # 3 1 9 4 2 7
+    assert [sec for sec, _ in p.recent] == [sec for sec, _ in fresh.recent]
 
 
 def test_undo_looks_back_past_many_undos(engine, users, monkeypatch):

@@ -14,7 +14,7 @@ from curate import labeling, users
 from curate.cli import main
 from curate.decisions import DecisionError, record_decision
 from curate.demo import DemoError, build_demo
-from curate.sessions import end_session, open_session, session_user
+from curate.sessions import end_session, open_session, session_user, session_user_id
 from curate.workspace import Workspace
 from db import engine as db_engine
 from db.engine import WriteTurnTimeout, make_engine, retry_busy
@@ -92,6 +92,7 @@ def test_password_change_and_deactivation_end_sessions_and_decisions(engine, tea
     ana, luis = team["ana"], team["luis"]
     t1, t2 = open_session(engine, ana), open_session(engine, ana)
     assert session_user(engine, t1).name == "ana"
+    assert session_user_id(engine, t1) == session_user(engine, t1).id
     assert users.set_password(engine, "ana", "a much longer one") == 2
     assert session_user(engine, t1) is None and session_user(engine, t2) is None
     assert users.log_in(engine, "ana", "ana").user is None
@@ -100,7 +101,7 @@ def test_password_change_and_deactivation_end_sessions_and_decisions(engine, tea
     t3 = open_session(engine, luis)
     item = labeling.items(engine, luis, 0)[0]
     assert users.set_active(engine, "luis", False) == 1
-    assert session_user(engine, t3) is None
+    assert session_user(engine, t3) is None and session_user_id(engine, t3) is None
     with pytest.raises(DecisionError, match="deactivated"):
         record_decision(engine, luis, item.image_id, "accept")
     assert users.log_in(engine, "luis", "luis").user is None  # and no hint why

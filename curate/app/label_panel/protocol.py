@@ -80,16 +80,16 @@ def apply_outbox(engine: Engine, user_id: int, mem: Memory, outbox: list,
         mem.outcomes[cid] = {"ok": True, "dup": got.duplicate}
         if not got.duplicate and apply_one is _apply_one:  # the Label counts and skipped list
             new = None if m.get("kind") == "undo" else m.get("verdict")
-            _progressed(mem, got.before, new)
+            _progressed(mem, got.before, new, as_pressed(m).seconds)
         while len(mem.outcomes) > OUTCOMES_KEPT:
             mem.outcomes.popitem(last=False)
     return None
 
 
-def _progressed(mem: Memory, old: str | None, new: str | None) -> None:
+def _progressed(mem: Memory, old: str | None, new: str | None, seconds: float | None) -> None:
     mem.since_read += 1
     if mem.progress is not None and mem.since_read % labeling.PROGRESS_REFRESH:
-        mem.progress = mem.progress.after(old, new)
+        mem.progress = mem.progress.after(old, new, seconds)
     else:
         mem.progress = None
     if "skip" in (old, new):
@@ -148,18 +148,18 @@ def _read(engine: Engine, user_id: int, mem: Memory, msg: dict) -> dict:
     if mem.progress is None:
         mem.progress = labeling.progress(engine, user_id)
         mem.since_read = 0
-    elif msg.get("outbox"):
-        mem.progress = labeling.with_pace(engine, user_id, mem.progress)
-    ahead = labeling.undecided_after(engine, user_id, cursor, AHEAD + labeling.PREFETCH)
+    near, ahead, complete = labeling.around(engine, user_id, cursor, AHEAD + labeling.PREFETCH)
     first = None
     if len(ahead) < AHEAD:  # near the end: the browser may need to wrap to the first one left
         first = labeling.first_undecided(engine, user_id)
     want = {cursor - 1, cursor, cursor + 1, *ahead[:AHEAD]} | ({first} if first is not None else set())
+    if first is not None and first not in near:  # the wrap-around target, far behind
+        near.update((i.position, i) for i in labeling.items_at(engine, user_id, [first]))
+    got = [near[p] for p in sorted(want & near.keys())]
     have = {h for h in msg.get("have") or () if isinstance(h, int)}
-    got = labeling.items_at(engine, user_id, want)
-    display.prefetch(i.path for i in labeling.items_at(engine, user_id, ahead[AHEAD:]))
+    display.prefetch(near[p].path for p in ahead[AHEAD:] if p in near)
     data = dict(items=[_item(i, i.image_id not in have) for i in got],
-                undecided=ahead[:AHEAD], undecided_complete=len(ahead) < AHEAD + labeling.PREFETCH,
+                undecided=ahead[:AHEAD], undecided_complete=complete,
                 first_undecided=first, progress=progress_text(mem.progress), start=mem.start)
     zoom = msg.get("zoom")
     if isinstance(zoom, int) and f"full:{zoom}" not in (msg.get("have") or ()):

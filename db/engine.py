@@ -21,6 +21,7 @@ import functools
 import logging
 import os
 import sqlite3
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -187,38 +188,63 @@ def write_turn(engine: Engine):
 
     SQLite's busy handler polls with sleeps growing to 100 ms, so under many writers a waiting
     decision can sleep long after the lock is free; a blocking flock queues the writers and
-    wakes the next one at once. Other databases need nothing (no-op).
+    the kernel wakes them the moment the turn is free. Other databases need nothing (no-op).
     """
     path = _lock_path(engine.url.render_as_string(hide_password=False))
     if path is None:
         yield
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _take_turn(path)
     try:
-        _wait_for_lock(fd, path)
         yield
     finally:
         os.close(fd)  # releases the lock
 
 
-def _wait_for_lock(fd: int, path: str) -> None:
-    """flock(fd) within WRITE_TURN_TIMEOUT_S, else WriteTurnTimeout.
+def _take_turn(path: str) -> int:
+    """An open descriptor of `path` holding its flock, within WRITE_TURN_TIMEOUT_S; else
+    WriteTurnTimeout.
 
-    Polled rather than blocking so that a stalled writer (stopped, or stuck on a dead disk)
-    cannot hold everyone forever; the poll starts at 1 ms and stays short (≤ 5 ms), so a turn
-    that frees up is taken almost at once, unlike SQLite's busy handler (sleeps up to 100 ms).
+    A free turn is taken at once. Otherwise a helper thread waits in a blocking flock, so the
+    kernel hands the turn over the moment it is released (polling with sleeps let a writer lose
+    its turn again and again under ten writers), while this thread gives up after the timeout:
+    a stalled writer (stopped, or stuck on a dead disk) cannot hold everyone forever. A helper
+    whose caller gave up releases the turn as soon as it gets it; it is a daemon thread.
     """
-    deadline = time.monotonic() + WRITE_TURN_TIMEOUT_S
-    pause = 0.001
-    while True:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except BlockingIOError:
+        pass
+    except BaseException:
+        os.close(fd)
+        raise
+    got = threading.Event()
+    state = {"given_up": False, "error": None}
+    guard = threading.Lock()
+
+    def wait() -> None:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise WriteTurnTimeout(path) from None
-            time.sleep(pause)
-            pause = min(pause * 2, 0.005)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as e:
+            state["error"] = e
+        with guard:
+            if state["given_up"]:
+                os.close(fd)  # the caller left: hand the turn on at once
+                return
+            got.set()
+
+    threading.Thread(target=wait, name="rostro-write-turn", daemon=True).start()
+    got.wait(WRITE_TURN_TIMEOUT_S)
+    with guard:
+        if not got.is_set():
+            state["given_up"] = True
+            raise WriteTurnTimeout(path)
+    if state["error"] is not None:
+        os.close(fd)
+        raise state["error"]
+    return fd
 
 
 class WriteTurnTimeout(OperationalError):

@@ -96,6 +96,18 @@ class Panel {
       skipped_open: this.skippedOpen, seed: !this.seeded, nonce: this.nonce };
   }
 
+  sendAfterPaint() {
+    // A decision paints the next image first and talks to the server after that frame: the
+    // message (Streamlit's state update, the socket) must not delay the paint. The outbox is
+    // stored at once, so a reload in between still resends the press.
+    this.persist();
+    requestAnimationFrame(() => {
+      const ch = new MessageChannel();
+      ch.port1.onmessage = () => this.send();
+      ch.port2.postMessage(0);
+    });
+  }
+
   send() {
     this.lastSent = now();
     this.persist();
@@ -297,7 +309,7 @@ class Panel {
     this.enqueue(m, it.name);
     this.hint("");
     this.go(this.nextAfter(it.position), false);
-    this.send();
+    this.sendAfterPaint();
   }
 
   enqueue(m, name) {
@@ -329,7 +341,7 @@ class Panel {
     this.local.set(m.image_id, { cid: m.cid, verdict: null, rule: null, tags: [], note: null });
     this.hint("");
     this.go(target.position, false);
-    this.send();
+    this.sendAfterPaint();
   }
 
   nextAfter(p) {

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+import json
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session
 from curate import verdict_sql as vs
 from curate.rules import RULES, TAGS
 from db.engine import reading
-from db.models import Annotator, Assignment, Decision, Role, Verdict
+from db.models import Annotator, Assignment, Decision, Role, StandingDecision, Verdict
 
 TARGET_ACCEPTED = 2_500  # old_celebA's size in the seed write-up
 CATEGORIES = ("accept", "reject")
@@ -122,25 +124,38 @@ def _progress(s: Session, out: Dashboard, people: list[tuple[int, str]]) -> None
     """Per annotator: queue and standing verdicts; rules failed and tags used."""
     queues = dict(s.execute(select(Assignment.annotator_id, func.count())
                             .group_by(Assignment.annotator_id)).all())
-    st = vs.standing()
-    tag_sums = [func.sum(case((vs.tags_hold(st.c.tags, t.key), 1), else_=0)) for t in TAGS]
+    # One pass over the standing index, grouped by its own columns (no sort): a few hundred
+    # rows, one per (annotator, verdict, rule, tag list).
+    sd = StandingDecision
     by_person: dict[int, Counter] = defaultdict(Counter)
     rules = Counter({r.key: 0 for r in RULES})
     tags = Counter({t.key: 0 for t in TAGS})
-    for aid, verdict, rule, n, *used in s.execute(
-            select(st.c.annotator_id, st.c.verdict, st.c.rule, func.count(), *tag_sums)
-            .group_by(st.c.annotator_id, st.c.verdict, st.c.rule)):
-        by_person[aid][Verdict(verdict).value] += n
-        if verdict == Verdict.reject and rule:
+    for aid, verdict, rule, tag_list, n in s.execute(
+            select(sd.annotator_id, sd.verdict, sd.rule, sd.tags, func.count())
+            .where(sd.verdict != Verdict.undo)
+            .group_by(sd.annotator_id, sd.verdict, sd.rule, sd.tags)):
+        by_person[aid][verdict.value] += n
+        if verdict is Verdict.reject and rule:
             rules[rule] += n
-        for t, u in zip(TAGS, used):
-            tags[t.key] += u or 0
+        for key in _tag_keys(tag_list):
+            if key in tags:
+                tags[key] += n
     for pid, name in people:
         c = by_person[pid]
         out.annotators.append(AnnotatorStats(
             name=name, queue=queues.get(pid, 0), decided=c["accept"] + c["reject"] + c["skip"],
             accepted=c["accept"], rejected=c["reject"], skipped=c["skip"], median_seconds=None))
     out.rules, out.tags = dict(rules), dict(tags)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tag_keys(tag_list: str | None) -> frozenset[str]:
+    """The keys of a stored JSON tag list (its text), once each."""
+    try:
+        got = json.loads(tag_list or "[]")
+    except ValueError:
+        return frozenset()
+    return frozenset(k for k in got if isinstance(k, str)) if isinstance(got, list) else frozenset()
 
 
 def _medians(s: Session) -> dict[int, float]:

@@ -31,7 +31,7 @@ from sqlalchemy.orm import aliased
 
 from curate import decisions, display
 from db.engine import connected, reading, write_turn
-from db.models import Assignment, Decision, Image, Source, Verdict
+from db.models import Assignment, Decision, Image, Source, StandingDecision, Verdict
 
 PREFETCH = 4  # images prepared ahead of the cursor
 PACE_WINDOW = 200  # recent decisions whose median time sets the pace
@@ -339,10 +339,8 @@ class Progress:
 @functools.cache
 def _progress_stmts():
     me = bindparam("annotator_id")
-    newest = (select(func.max(Decision.id).label("id")).where(Decision.annotator_id == me)
-              .group_by(Decision.image_id).subquery())
-    counts = (select(Decision.verdict, func.count())
-              .join(newest, newest.c.id == Decision.id).group_by(Decision.verdict))
+    counts = (select(StandingDecision.verdict, func.count())
+              .where(StandingDecision.annotator_id == me).group_by(StandingDecision.verdict))
     recent = (select(Decision.seconds, Decision.created_at)
               .where(Decision.annotator_id == me, Decision.verdict != Verdict.undo)
               .order_by(Decision.id.desc()).limit(PACE_WINDOW))

@@ -6,7 +6,8 @@ verdict filters) are computed by the database instead of a Python loop over 200,
 tests/curate/test_verdict_sql.py checks both against each other on random databases, on
 SQLite and PostgreSQL.
 
-Per image, from three grouped subqueries:
+Standing decisions come from the `standing_decisions` table (kept by a trigger on every insert
+into `decisions`, migration 0007). Per image, from three grouped subqueries:
 - `held`: how many queues hold it (assignments);
 - `mine`: its standing decisions (newest per annotator, undos left out): how many, how many
   accept, how many reject, and how many come from someone whose queue does not hold it
@@ -23,7 +24,7 @@ from sqlalchemy import (Select, String, Subquery, and_, case, cast, exists, fals
                         or_, select, text, union, union_all)
 from sqlalchemy.orm import aliased
 
-from db.models import Adjudication, Assignment, Decision, Image, Verdict
+from db.models import Adjudication, Assignment, Image, StandingDecision, Verdict
 
 ACCEPT, REJECT = Verdict.accept.value, Verdict.reject.value
 OPINIONS = (ACCEPT, REJECT)
@@ -59,18 +60,13 @@ def tags_hold(column, tag: str):
 
 def standing(image_ids: Select | None = None) -> Subquery:
     """The newest decision per (annotator, image), undos left out: image_id, annotator_id,
-    verdict, rule, tags; of the images `image_ids` selects (default: all)."""
-    # "No newer row for this (image, annotator)": with the index on (image_id, annotator_id,
-    # id, verdict) SQLite reads it in image order from the index alone, no sort, no table.
-    newer = aliased(Decision)
-    q = (select(Decision.image_id, Decision.annotator_id, Decision.verdict, Decision.rule,
-                Decision.tags)
-         .where(Decision.verdict != Verdict.undo,
-                ~exists().where(newer.image_id == Decision.image_id,
-                                newer.annotator_id == Decision.annotator_id,
-                                newer.id > Decision.id)))
+    verdict, rule, tags; of the images `image_ids` selects (default: all). Read from the
+    `standing_decisions` table, which a trigger keeps (db.models.StandingDecision)."""
+    sd = StandingDecision
+    q = (select(sd.image_id, sd.annotator_id, sd.verdict, sd.rule, sd.tags)
+         .where(sd.verdict != Verdict.undo))
     if image_ids is not None:
-        q = q.where(Decision.image_id.in_(image_ids))
+        q = q.where(sd.image_id.in_(image_ids))
     return q.subquery("standing")
 
 
@@ -148,10 +144,8 @@ def _decided(w: Wanted):
 
 def _has_standing(image_id):
     """SQL: has the image (a correlated column) a standing decision by anyone?"""
-    d, newer = aliased(Decision), aliased(Decision)
-    return exists().where(d.image_id == image_id, d.verdict != Verdict.undo,
-                          ~exists().where(newer.image_id == d.image_id,
-                                          newer.annotator_id == d.annotator_id, newer.id > d.id))
+    return exists().where(StandingDecision.image_id == image_id,
+                          StandingDecision.verdict != Verdict.undo)
 
 
 def verdict_counts() -> Select:

@@ -150,6 +150,31 @@ class Decision(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, server_default=func.now())
 
 
+class StandingDecision(Base):
+    """The newest decision of each (image, annotator) — an `undo` included, meaning none stands.
+
+    Kept by the database itself: a trigger on every insert into `decisions` (migration 0007),
+    so each writer (the app, the CLI, a bulk insert) keeps it right; decisions are never
+    updated or deleted. Whole-database figures (Dashboard, Datasets verdict filters, a Label
+    queue's counts) read it instead of finding the newest row of every pair among all rows.
+    """
+
+    __tablename__ = "standing_decisions"
+    # On SQLite a WITHOUT ROWID table: stored in (image_id, annotator_id) order, so a pass over
+    # it by image reads no second b-tree.
+    # The index answers "per annotator: standing verdicts, rules and tag lists" in one pass
+    # over it, without a sort (the Dashboard's progress, rules and tags).
+    __table_args__ = (Index("ix_standing_annotator_verdict_rule_tags", "annotator_id", "verdict",
+                            "rule", "tags"),
+                      {"sqlite_with_rowid": False})
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id"), primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id"), primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    verdict: Mapped[Verdict] = mapped_column(Enum(Verdict, native_enum=False, length=16))
+    rule: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    tags: Mapped[str] = mapped_column(Text)  # the decision's JSON list as text (indexable)
+
+
 class Adjudication(Base):
     """An admin's verdict settling a disagreement. Append-only; the newest row per image counts."""
 

@@ -218,9 +218,13 @@ def _matching_ids(engine: Engine, idx: _Index, f: Filters) -> np.ndarray:
             found = []
         else:
             verdict_sql.without_jit(s)
-            # Core rows, not ORM ones: 100,000 ids come back a good deal faster.
-            found = s.connection().execute(verdict_sql.matching_ids(verdict_sql.Wanted(
-                f.verdict, annotator, f.rule, f.tag, source))).scalars().all()
+            # The DBAPI cursor's own tuples, not Row objects: 100,000 ids come back faster.
+            result = s.connection().execute(verdict_sql.matching_ids(verdict_sql.Wanted(
+                f.verdict, annotator, f.rule, f.tag, source)))
+            try:
+                found = [r[0] for r in result.cursor.fetchall()]
+            finally:
+                result.close()
     out = np.fromiter(found, np.int64, len(found))
     with _index_lock:
         idx.matches[f] = out

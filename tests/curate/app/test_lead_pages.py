@@ -132,10 +132,15 @@ def _charts(at) -> dict[str, tuple[dict, list[str]]]:
     out = {}
     for chart in at.get("vega_lite_chart"):
         spec = json.loads(chart.proto.spec)
-        columns = [c for d in chart.proto.datasets
-                   for c in pa.ipc.open_stream(d.data.data).read_all().column_names]
+        columns = [c for table in _tables(chart) for c in table.column_names]
         out[spec["title"]] = (spec, columns)
     return out
+
+
+def _tables(chart) -> list:
+    """The chart's data as Arrow tables: its main data and any named datasets."""
+    blobs = [chart.proto.data.data] if chart.proto.data.data else []
+    return [pa.ipc.open_stream(b).read_all() for b in blobs + [d.data.data for d in chart.proto.datasets]]
 
 
 def _encodings(spec: dict) -> list[dict]:
@@ -164,7 +169,7 @@ def test_every_dashboard_chart_is_titled_and_renderable(engine, db_url, tmp_path
     assert progress["color"]["scale"]["domain"] == order and progress["color"]["sort"] == order
     assert progress["order"]["field"] == "rank"  # stacked by rank: accepted first, left last
     chart = next(c for c in at.get("vega_lite_chart") if "Queue progress" in c.proto.spec)
-    rows = pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all().to_pylist()
+    rows = _tables(chart)[0].to_pylist()
     assert {r["status"]: r["rank"] for r in rows} == {s: i for i, s in enumerate(order)}
     assert any(c.value.startswith("Figures as of ") and "Refresh" in c.value for c in at.caption)
 

@@ -60,10 +60,12 @@ def tags_hold(column, tag: str):
 
 def standing(image_ids: Select | None = None) -> Subquery:
     """The newest decision per (annotator, image), undos left out: image_id, annotator_id,
-    verdict, rule, tags; of the images `image_ids` selects (default: all). Read from the
-    `standing_decisions` table, which a trigger keeps (db.models.StandingDecision)."""
+    verdict, rule, tags, in_queue (the decider holds the image), holders (queues holding it);
+    of the images `image_ids` selects (default: all). Read from the `standing_decisions`
+    table, which triggers keep (db.models.StandingDecision)."""
     sd = StandingDecision
-    q = (select(sd.image_id, sd.annotator_id, sd.verdict, sd.rule, sd.tags)
+    q = (select(sd.image_id, sd.annotator_id, sd.verdict, sd.rule, sd.tags, sd.in_queue,
+                sd.holders)
          .where(sd.verdict != Verdict.undo))
     if image_ids is not None:
         q = q.where(sd.image_id.in_(image_ids))
@@ -79,13 +81,12 @@ def _mine(w: Wanted) -> Subquery:
     the columns w's annotator, rule and tag filters need."""
     s = standing()
     opinion = s.c.verdict.in_(OPINIONS)
-    outside = ~exists().where(Assignment.image_id == s.c.image_id,
-                              Assignment.annotator_id == s.c.annotator_id)
-    # Holders are counted per image with the image index: cheaper than grouping every queue.
-    held = (select(func.count()).select_from(Assignment)
-            .where(Assignment.image_id == s.c.image_id).scalar_subquery())
+    # Holders and deciders outside the queue come with each standing row (kept by triggers):
+    # no lookup into the queues per image.
+    outside = s.c.in_queue == false()
     cols = [s.c.image_id, _flag(s.c.verdict == ACCEPT).label("acc"),
-            _flag(s.c.verdict == REJECT).label("rej"), (held + _flag(outside)).label("people")]
+            _flag(s.c.verdict == REJECT).label("rej"),
+            (func.max(s.c.holders) + _flag(outside)).label("people")]
     if w.annotator_id is not None:
         cols.append(_flag(s.c.annotator_id == w.annotator_id).label("by_them"))
     if w.rule:  # the verdict's rule is the first (lowest id) annotator's: is theirs this one?

@@ -11,6 +11,7 @@ import enum
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Enum,
     Float,
@@ -151,18 +152,19 @@ class Decision(Base):
 
 
 class StandingDecision(Base):
-    """The newest decision of each (image, annotator) — an `undo` included, meaning none stands.
+    """The newest decision of each (image, annotator) — an `undo` included, meaning none
+    stands — with whether the decider's queue holds the image and how many queues hold it.
 
-    Kept by the database itself: a trigger on every insert into `decisions` (migration 0007),
-    so each writer (the app, the CLI, a bulk insert) keeps it right; decisions are never
-    updated or deleted. Whole-database figures (Dashboard, Datasets verdict filters, a Label
-    queue's counts) read it instead of finding the newest row of every pair among all rows.
+    Kept by the database itself: triggers on every insert into `decisions` and every insert or
+    delete of an assignment (migration 0007), so each writer (the app, the CLI, a bulk insert)
+    keeps it right; decisions are never updated or deleted. Whole-database figures (Dashboard,
+    Datasets verdict filters, a Label queue's counts) read it instead of finding the newest
+    row of every pair among all rows and looking each image up in the queues.
     """
 
     __tablename__ = "standing_decisions"
     # On SQLite a WITHOUT ROWID table: stored in (image_id, annotator_id) order, so a pass over
-    # it by image reads no second b-tree.
-    # The index answers "per annotator: standing verdicts, rules and tag lists" in one pass
+    # it by image reads no second b-tree. The index answers "per annotator: standing verdicts, rules and tag lists" in one pass
     # over it, without a sort (the Dashboard's progress, rules and tags).
     __table_args__ = (Index("ix_standing_annotator_verdict_rule_tags", "annotator_id", "verdict",
                             "rule", "tags"),
@@ -173,6 +175,8 @@ class StandingDecision(Base):
     verdict: Mapped[Verdict] = mapped_column(Enum(Verdict, native_enum=False, length=16))
     rule: Mapped[str | None] = mapped_column(String(32), nullable=True)
     tags: Mapped[str] = mapped_column(Text)  # the decision's JSON list as text (indexable)
+    in_queue: Mapped[bool] = mapped_column(Boolean)  # the decider's queue holds the image
+    holders: Mapped[int] = mapped_column(Integer)  # how many queues hold the image
 
 
 class Adjudication(Base):

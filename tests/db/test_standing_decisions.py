@@ -49,6 +49,20 @@ def _table(engine) -> dict:
                 for r in s.scalars(select(StandingDecision))}
 
 
+def _queues_as_kept(engine) -> dict:
+    with reading(engine) as s:
+        return {(r.image_id, r.annotator_id): (r.in_queue, r.holders)
+                for r in s.scalars(select(StandingDecision))}
+
+
+def _queues_by_hand(engine) -> dict:
+    with reading(engine) as s:
+        held = {tuple(r) for r in s.execute(select(Assignment.image_id, Assignment.annotator_id))}
+        pairs = [tuple(r) for r in s.execute(
+            select(Decision.image_id, Decision.annotator_id).distinct())]
+        return {(i, a): ((i, a) in held, sum(1 for h, _ in held if h == i)) for i, a in pairs}
+
+
 def _random_rows(rng, people, images, n):
     for _ in range(n):
         v = rng.choice(VERDICTS)
@@ -83,6 +97,7 @@ def test_migration_0007_fills_the_table_from_existing_decisions(db_url):
     expected = _newest_by_hand(engine)
     assert migrate.upgrade(engine) == migrate.head_revision(engine)
     assert _table(engine) == expected
+    assert _queues_as_kept(engine) == _queues_by_hand(engine)
     with writing(engine) as s:  # and keeps it from then on
         s.add(Decision(annotator_id=people[1], image_id=images[0], verdict=Verdict.skip, tags=[]))
     assert _table(engine) == _newest_by_hand(engine)
@@ -93,3 +108,30 @@ def test_migration_0007_fills_the_table_from_existing_decisions(db_url):
     with writing(engine) as s:
         s.add(Decision(annotator_id=people[1], image_id=images[1], verdict=Verdict.skip, tags=[]))
     engine.dispose()
+
+
+def test_queue_membership_follows_assignments_added_and_removed(engine):
+    # A decision by someone whose queue does not (yet) hold the image, then the image
+    # assigned to them and to a third person, then an assignment removed: in_queue and
+    # holders follow every change, whichever comes first.
+    people, images = _people_and_images(engine, images=4)
+    with writing(engine) as s:
+        extra = Annotator(name="eva", role=Role.annotator, password_hash=hash_password("x"))
+        s.add(extra)
+        s.flush()
+        eva = extra.id
+        s.add(Decision(annotator_id=eva, image_id=images[0], verdict=Verdict.accept, tags=[]))
+        s.add(Decision(annotator_id=people[0], image_id=images[0], verdict=Verdict.reject,
+                       rule="too_young", tags=[]))
+    assert _queues_as_kept(engine) == _queues_by_hand(engine)
+    assert _queues_as_kept(engine)[(images[0], eva)] == (False, 3)
+    with writing(engine) as s:
+        s.add(Assignment(annotator_id=eva, image_id=images[0], position=0))
+    assert _queues_as_kept(engine)[(images[0], eva)] == (True, 4)
+    assert _queues_as_kept(engine) == _queues_by_hand(engine)
+    from sqlalchemy import delete
+    with writing(engine) as s:
+        s.execute(delete(Assignment).where(Assignment.annotator_id == people[0],
+                                           Assignment.image_id == images[0]))
+    assert _queues_as_kept(engine)[(images[0], people[0])] == (False, 3)
+    assert _queues_as_kept(engine) == _queues_by_hand(engine)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from curate.app.common import ENDED_KEY, ENDED_TEXT, calm_errors, current_user, log_out
+from curate.app.common import (ENDED_KEY, ENDED_TEXT, calm_errors, current_user,
+                               freeze_long_lived, log_out)
 from curate.app.session_cookie import keep
 
 ANNOTATOR, ADMIN = "annotator", "admin"
@@ -91,6 +92,7 @@ def main() -> None:
         nav = st.navigation(sections)
     with calm_errors():
         nav.run()
+    freeze_long_lived()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ A page module is a plain script: guard first, then call `curate.*` functions; no
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import secrets
 from dataclasses import dataclass
@@ -211,3 +212,19 @@ def calm_errors():
         yield
     except Exception as e:  # noqa: BLE001 — st.stop()/st.rerun() are BaseExceptions, untouched
         _failed(e)
+
+
+_frozen = False
+
+
+def freeze_long_lived() -> None:
+    """Once per server process, after its first page run: move every object alive then (the
+    modules of Streamlit, SQLAlchemy, pandas and the pages) out of the garbage collector's
+    reach (`gc.freeze`). The collections Python still runs while people label then walk only
+    what the pages create since, instead of holding the GIL ~100 ms each; Streamlit's full
+    collection after every run is off as well (`runner.postScriptGC = false`)."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()

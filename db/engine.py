@@ -236,7 +236,14 @@ def _take_turn(path: str) -> int:
             got.set()
 
     threading.Thread(target=wait, name="rostro-write-turn", daemon=True).start()
-    got.wait(WRITE_TURN_TIMEOUT_S)
+    try:
+        got.wait(WRITE_TURN_TIMEOUT_S)
+    except BaseException:  # interrupted while waiting: the turn must not stay taken
+        with guard:
+            state["given_up"] = True
+            if got.is_set():
+                os.close(fd)
+        raise
     with guard:
         if not got.is_set():
             state["given_up"] = True

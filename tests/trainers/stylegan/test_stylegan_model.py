@@ -80,19 +80,36 @@ def test_swd_is_small_for_the_same_distribution():
     assert same < 0.75 * diff
 
 
-def test_fused_resampling_equals_the_two_step_form():
+def test_fused_resampling_equals_the_two_step_form(monkeypatch):
     import torch.nn.functional as F
 
+    from trainers.stylegan import model
     from trainers.stylegan.model import FusedDownsample, FusedUpsample
 
     torch.manual_seed(0)
     x = torch.randn(2, 5, 8, 8, dtype=torch.float64)
-    up = FusedUpsample(5, 6).double()
-    ref = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), up.weight * up.scale, up.bias, padding=1)
-    assert torch.allclose(up(x), ref, atol=1e-10)
-    down = FusedDownsample(5, 6).double()
-    ref = F.avg_pool2d(F.conv2d(x, down.weight * down.scale, down.bias, padding=1), 2)
-    assert torch.allclose(down(x), ref, atol=1e-10)
+    up, down = FusedUpsample(5, 6).double(), FusedDownsample(5, 6).double()
+    ref_up = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), up.weight * up.scale, up.bias, padding=1)
+    ref_down = F.avg_pool2d(F.conv2d(x, down.weight * down.scale, down.bias, padding=1), 2)
+    for fuse_from in (0, 10**9):  # the fused 4x4 form, then the two-step one (small maps)
+        monkeypatch.setattr(model, "FUSE_MIN_PIXELS", fuse_from)
+        assert torch.allclose(up(x), ref_up, atol=1e-10)
+        assert torch.allclose(down(x), ref_down, atol=1e-10)
+
+
+def test_a_kernel_covering_the_map_is_a_matrix_product():
+    import torch.nn.functional as F
+
+    from trainers.stylegan.model import EqualConv2d
+
+    torch.manual_seed(0)
+    conv = EqualConv2d(5, 6, 4).double()
+    conv.bias.data.normal_()
+    x = torch.randn(3, 5, 4, 4, dtype=torch.float64, requires_grad=True)
+    out = conv(x)
+    ref = F.conv2d(x, conv.weight * conv.scale, conv.bias)
+    assert out.shape == ref.shape == (3, 6, 1, 1) and torch.allclose(out, ref, atol=1e-12)
+    assert torch.autograd.gradcheck(conv, (x,)) and torch.autograd.gradgradcheck(conv, (x,))
 
 
 def test_adain_normalises_each_map_in_any_memory_format():

@@ -81,6 +81,7 @@ def test_swd_is_small_for_the_same_distribution():
 
 
 def test_fused_resampling_equals_the_two_step_form(monkeypatch):
+    """Each of the three forms (two steps, box, fused 4x4) gives the reference's function."""
     import torch.nn.functional as F
 
     from trainers.stylegan import model
@@ -88,13 +89,16 @@ def test_fused_resampling_equals_the_two_step_form(monkeypatch):
 
     torch.manual_seed(0)
     x = torch.randn(2, 5, 8, 8, dtype=torch.float64)
-    up, down = FusedUpsample(5, 6).double(), FusedDownsample(5, 6).double()
-    ref_up = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), up.weight * up.scale, up.bias, padding=1)
+    up, down = FusedUpsample(5, 6, gain=0.25).double(), FusedDownsample(5, 6).double()
+    up.bias.data.normal_()
+    down.bias.data.normal_()
+    ref_up = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), up.weight * up.scale / 4, up.bias, padding=1)
     ref_down = F.avg_pool2d(F.conv2d(x, down.weight * down.scale, down.bias, padding=1), 2)
-    for fuse_from in (0, 10**9):  # the fused 4x4 form, then the two-step one (small maps)
-        monkeypatch.setattr(model, "FUSE_MIN_PIXELS", fuse_from)
-        assert torch.allclose(up(x), ref_up, atol=1e-10)
-        assert torch.allclose(down(x), ref_down, atol=1e-10)
+    for two_step, fused_ratio in ((10**9, 10**9), (0, 10**9), (0, 0)):
+        monkeypatch.setattr(model, "UP_TWO_STEP_PIXELS", two_step)
+        monkeypatch.setattr(model, "FUSED_MAP_RATIO", fused_ratio)
+        assert torch.allclose(up(x), ref_up, rtol=0, atol=1e-6)
+        assert torch.allclose(down(x), ref_down, rtol=0, atol=1e-6)
 
 
 def test_a_kernel_covering_the_map_is_a_matrix_product():

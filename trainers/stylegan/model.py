@@ -102,6 +102,38 @@ def fused_kernel(w: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
         return (w.reshape(o * i, 9) @ matrix.to(w.dtype)).view(o, i, 4, 4)
 
 
+def _box_sum(x: torch.Tensor) -> torch.Tensor:
+    """Sums of 2x2 neighbours: (H+1, W+1) -> (H, W)."""
+    h = x[..., 1:] + x[..., :-1]
+    return torch.add(h[..., 1:, :], h[..., :-1, :])
+
+
+class _BoxPad(torch.autograd.Function):
+    """2x2 mean over the zero-padded map, (H, W) -> (H+1, W+1): ``avg_pool2d(x, 2, 1, 1)``.
+    Its adjoint is :class:`_BoxValid` and the reverse, so every derivative is one of the two.
+    As slices and adds they run 5-8x faster than a stride-1 average pool on NCHW maps (CPU)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return _box_sum(F.pad(x, [1, 1, 1, 1])).mul_(0.25)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return _BoxValid.apply(grad)
+
+
+class _BoxValid(torch.autograd.Function):
+    """2x2 mean without padding, (H+1, W+1) -> (H, W): ``avg_pool2d(x, 2, 1)``."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return _box_sum(x).mul_(0.25)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return _BoxPad.apply(grad)
+
+
 # Resampling convolutions: the same function in three forms, each fastest somewhere (measured
 # fwd + bwd on a 2-core CPU, batch 4, one thread: 8 px 26 / 31 / 54 ms for upsample+conv as
 # two steps / box / fused; 16 px 90 / 59 / 89; 32 px 447 / 176 / 222).
@@ -141,7 +173,7 @@ class FusedUpsample(EqualConv2d):
             # The transposed conv takes (in, out) kernels, flipped: it correlates the other way
             # round. Its (2H+1)-px output, box-summed (4x the average), is the 2H-px result.
             w = self.weight.transpose(0, 1).flip(2, 3)
-            out = F.avg_pool2d(F.conv_transpose2d(x, w, stride=2), 2, stride=1)
+            out = _BoxValid.apply(F.conv_transpose2d(x, w, stride=2))
             return torch.add(self.bias.to(out.dtype)[:, None, None], out, alpha=4 * self.scale * self.gain)
         # conv_transpose2d takes (in, out, 4, 4): transposing the 3x3 weight before the build
         # copies 9/16 of what transposing the 4x4 kernel would (forward and backward).
@@ -160,7 +192,7 @@ class FusedDownsample(EqualConv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x[0].numel() * x.shape[0] <= FUSED_MAP_RATIO * self.weight.numel():
-            return self.conv(F.avg_pool2d(x, 2, stride=1, padding=1), padding=0, stride=2)
+            return self.conv(_BoxPad.apply(x), padding=0, stride=2)
         return F.conv2d(x, fused_kernel(self.weight, self.fuse), self.bias, stride=2, padding=1)
 
 
@@ -216,6 +248,8 @@ class AdaIN(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         gamma, beta = self.style(w)[:, :, None, None].chunk(2, dim=1)
+        if x.is_contiguous():  # NCHW: instance_norm's kernels run 3x faster than var_mean's (CPU)
+            return torch.addcmul(beta, F.instance_norm(x), gamma)
         # Instance norm by hand: F.instance_norm would turn channels-last maps back to NCHW.
         # gamma / std is folded per (image, channel), so the map sees a subtract and one
         # multiply-add (x * scale + shift would cancel badly where the mean dwarfs the std).

@@ -191,7 +191,7 @@ class FusedDownsample(EqualConv2d):
         self.register_buffer("fuse", fuse_matrix(self.scale / 4), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x[0].numel() * x.shape[0] <= FUSED_MAP_RATIO * self.weight.numel():
+        if x.numel() <= FUSED_MAP_RATIO * self.weight.numel():
             return self.conv(_BoxPad.apply(x), padding=0, stride=2)
         return F.conv2d(x, fused_kernel(self.weight, self.fuse), self.bias, stride=2, padding=1)
 

@@ -157,3 +157,19 @@ def test_discriminator_scores_groups_side_by_side_as_if_alone():
     a, b = torch.randn(3, 3, 16, 16), torch.randn(3, 3, 16, 16)
     joint = D(torch.cat([a, b]), 2, 0.5, groups=2)
     assert torch.allclose(joint, torch.cat([D(a, 2, 0.5), D(b, 2, 0.5)]), atol=1e-5)
+
+
+def test_box_filters_are_average_pools_with_every_derivative():
+    """The 2x2 box filters of the resampling (slices and adds, each the other's adjoint) give
+    average pooling's values and first and second derivatives, as the penalties need them."""
+    import torch.nn.functional as F
+
+    from trainers.stylegan.model import _BoxPad, _BoxValid
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 5, 5, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(2, 3, 6, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.allclose(_BoxPad.apply(x), F.avg_pool2d(x, 2, stride=1, padding=1), atol=1e-12)
+    assert torch.allclose(_BoxValid.apply(y), F.avg_pool2d(y, 2, stride=1), atol=1e-12)
+    for f, t in ((_BoxPad.apply, x), (_BoxValid.apply, y)):
+        assert torch.autograd.gradcheck(f, (t,)) and torch.autograd.gradgradcheck(f, (t,))

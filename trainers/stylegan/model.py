@@ -5,8 +5,9 @@ The architecture follows the paper as implemented by rosinality/style-based-gan-
 input, AdaIN after every convolution, per-pixel noise, equalized learning rate, a [1 2 1]
 blur on every resampling, fused (transposed/strided) resampling from 128 px up, and a
 minibatch-stddev channel in the discriminator's last block. Resampling convolutions are
-computed as strided (transposed) 4x4 convolutions: the same functions as upsample+conv and
-conv+avg-pool, at 16/36 of the FLOPs. Block ``i`` works at
+computed as strided (transposed) 3x3 convolutions beside a 2x2 box filter, or as strided 4x4
+ones on large maps: the same functions as upsample+conv and conv+avg-pool, at 9/36 or 16/36
+of the FLOPs (see ``FusedUpsample``). Block ``i`` works at
 ``4 * 2**i`` px; ``step`` is the index of the current output block and ``alpha`` the
 fade-in weight of its newest block.
 
@@ -40,9 +41,9 @@ class EqualLinear(nn.Module):
         self.scale = math.sqrt(2 / in_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # addmm's alpha applies the scale to the (batch x out) product, not to the weight:
-        # no weight-sized multiply forward or backward.
-        return torch.addmm(self.bias.to(x.dtype), x, self.weight.t(), alpha=self.scale)
+        # The scale goes on the (batch x in) input, not on the weight: no weight-sized
+        # multiply forward or backward (addmm's alpha would still scale the weight's gradient).
+        return F.linear(x * self.scale, self.weight, self.bias.to(x.dtype))
 
 
 class EqualConv2d(nn.Module):
@@ -55,13 +56,23 @@ class EqualConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k = self.weight.shape[-1]
-        out_numel = x.shape[0] * self.weight.shape[0] * (x.shape[2] + 2 * self.padding - k + 1) * \
-            (x.shape[3] + 2 * self.padding - k + 1)
+        if self.padding == 0 and x.shape[2] == x.shape[3] == k and self.weight.is_contiguous():
+            # A kernel that covers the whole map (D's last 4x4 conv) is a matrix product:
+            # as one, its forward and backward run 4-6x faster than the convolution on a CPU.
+            out = F.linear(x.flatten(1) * self.scale, self.weight.flatten(1), self.bias.to(x.dtype))
+            return out[:, :, None, None]
+        return self.conv(x, self.padding)
+
+    def conv(self, x: torch.Tensor, padding: int, stride: int = 1) -> torch.Tensor:
+        """conv2d with the scaled weight and the bias."""
+        k = self.weight.shape[-1]
+        out_numel = x.shape[0] * self.weight.shape[0] * ((x.shape[2] + 2 * padding - k) // stride + 1) * \
+            ((x.shape[3] + 2 * padding - k) // stride + 1)
         if out_numel >= self.weight.numel():
-            return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+            return F.conv2d(x, self.weight * self.scale, self.bias, stride, padding)
         # Small maps (4-32 px, 512 channels): scaling the output is cheaper than the weight,
         # forward and backward; the same function up to rounding.
-        out = F.conv2d(x, self.weight, None, padding=self.padding)
+        out = F.conv2d(x, self.weight, None, stride, padding)
         return torch.add(self.bias.to(out.dtype)[:, None, None], out, alpha=self.scale)
 
 
@@ -85,18 +96,67 @@ def fuse_matrix(gain: float = 1.0, flip: bool = False) -> torch.Tensor:
 
 
 def fused_kernel(w: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
-    """(O, I, 3, 3) weight -> (O, I, 4, 4) through :func:`fuse_matrix`."""
+    """(A, B, 3, 3) weight -> (A, B, 4, 4) through :func:`fuse_matrix`, contiguous."""
     o, i = w.shape[:2]
     with torch.autocast(w.device.type, enabled=False):  # summed in the weight's precision
         return (w.reshape(o * i, 9) @ matrix.to(w.dtype)).view(o, i, 4, 4)
 
 
-class FusedUpsample(EqualConv2d):
-    """Nearest 2x upsampling + 3x3 conv as one stride-2 transposed 4x4 conv.
+def _box_sum(x: torch.Tensor) -> torch.Tensor:
+    """Sums of 2x2 neighbours: (H+1, W+1) -> (H, W)."""
+    h = x[..., 1:] + x[..., :-1]
+    return torch.add(h[..., 1:, :], h[..., :-1, :])
 
-    With ``gain=1`` this is exactly ``conv3x3(upsample_nearest(x))`` at 16/36 of its FLOPs
-    (the kernel is flipped because a transposed conv correlates the other way round); the
-    reference's own fused layer (>= 128 px) is the same with ``gain=1/4``.
+
+class _BoxPad(torch.autograd.Function):
+    """2x2 mean over the zero-padded map, (H, W) -> (H+1, W+1): ``avg_pool2d(x, 2, 1, 1)``.
+    Its adjoint is :class:`_BoxValid` and the reverse, so every derivative is one of the two.
+    As slices and adds they run 5-8x faster than a stride-1 average pool on NCHW maps (CPU)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return _box_sum(F.pad(x, [1, 1, 1, 1])).mul_(0.25)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return _BoxValid.apply(grad)
+
+
+class _BoxValid(torch.autograd.Function):
+    """2x2 mean without padding, (H+1, W+1) -> (H, W): ``avg_pool2d(x, 2, 1)``."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return _box_sum(x).mul_(0.25)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return _BoxPad.apply(grad)
+
+
+# Resampling convolutions: the same function in three forms, each fastest somewhere (measured
+# fwd + bwd on a 2-core CPU, batch 4, one thread: 8 px 26 / 31 / 54 ms for upsample+conv as
+# two steps / box / fused; 16 px 90 / 59 / 89; 32 px 447 / 176 / 222).
+# - two steps (upsample only): nearest upsample, then the 3x3 conv; below UP_TWO_STEP_PIXELS
+#   output pixels per call (images x height x width), where the other forms' extra ops cost
+#   more than the FLOPs they save;
+# - box: the 3x3 conv strided (transposed to upsample), with a 2x2 box filter beside it: 9/36
+#   of the two-step FLOPs. A nearest upsample is a zero-insertion followed by a 2x2 box, and a
+#   2x2 average pool is a 2x2 box followed by a 2-fold subsampling; the box commutes with the
+#   conv, so it moves to the side where the map is the conv's output (up) or input (down);
+# - fused: one strided (transposed) 4x4 conv whose kernel is the 3x3 one convolved with the
+#   box (16/36 of the FLOPs; the reference's own form from 128 px up), where the map has more
+#   than FUSED_MAP_RATIO times the weight's elements: there the box filter's pass over the map
+#   costs more than the 7/36 of FLOPs it saves (64 px, 256 channels).
+UP_TWO_STEP_PIXELS = 1024
+FUSED_MAP_RATIO = 2
+
+
+class FusedUpsample(EqualConv2d):
+    """Nearest 2x upsampling + 3x3 conv, computed in the form fastest for the map (above).
+
+    With ``gain=1`` this is exactly ``conv3x3(upsample_nearest(x))``; the reference's own
+    fused layer (>= 128 px) is the same with ``gain=1/4``.
     """
 
     def __init__(self, in_ch: int, out_ch: int, gain: float = 1.0):
@@ -105,20 +165,34 @@ class FusedUpsample(EqualConv2d):
         self.register_buffer("fuse", fuse_matrix(self.scale * gain, flip=True), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = fused_kernel(self.weight, self.fuse)
-        return F.conv_transpose2d(x, w.transpose(0, 1), self.bias, stride=2, padding=1)
+        pixels = x.shape[0] * x.shape[2] * x.shape[3] * 4
+        if pixels < UP_TWO_STEP_PIXELS:
+            out = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), self.weight, None, padding=1)
+            return torch.add(self.bias.to(out.dtype)[:, None, None], out, alpha=self.scale * self.gain)
+        if pixels * self.weight.shape[0] <= FUSED_MAP_RATIO * self.weight.numel():
+            # The transposed conv takes (in, out) kernels, flipped: it correlates the other way
+            # round. Its (2H+1)-px output, box-summed (4x the average), is the 2H-px result.
+            w = self.weight.transpose(0, 1).flip(2, 3)
+            out = _BoxValid.apply(F.conv_transpose2d(x, w, stride=2))
+            return torch.add(self.bias.to(out.dtype)[:, None, None], out, alpha=4 * self.scale * self.gain)
+        # conv_transpose2d takes (in, out, 4, 4): transposing the 3x3 weight before the build
+        # copies 9/16 of what transposing the 4x4 kernel would (forward and backward).
+        w = fused_kernel(self.weight.transpose(0, 1), self.fuse)
+        return F.conv_transpose2d(x, w, self.bias, stride=2, padding=1)
 
 
 class FusedDownsample(EqualConv2d):
-    """3x3 conv + 2x2 average pooling as one stride-2 4x4 conv: the same function exactly,
-    at 16/36 of the FLOPs and without average pooling's backward. The reference uses it from
-    128 px up and the two-step form below; here it is used at every size."""
+    """3x3 conv + 2x2 average pooling, computed in the form fastest for the map (above): the
+    2x2 box (a stride-1 average pool) then the 3x3 conv at stride 2, or one stride-2 4x4 conv.
+    The reference uses the two-step form below 128 px and the 4x4 one from there."""
 
     def __init__(self, in_ch: int, out_ch: int):
         super().__init__(in_ch, out_ch, 3, padding=1)
         self.register_buffer("fuse", fuse_matrix(self.scale / 4), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.numel() <= FUSED_MAP_RATIO * self.weight.numel():
+            return self.conv(_BoxPad.apply(x), padding=0, stride=2)
         return F.conv2d(x, fused_kernel(self.weight, self.fuse), self.bias, stride=2, padding=1)
 
 
@@ -136,7 +210,8 @@ class _SymmetricBlur(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (kernel,) = ctx.saved_tensors
-        return _SymmetricBlur.apply(grad, kernel), None
+        # Under autocast the forward's conv ran in bf16 whatever the input's dtype was.
+        return _SymmetricBlur.apply(grad, kernel.to(grad.dtype)), None
 
 
 class Blur(nn.Module):
@@ -163,7 +238,7 @@ class NoiseInjection(nn.Module):
         self.scale = math.sqrt(2 / ch)
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        return x + self.weight * self.scale * noise
+        return torch.addcmul(x, self.weight, noise, value=self.scale)  # one pass over the map
 
 
 class AdaIN(nn.Module):
@@ -173,9 +248,13 @@ class AdaIN(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         gamma, beta = self.style(w)[:, :, None, None].chunk(2, dim=1)
+        if x.is_contiguous():  # NCHW: instance_norm's kernels run 3x faster than var_mean's (CPU)
+            return torch.addcmul(beta, F.instance_norm(x), gamma)
         # Instance norm by hand: F.instance_norm would turn channels-last maps back to NCHW.
+        # gamma / std is folded per (image, channel), so the map sees a subtract and one
+        # multiply-add (x * scale + shift would cancel badly where the mean dwarfs the std).
         var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, unbiased=False)
-        return gamma * ((x - mean) * torch.rsqrt(var + 1e-5)) + beta
+        return torch.addcmul(beta, x - mean, gamma * torch.rsqrt(var + 1e-5))
 
 
 class StyledBlock(nn.Module):

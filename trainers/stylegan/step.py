@@ -71,7 +71,7 @@ class Trainer:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        adam = dict(betas=(0.0, 0.99), **({"fused": True} if cuda else {"foreach": True}))
+        adam = dict(betas=(0.0, 0.99), fused=True)  # one kernel per optimizer, CPU and CUDA
         self.opt_G = torch.optim.Adam([
             {"params": self.G.synthesis_parameters(), "mult": 1.0},
             {"params": self.G.mapping_parameters(), "mult": MAPPING_LR_MULT}], lr=cfg.lr, **adam)

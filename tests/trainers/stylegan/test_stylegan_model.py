@@ -80,19 +80,40 @@ def test_swd_is_small_for_the_same_distribution():
     assert same < 0.75 * diff
 
 
-def test_fused_resampling_equals_the_two_step_form():
+def test_fused_resampling_equals_the_two_step_form(monkeypatch):
+    """Each of the three forms (two steps, box, fused 4x4) gives the reference's function."""
     import torch.nn.functional as F
 
+    from trainers.stylegan import model
     from trainers.stylegan.model import FusedDownsample, FusedUpsample
 
     torch.manual_seed(0)
     x = torch.randn(2, 5, 8, 8, dtype=torch.float64)
-    up = FusedUpsample(5, 6).double()
-    ref = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), up.weight * up.scale, up.bias, padding=1)
-    assert torch.allclose(up(x), ref, atol=1e-10)
-    down = FusedDownsample(5, 6).double()
-    ref = F.avg_pool2d(F.conv2d(x, down.weight * down.scale, down.bias, padding=1), 2)
-    assert torch.allclose(down(x), ref, atol=1e-10)
+    up, down = FusedUpsample(5, 6, gain=0.25).double(), FusedDownsample(5, 6).double()
+    up.bias.data.normal_()
+    down.bias.data.normal_()
+    ref_up = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), up.weight * up.scale / 4, up.bias, padding=1)
+    ref_down = F.avg_pool2d(F.conv2d(x, down.weight * down.scale, down.bias, padding=1), 2)
+    for two_step, fused_ratio in ((10**9, 10**9), (0, 10**9), (0, 0)):
+        monkeypatch.setattr(model, "UP_TWO_STEP_PIXELS", two_step)
+        monkeypatch.setattr(model, "FUSED_MAP_RATIO", fused_ratio)
+        assert torch.allclose(up(x), ref_up, rtol=0, atol=1e-6)
+        assert torch.allclose(down(x), ref_down, rtol=0, atol=1e-6)
+
+
+def test_a_kernel_covering_the_map_is_a_matrix_product():
+    import torch.nn.functional as F
+
+    from trainers.stylegan.model import EqualConv2d
+
+    torch.manual_seed(0)
+    conv = EqualConv2d(5, 6, 4).double()
+    conv.bias.data.normal_()
+    x = torch.randn(3, 5, 4, 4, dtype=torch.float64, requires_grad=True)
+    out = conv(x)
+    ref = F.conv2d(x, conv.weight * conv.scale, conv.bias)
+    assert out.shape == ref.shape == (3, 6, 1, 1) and torch.allclose(out, ref, atol=1e-12)
+    assert torch.autograd.gradcheck(conv, (x,)) and torch.autograd.gradgradcheck(conv, (x,))
 
 
 def test_adain_normalises_each_map_in_any_memory_format():
@@ -136,3 +157,19 @@ def test_discriminator_scores_groups_side_by_side_as_if_alone():
     a, b = torch.randn(3, 3, 16, 16), torch.randn(3, 3, 16, 16)
     joint = D(torch.cat([a, b]), 2, 0.5, groups=2)
     assert torch.allclose(joint, torch.cat([D(a, 2, 0.5), D(b, 2, 0.5)]), atol=1e-5)
+
+
+def test_box_filters_are_average_pools_with_every_derivative():
+    """The 2x2 box filters of the resampling (slices and adds, each the other's adjoint) give
+    average pooling's values and first and second derivatives, as the penalties need them."""
+    import torch.nn.functional as F
+
+    from trainers.stylegan.model import _BoxPad, _BoxValid
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 5, 5, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(2, 3, 6, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.allclose(_BoxPad.apply(x), F.avg_pool2d(x, 2, stride=1, padding=1), atol=1e-12)
+    assert torch.allclose(_BoxValid.apply(y), F.avg_pool2d(y, 2, stride=1), atol=1e-12)
+    for f, t in ((_BoxPad.apply, x), (_BoxValid.apply, y)):
+        assert torch.autograd.gradcheck(f, (t,)) and torch.autograd.gradgradcheck(f, (t,))

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import queue
 import statistics
 import sys
 import tempfile
@@ -137,7 +138,12 @@ def server_side(args) -> None:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         t0 = time.perf_counter()
         if args.reuse:
+            from db import migrate
+            from db.engine import make_engine
             url = f"sqlite:///{Path(args.reuse).resolve()}"
+            engine = make_engine(url)
+            migrate.upgrade(engine)  # built by an older revision: bring it up to date first
+            engine.dispose()
             ids = list(range(1, args.annotators + 1))
         else:
             ids = build(url, args.images, args.annotators, args.queue, args.queue // 2)
@@ -158,7 +164,14 @@ def server_side(args) -> None:
                 browser_on(args, url, ids[args.writers], Path(tmp))
             finally:
                 until.set()
-        results = [out.get(timeout=900) for _ in procs]
+        results = []
+        while len(results) < len(procs):
+            try:
+                results.append(out.get(timeout=2))
+            except queue.Empty:
+                if sum(p.exitcode == 0 for p in procs) + sum(p.is_alive() for p in procs) \
+                        < len(procs):
+                    sys.exit("error: a writer process failed (its traceback is above)")
         for p in procs:
             p.join()
         times = [x for t, _ in results for x in t]

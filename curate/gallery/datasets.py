@@ -220,12 +220,12 @@ def _matching_ids(engine: Engine, idx: _Index, f: Filters) -> np.ndarray:
             verdict_sql.without_jit(s)
             # The DBAPI cursor's own tuples, not Row objects: 100,000 ids come back faster.
             result = s.connection().execute(verdict_sql.matching_ids(verdict_sql.Wanted(
-                f.verdict, annotator, f.rule, f.tag, source)))
+                f.verdict, annotator, f.rule, f.tag, source), ordered=False))
             try:
                 found = [r[0] for r in result.cursor.fetchall()]
             finally:
                 result.close()
-    out = np.fromiter(found, np.int64, len(found))
+    out = np.sort(np.fromiter(found, np.int64, len(found)))  # sorted here: faster than in SQL
     with _index_lock:
         idx.matches[f] = out
         while len(idx.matches) > _MAX_FILTER_SETS:

@@ -249,7 +249,7 @@ def dashboard(engine: Engine, target: int = TARGET_ACCEPTED) -> Dashboard:
 
     def run(part, *args):
         with reading(engine) as s:
-            vs.without_jit(s)
+            vs.whole_table_read(s)
             return part(s, *args)
 
     with ThreadPoolExecutor(4, thread_name_prefix="dashboard") as pool:

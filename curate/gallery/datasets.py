@@ -217,7 +217,7 @@ def _matching_ids(engine: Engine, idx: _Index, f: Filters) -> np.ndarray:
         if (f.annotator and annotator is None) or (f.source and source is None):
             found = []
         else:
-            verdict_sql.without_jit(s)
+            verdict_sql.whole_table_read(s)
             # The DBAPI cursor's own tuples, not Row objects: 100,000 ids come back faster.
             result = s.connection().execute(verdict_sql.matching_ids(verdict_sql.Wanted(
                 f.verdict, annotator, f.rule, f.tag, source), ordered=False))

@@ -8,10 +8,10 @@ decides where the cursor goes:
   next undecided position after the current one (wrapping to the first one left);
 - undo = append an `undo` row for the annotator's most recent standing decision, and go back there.
 
-A key press costs a few small indexed queries (record, next undecided, the next items); the
-progress figures are updated in memory (`Progress.after`) and re-read from the database only
-now and then (the page does it every PROGRESS_REFRESH decisions), because counting a 10,000-image
-queue is the one expensive read.
+A key press costs two small indexed queries (the write, and the items around the cursor,
+`around`), both on Core connections (the ORM's per-statement work cost more than the queries);
+the progress figures and pace are updated in memory (`Progress.after`) and re-read from the
+database only now and then (the page does it every PROGRESS_REFRESH decisions).
 
 Writes wait their turn (`db.engine.write_turn`); a busy database is retried by the caller
 (`curate.app.common.db_call`, or `db.engine.retry_busy` in a script), not here. `window` starts
@@ -30,7 +30,7 @@ from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from curate import decisions, display
-from db.engine import connected, reading, write_turn
+from db.engine import reading, write_turn
 from db.models import Assignment, Decision, Image, Source, StandingDecision, Verdict
 
 PREFETCH = 4  # images prepared ahead of the cursor
@@ -127,7 +127,7 @@ def queue_length(engine: Engine, annotator_id: int) -> int:
 def items(engine: Engine, annotator_id: int, start: int, count: int = 1) -> list[Item]:
     """Up to `count` (default 1) queue items from position `start` on, in queue order."""
     params = dict(annotator_id=annotator_id, start=start, count=count)
-    with connected(engine) as s:
+    with engine.connect() as s:
         return [_item(r) for r in s.execute(_items_from_stmt(), params)]
 
 
@@ -136,21 +136,21 @@ def items_at(engine: Engine, annotator_id: int, positions) -> list[Item]:
     wanted = sorted({p for p in positions if p >= 0})
     if not wanted:
         return []
-    with connected(engine) as s:
+    with engine.connect() as s:
         return [_item(r) for r in s.execute(_items_at_stmt(),
                                             dict(annotator_id=annotator_id, positions=wanted))]
 
 
 def undecided_after(engine: Engine, annotator_id: int, after: int, count: int) -> list[int]:
     """Up to `count` undecided positions after `after`, in queue order."""
-    with connected(engine) as s:
+    with engine.connect() as s:
         return list(s.scalars(_undecided_stmt(),
                               dict(annotator_id=annotator_id, after=after, count=count)))
 
 
 def skipped(engine: Engine, annotator_id: int, after: int = -1, count: int = 200) -> list[Item]:
     """Up to `count` (default 200) items whose standing verdict is a skip, after position `after`."""
-    with connected(engine) as s:
+    with engine.connect() as s:
         return [_item(r) for r in s.execute(_skipped_stmt(), dict(
             annotator_id=annotator_id, after=after, count=count))]
 

@@ -14,7 +14,7 @@ import secrets
 from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from db.engine import connected, reading, writing
+from db.engine import reading, writing
 from db.models import Annotator, LoginSession
 
 SESSION_HOURS = 12  # a session expires this long after login (a working day)
@@ -40,10 +40,16 @@ def open_session(engine: Engine, annotator_id: int, client: str | None = None,
     return token
 
 
-def _standing(what):
+def _owner_of_open_session(what):
+    """SELECT `what` of the active user whose open, unexpired session has the token digest
+    `digest` at time `now` (bound parameters)."""
     return (select(what).join(LoginSession, LoginSession.annotator_id == Annotator.id)
             .where(LoginSession.token_hash == bindparam("digest"), LoginSession.ended_at.is_(None),
                    LoginSession.expires_at > bindparam("now"), Annotator.active.is_(True)))
+
+
+_SESSION_USER = _owner_of_open_session(Annotator)
+_SESSION_USER_ID = _owner_of_open_session(Annotator.id)
 
 
 def session_user(engine: Engine, token: str | None) -> Annotator | None:
@@ -51,7 +57,7 @@ def session_user(engine: Engine, token: str | None) -> Annotator | None:
     if not token:
         return None
     with reading(engine) as s:
-        return s.scalar(_standing(Annotator), dict(digest=_digest(token), now=_now()))
+        return s.scalar(_SESSION_USER, dict(digest=_digest(token), now=_now()))
 
 
 def session_user_id(engine: Engine, token: str | None) -> int | None:
@@ -59,11 +65,8 @@ def session_user_id(engine: Engine, token: str | None) -> int | None:
     Label key press."""
     if not token:
         return None
-    with connected(engine) as c:
+    with engine.connect() as c:
         return c.scalar(_SESSION_USER_ID, dict(digest=_digest(token), now=_now()))
-
-
-_SESSION_USER_ID = _standing(Annotator.id)
 
 
 def end_session(engine: Engine, token: str | None) -> None:

@@ -126,27 +126,24 @@ def writing(engine: Engine) -> Iterator[Session]:
     On SQLite it begins with BEGIN IMMEDIATE (the write lock is taken before the first read);
     on PostgreSQL it is an ordinary transaction.
     """
-    bind = engine.execution_options(**{_IMMEDIATE: True}) if is_sqlite(engine) else engine
-    with Session(bind, expire_on_commit=False) as session:
+    with Session(_write_bind(engine), expire_on_commit=False) as session:
         with session.begin():
             yield session
 
 
 @contextlib.contextmanager
-def connected(engine: Engine) -> Iterator[Connection]:
-    """A Core connection for reads; commits nothing. For the hot paths (a Label key press),
-    where the ORM's per-statement work costs more than the query."""
-    with engine.connect() as conn:
-        yield conn
-
-
-@contextlib.contextmanager
 def writing_connection(engine: Engine) -> Iterator[Connection]:
     """`writing()` as a Core connection: one transaction (BEGIN IMMEDIATE on SQLite),
-    committed on success and rolled back on error."""
-    bind = engine.execution_options(**{_IMMEDIATE: True}) if is_sqlite(engine) else engine
-    with bind.begin() as conn:
+    committed on success and rolled back on error. For the hot paths (a Label key press),
+    where the ORM's per-statement work costs more than the query; their reads use a plain
+    `engine.connect()`."""
+    with _write_bind(engine).begin() as conn:
         yield conn
+
+
+def _write_bind(engine: Engine) -> Engine:
+    """The engine for a write transaction: on SQLite, one that begins with BEGIN IMMEDIATE."""
+    return engine.execution_options(**{_IMMEDIATE: True}) if is_sqlite(engine) else engine
 
 
 # --- busy database ------------------------------------------------------------------------------

@@ -6,12 +6,11 @@ verdict filters) are computed by the database instead of a Python loop over 200,
 tests/curate/test_verdict_sql.py checks both against each other on random databases, on
 SQLite and PostgreSQL.
 
-Standing decisions come from the `standing_decisions` table (kept by a trigger on every insert
-into `decisions`, migration 0007). Per image, from three grouped subqueries:
-- `held`: how many queues hold it (assignments);
-- `mine`: its standing decisions (newest per annotator, undos left out): how many, how many
-  accept, how many reject, and how many come from someone whose queue does not hold it
-  (`final_verdicts` counts those deciders too);
+Per image, from two grouped subqueries:
+- `mine`: its standing decisions (newest per annotator, undos left out), read from the
+  `standing_decisions` table (kept by triggers on decisions and assignments, migration 0007):
+  how many accept, how many reject, how many queues hold the image, and how many deciders'
+  queues do not (`final_verdicts` counts those deciders too);
 - `adj`: its newest adjudication, unless that is an undo.
 Then: adjudicated → that verdict; an accept and a reject → disputed; fewer opinions than
 people (holders ∪ deciders), or none → pending; else the one opinion given.
@@ -21,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import (Select, String, Subquery, and_, case, cast, exists, false, func, literal,
-                        or_, select, text, union, union_all)
+                        or_, select, text, union_all)
 from sqlalchemy.orm import aliased
 
 from db.models import Adjudication, Assignment, Image, StandingDecision, Verdict

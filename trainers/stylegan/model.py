@@ -72,8 +72,12 @@ class EqualConv2d(nn.Module):
             return F.conv2d(x, self.weight * self.scale, self.bias, stride, padding)
         # Small maps (4-32 px, 512 channels): scaling the output is cheaper than the weight,
         # forward and backward; the same function up to rounding.
-        out = F.conv2d(x, self.weight, None, stride, padding)
-        return torch.add(self.bias.to(out.dtype)[:, None, None], out, alpha=self.scale)
+        return self.scaled_plus_bias(F.conv2d(x, self.weight, None, stride, padding), self.scale)
+
+    def scaled_plus_bias(self, out: torch.Tensor, scale: float) -> torch.Tensor:
+        """``out * scale + bias`` in one pass over the map: the weight's scale applied to the
+        output of a conv with the raw weight."""
+        return torch.add(self.bias.to(out.dtype)[:, None, None], out, alpha=scale)
 
 
 def fuse_matrix(gain: float = 1.0, flip: bool = False) -> torch.Tensor:
@@ -168,13 +172,13 @@ class FusedUpsample(EqualConv2d):
         pixels = x.shape[0] * x.shape[2] * x.shape[3] * 4
         if pixels < UP_TWO_STEP_PIXELS:
             out = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), self.weight, None, padding=1)
-            return torch.add(self.bias.to(out.dtype)[:, None, None], out, alpha=self.scale * self.gain)
+            return self.scaled_plus_bias(out, self.scale * self.gain)
         if pixels * self.weight.shape[0] <= FUSED_MAP_RATIO * self.weight.numel():
             # The transposed conv takes (in, out) kernels, flipped: it correlates the other way
             # round. Its (2H+1)-px output, box-summed (4x the average), is the 2H-px result.
             w = self.weight.transpose(0, 1).flip(2, 3)
             out = _BoxValid.apply(F.conv_transpose2d(x, w, stride=2))
-            return torch.add(self.bias.to(out.dtype)[:, None, None], out, alpha=4 * self.scale * self.gain)
+            return self.scaled_plus_bias(out, 4 * self.scale * self.gain)
         # conv_transpose2d takes (in, out, 4, 4): transposing the 3x3 weight before the build
         # copies 9/16 of what transposing the 4x4 kernel would (forward and backward).
         w = fused_kernel(self.weight.transpose(0, 1), self.fuse)

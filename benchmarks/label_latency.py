@@ -169,8 +169,7 @@ def server_side(args) -> None:
             try:
                 results.append(out.get(timeout=2))
             except queue.Empty:
-                if sum(p.exitcode == 0 for p in procs) + sum(p.is_alive() for p in procs) \
-                        < len(procs):
+                if any(p.exitcode not in (None, 0) for p in procs):
                     sys.exit("error: a writer process failed (its traceback is above)")
         for p in procs:
             p.join()

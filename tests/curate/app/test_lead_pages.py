@@ -140,7 +140,8 @@ def _charts(at) -> dict[str, tuple[dict, list[str]]]:
 def _tables(chart) -> list:
     """The chart's data as Arrow tables: its main data and any named datasets."""
     blobs = [chart.proto.data.data] if chart.proto.data.data else []
-    return [pa.ipc.open_stream(b).read_all() for b in blobs + [d.data.data for d in chart.proto.datasets]]
+    blobs += [d.data.data for d in chart.proto.datasets]
+    return [pa.ipc.open_stream(b).read_all() for b in blobs]
 
 
 def _encodings(spec: dict) -> list[dict]:

@@ -38,7 +38,12 @@ def _kappa_label(kappa: float | None, n: int) -> str:
 
 
 def _chart(spec: dict, data: pd.DataFrame, title: str, height: int = HEIGHT) -> None:
-    st.vega_lite_chart(data, spec=dict(spec, title=title, height=height), width="stretch")
+    # fit-x: the plot fills the width and is `height` px tall, with the title, axes and legend
+    # around it (Streamlit's default, fit, squeezes all of them into `height`: a short chart
+    # lost its bars and legend, and a long axis title pushed the chart title out).
+    st.vega_lite_chart(data, spec=dict(spec, title=title, height=height,
+                                       autosize={"type": "fit-x", "contains": "padding"}),
+                       width="stretch")
 
 
 def _bars(where, data: pd.DataFrame, category: str, value: str, *, title: str,

@@ -161,6 +161,9 @@ def test_every_dashboard_chart_is_titled_and_renderable(engine, db_url, tmp_path
                   if isinstance(ch, dict) and "field" in ch]
         for axis in ("x", "y"):  # every axis says what it counts
             assert all(enc[axis].get("title") for enc in _encodings(spec)), (title, axis)
+        # The plot keeps its height, with title, axes and legend around it: Streamlit's default
+        # (fit) squeezed them all into it, leaving a short chart without bars or legend.
+        assert spec["autosize"]["type"] == "fit-x", title
         # Vega-Lite reads a field as an access path: an apostrophe there leaves the chart blank.
         assert fields and not any("'" in f or '"' in f for f in fields + columns), (title, fields)
     kappa, columns = charts["Cohen's kappa per pair of annotators"]

@@ -32,6 +32,9 @@ from curate.triage import store
 from curate.workspace import Workspace
 
 STATUS_FILE = "job.json"
+# Extra `curate triage train` flags for trainings the app starts, e.g. "--side 48" (the
+# operator's; default none). The tests use it to train small.
+TRAIN_ARGS_ENV = "ROSTRO_TRIAGE_TRAIN_ARGS"
 MAX_STATUS_BYTES = 256 * 1024
 WRITE_EVERY_S = 0.5
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -130,7 +133,10 @@ def start(ws: Workspace, args: list[str] | None = None) -> bool:
     env = dict(os.environ, ROSTRO_WORKSPACE=str(ws.root))
     if ws.database_url:
         env["ROSTRO_DATABASE_URL"] = ws.database_url
-    argv = [sys.executable, "-m", "curate.triage.worker", *(args or [])]
+    if args is None:
+        import shlex
+        args = shlex.split(os.environ.get(TRAIN_ARGS_ENV, ""))
+    argv = [sys.executable, "-m", "curate.triage.worker", *args]
     started = threading.Event()
 
     def own() -> None:

@@ -109,7 +109,10 @@ def load(path: str | os.PathLike, device: str = "cpu") -> tuple[Ranker, dict]:
     meta, state = blob.get("meta"), blob.get("state_dict")
     if not isinstance(meta, dict) or not isinstance(state, dict):
         raise TriageModelError(f"{name} is not a triage model (no metadata or weights)")
-    model = Ranker(**architecture(meta))
+    try:
+        model = Ranker(**architecture(meta))
+    except TriageModelError as e:
+        raise TriageModelError(f"{name} is not a triage model this version can use: {e}") from None
     expected = model.state_dict()
     if set(state) != set(expected):
         raise TriageModelError(f"{name}: its weights do not match a triage network")

@@ -282,7 +282,7 @@ def _train_locked(engine, ws, cfg, progress, score_after) -> TrainReport:
     meta = dict(version=version, side=cfg.side, width=cfg.width, n_attributes=td.N_ATTRIBUTES,
                 n_rules=len(td.RULE_KEYS), n_tags=len(td.TAG_KEYS), rules=list(td.RULE_KEYS),
                 tags=list(td.TAG_KEYS), seed=cfg.seed, decisions_used=report.decisions_used,
-                config=asdict(cfg), figures=figures, torch=torch.__version__)
+                config=asdict(cfg), figures=figures, torch=str(torch.__version__))
     save(model.cpu(), meta, ws.root / rel)
     store.record_model(engine, version=version, path=rel, decisions_used=report.decisions_used,
                        seed=cfg.seed, device=report.device, figures=figures)

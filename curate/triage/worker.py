@@ -1,6 +1,7 @@
 """`python -m curate.triage.worker`: one triage training for the app (see curate.triage.job).
 
-Takes the workspace from ROSTRO_WORKSPACE / ROSTRO_DATABASE_URL, as the app does. Holds the
+Takes the workspace from ROSTRO_WORKSPACE / ROSTRO_DATABASE_URL, as the app does, and the
+training settings as `curate triage train` flags. Holds the
 training lock for its whole run; when another run holds it, exits at once and writes nothing.
 After a model is made, tops up queues when the admin turned that on (curate.triage.auto).
 """
@@ -13,15 +14,23 @@ import sys
 from curate.workers import die_with_parent
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     die_with_parent(os.getppid())  # the fallback watchdog; PR_SET_PDEATHSIG was set before exec
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    import argparse
     from curate.triage import train as tt
-    from curate.triage.config import TrainConfig, TriageError
+    from curate.triage.config import TriageError, add_train_flags, from_flags
     from curate.triage.job import Reporter
     from curate.workspace import Workspace, explain
 
+    parser = argparse.ArgumentParser(prog="python -m curate.triage.worker")
+    add_train_flags(parser)
     ws = Workspace.resolve()
+    try:
+        cfg = from_flags(parser.parse_args(argv))
+    except TriageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     try:
         lock = tt.training_lock(ws)
         lock.__enter__()
@@ -30,7 +39,7 @@ def main() -> int:
     reporter = Reporter(ws)
     try:
         engine = ws.open()
-        report = tt._train_locked(engine, ws, TrainConfig(), reporter, True)
+        report = tt._train_locked(engine, ws, cfg, reporter, True)
         reporter.finish("done", report.summary(), report.version, report.figures)
     except TriageError as e:
         reporter.finish("failed", str(e))

@@ -405,3 +405,47 @@ print(sorted(m for m in ("torch", "tensorflow") if m in sys.modules))
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
     assert store.latest_model(engine).version == 1
+
+
+def test_queues_top_themselves_up_in_model_order_once_switched_on(decided, tmp_path):
+    from curate.triage import auto
+    engine, ws, ids, truth, decided_ids = decided
+    assert auto.top_up(engine) == []  # off by default
+    cfg = auto.AutoSettings(enabled=True, retrain_every=50, top_up_below=15, top_up_by=20,
+                            overlap=0.0)
+    auto.save_settings(engine, cfg)
+    assert auto.settings(engine) == cfg
+    assert auto.retrain_due(engine, cfg)  # 80 decided, no model yet
+    assert auto.top_up(engine, cfg) == []  # no model: nothing to order by
+    train(engine, ws, TINY)
+    assert not auto.retrain_due(engine, cfg)
+    assert auto.undecided_left(engine)["ana"] == (90, 10)
+    lines = auto.top_up(engine, cfg)
+    assert lines == ["ana: 20 images appended in model order (10 were left undecided)"]
+    assert auto.undecided_left(engine)["ana"] == (110, 30)
+    assert auto.top_up(engine, cfg) == []  # 30 left: not short any more
+    with reading(engine) as s:
+        r = s.execute(select(AssignRound.order_name, AssignRound.model_version)
+                      .order_by(AssignRound.id.desc()).limit(1)).one()
+    assert tuple(r) == ("model", 1)
+    # An image ingested after the model scored is still placed, and the report says so.
+    synth.write_celeba(tmp_path / "late", 3, seed=77)
+    ingest(engine, tmp_path / "late" / "img_align_celeba", "late", progress=False, workers=1)
+    report = assign(engine, per_annotator=200, overlap=0.0, order="model", annotators=["luis"],
+                    sources=["celeba", "late"])
+    assert any("no triage score" in w for w in report.warnings)
+    auto.save_settings(engine, cfg)
+    with writing(engine) as s:  # a hostile row reads as the defaults, switched off
+        from db.models import Setting
+        s.get(Setting, auto.SETTING).value = {"enabled": True, "top_up_by": "many"}
+    assert auto.settings(engine) == auto.AutoSettings()
+
+
+@pytest.mark.gpu
+def test_training_and_scoring_on_cuda(decided):
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    engine, ws, *_ = decided
+    report = train(engine, ws, TrainConfig(side=32, width=8, epochs=4, device="cuda"))
+    assert report.device == "cuda" and report.scored == 120
+    assert store.latest_model(engine).device == "cuda"

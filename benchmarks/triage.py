@@ -55,11 +55,12 @@ def pool(cache: Path, images: int, old_share: float, seed: int) -> Path:
     folder = cache / f"pool-{images}-{old_share}-{seed}"
     if (folder / "done").exists():
         return folder
-    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(folder / "ws", ignore_errors=True)
     ws = Workspace.resolve(folder / "ws")
     t = time.perf_counter()
-    synth.write_celeba(folder / "celeba", images, seed=seed, old_share=old_share,
-                       workers=os.cpu_count() or 1)
+    if not (folder / "celeba" / "ground_truth.csv").exists():  # written last: a whole set
+        synth.write_celeba(folder / "celeba", images, seed=seed, old_share=old_share,
+                           workers=os.cpu_count() or 1)
     engine = ws.open()
     ingest(engine, folder / "celeba" / "img_align_celeba", "celeba")
     for name in TEAM:
@@ -125,6 +126,8 @@ def run_arm(folder: Path, arm: str, a, truth: dict) -> dict:
     team = Team(engine, truth, a.error, a.seed)
     per_round = []
     queue = 0
+    true_accepts = sum(t["expected_verdict"] == "accept" for t in truth.values())
+    room_for_2500 = true_accepts >= 2500 / 0.9  # the last tenth of a pool costs too much
     started = time.perf_counter()
     for r in range(1, a.max_rounds + 1):
         order = arm if arm != "model" or r > 1 else "attributes"
@@ -146,14 +149,19 @@ def run_arm(folder: Path, arm: str, a, truth: dict) -> dict:
         info.update(looks=mine[-1].looks, accepted=mine[-1].accepted)
         per_round.append(info)
         later = mine[2:]
-        if sum(x.accepted for x in later) >= a.target:
+        total = sum(x.accepted for x in mine)
+        if sum(x.accepted for x in later) >= a.target and (total >= 2500 or not room_for_2500):
             break
     rounds = tr.looks_report(engine).rounds
     mine = [x for x in rounds if x.id is not None]
-    later = mine[2:]
+    # From round 3 on, up to the round that brings the target (or every round run).
+    later, upto = [], 0
+    for x in mine[2:]:
+        later.append(x)
+        upto += x.accepted
+        if upto >= a.target:
+            break
     looks3, acc3 = sum(x.looks for x in later), sum(x.accepted for x in later)
-    first = next((i for i in range(len(mine))
-                  if sum(x.accepted for x in mine[:i + 1]) >= a.target), None)
     out = {
         "benchmark": "triage", "order": arm, "images": a.images, "old_share": a.old_share,
         "base_rate": round(float(np.mean([t["expected_verdict"] == "accept"
@@ -162,12 +170,24 @@ def run_arm(folder: Path, arm: str, a, truth: dict) -> dict:
         "looks_per_accept_from_round_3": round(looks3 / acc3, 3) if acc3 else None,
         "accepted_from_round_3": acc3, "looks_from_round_3": looks3,
         "target_reached_from_round_3": acc3 >= a.target,
-        "looks_to_target_from_round_1": sum(x.looks for x in mine[:first + 1]) if first is not None else None,
+        "looks_to_1000_accepted": _looks_to(mine, 1000),
+        "looks_to_2500_accepted": _looks_to(mine, 2500),
         "seconds": round(time.perf_counter() - started, 1), "per_round": per_round,
         "device": "cpu" if not _cuda() else "cuda",
     }
     engine.dispose()
     return out
+
+
+def _looks_to(rounds: list, accepted: int) -> int | None:
+    """Looks from round 1 until `accepted` faces, the last round's taken pro rata; None when
+    never reached."""
+    looks = got = 0
+    for x in rounds:
+        if got + x.accepted >= accepted and x.accepted:
+            return int(round(looks + x.looks * (accepted - got) / x.accepted))
+        looks, got = looks + x.looks, got + x.accepted
+    return None
 
 
 def _cuda() -> bool:

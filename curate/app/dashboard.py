@@ -166,17 +166,17 @@ def _looks(database: str):
 
 looks, model = _looks(engine().url.render_as_string(hide_password=True))
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Looks per accepted face, model order", _fmt(looks.per_accept(True)),
+m1.metric("Looks per accept: model", _fmt(looks.per_accept(True)),
           help="standing accepts and rejects per image accepted, over the rounds the triage "
           "model ordered; the limit is 1.00")
-m2.metric("Before the model", _fmt(looks.per_accept(False)),
+m2.metric("Looks per accept: before", _fmt(looks.per_accept(False)),
           help="the same over the rounds assigned in attribute or random order")
-m3.metric("Model's held-out AUC", _fmt(model.auc if model else None, ".3f"),
+m3.metric("Held-out AUC", _fmt(model.auc if model else None, ".3f"),
           help="no model yet" if model is None else
           f"model {model.version}, trained {model.trained_at:%Y-%m-%d %H:%M} UTC on "
           f"{model.decisions_used:,} decided images")
 left_looks = looks.projected_looks_left
-m4.metric(f"Looks left to {looks.target:,} accepted", "—" if left_looks is None
+m4.metric(f"Looks left to {looks.target:,}", "—" if left_looks is None
           else f"{left_looks:,}", help="at the newest round's looks per accepted face")
 if looks.rounds:
     per_round = pd.DataFrame([{

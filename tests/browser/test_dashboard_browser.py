@@ -24,7 +24,7 @@ from tests.curate.app.helpers import seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHARTS = 7  # progress, accept rate, pace, Cohen's kappa, Fleiss' kappa, rules, tags
+CHARTS = 8  # progress, accept rate, pace, Cohen's kappa, Fleiss' kappa, rules, tags, looks per round
 CHART = '[data-testid="stVegaLiteChart"]'
 # Per chart: [coloured canvas pixels, SVG marks]. A pixel is coloured when its channels differ
 # by more than 60: the bars are; axes, grid lines and labels are grey or black.

@@ -434,6 +434,15 @@ def test_queues_top_themselves_up_in_model_order_once_switched_on(decided, tmp_p
     report = assign(engine, per_annotator=200, overlap=0.0, order="model", annotators=["luis"],
                     sources=["celeba", "late"])
     assert any("no triage score" in w for w in report.warnings)
+    with reading(engine) as s:  # a decision on an image the scores table never saw
+        late = s.scalars(select(Image.id).join(Image.source).where(
+            Image.source.has(name="late"))).all()
+        assert not s.scalars(select(TriageScore.image_id).where(TriageScore.image_id.in_(late))).all()
+    with writing(engine) as s:
+        s.add(Decision(image_id=late[0], annotator_id=ids["luis"], verdict=Verdict.reject,
+                       rule="too_young", tags=[]))
+    again = train(engine, ws, TINY)
+    assert again.decisions_used == 81 and again.scored == 123
     auto.save_settings(engine, cfg)
     with writing(engine) as s:  # a hostile row reads as the defaults, switched off
         from db.models import Setting

@@ -195,3 +195,9 @@ def matching_ids(w: Wanted, ordered: bool = True) -> Select:
     if w.source_id is not None:
         out = out.where(q.c.image_id.in_(select(Image.id).where(Image.source_id == w.source_id)))
     return out.order_by(q.c.image_id) if ordered else out
+
+
+def newest_adjudications() -> Subquery:
+    """image_id, verdict, rule, tags of each image's newest adjudication, unless it is an
+    undo (the subquery the verdicts use; curate.triage reads its targets from it)."""
+    return _adjudicated()

@@ -73,7 +73,7 @@ def _tag_list(tags) -> list[str]:
 def read_targets(engine: Engine) -> Targets:
     """The training targets (see the module doc), by image id."""
     st = verdict_sql.standing()
-    adj = verdict_sql._adjudicated()
+    adj = verdict_sql.newest_adjudications()
     with reading(engine) as s:
         opinions = s.execute(select(st.c.image_id, st.c.annotator_id, st.c.verdict, st.c.rule,
                                     st.c.tags)

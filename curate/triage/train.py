@@ -244,10 +244,12 @@ def train(engine, ws: Workspace, cfg: TrainConfig = TrainConfig(),
     """Train a model on the standing verdicts, save and record it, then (by default) score
     every ingested image. Raises TriageError when there is nothing to learn from."""
     with training_lock(ws):
-        return _train_locked(engine, ws, cfg, progress, score_after)
+        return train_locked(engine, ws, cfg, progress, score_after)
 
 
-def _train_locked(engine, ws, cfg, progress, score_after) -> TrainReport:
+def train_locked(engine, ws: Workspace, cfg: TrainConfig, progress: Progress | None,
+                 score_after: bool) -> TrainReport:
+    """`train` for a caller that already holds `training_lock` (the app's worker)."""
     report = TrainReport(device=pick_device(cfg.device))
     torch.use_deterministic_algorithms(True, warn_only=True)
     # Read the targets.

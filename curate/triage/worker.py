@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     reporter = Reporter(ws)
     try:
         engine = ws.open()
-        report = tt._train_locked(engine, ws, cfg, reporter, True)
+        report = tt.train_locked(engine, ws, cfg, reporter, True)
         reporter.finish("done", report.summary(), report.version, report.figures)
     except TriageError as e:
         reporter.finish("failed", str(e))

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `curate triage train` (triage/cli.py)
 
 from PIL import Image  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402

@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent(os.getppid())  # the fallback watchdog; PR_SET_PDEATHSIG was set before exec
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     import argparse
+    from curate.triage.cli import passive_threads
+    passive_threads()
     from curate.triage import train as tt
     from curate.triage.config import TriageError, add_train_flags, from_flags
     from curate.triage.job import Reporter

@@ -30,6 +30,7 @@ from curate.export.records import MANIFEST, export_kind
 from curate.export.records import recent_exports  # noqa: F401 — the Export page imports it here
 from curate.export.registry import PHOTO_KINDS, kind_of
 from curate.imaging import EXTENSIONS
+from curate.safefiles import RefusedFile, read_regular, walk
 from curate.workers import worker_pool
 from db.engine import reading
 from db.models import Image, Source
@@ -61,10 +62,11 @@ class Item:
 def check_file(item: Item) -> tuple[bytes | None, str | None]:
     """The file's bytes, or None and why it cannot be used (vanished, or changed since ingest)."""
     try:
-        with open(item.path, "rb") as f:
-            data = f.read()
+        data = read_regular(item.path)  # a regular file below the size cap, never a FIFO
     except FileNotFoundError:
         return None, f"vanished: {item.path}"
+    except RefusedFile as e:
+        return None, f"refused: {e}"
     except OSError as e:
         return None, f"unreadable: {item.path}: {e.strerror or e}"
     if item.content_hash and hashlib.sha256(data).hexdigest() != item.content_hash:
@@ -116,15 +118,16 @@ def _refuse_entries(what: str, bad: list[tuple[str, str]]) -> None:
 def read_manifest(folder: str | os.PathLike) -> list[Item]:
     """The items of an earlier export, in manifest order; `path` is the exported file's real path.
 
-    Every entry must resolve inside the folder (see the module doc); a malformed manifest or
-    an unsafe entry raises ExportError naming it. Recorded hashes are checked when the bytes
-    are read (check_file).
+    The one manifest reader: exports, prepare, sketch pairs, the Datasets page and the Export
+    page all read manifests here. Every entry must resolve inside the folder (see the module
+    doc); a malformed manifest or an unsafe entry raises ExportError naming it. Recorded hashes
+    are checked when the bytes are read (check_file; the Datasets page's thumbnails too).
     """
     folder = Path(folder).resolve()
     where = f"{folder / MANIFEST}"
     try:
-        with open(folder / MANIFEST, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        text = read_regular(folder / MANIFEST, root=folder).decode("utf-8")
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
         items, bad = [], []
         for r in rows:
             name = r["name"] or ""
@@ -136,6 +139,8 @@ def read_manifest(folder: str | os.PathLike) -> list[Item]:
                               image_id=int(r["image_id"]) if r.get("image_id") else None,
                               content_hash=r.get("content_hash") or "",
                               provenance=r.get("provenance") or "", name=name))
+    except OSError as e:
+        raise ExportError(f"{where} cannot be read ({e})") from None
     except (UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError) as e:
         raise ExportError(f"{where} is not a manifest this tool reads "
                           f"({type(e).__name__}: {e})") from None
@@ -151,7 +156,7 @@ def image_files(folder: Path, bad_names: list[str] | None = None) -> list[str]:
     manifest: it is skipped and, when `bad_names` is given, appended there (as bytes' repr).
     """
     out, bad = [], []
-    for dirpath, dirnames, filenames in os.walk(folder):
+    for dirpath, dirnames, filenames in walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for n in filenames:
             if Path(n).suffix.lower() not in EXTENSIONS or n.startswith("."):

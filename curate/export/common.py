@@ -17,6 +17,7 @@ import hashlib
 import io
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,7 +154,8 @@ def image_files(folder: Path, bad_names: list[str] | None = None) -> list[str]:
 
     A symlinked file must stay inside the folder (ExportError names the first that does not);
     symlinked folders are not followed. A name that is not valid UTF-8 cannot be written to a
-    manifest: it is skipped and, when `bad_names` is given, appended there (as bytes' repr).
+    manifest, and a FIFO, device or socket is never opened: either is skipped and, when
+    `bad_names` is given, appended there (a name as its bytes' repr).
     """
     out, bad = [], []
     for dirpath, dirnames, filenames in walk(folder):
@@ -172,9 +174,21 @@ def image_files(folder: Path, bad_names: list[str] | None = None) -> list[str]:
                 real, why = _inside(folder, rel)
                 if real is None:
                     bad.append((rel, why))
+                    continue
+            if not _regular(os.path.join(dirpath, n)):  # a FIFO or a device: never opened
+                if bad_names is not None:
+                    bad_names.append(f"{rel} (not a regular file)")
+                continue
             out.append(rel)
     _refuse_entries(str(folder), bad)
     return sorted(out)
+
+
+def _regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # a symlink loop, a vanished file
+        return False
 
 
 def items_from(path: str | os.PathLike, engine: Engine | None = None) -> list[Item]:
@@ -212,7 +226,8 @@ def items_from(path: str | os.PathLike, engine: Engine | None = None) -> list[It
             bad_names: list[str] = []
             rels = image_files(folder, bad_names)
             if bad_names:
-                log.warning("skipped %d bad file(s) under %s, names not valid UTF-8: %s",
+                log.warning("skipped %d bad file(s) under %s (names not valid UTF-8, or not "
+                            "regular files): %s",
                             len(bad_names), folder, ", ".join(bad_names[:5]))
             items = [Item(path=str(folder / r), source=str(folder), relpath=r) for r in rels]
     if not items:

@@ -93,7 +93,8 @@ def engine() -> Engine:
         if why is None:
             raise
         log.error("database unavailable: %s", why)
-        st.error(f"The database cannot be opened: {why}")
+        from curate.app.text import plain
+        st.error(f"The database cannot be opened: {plain(why)}")
         st.stop()
         raise RuntimeError(why) from e  # st.stop() is a no-op outside a Streamlit run
 

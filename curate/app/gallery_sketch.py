@@ -9,6 +9,7 @@ roots (curate.gallery.runs).
 import streamlit as st
 
 from curate.app.common import db_call, engine, require_login, workspace
+from curate.app.text import plain
 from curate.gallery import generators as gm
 from curate.gallery import remote
 from curate.gallery import runs as gr
@@ -37,16 +38,16 @@ if upload is None:
 try:
     checkpoint = gm.checked_checkpoint(run, checkpoint)  # still inside its root
 except ValueError as e:
-    st.error(f"This checkpoint cannot be loaded: {e}")
+    st.error(f"This checkpoint cannot be loaded: {plain(e)}")
     st.stop()
 with st.spinner("Rebuilding…"):
     try:
         got = remote.sketch_to_face(remote.cache_dir(workspace().root), checkpoint,
                                     upload.getvalue(), upload.name, is_sketch)
     except remote.WorkerError as e:
-        st.error({"bad_image": f"That file cannot be used: {e}",
-                  "checkpoint": f"This checkpoint cannot be loaded: {e}"}.get(
-                      e.kind, f"The face could not be rebuilt: {e}"))
+        st.error({"bad_image": f"That file cannot be used: {plain(e)}",
+                  "checkpoint": f"This checkpoint cannot be loaded: {plain(e)}"}.get(
+                      e.kind, f"The face could not be rebuilt: {plain(e)}"))
         st.stop()
 
 c1, c2, c3 = st.columns(3)

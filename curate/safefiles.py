@@ -96,6 +96,22 @@ def read_regular(path: str | os.PathLike, *, root: str | os.PathLike | None = No
         os.close(fd)
 
 
+def open_regular(path: str | os.PathLike):
+    """A binary file object of a regular file (opened as `read_regular` opens it, no size cap:
+    for files read piece by piece, such as a growing metrics.jsonl). Raises as read_regular."""
+    real = os.path.realpath(path)
+    fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            what = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+            raise RefusedFile(f"{os.fspath(path)} is {what}, not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def walk(top: str | os.PathLike) -> Iterator[tuple[str, list[str], list[str]]]:
     """(dirpath, dirnames, filenames) like os.walk(top) top-down, iteratively; symlinked folders
     are listed in dirnames but not entered; the caller may prune dirnames in place. Folders that

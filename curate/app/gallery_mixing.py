@@ -15,13 +15,14 @@ from curate.gallery import generators as gm
 from curate.gallery import remote
 from curate.gallery import runs as gr
 
-require_login()
+user = require_login()
 st.title("Style mixing", anchor=False)
 
 roots = db_call(gr.roots_for, engine(), workspace().runs_dir)  # never a folder typed by a user
 found = [r for r in gr.discover_runs(roots) if r.trainer == "stylegan"]
-choices = {f"{r.label} — iteration {it:,}": (r, path)
-           for r in found for it, path in gm.checkpoints(r)}
+choices = {f"{label} — iteration {it:,}": (r, path)  # run names only, never a server path
+           for label, r in gr.labels(found, admin=user.is_admin).items()
+           for it, path in gm.checkpoints(r)}
 if not choices:
     st.info("No StyleGAN checkpoints found: train one with `python -m trainers.stylegan LMDB`, "
             "into the workspace's runs/ folder, or ask an admin to add the folder that holds it "
@@ -31,7 +32,7 @@ run, ckpt = choices[st.selectbox("Checkpoint", list(choices), key="mix_ckpt")]
 try:
     ckpt = gm.checked_checkpoint(run, ckpt)  # again, right before loading: still inside its root
 except ValueError as e:
-    st.error(plain(e))
+    st.error(plain(e if user.is_admin else gr.without_roots(str(e), roots)))
     st.stop()
 cache = remote.cache_dir(workspace().root)
 
@@ -63,8 +64,9 @@ with st.spinner("Generating the mixing grid…"):
     try:
         grid = remote.mixing_grid(cache, ckpt, sources, styles)
     except remote.WorkerError as e:
-        st.error(f"This checkpoint cannot be loaded: {plain(e)}" if e.kind == "checkpoint"
-                 else f"The grid could not be made: {plain(e)}")
+        why = plain(e if user.is_admin else gr.without_roots(str(e), roots))
+        st.error(f"This checkpoint cannot be loaded: {why}" if e.kind == "checkpoint"
+                 else f"The grid could not be made: {why}")
         st.stop()
 st.image(grid, caption=f"sources {sources} × styles {styles}")
 st.download_button("Download the grid (PNG)", grid, file_name=f"mixing-{'-'.join(map(str, sources))}"
@@ -79,7 +81,8 @@ with st.spinner("Generating the strip…"):
     try:
         strip = remote.interpolation(cache, ckpt, int(a), int(b), int(steps))
     except remote.WorkerError as e:
-        st.error(f"The strip could not be made: {plain(e)}")
+        st.error("The strip could not be made: "
+                 + plain(e if user.is_admin else gr.without_roots(str(e), roots)))
         st.stop()
 st.image(strip, caption=f"seed {a} → seed {b}, {steps} steps")
 st.download_button("Download the strip (PNG)", strip, file_name=f"interpolation-{a}-{b}.png",

@@ -58,7 +58,7 @@ if not found:
                if user.is_admin else ", or ask an admin to add the folder that holds it."))
     st.stop()
 
-by_label = {r.label: r for r in found}
+by_label = gr.labels(found, admin=user.is_admin)  # annotators see run names, never paths
 run = by_label[st.selectbox("Run", list(by_label), key="runs_run")]
 unit = run.step_key
 summary = gr.summary(run)
@@ -68,6 +68,8 @@ c1.metric("Trainer", run.trainer)
 c2.metric(f"Last {unit}", f"{int(last[unit]):,}" if unit in last else "—")
 c3.metric("Grids", f"{summary['grids']:,}")
 c4.metric("Images / s", f"{last['images_per_s']:.1f}" if "images_per_s" in last else "—")
+if summary["skipped"]:
+    st.caption(f"{summary['skipped']:,} line(s) of metrics.jsonl skipped: not a row of numbers.")
 
 # Lazy tabs: only the open one runs, so moving the slider never rebuilds the charts.
 grids_tab, curves_tab, config_tab = st.tabs(["Grids", "Curves", "Config"], key="runs_tab",
@@ -95,7 +97,8 @@ slider_key = f"runs_pos_{run.path}"
 def grid_view():
     grids = dict(gr.list_grids(run))  # step → path, oldest first
     if not grids:
-        st.info(f"No grids yet in {plain(run.grid_dir)}.")
+        st.info(f"No grids yet in {plain(run.grid_dir)}." if user.is_admin
+                else "No grids yet in this run.")
         return
     steps = list(grids)
     current = st.session_state.get(slider_key)

@@ -148,12 +148,16 @@ def test_annotators_see_run_names_not_run_root_paths(app, tmp_path):  # noqa: F8
 
 # --- point 9: decompression bombs in an LMDB ----------------------------------------------------
 def _claiming(jpeg: bytes, w: int, h: int) -> bytes:
-    """The JPEG with its frame header saying w×h (the data stays that of a small image)."""
+    """The JPEG's headers saying w×h, cut after the start of its scan: nothing to decode, so
+    a reader that decodes first fails on the missing data instead of on the size."""
     at = jpeg.index(b"\xff\xc0")
-    return jpeg[:at + 5] + h.to_bytes(2, "big") + w.to_bytes(2, "big") + jpeg[at + 9:]
+    head = jpeg[:at + 5] + h.to_bytes(2, "big") + w.to_bytes(2, "big") + jpeg[at + 9:]
+    sos = head.index(b"\xff\xda")
+    return head[:sos + 2 + int.from_bytes(head[sos + 2:sos + 4], "big") + 16]
 
 
 def test_an_lmdb_image_larger_than_its_key_is_refused_before_decoding(tmp_path):
+    # Four 10000x10000 JPEGs of 1.1 MB pushed the trainer to 4.5 GB before it said "expected".
     import lmdb as lmdb_module
 
     from trainers.stylegan.data import LMDBError, load_images
@@ -169,10 +173,32 @@ def test_an_lmdb_image_larger_than_its_key_is_refused_before_decoding(tmp_path):
     env.close()
     with pytest.raises(LMDBError, match=r"10000x10000, expected 16x16"):
         load_images(path, 16, workers=1)
+    # Said before decoding: the reader's peak memory stays far below one decoded image each.
+    code = ("import sys\nfrom trainers.stylegan.data import LMDBError, load_images\n"
+            f"try:\n    load_images({str(path)!r}, 16, workers=4)\n"
+            "except LMDBError as e:\n    print(e)\n    sys.exit(2)\n")
+    out, peak_kib = _peak(code)
+    assert "expected 16x16" in out and peak_kib < 900_000, f"peak {peak_kib / 1e6:.1f} GB"
+
+
+def _peak(code: str) -> tuple[str, int]:
+    """Run Python `code` in a child; (its output, its peak resident memory in KiB, from wait4)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.security.clirun import env
+
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    out = proc.stdout.read().decode(errors="replace")
+    _, _status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0
+    return out, usage.ru_maxrss
 
 
 # --- point 10 (and 9 of "what to build"): convert says one line -----------------------------------
-def _reference_file(tmp_path: Path, **replace) -> Path:
+def _reference_file(tmp_path: Path, mapping: int = 2, **replace) -> Path:
     import importlib.util
 
     from tests.conftest import REPO
@@ -180,7 +206,7 @@ def _reference_file(tmp_path: Path, **replace) -> Path:
         "reference_layout", REPO / "tests" / "trainers" / "stylegan" / "reference_layout.py")
     ref = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ref)
-    G = ref.StyledGenerator(16, 2, 16)
+    G = ref.StyledGenerator(16, mapping, 16)
     state = {"generator": G.state_dict(), "g_running": G.state_dict(), **replace}
     path = tmp_path / "train_step-3.model"
     torch.save(state, path)
@@ -199,22 +225,31 @@ def test_convert_with_an_odd_g_running_says_one_line(tmp_path, capsys, g_running
     assert not (tmp_path / "run").exists()
 
 
-def test_convert_refuses_a_small_file_claiming_latent_4000(tmp_path, capsys):
-    # A 16 KB file claiming latent_dim 4000 became a 1.4 GB peak.
-    from trainers.stylegan import convert
+def test_convert_refuses_a_small_file_claiming_latent_4000(tmp_path):
+    # A 16 KB file claiming latent_dim 4000 became a 1.4 GB peak: the converter built the
+    # networks its shapes claim before anything was checked. Run as a user would, its peak
+    # memory read from the kernel (wait4), not timed.
+    import os
+    import subprocess
+    import sys
 
-    src = _reference_file(tmp_path)
+    from tests.security.clirun import env
+
+    src = _reference_file(tmp_path, mapping=8)
     state = torch.load(src, weights_only=True)
     for net in ("generator", "g_running"):
         g = state[net]
         for k in [k for k in g if k.startswith("style.")]:
-            if g[k].dim() == 2:
-                g[k] = torch.zeros(1).expand(4000, 4000)
-            else:
-                g[k] = torch.zeros(1).expand(4000)
+            g[k] = torch.zeros(1).expand(4000, 4000) if g[k].dim() == 2 else torch.zeros(1).expand(4000)
     torch.save(state, src)
     assert src.stat().st_size < 1_000_000  # far less than 4000 x 4000 floats
-    assert convert.main([str(src), "--out", str(tmp_path / "run")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), err
+    proc = subprocess.Popen([sys.executable, "-m", "trainers.stylegan.convert", str(src), "--out",
+                             str(tmp_path / "run")], env=env(), stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL)
+    err = proc.stderr.read().decode(errors="replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    assert usage.ru_maxrss < 900_000, f"peak {usage.ru_maxrss / 1e6:.1f} GB"  # KiB
     assert not (tmp_path / "run").exists()

@@ -47,4 +47,4 @@ def unescaped(markdown: str) -> str:
     """What a reader sees of a message whose outside text went through
     curate.app.text.plain: the Markdown backslash escapes taken off."""
     import re
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")

@@ -176,3 +176,15 @@ def test_a_swapped_source_file_is_not_shown(tmp_path, swap):
     display.DISPLAY.clear()
     with pytest.raises(BadImage):
         display.display_image(item.path)
+
+
+def test_a_file_over_the_size_cap_is_refused_before_it_is_read(tmp_path):
+    folder = _faces(tmp_path / "in")
+    (folder / "huge.jpg").write_bytes(b"\xff\xd8" + b"\0" * 300_000)
+    try:
+        r = cli("--workspace", tmp_path / "ws", "ingest", folder, "--source", "s", "--workers", "1",
+                prefix=("env", "ROSTRO_MAX_FILE_BYTES=200000"), timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("`curate ingest` did not finish")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "huge.jpg: refused" in r.stdout and "over the cap of 200,000" in r.stdout

@@ -70,8 +70,8 @@ def _newest():
 @functools.cache
 def _items_stmt():
     return (select(Assignment.position, Assignment.image_id, Assignment.is_overlap, Source.root,
-                   Source.name, Image.relpath, Image.content_hash, Decision.verdict, Decision.rule, Decision.tags,
-                   Decision.note, Decision.seconds)
+                   Source.name, Image.relpath, Image.content_hash, Decision.verdict, Decision.rule,
+                   Decision.tags, Decision.note, Decision.seconds)
             .join(Image, Image.id == Assignment.image_id)
             .join(Source, Source.id == Image.source_id)
             .outerjoin(Decision, Decision.id == _newest())

@@ -70,7 +70,8 @@ def disputes(engine: Engine, *, include_settled: bool = False) -> list[Dispute]:
         w = where[f.image_id]
         settled = f.verdict if f.provenance.startswith("adjudicated") else None
         out.append(Dispute(
-            image_id=f.image_id, path=ImagePath.of(w.root, w.relpath, w.content_hash), name=f"{w.name}/{w.relpath}",
+            image_id=f.image_id, path=ImagePath.of(w.root, w.relpath, w.content_hash),
+            name=f"{w.name}/{w.relpath}",
             opinions=tuple(sorted(by_image.get(f.image_id, []), key=lambda o: o.annotator)),
             settled=settled,
             settled_by=f.provenance.removeprefix("adjudicated by ") if settled else None,

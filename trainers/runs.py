@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -141,6 +142,27 @@ def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
 
 def is_run(folder: str | os.PathLike) -> bool:
     return (Path(folder) / CONFIG).is_file()
+
+
+MAX_METRIC = 1e300  # a metric's magnitude; beyond it (or not finite) the row is skipped
+
+
+def _number(v) -> bool:
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return -2**63 <= v < 2**63
+    return isinstance(v, float) and math.isfinite(v) and abs(v) <= MAX_METRIC
+
+
+def metrics_row_ok(row, nested: bool = True) -> bool:
+    """A metrics row is a JSON object of finite numbers, or of objects of them (StyleGAN's
+    "swd_levels"): what both trainers write. Strings, booleans, lists, 1e400 (inf), NaN or an
+    int past 64 bits would break the charts and the run summary."""
+    if not isinstance(row, dict) or not row:
+        return False
+    return all(isinstance(k, str) and (_number(v) or nested and metrics_row_ok(v, nested=False))
+               for k, v in row.items())
 
 
 def append_metrics(run_dir: str | os.PathLike, row: dict[str, Any]) -> None:

@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from curate.app.session_cookie import user_from_cookie
+from curate.app.text import plain
 from curate.sessions import end_session, session_user_id
 from curate.workspace import Workspace, explain
 from db.engine import is_busy, retry_busy
@@ -93,7 +94,6 @@ def engine() -> Engine:
         if why is None:
             raise
         log.error("database unavailable: %s", why)
-        from curate.app.text import plain
         st.error(f"The database cannot be opened: {plain(why)}")
         st.stop()
         raise RuntimeError(why) from e  # st.stop() is a no-op outside a Streamlit run

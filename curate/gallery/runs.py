@@ -26,7 +26,6 @@ Nothing imports torch or TensorFlow.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 from dataclasses import dataclass
@@ -263,31 +262,10 @@ class _Parsed:
 
 
 _metrics_cache: dict[str, _Parsed] = {}
-MAX_METRIC = 1e300  # a metric's magnitude; beyond it (or not finite) the row is skipped
-
-
-def _number(v) -> bool:
-    if isinstance(v, bool):
-        return False
-    if isinstance(v, int):
-        return -2**63 <= v < 2**63
-    return isinstance(v, float) and math.isfinite(v) and abs(v) <= MAX_METRIC
-
-
-def _good_row(row, nested: bool = True) -> bool:
-    """A metrics row is a JSON object of finite numbers, or of objects of them (StyleGAN's
-    "swd_levels"): what both trainers write. Strings, booleans, lists, 1e400 (inf), NaN or an
-    int past 64 bits would break the charts and the run summary."""
-    if not isinstance(row, dict) or not row:
-        return False
-    return all(isinstance(k, str) and (_number(v) or nested and _good_row(v, nested=False))
-               for k, v in row.items())
-
-
 def _parse_lines(data: bytes) -> tuple[list[dict], int, int]:
     """Rows of the complete lines in `data`, the bytes they span (a half-written last line
     waits for the next call) and how many lines were skipped: a corrupt line, or one that is
-    not a row of finite numbers (`_good_row`), is skipped and counted, never fatal."""
+    not a row of finite numbers (`trainers.runs.metrics_row_ok`), is skipped and counted, never fatal."""
     end = data.rfind(b"\n") + 1
     rows, skipped = [], 0
     for line in data[:end].splitlines():
@@ -299,7 +277,7 @@ def _parse_lines(data: bytes) -> tuple[list[dict], int, int]:
             log.warning("skipping a corrupt metrics line: %.80r", line)
             skipped += 1
             continue
-        if _good_row(row):
+        if layout.metrics_row_ok(row):
             rows.append(row)
         else:
             skipped += 1

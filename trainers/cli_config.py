@@ -60,7 +60,8 @@ def from_dict(cls: type[T], data: dict[str, Any], **overrides: Any) -> T:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values = {k: v for k, v in {**data, **overrides}.items() if k in fields}
     for name, value in values.items():
-        kind = type(fields[name].default)
+        declared = {"int": int, "float": float, "bool": bool, "str": str}
+        kind = declared.get(fields[name].type, type(fields[name].default))
         ok = (isinstance(value, bool) if kind is bool
               else isinstance(value, int) and not isinstance(value, bool) if kind is int
               else isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float

@@ -44,6 +44,7 @@ class UserError(ValueError):
 class LoginResult:
     user: Annotator | None  # the logged-in user, or None
     retry_after: float | None = None  # seconds to wait when throttled (no password was checked)
+    busy: bool = False  # refused only because another attempt for this name is being checked
 
 
 def _now() -> dt.datetime:
@@ -144,9 +145,9 @@ def log_in(engine: Engine, name: str, password: str, client: str | None = None) 
     So N attempts at once count N, and only one attempt per name is checked at a time.
     """
     keys = _throttle_keys(name, client)
-    retry_after = _claim(engine, keys)
+    retry_after, busy = _claim(engine, keys)
     if retry_after is not None:
-        return LoginResult(None, retry_after=retry_after)
+        return LoginResult(None, retry_after=retry_after, busy=busy)
     user = None
     try:
         user = _checked(engine, name, password)
@@ -172,19 +173,27 @@ def _locked_rows(s, keys: list[str]) -> list[LoginThrottle]:
     return list(rows)
 
 
-def _claim(engine: Engine, keys: list[str]) -> float | None:
+def _held(row: LoginThrottle) -> bool:
+    """True while the row's name is held by an attempt being checked: `_claim` sets
+    blocked_until exactly CHECK_HOLD_S after updated_at, a length no back-off has (2 s, 4 s, …)."""
+    return (row.blocked_until is not None
+            and (row.blocked_until - row.updated_at).total_seconds() == CHECK_HOLD_S)
+
+
+def _claim(engine: Engine, keys: list[str]) -> tuple[float | None, bool]:
     """Count one failure on every key and hold the name for CHECK_HOLD_S, unless a key is
-    blocked (or its name held): then the seconds to wait, and nothing is counted."""
+    blocked (or its name held): then (the seconds to wait, whether only the hold refused it),
+    and nothing is counted; else (None, False)."""
     now = _now()
     with writing(engine) as s:
         rows = _locked_rows(s, keys)
         for row in rows:
             if (now - row.updated_at).total_seconds() > FORGET_AFTER_S:
                 row.failures, row.blocked_until = 0, None
-        blocked = [(r.blocked_until - now).total_seconds() for r in rows
-                   if r.blocked_until is not None and r.blocked_until > now]
-        if blocked:
-            return max(blocked)
+        refusing = [r for r in rows if r.blocked_until is not None and r.blocked_until > now]
+        if refusing:
+            return (max((r.blocked_until - now).total_seconds() for r in refusing),
+                    all(_held(r) for r in refusing))
         for row in rows:
             row.failures += 1
             row.updated_at = now
@@ -192,7 +201,7 @@ def _claim(engine: Engine, keys: list[str]) -> float | None:
             if row.key == keys[0]:  # the name: held while its password is checked
                 block = max(block, CHECK_HOLD_S)
             row.blocked_until = now + dt.timedelta(seconds=block) if block else None
-    return None
+    return None, False
 
 
 def _settle(engine: Engine, keys: list[str], *, ok: bool) -> None:

@@ -90,6 +90,7 @@ def test_a_second_attempt_while_one_is_checked_is_refused(engine, team, monkeypa
         release.set()
         first.join()
     assert right.user is None and right.retry_after is not None and right.retry_after > 0
+    assert getattr(right, "busy", False)  # said as such: not a back-off of failures
     assert users.log_in(engine, "admin", "admin").user is not None  # once the check is done
 
 

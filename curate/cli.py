@@ -225,6 +225,23 @@ def _demo(a, ws):
 def _serve_args(p):
     p.add_argument("--address", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    p.add_argument("--trusted-proxy", default=None, metavar="ADDR[,ADDR]",
+                   help="the reverse proxy whose X-Forwarded-For names the client (default: "
+                        "$ROSTRO_TRUSTED_PROXY, else none: the socket's address is used)")
+
+
+def serve_env(base: dict, ws, trusted_proxy: str | None) -> dict:
+    """The server's environment: the workspace, and the proxies whose X-Forwarded-For is
+    believed (the admin's setting, passed to uvicorn as FORWARDED_ALLOW_IPS; empty trusts none,
+    where uvicorn's own default would believe any loopback client)."""
+    from curate.app.client import TRUSTED_PROXY_ENV, trusted_proxies
+    env = dict(base, ROSTRO_WORKSPACE=str(ws.root))
+    if ws.database_url:
+        env["ROSTRO_DATABASE_URL"] = ws.database_url
+    if trusted_proxy is not None:
+        env[TRUSTED_PROXY_ENV] = trusted_proxy
+    env["FORWARDED_ALLOW_IPS"] = ",".join(trusted_proxies(env))
+    return env
 
 
 @command("serve", "start the labeling app (Streamlit) on this workspace", _serve_args)
@@ -236,9 +253,7 @@ def _serve(a, ws):
     app = REPO / "streamlit_app.py"
     if not app.exists():
         return 0
-    env = dict(os.environ, ROSTRO_WORKSPACE=str(ws.root))
-    if ws.database_url:
-        env["ROSTRO_DATABASE_URL"] = ws.database_url
+    env = serve_env(dict(os.environ), ws, a.trusted_proxy)
     print(f"serving on http://{a.address}:{a.port}  (Ctrl-C stops)")
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", a.address,
            "--server.port", str(a.port), "--server.headless", "true",

@@ -4,9 +4,17 @@ An image file is decoded at reduced scale, resized so its longer side is at most
 and re-encoded as JPEG (`render_display`). `display_image` serves it from the cache; `prefetch`
 prepares the next few in background threads so the next image is ready before the key is
 pressed. Nothing runs at import time: the cache's thread pool starts on the first prefetch.
+
+A path handed out by the queue and review code is an `ImagePath`: it also knows its source's
+root and the sha256 recorded at ingest. Before an image is shown the file is read as a regular
+file resolving inside that root (`curate.safefiles.read_regular`) and its bytes must match the
+recorded hash: a queued image swapped for a symlink to a private file, or for other bytes, is
+refused with a reason instead of being shown.
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -16,6 +24,7 @@ from pathlib import Path
 from PIL import Image as PILImage
 
 from curate.imaging import BadImage, encode_jpeg, read_image, to_rgb
+from curate.safefiles import RefusedFile, read_regular
 
 DISPLAY_SIDE = 640  # px, the longer side of the image shown on the Label page
 DISPLAY_QUALITY = 90  # JPEG quality of a display image
@@ -23,15 +32,35 @@ CACHE_ITEMS = 256  # display images kept in memory (~50 KB each)
 WORKERS = 2  # background threads preparing display images
 
 
+class ImagePath(str):
+    """An image's absolute path (a str) that also carries its source root and the sha256
+    recorded at ingest, so the display can check both before showing the file."""
+
+    root: str
+    content_hash: str
+
+    @classmethod
+    def of(cls, root: str, relpath: str, content_hash: str) -> ImagePath:
+        p = cls(os.path.join(root, relpath))
+        p.root, p.content_hash = root, content_hash
+        return p
+
+
 def render_display(path: str, side: int = DISPLAY_SIDE) -> bytes:
     """The image file as a JPEG whose longer side is at most `side` (default 640); raises
-    BadImage."""
+    BadImage. An ImagePath is checked against its root and recorded hash first."""
+    root = getattr(path, "root", None)
+    expected = getattr(path, "content_hash", None)
     try:
-        data = Path(path).read_bytes()
+        data = read_regular(path, root=root)
     except FileNotFoundError:
         raise BadImage(f"the image file is missing: {path}") from None
+    except RefusedFile as e:
+        raise BadImage(f"the image file is not shown: {e}") from None
     except OSError as e:
         raise BadImage(f"the image file cannot be read: {e.strerror or e}") from None
+    if expected and hashlib.sha256(data).hexdigest() != expected:
+        raise BadImage(f"the image file changed since it was ingested (sha256 differs): {path}")
     img = to_rgb(read_image(data, Path(path).name, draft=(side, side)))
     img.thumbnail((side, side), PILImage.Resampling.LANCZOS)
     return encode_jpeg(img, DISPLAY_QUALITY)

@@ -100,16 +100,27 @@ def read_image(data: bytes, name: str = "", *, draft: tuple[int, int] | None = N
     return img
 
 
-def load_rgb(path: str | Path) -> np.ndarray:
-    """The file as an HWC uint8 RGB array; raises BadImage with the reason."""
-    path = Path(path)
+def load_bytes(path: str | Path, content_hash: str | None = None) -> bytes:
+    """The bytes of an image file, read only when it is a regular file below the size cap
+    (`curate.safefiles.read_regular`; a FIFO or a device is refused) and, given
+    `content_hash`, only when they still match it; raises BadImage with the reason."""
+    from curate.safefiles import RefusedFile, read_regular
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except FileNotFoundError:
         raise BadImage(f"missing file: {path}") from None
-    except IsADirectoryError:
-        raise BadImage(f"a folder, not a file: {path}") from None
-    return np.asarray(to_rgb(read_image(data, path.name)))
+    except RefusedFile as e:
+        raise BadImage(f"refused: {e}") from None
+    except OSError as e:
+        raise BadImage(f"unreadable file: {e.strerror or e}") from None
+    if content_hash and hashlib.sha256(data).hexdigest() != content_hash:
+        raise BadImage(f"changed file: the bytes of {path} no longer match the recorded sha256")
+    return data
+
+
+def load_rgb(path: str | Path, content_hash: str | None = None) -> np.ndarray:
+    """The file as an HWC uint8 RGB array (read by `load_bytes`); raises BadImage."""
+    return np.asarray(to_rgb(read_image(load_bytes(path, content_hash), Path(path).name)))
 
 
 def _dct_matrix(n: int) -> np.ndarray:

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from curate import celeba
 from curate.imaging import EXTENSIONS, BadImage, probe_bytes
+from curate.safefiles import RefusedFile, inside, read_regular, walk
 from curate.workers import worker_pool
 from db.engine import reading, writing
 from db.models import Image, IngestProblem, Source
@@ -90,12 +91,12 @@ def scan(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
     files that cannot be taken: links that leave the root, names that are not valid UTF-8."""
     files: list[str] = []
     escaping: list[tuple[str, str]] = []
-    root = root.resolve()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    root = Path(os.path.realpath(root))
+    for dirpath, dirnames, filenames in walk(root):  # iterative: loops and deep trees are fine
         d = Path(dirpath)
         for name in list(dirnames):
             p = d / name
-            if p.is_symlink() and not _inside(p.resolve(), root):
+            if p.is_symlink() and inside(p, root) is None:
                 escaping.append((shown(p.relative_to(root).as_posix()), "symlink leaves the image root"))
         dirnames.sort()
         for name in filenames:
@@ -107,16 +108,12 @@ def scan(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
                 escaping.append((shown(rel), "file name is not valid UTF-8; rename the file to "
                                                  "ingest it"))
                 continue
-            if p.is_symlink() and not _inside(p.resolve(), root):
+            if p.is_symlink() and inside(p, root) is None:
                 escaping.append((rel, f"symlink leaves the image root (→ {shown(os.readlink(p))})"))
                 continue
             files.append(rel)
     files.sort()
     return files, escaping
-
-
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
 
 
 def _is_utf8(name: str) -> bool:
@@ -136,13 +133,16 @@ def shown(name: str) -> str:
 def _probe_path(args: tuple[str, str]) -> tuple[str, dict | str]:
     root, rel = args
     try:
-        with open(os.path.join(root, rel), "rb") as f:
-            data = f.read()
+        # A regular file inside the root, below the size cap: a FIFO would hang the ingest and
+        # a device node would be read until the kernel stopped it.
+        data = read_regular(os.path.join(root, rel), root=root)
         p = probe_bytes(data, rel)
     except BadImage as e:
         return rel, str(e)
     except FileNotFoundError:
         return rel, "missing file (vanished during ingest, or a broken symlink)"
+    except RefusedFile as e:
+        return rel, f"refused: {e}"
     except OSError as e:
         return rel, f"unreadable file: {e.strerror or e}"
     except Exception as e:  # noqa: BLE001 — a decoder bug in one file must not stop the ingest

@@ -24,7 +24,6 @@ import functools
 import statistics
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import aliased
@@ -71,8 +70,8 @@ def _newest():
 @functools.cache
 def _items_stmt():
     return (select(Assignment.position, Assignment.image_id, Assignment.is_overlap, Source.root,
-                   Source.name, Image.relpath, Decision.verdict, Decision.rule, Decision.tags,
-                   Decision.note, Decision.seconds)
+                   Source.name, Image.relpath, Image.content_hash, Decision.verdict, Decision.rule,
+                   Decision.tags, Decision.note, Decision.seconds)
             .join(Image, Image.id == Assignment.image_id)
             .join(Source, Source.id == Image.source_id)
             .outerjoin(Decision, Decision.id == _newest())
@@ -111,8 +110,8 @@ def _item(row) -> Item:
     if verdict == Verdict.undo.value:
         verdict = None
     return Item(position=row.position, image_id=row.image_id,
-                path=str(Path(row.root) / row.relpath), name=f"{row.name}/{row.relpath}",
-                is_overlap=bool(row.is_overlap), verdict=verdict,
+                path=display.ImagePath.of(row.root, row.relpath, row.content_hash),
+                name=f"{row.name}/{row.relpath}", is_overlap=bool(row.is_overlap), verdict=verdict,
                 rule=row.rule if verdict else None, tags=tuple(row.tags or ()) if verdict else (),
                 note=row.note if verdict else None, seconds=row.seconds if verdict else None)
 

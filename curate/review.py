@@ -10,12 +10,12 @@ retried by the caller (the page's `db_call` / `db_attempt`), not here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import Engine, select
 
 from curate import decisions
 from curate.decisions import DecisionError, Pressed, Recorded
+from curate.display import ImagePath
 from db.engine import reading
 from db.models import Adjudication, Annotator, Image, Source, Verdict
 
@@ -57,7 +57,7 @@ def disputes(engine: Engine, *, include_settled: bool = False) -> list[Dispute]:
     with reading(engine) as s:
         names = dict(s.execute(select(Annotator.id, Annotator.name)).all())
         where = dict((r.id, r) for r in s.execute(
-            select(Image.id, Image.relpath, Source.root, Source.name)
+            select(Image.id, Image.relpath, Image.content_hash, Source.root, Source.name)
             .join(Source, Source.id == Image.source_id).where(Image.id.in_(ids))))
         standing = decisions.standing_decisions(s, image_ids=ids)
     by_image: dict[int, list[Opinion]] = {}
@@ -70,7 +70,8 @@ def disputes(engine: Engine, *, include_settled: bool = False) -> list[Dispute]:
         w = where[f.image_id]
         settled = f.verdict if f.provenance.startswith("adjudicated") else None
         out.append(Dispute(
-            image_id=f.image_id, path=str(Path(w.root) / w.relpath), name=f"{w.name}/{w.relpath}",
+            image_id=f.image_id, path=ImagePath.of(w.root, w.relpath, w.content_hash),
+            name=f"{w.name}/{w.relpath}",
             opinions=tuple(sorted(by_image.get(f.image_id, []), key=lambda o: o.annotator)),
             settled=settled,
             settled_by=f.provenance.removeprefix("adjudicated by ") if settled else None,

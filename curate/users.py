@@ -5,8 +5,10 @@ scrypt hash, so the time taken does not tell which names exist, and the answer i
 Failed logins are counted per name and per client address (`login_throttle`); past
 FREE_FAILURES in a row, each further failure blocks that key for twice as long as the one before
 (2 s, 4 s, … up to MAX_BLOCK_S), and attempts while blocked are refused before any password is
-checked, with the time to wait. A success clears the name's count; counts older than
-FORGET_AFTER_S start again from zero.
+checked, with the time to wait. An attempt is counted before its password is checked, in the
+transaction that locks the throttle rows, and holds its name until the check is done: parallel
+attempts each count, and a second attempt for a name being checked is refused. A success
+clears the name's count; counts older than FORGET_AFTER_S start again from zero.
 
 Passwords of a real workspace need MIN_PASSWORD characters (`check_password_policy`, called by
 every command and page that sets one); the demo workspace's users (admin/admin) are exempt.
@@ -17,7 +19,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 
 from curate.sessions import end_user_sessions
 from curate.settings import get_setting
@@ -30,6 +32,7 @@ FREE_FAILURES = 3  # failed logins in a row before back-off starts
 FIRST_BLOCK_S = 2.0  # the first block; doubles with each further failure
 MAX_BLOCK_S = 900.0  # the longest block (15 min)
 FORGET_AFTER_S = 900.0  # failures older than this are forgotten
+CHECK_HOLD_S = 10.0  # a name is held this long at most while one attempt's password is checked
 DEMO_SETTING = "demo"  # settings key: true in a workspace built by `curate demo`
 
 
@@ -41,6 +44,7 @@ class UserError(ValueError):
 class LoginResult:
     user: Annotator | None  # the logged-in user, or None
     retry_after: float | None = None  # seconds to wait when throttled (no password was checked)
+    busy: bool = False  # refused only because another attempt for this name is being checked
 
 
 def _now() -> dt.datetime:
@@ -133,35 +137,89 @@ def log_in(engine: Engine, name: str, password: str, client: str | None = None) 
     """Check a name and password, throttled per name and per client address (see module doc).
 
     Returns the active user on success; LoginResult(None) for any mistake (wrong name, wrong
-    password, deactivated user: the same answer); LoginResult(None, retry_after) while blocked.
+    password, deactivated user: the same answer); LoginResult(None, retry_after) while blocked,
+    and while another attempt for the same name is being checked.
+
+    The attempt is counted as a failure, and the name held, in one write transaction that locks
+    the throttle rows *before* the password is checked; a success then takes the count back.
+    So N attempts at once count N, and only one attempt per name is checked at a time.
     """
     keys = _throttle_keys(name, client)
+    retry_after, busy = _claim(engine, keys)
+    if retry_after is not None:
+        return LoginResult(None, retry_after=retry_after, busy=busy)
+    user = None
+    try:
+        user = _checked(engine, name, password)
+    finally:
+        _settle(engine, keys, ok=user is not None)
+    return LoginResult(user)
+
+
+def _locked_rows(s, keys: list[str]) -> list[LoginThrottle]:
+    """The throttle rows of `keys`, created when missing and locked for this transaction (in
+    key order, so two attempts never wait on each other crosswise). SQLite's BEGIN IMMEDIATE
+    already serialises writers; PostgreSQL takes the row locks."""
+    keys = sorted(keys)
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    s.execute(dialect_insert(LoginThrottle).values(
+        [dict(key=k, failures=0, updated_at=_now()) for k in keys]).on_conflict_do_nothing())
+    rows = s.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys))
+                     .order_by(LoginThrottle.key).with_for_update()
+                     .execution_options(populate_existing=True))
+    return list(rows)
+
+
+def _held(row: LoginThrottle) -> bool:
+    """True while the row's name is held by an attempt being checked: `_claim` sets
+    blocked_until exactly CHECK_HOLD_S after updated_at, a length no back-off has (2 s, 4 s, …)."""
+    return (row.blocked_until is not None
+            and (row.blocked_until - row.updated_at).total_seconds() == CHECK_HOLD_S)
+
+
+def _claim(engine: Engine, keys: list[str]) -> tuple[float | None, bool]:
+    """Count one failure on every key and hold the name for CHECK_HOLD_S, unless a key is
+    blocked (or its name held): then (the seconds to wait, whether only the hold refused it),
+    and nothing is counted; else (None, False)."""
     now = _now()
-    with reading(engine) as s:
-        rows = list(s.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys))))
-        blocked = [(r.blocked_until - now).total_seconds() for r in rows
-                   if r.blocked_until is not None and r.blocked_until > now]
-        if blocked:
-            return LoginResult(None, retry_after=max(blocked))
-    user = _checked(engine, name, password)
-    if user is not None:
-        if any(r.key == keys[0] for r in rows):
-            with writing(engine) as s:
-                s.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0]))
-        return LoginResult(user)
     with writing(engine) as s:
-        for key in keys:
-            row = s.get(LoginThrottle, key)
-            if row is None:
-                row = LoginThrottle(key=key, failures=0)
-                s.add(row)
-            elif (now - row.updated_at).total_seconds() > FORGET_AFTER_S:
-                row.failures = 0
+        rows = _locked_rows(s, keys)
+        for row in rows:
+            if (now - row.updated_at).total_seconds() > FORGET_AFTER_S:
+                row.failures, row.blocked_until = 0, None
+        refusing = [r for r in rows if r.blocked_until is not None and r.blocked_until > now]
+        if refusing:
+            return (max((r.blocked_until - now).total_seconds() for r in refusing),
+                    all(_held(r) for r in refusing))
+        for row in rows:
             row.failures += 1
             row.updated_at = now
             block = _block_for(row.failures)
+            if row.key == keys[0]:  # the name: held while its password is checked
+                block = max(block, CHECK_HOLD_S)
             row.blocked_until = now + dt.timedelta(seconds=block) if block else None
-    return LoginResult(None)
+    return None, False
+
+
+def _settle(engine: Engine, keys: list[str], *, ok: bool) -> None:
+    """After the check: release the name's hold (a failure keeps its back-off); a success
+    clears the name's count and takes back the failure counted on the address."""
+    now = _now()
+    with writing(engine) as s:
+        for row in _locked_rows(s, keys):
+            if row.key == keys[0] and ok:
+                s.delete(row)
+                continue
+            if ok and row.failures > 0:
+                row.failures -= 1
+            elif row.key != keys[0]:
+                continue  # a failure: the address keeps the failure and block it was given
+            block = _block_for(row.failures)
+            row.blocked_until = (max(now, row.updated_at) + dt.timedelta(seconds=block)
+                                 if block else None)
 
 
 def authenticate(engine: Engine, name: str, password: str) -> Annotator | None:

@@ -52,9 +52,23 @@ def build_parser(cls: type, prog: str, description: str) -> argparse.ArgumentPar
 
 
 def from_dict(cls: type[T], data: dict[str, Any], **overrides: Any) -> T:
-    """``cls`` from a saved config.json (keys it does not know, such as "trainer", are ignored)."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in {**data, **overrides}.items() if k in names})
+    """``cls`` from a saved config.json (keys it does not know, such as "trainer", are ignored).
+
+    A config.json may come from anyone: each value must have its field's type (an int field
+    takes an int, not a bool or a string; a float field an int or a float), else ValueError;
+    ``cls.__post_init__`` then checks the ranges."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in {**data, **overrides}.items() if k in fields}
+    for name, value in values.items():
+        declared = {"int": int, "float": float, "bool": bool, "str": str}
+        kind = declared.get(fields[name].type, type(fields[name].default))
+        ok = (isinstance(value, bool) if kind is bool
+              else isinstance(value, int) and not isinstance(value, bool) if kind is int
+              else isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float
+              else isinstance(value, str) if kind is str else True)
+        if not ok:
+            raise ValueError(f"config value {name}={str(value)[:80]!r} is not a {kind.__name__}")
+    return cls(**values)
 
 
 def parse(cls: type[T], trainer: str, argv: list[str] | None, prog: str,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.fsutil import atomic_write_text
+from curate.safefiles import read_regular
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ CHECKPOINTS = "checkpoints"
 MIXING = "mixing"  # StyleGAN: a style-mixing grid per checkpoint
 DEFAULT_ROOT = "runs"
 
+MAX_CONFIG_BYTES = 1 << 20  # a config.json larger than this is not read (1 MiB)
+MAX_JSON_DEPTH = 32  # nesting of arrays and objects a run folder's JSON may have
 STEP_KEYS = {"stylegan": "iteration", "pix2pix": "epoch"}  # what a trainer's steps count
 STEP_DIGITS = {"stylegan": 6, "pix2pix": 4}  # zero padding of the step in file names
 LEGACY_SAMPLES = {"pix2pix": "epochs"}  # where runs made before the shared layout kept grids
@@ -100,9 +104,37 @@ def write_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> Path:
     return path
 
 
+def loads_bounded(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """json.loads with the nesting checked first: a document nested deeper than ``max_depth``
+    raises ValueError (json's own parser recurses: 100,000 levels raised RecursionError)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    if text.count("[") + text.count("{") > max_depth:  # only then can it be too deep
+        depth, in_string, escaped = 0, False, False
+        for ch in text:
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif ch == "\\":
+                    escaped = True
+                elif ch == '"':
+                    in_string = False
+            elif ch == '"':
+                in_string = True
+            elif ch in "[{":
+                depth += 1
+                if depth > max_depth:
+                    raise ValueError(f"JSON nested deeper than {max_depth} levels")
+            elif ch in "]}":
+                depth -= 1
+    return json.loads(text)
+
+
 def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """config.json as a dict; OSError when absent, ValueError when it is not a JSON object."""
-    data = json.loads((Path(run_dir) / CONFIG).read_text(encoding="utf-8"))
+    """config.json as a dict; OSError when absent or not a regular file below
+    MAX_CONFIG_BYTES, ValueError when it is not a JSON object (or is nested too deep)."""
+    raw = read_regular(Path(run_dir) / CONFIG, max_bytes=MAX_CONFIG_BYTES)
+    data = loads_bounded(raw)
     if not isinstance(data, dict):
         raise ValueError(f"{Path(run_dir) / CONFIG} does not hold a JSON object")
     return data
@@ -110,6 +142,27 @@ def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
 
 def is_run(folder: str | os.PathLike) -> bool:
     return (Path(folder) / CONFIG).is_file()
+
+
+MAX_METRIC = 1e300  # a metric's magnitude; beyond it (or not finite) the row is skipped
+
+
+def _number(v) -> bool:
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return -2**63 <= v < 2**63
+    return isinstance(v, float) and math.isfinite(v) and abs(v) <= MAX_METRIC
+
+
+def metrics_row_ok(row, nested: bool = True) -> bool:
+    """A metrics row is a JSON object of finite numbers, or of objects of them (StyleGAN's
+    "swd_levels"): what both trainers write. Strings, booleans, lists, 1e400 (inf), NaN or an
+    int past 64 bits would break the charts and the run summary."""
+    if not isinstance(row, dict) or not row:
+        return False
+    return all(isinstance(k, str) and (_number(v) or nested and metrics_row_ok(v, nested=False))
+               for k, v in row.items())
 
 
 def append_metrics(run_dir: str | os.PathLike, row: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from curate.app import triage_panel
 from curate.app.common import db_call, engine, require_admin, workspace
+from curate.app.text import plain
 from curate.assign import ORDERS, AssignError, assign, choices, queue_lengths
 from curate.celeba import AttributeFileError
 from curate.ingest import ingest
@@ -36,7 +37,7 @@ with ingest_tab:
                     report = db_call(ingest, eng, folder.strip(), source.strip(),
                                      attributes=attributes.strip() or None, progress=False)
                 except (FileNotFoundError, AttributeFileError, ValueError) as e:
-                    st.error(str(e))
+                    st.error(plain(e))
                 else:
                     st.success("Ingest done.")
                     st.code(report.summary(), language=None)
@@ -52,9 +53,9 @@ with users_tab:
             db_call(check_password_policy, eng, password)
             db_call(add_user, eng, name, password, admin=is_admin)
         except UserError as e:
-            st.error(str(e))
+            st.error(plain(e))
         else:
-            st.success(f"Added {'admin' if is_admin else 'annotator'} {name.strip()}.")
+            st.success(f"Added {'admin' if is_admin else 'annotator'} {plain(name.strip())}.")
     lengths = db_call(queue_lengths, eng)
     everyone = db_call(list_users, eng)
     st.dataframe([{"name": u.name, "role": u.role.value, "active": u.active,
@@ -75,13 +76,13 @@ with users_tab:
         try:
             if new_password:
                 ended = db_call(set_password, eng, who, new_password)
-                st.success(f"Password of {who} changed; {ended} session(s) ended.")
+                st.success(f"Password of {plain(who)} changed; {ended} session(s) ended.")
             if action != "keep as is":
                 ended = db_call(set_active, eng, who, action == "reactivate")
-                st.success(f"{who} {action}d." + ("" if action == "reactivate"
+                st.success(f"{plain(who)} {action}d." + ("" if action == "reactivate"
                                                    else f" {ended} session(s) ended."))
         except UserError as e:
-            st.error(str(e))
+            st.error(plain(e))
 
 with assign_tab:
     st.caption("Fills each chosen annotator's queue up to the length given. Re-assigning only "
@@ -113,14 +114,14 @@ with assign_tab:
                              order=order, seed=int(seed), annotators=who or None,
                              sources=chosen_sources or None, explore=float(explore))
         except AssignError as e:
-            st.error(str(e))
+            st.error(plain(e))
         else:
             if report.total_added:
                 st.success(f"Queues assigned: {report.total_added:,} new queue places.")
             else:
                 st.warning("Nothing was assigned.")
             for warning in report.warnings:
-                st.warning(warning[0].upper() + warning[1:] + ".")
+                st.warning(plain(warning[0].upper() + warning[1:] + "."))
             st.code(report.summary(), language=None)
 
 with triage_tab:

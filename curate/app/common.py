@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from curate.app.session_cookie import user_from_cookie
+from curate.app.text import plain
 from curate.sessions import end_session, session_user_id
 from curate.workspace import Workspace, explain
 from db.engine import is_busy, retry_busy
@@ -95,18 +96,16 @@ def engine() -> Engine:
         if why is None:
             raise
         log.error("database unavailable: %s", why)
-        st.error(f"The database cannot be opened: {why}")
+        st.error(f"The database cannot be opened: {plain(why)}")
         st.stop()
         raise RuntimeError(why) from e  # st.stop() is a no-op outside a Streamlit run
 
 
-def client_address() -> str | None:
-    """The browser's address as the server sees it (None when Streamlit cannot tell)."""
-    try:
-        addr = st.context.ip_address
-    except Exception:  # noqa: BLE001 — outside a browser session
-        return None
-    return addr if isinstance(addr, str) and addr else None  # AppTest gives a stand-in object
+def client_address() -> str:
+    """The browser's address for the login throttle (`curate.app.client.client_address`:
+    the socket's, loopback included; X-Forwarded-For only from a proxy the admin named)."""
+    from curate.app.client import client_address as from_context
+    return from_context()
 
 
 def current_user() -> User | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from curate.app.common import db_call, engine, require_admin, workspace
+from curate.app.text import plain
 from curate.export import ExportError
 from curate.export.common import recent_exports
 from curate.export.records import check_destination
@@ -23,7 +24,7 @@ require_admin()
 eng = engine()
 exports_dir = workspace().exports_dir
 st.title("Export", anchor=False)
-st.caption(f"A relative path on this page is under **{exports_dir}** (the workspace's exports "
+st.caption(f"A relative path on this page is under **{plain(exports_dir)}** (the workspace's exports "
            "folder; the command line reads it from its current folder instead). An export is "
            "written to a temporary folder and renamed into place when complete.")
 
@@ -82,13 +83,13 @@ def _page_words(message: str) -> str:
 
 
 def _run(dest: Path, values: dict) -> None:
-    with st.spinner(f"Writing {dest}…"):
+    with st.spinner(f"Writing {plain(dest)}…"):
         try:
             r = db_call(kind.run, eng, dest, kind.params(**values), progress=False)
         except (ExportError, FileExistsError, ValueError) as e:
-            st.error(_page_words(str(e)))
+            st.error(plain(_page_words(str(e))))
         else:
-            st.success(r.summary())
+            st.success(plain(r.summary()))
 
 
 def _confirm() -> None:
@@ -102,7 +103,7 @@ def _cancel() -> None:
 out = st.text_input("Destination", kind.folder, key=f"x_{kind.name}_out",
                     help=f"A folder; a relative path is under {exports_dir}.")
 dest = _dest(out)
-st.caption(f"Writes to **{dest}**" + (" — it exists and will be checked before anything is "
+st.caption(f"Writes to **{plain(dest)}**" + (" — it exists and will be checked before anything is "
                                        "replaced" if dest.exists() else ""))
 
 with st.form("export"):
@@ -119,7 +120,7 @@ if go:
         try:
             db_call(check_destination, dest, eng, kind.name)  # refused: nothing to confirm
         except ExportError as e:
-            st.error(_page_words(str(e)))
+            st.error(plain(_page_words(str(e))))
         else:
             st.session_state["export_pending"] = (kind.name, str(dest), values)
             st.session_state.pop("export_confirmed", None)
@@ -131,7 +132,7 @@ if pending and pending[0] == kind.name:
         _run(Path(pending[1]), pending[2])
     else:
         with st.container(border=True):
-            st.warning(f"**{pending[1]}** already holds an earlier {kind.title} export of this "
+            st.warning(f"**{plain(pending[1])}** already holds an earlier {kind.title} export of this "
                        "database. Exporting again replaces it with the new one, once that is "
                        "complete.")
             left, right, _ = st.columns([1, 1, 4])

@@ -7,6 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from curate.app.common import db_call, engine, require_admin, workspace
+from curate.app.text import plain
+from curate.export import ExportError
 from curate.gallery import datasets as gd
 from curate.gallery import thumbs as gt
 
@@ -46,7 +48,11 @@ if filters.needs_verdicts and dataset.id == gd.LABELED:
 else:
     spinner = "Loading…"
 with st.spinner(spinner):
-    page = db_call(gd.page_of, eng, dataset, filters, st.session_state.get("ds_page", 1))
+    try:
+        page = db_call(gd.page_of, eng, dataset, filters, st.session_state.get("ds_page", 1))
+    except (ExportError, OSError) as e:  # a crafted or unreadable manifest: nothing of it shown
+        st.error(f"This export cannot be shown: {plain(e)}")
+        st.stop()
 st.session_state["ds_page"] = page.number
 
 nav = st.columns([1, 1, 2, 6], vertical_alignment="center")
@@ -62,26 +68,29 @@ opened = st.session_state.get("ds_open")
 if opened is not None:
     with st.container(border=True):
         left, right = st.columns([1, 2])
-        left.image(gt.thumbnail(ws.thumbs_dir, opened.path, DETAIL_PX, opened.key), caption=opened.name)
+        left.image(gt.thumbnail(ws.thumbs_dir, opened.path, DETAIL_PX, opened.key),
+                   caption=plain(opened.name))
         detail = db_call(gd.image_detail, eng, opened.image_id) if opened.image_id is not None else None
         with right:
             st.button("Close", icon=":material/close:", key="ds_close",
                       on_click=lambda: st.session_state.pop("ds_open", None))
             if detail is None:
-                st.markdown(f"**{opened.name}** — source `{opened.source}` (not in the database)")
+                st.markdown(f"**{plain(opened.name)}** — source {plain(opened.source)} "
+                            "(not in the database)")
             else:
-                st.markdown(f"**#{detail['id']}** `{detail['source']}/{detail['relpath']}` — "
+                st.markdown(f"**#{detail['id']}** {plain(detail['source'] + '/' + detail['relpath'])} — "
                             f"{detail['size']} {detail['mode']}, {detail['file_size']:,} bytes"
                             + (" — **file missing**" if detail["missing"] else ""))
                 verdict = detail["verdict"] + (f" ({detail['rule']})" if detail["rule"] else "")
-                st.markdown(f"Verdict: **{verdict}** {detail['provenance']}"
-                            + (f" — tags: {', '.join(detail['tags'])}" if detail["tags"] else ""))
+                st.markdown(f"Verdict: **{plain(verdict)}** {plain(detail['provenance'])}"
+                            + (f" — tags: {plain(', '.join(detail['tags']))}"
+                               if detail["tags"] else ""))
                 if detail["history"]:
                     st.dataframe(pd.DataFrame(detail["history"]), hide_index=True)
                 else:
                     st.caption("No decisions yet.")
                 if detail["attributes"]:
-                    st.caption("Attributes: " + ", ".join(detail["attributes"]))
+                    st.caption("Attributes: " + plain(", ".join(detail["attributes"])))
 
 if not page.tiles:
     st.info("Nothing matches these filters.")
@@ -93,5 +102,5 @@ grid = st.columns(COLUMNS)
 for i, (tile, image) in enumerate(zip(page.tiles, images)):
     with grid[i % COLUMNS]:
         label = tile.name if tile.image_id not in verdicts else f"{tile.name} · {verdicts[tile.image_id]}"
-        st.image(image, caption=label)
+        st.image(image, caption=plain(label))
         st.button("Open", key=f"ds_open_{i}", on_click=_open, args=(tile,), width="stretch")

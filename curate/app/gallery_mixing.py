@@ -10,17 +10,19 @@ cached on disk per checkpoint and seeds. Checkpoints come only from runs under t
 import streamlit as st
 
 from curate.app.common import db_call, engine, require_login, workspace
+from curate.app.text import plain
 from curate.gallery import generators as gm
 from curate.gallery import remote
 from curate.gallery import runs as gr
 
-require_login()
+user = require_login()
 st.title("Style mixing", anchor=False)
 
 roots = db_call(gr.roots_for, engine(), workspace().runs_dir)  # never a folder typed by a user
 found = [r for r in gr.discover_runs(roots) if r.trainer == "stylegan"]
-choices = {f"{r.label} — iteration {it:,}": (r, path)
-           for r in found for it, path in gm.checkpoints(r)}
+choices = {f"{label} — iteration {it:,}": (r, path)  # run names only, never a server path
+           for label, r in gr.labels(found, admin=user.is_admin).items()
+           for it, path in gm.checkpoints(r)}
 if not choices:
     st.info("No StyleGAN checkpoints found: train one with `python -m trainers.stylegan LMDB`, "
             "into the workspace's runs/ folder, or ask an admin to add the folder that holds it "
@@ -30,7 +32,7 @@ run, ckpt = choices[st.selectbox("Checkpoint", list(choices), key="mix_ckpt")]
 try:
     ckpt = gm.checked_checkpoint(run, ckpt)  # again, right before loading: still inside its root
 except ValueError as e:
-    st.error(str(e))
+    st.error(plain(e if user.is_admin else gr.without_roots(str(e), roots)))
     st.stop()
 cache = remote.cache_dir(workspace().root)
 
@@ -52,7 +54,7 @@ c3.button("Random", icon=":material/casino:", on_click=_randomise, key="mix_rand
 try:
     sources, styles = gm.parse_seeds(sources_text), gm.parse_seeds(styles_text)
 except ValueError as e:
-    st.error(str(e))
+    st.error(plain(e))
     st.stop()
 
 st.subheader("Mixing grid", anchor=False)
@@ -62,8 +64,9 @@ with st.spinner("Generating the mixing grid…"):
     try:
         grid = remote.mixing_grid(cache, ckpt, sources, styles)
     except remote.WorkerError as e:
-        st.error(f"This checkpoint cannot be loaded: {e}" if e.kind == "checkpoint"
-                 else f"The grid could not be made: {e}")
+        why = plain(e if user.is_admin else gr.without_roots(str(e), roots))
+        st.error(f"This checkpoint cannot be loaded: {why}" if e.kind == "checkpoint"
+                 else f"The grid could not be made: {why}")
         st.stop()
 st.image(grid, caption=f"sources {sources} × styles {styles}")
 st.download_button("Download the grid (PNG)", grid, file_name=f"mixing-{'-'.join(map(str, sources))}"
@@ -78,7 +81,8 @@ with st.spinner("Generating the strip…"):
     try:
         strip = remote.interpolation(cache, ckpt, int(a), int(b), int(steps))
     except remote.WorkerError as e:
-        st.error(f"The strip could not be made: {e}")
+        st.error("The strip could not be made: "
+                 + plain(e if user.is_admin else gr.without_roots(str(e), roots)))
         st.stop()
 st.image(strip, caption=f"seed {a} → seed {b}, {steps} steps")
 st.download_button("Download the strip (PNG)", strip, file_name=f"interpolation-{a}-{b}.png",

@@ -8,6 +8,7 @@ read except an admin there. Never imports torch or TensorFlow.
 import streamlit as st
 
 from curate.app.common import db_call, engine, require_login, workspace
+from curate.app.text import plain
 from curate.gallery import runs as gr
 
 PLAY_EVERY_S = 0.6  # seconds between grids while playing
@@ -20,20 +21,20 @@ def _add_root():
     try:
         added = db_call(gr.add_root, engine(), st.session_state.get("runs_root_new", ""))
     except ValueError as e:
-        st.session_state["runs_root_msg"] = ("error", str(e))
+        st.session_state["runs_root_msg"] = ("error", plain(e))
         return
-    st.session_state["runs_root_msg"] = ("success", f"Added {added}.")
+    st.session_state["runs_root_msg"] = ("success", f"Added {plain(added)}.")
     st.session_state["runs_root_new"] = ""
 
 
 def _remove_root(folder: str):
     db_call(gr.remove_root, engine(), folder)
-    st.session_state["runs_root_msg"] = ("success", f"Removed {folder}.")
+    st.session_state["runs_root_msg"] = ("success", f"Removed {plain(folder)}.")
 
 
 if user.is_admin:
     with st.expander("Run folders (admins)", icon=":material/folder_managed:"):
-        st.caption(f"Always searched: {workspace().runs_dir} and the folders in "
+        st.caption(f"Always searched: {plain(workspace().runs_dir)} and the folders in "
                    f"${gr.ENV_RUNS}. Folders added here are searched for every user; only "
                    "runs inside them are read (symlinks that leave them are ignored).")
         for i, folder in enumerate(db_call(gr.admin_roots, engine())):
@@ -53,11 +54,11 @@ if not found:
     st.info("No runs yet. Train one (`python -m trainers.stylegan LMDB` or "
             "`python -m trainers.pix2pix PAIRS`) into the workspace's runs/ folder"
             + (", or add its folder under Run folders above. Searched: "
-               + (", ".join(str(r) for r in roots) or "nothing (no such folder)")
+               + (plain(", ".join(str(r) for r in roots)) or "nothing (no such folder)")
                if user.is_admin else ", or ask an admin to add the folder that holds it."))
     st.stop()
 
-by_label = {r.label: r for r in found}
+by_label = gr.labels(found, admin=user.is_admin)  # annotators see run names, never paths
 run = by_label[st.selectbox("Run", list(by_label), key="runs_run")]
 unit = run.step_key
 summary = gr.summary(run)
@@ -67,6 +68,8 @@ c1.metric("Trainer", run.trainer)
 c2.metric(f"Last {unit}", f"{int(last[unit]):,}" if unit in last else "—")
 c3.metric("Grids", f"{summary['grids']:,}")
 c4.metric("Images / s", f"{last['images_per_s']:.1f}" if "images_per_s" in last else "—")
+if summary["skipped"]:
+    st.caption(f"{summary['skipped']:,} line(s) of metrics.jsonl skipped: not a row of numbers.")
 
 # Lazy tabs: only the open one runs, so moving the slider never rebuilds the charts.
 grids_tab, curves_tab, config_tab = st.tabs(["Grids", "Curves", "Config"], key="runs_tab",
@@ -94,7 +97,8 @@ slider_key = f"runs_pos_{run.path}"
 def grid_view():
     grids = dict(gr.list_grids(run))  # step → path, oldest first
     if not grids:
-        st.info(f"No grids yet in {run.grid_dir}.")
+        st.info(f"No grids yet in {plain(run.grid_dir)}." if user.is_admin
+                else "No grids yet in this run.")
         return
     steps = list(grids)
     current = st.session_state.get(slider_key)

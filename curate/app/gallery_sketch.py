@@ -9,17 +9,20 @@ roots (curate.gallery.runs).
 import streamlit as st
 
 from curate.app.common import db_call, engine, require_login, workspace
+from curate.app.text import plain
 from curate.gallery import generators as gm
 from curate.gallery import remote
 from curate.gallery import runs as gr
 
 
-require_login()
+user = require_login()
 st.title("Sketch to face", anchor=False)
 
 roots = db_call(gr.roots_for, engine(), workspace().runs_dir)  # never a folder typed by a user
 found = [r for r in gr.discover_runs(roots) if r.trainer == "pix2pix"]
-choices = {f"{r.label} — epoch {ep}": (r, prefix) for r in found for ep, prefix in gm.checkpoints(r)}
+choices = {f"{label} — epoch {ep}": (r, prefix)  # run names only, never a server path
+           for label, r in gr.labels(found, admin=user.is_admin).items()
+           for ep, prefix in gm.checkpoints(r)}
 if not choices:
     st.info("No pix2pix checkpoints found: train one with `python -m trainers.pix2pix PAIRS`, "
             "into the workspace's runs/ folder, or ask an admin to add the folder that holds it "
@@ -37,16 +40,18 @@ if upload is None:
 try:
     checkpoint = gm.checked_checkpoint(run, checkpoint)  # still inside its root
 except ValueError as e:
-    st.error(f"This checkpoint cannot be loaded: {e}")
+    st.error("This checkpoint cannot be loaded: "
+             + plain(e if user.is_admin else gr.without_roots(str(e), roots)))
     st.stop()
 with st.spinner("Rebuilding…"):
     try:
         got = remote.sketch_to_face(remote.cache_dir(workspace().root), checkpoint,
                                     upload.getvalue(), upload.name, is_sketch)
     except remote.WorkerError as e:
-        st.error({"bad_image": f"That file cannot be used: {e}",
-                  "checkpoint": f"This checkpoint cannot be loaded: {e}"}.get(
-                      e.kind, f"The face could not be rebuilt: {e}"))
+        why = plain(e if user.is_admin else gr.without_roots(str(e), roots))
+        st.error({"bad_image": f"That file cannot be used: {why}",
+                  "checkpoint": f"This checkpoint cannot be loaded: {why}"}.get(
+                      e.kind, f"The face could not be rebuilt: {why}"))
         st.stop()
 
 c1, c2, c3 = st.columns(3)

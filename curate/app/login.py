@@ -15,7 +15,10 @@ if submitted:
     eng = engine()
     client = client_address()
     result = db_call(check_login, eng, name or "", password or "", client)
-    if result.retry_after is not None:
+    if result.busy:
+        st.error("Another log-in for this name is being checked right now. Try again in a "
+                 "moment.")
+    elif result.retry_after is not None:
         st.error(f"Too many failed logins for this name or from this address. "
                  f"Try again in {max(1, round(result.retry_after))} s.")
     elif result.user is None:

@@ -14,13 +14,21 @@ HTTP routes, and a route's response can. So:
   against the sessions table (curate.sessions): ended, expired or deactivated → no login;
 - after a log-out (or when the cookie's session has ended), `keep(None)` POSTs to
   `/api/rostro/logout`, whose response deletes the cookie.
-SameSite=Strict plus a JSON body (a cross-site form cannot send one without a CORS preflight)
-keep other sites from setting or clearing it.
+Both routes refuse a request from anywhere but the app's own pages: the body must be
+`application/json`, and `Origin` (when sent) must be the app's own scheme://host:port and
+`Sec-Fetch-Site` (when sent) `same-origin`. SameSite=Strict alone does not do this: a page on
+the same host at another port, or on a sibling subdomain, is "same-site", and a `no-cors`
+text/plain POST needs no preflight. A handoff code is also bound to the browser that asked for
+it (`curate.app.client.browser_binding`: Streamlit's per-browser XSRF token, as the WebSocket
+handshake carried it): redeemed by another browser, it does nothing, so an attacker cannot make a
+victim's browser take the attacker's login (login CSRF). With Streamlit's XSRF protection
+switched off there is no such token, and the origin checks stand alone.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import json
 import secrets
 import threading
@@ -28,12 +36,13 @@ import time
 
 import streamlit as st
 
+from curate.app.client import browser_binding, session_binding
 from curate.sessions import SESSION_HOURS, session_user
 
 COOKIE = "rostro_session"
 SESSION_PATH, LOGOUT_PATH = "/api/rostro/session", "/api/rostro/logout"
 HANDOFF_S = 60  # a handoff code is good for this long, once
-_handoffs: dict[str, tuple[str, float]] = {}  # code → (token, expires at, monotonic)
+_handoffs: dict[str, tuple[str, float, str]] = {}  # code → (token, expires at, browser binding)
 _lock = threading.Lock()
 
 _JS = """
@@ -49,22 +58,39 @@ export default function ({ data }) {
 """ % (SESSION_PATH, LOGOUT_PATH)
 
 
-def handoff(token: str) -> str:
-    """A one-time code that `/api/rostro/session` swaps for `token` within HANDOFF_S seconds."""
+def handoff(token: str, binding: str) -> str:
+    """A one-time code that `/api/rostro/session` swaps for `token` within HANDOFF_S seconds,
+    when the browser redeeming it has this `binding` (`curate.app.client.browser_binding`)."""
     code = secrets.token_urlsafe(24)
     now = time.monotonic()
     with _lock:
-        for c in [c for c, (_, t) in _handoffs.items() if t < now]:
+        for c in [c for c, (_, t, _b) in _handoffs.items() if t < now]:
             del _handoffs[c]
-        _handoffs[code] = (token, now + HANDOFF_S)
+        _handoffs[code] = (token, now + HANDOFF_S, binding)
     return code
 
 
-def redeem(code: str) -> str | None:
-    """The token a handoff code stands for (once), or None."""
+def redeem(code: str, binding: str) -> str | None:
+    """The token a handoff code stands for (once, and only for the browser it was made for),
+    or None. A code tried by another browser is used up all the same."""
     with _lock:
-        token, until = _handoffs.pop(code, (None, 0.0))
-    return token if token and until >= time.monotonic() else None
+        token, until, bound = _handoffs.pop(code, (None, 0.0, ""))
+    if not token or until < time.monotonic():
+        return None
+    return token if hmac.compare_digest(bound, binding) else None
+
+
+def own_request(headers, scheme: str) -> bool:
+    """True when a POST comes from the app's own pages: a JSON body, and Origin and
+    Sec-Fetch-Site (when the browser sends them) naming this very origin."""
+    if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        return False
+    site = headers.get("sec-fetch-site")
+    if site is not None and site != "same-origin":
+        return False
+    origin = headers.get("origin")
+    host = headers.get("host", "")
+    return origin is None or origin == f"{scheme}://{host}"
 
 
 def _cookie(value: str, max_age: int, secure: bool) -> str:
@@ -86,19 +112,23 @@ def routes() -> list:
         return ws.open()
 
     async def store(request):
+        if not own_request(request.headers, request.url.scheme):
+            return Response(status_code=403)
         try:
             code = json.loads(await request.body()).get("code") or ""
         except (ValueError, AttributeError):
             return Response(status_code=400)
-        token = redeem(code)
+        if not isinstance(code, str):
+            return Response(status_code=400)
+        token = redeem(code, browser_binding(request.cookies))
         if not token or await run_in_threadpool(session_user, engine(), token) is None:
             return Response(status_code=403)
         return Response(status_code=204, headers={"Set-Cookie": _cookie(
             token, int(SESSION_HOURS * 3600), request.url.scheme == "https")})
 
     async def clear(request):
-        if request.headers.get("content-type", "").split(";")[0] != "application/json":
-            return Response(status_code=400)
+        if not own_request(request.headers, request.url.scheme):
+            return Response(status_code=403)
         return Response(status_code=204, headers={"Set-Cookie": _cookie(
             "", 0, request.url.scheme == "https")})
 
@@ -133,7 +163,7 @@ def keep(token: str | None) -> None:
     ss = st.session_state
     if token and token != held:
         if ss.get("_cookie_handoff", (None,))[0] != token:
-            ss["_cookie_handoff"] = (token, handoff(token))
+            ss["_cookie_handoff"] = (token, handoff(token, session_binding()))
         data = {"action": "store", "code": ss["_cookie_handoff"][1]}
     elif not token and held:
         # A digest names the cookie cleared, so a later log-out in this page clears again.

@@ -17,6 +17,7 @@ import hashlib
 import io
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from curate.export.records import MANIFEST, export_kind
 from curate.export.records import recent_exports  # noqa: F401 — the Export page imports it here
 from curate.export.registry import PHOTO_KINDS, kind_of
 from curate.imaging import EXTENSIONS
+from curate.safefiles import RefusedFile, read_regular, walk
 from curate.workers import worker_pool
 from db.engine import reading
 from db.models import Image, Source
@@ -61,10 +63,11 @@ class Item:
 def check_file(item: Item) -> tuple[bytes | None, str | None]:
     """The file's bytes, or None and why it cannot be used (vanished, or changed since ingest)."""
     try:
-        with open(item.path, "rb") as f:
-            data = f.read()
+        data = read_regular(item.path)  # a regular file below the size cap, never a FIFO
     except FileNotFoundError:
         return None, f"vanished: {item.path}"
+    except RefusedFile as e:
+        return None, f"refused: {e}"
     except OSError as e:
         return None, f"unreadable: {item.path}: {e.strerror or e}"
     if item.content_hash and hashlib.sha256(data).hexdigest() != item.content_hash:
@@ -116,15 +119,16 @@ def _refuse_entries(what: str, bad: list[tuple[str, str]]) -> None:
 def read_manifest(folder: str | os.PathLike) -> list[Item]:
     """The items of an earlier export, in manifest order; `path` is the exported file's real path.
 
-    Every entry must resolve inside the folder (see the module doc); a malformed manifest or
-    an unsafe entry raises ExportError naming it. Recorded hashes are checked when the bytes
-    are read (check_file).
+    The one manifest reader: exports, prepare, sketch pairs, the Datasets page and the Export
+    page all read manifests here. Every entry must resolve inside the folder (see the module
+    doc); a malformed manifest or an unsafe entry raises ExportError naming it. Recorded hashes
+    are checked when the bytes are read (check_file; the Datasets page's thumbnails too).
     """
     folder = Path(folder).resolve()
     where = f"{folder / MANIFEST}"
     try:
-        with open(folder / MANIFEST, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        text = read_regular(folder / MANIFEST, root=folder).decode("utf-8")
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
         items, bad = [], []
         for r in rows:
             name = r["name"] or ""
@@ -136,6 +140,8 @@ def read_manifest(folder: str | os.PathLike) -> list[Item]:
                               image_id=int(r["image_id"]) if r.get("image_id") else None,
                               content_hash=r.get("content_hash") or "",
                               provenance=r.get("provenance") or "", name=name))
+    except OSError as e:
+        raise ExportError(f"{where} cannot be read ({e})") from None
     except (UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError) as e:
         raise ExportError(f"{where} is not a manifest this tool reads "
                           f"({type(e).__name__}: {e})") from None
@@ -148,10 +154,11 @@ def image_files(folder: Path, bad_names: list[str] | None = None) -> list[str]:
 
     A symlinked file must stay inside the folder (ExportError names the first that does not);
     symlinked folders are not followed. A name that is not valid UTF-8 cannot be written to a
-    manifest: it is skipped and, when `bad_names` is given, appended there (as bytes' repr).
+    manifest, and a FIFO, device or socket is never opened: either is skipped and, when
+    `bad_names` is given, appended there (a name as its bytes' repr).
     """
     out, bad = [], []
-    for dirpath, dirnames, filenames in os.walk(folder):
+    for dirpath, dirnames, filenames in walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for n in filenames:
             if Path(n).suffix.lower() not in EXTENSIONS or n.startswith("."):
@@ -167,9 +174,21 @@ def image_files(folder: Path, bad_names: list[str] | None = None) -> list[str]:
                 real, why = _inside(folder, rel)
                 if real is None:
                     bad.append((rel, why))
+                    continue
+            if not _regular(os.path.join(dirpath, n)):  # a FIFO or a device: never opened
+                if bad_names is not None:
+                    bad_names.append(f"{rel} (not a regular file)")
+                continue
             out.append(rel)
     _refuse_entries(str(folder), bad)
     return sorted(out)
+
+
+def _regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # a symlink loop, a vanished file
+        return False
 
 
 def items_from(path: str | os.PathLike, engine: Engine | None = None) -> list[Item]:
@@ -207,7 +226,8 @@ def items_from(path: str | os.PathLike, engine: Engine | None = None) -> list[It
             bad_names: list[str] = []
             rels = image_files(folder, bad_names)
             if bad_names:
-                log.warning("skipped %d bad file(s) under %s, names not valid UTF-8: %s",
+                log.warning("skipped %d bad file(s) under %s (names not valid UTF-8, or not "
+                            "regular files): %s",
                             len(bad_names), folder, ", ".join(bad_names[:5]))
             items = [Item(path=str(folder / r), source=str(folder), relpath=r) for r in rels]
     if not items:

@@ -13,7 +13,6 @@ for the whole query again. New images or assignments start the lists anew.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
 import os
@@ -27,6 +26,7 @@ from sqlalchemy import Engine, func, select
 
 from curate import rules, verdict_sql
 from curate.decisions import final_verdicts
+from curate.export.common import read_manifest
 from db.engine import reading
 from db.models import Adjudication, Annotator, Assignment, Decision, Export, Image, Source
 
@@ -276,18 +276,17 @@ def labeled_page(engine: Engine, filters: Filters = Filters(), number: int = 1,
 # Exports ---------------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=8)
-def _manifest(path: str, mtime_ns: int, size: int) -> tuple[tuple, ...]:
-    with open(path, newline="", encoding="utf-8") as f:
-        return tuple((r["name"], r.get("source", ""), r.get("relpath", ""),
-                      int(r["image_id"]) if r.get("image_id") else None, r.get("content_hash", ""))
-                     for r in csv.DictReader(f))
+def _manifest(folder: str, mtime_ns: int, size: int) -> tuple[tuple, ...]:
+    return tuple((it.name, it.source, it.relpath, it.image_id, it.content_hash, it.path)
+                 for it in read_manifest(folder))
 
 
 def manifest_rows(folder: str | os.PathLike) -> tuple[tuple, ...]:
-    """(name, source, relpath, image_id, content_hash) per manifest row, cached by mtime."""
-    path = os.path.join(folder, "manifest.csv")
-    st = os.stat(path)
-    return _manifest(path, st.st_mtime_ns, st.st_size)
+    """(name, source, relpath, image_id, content_hash, real path) per manifest row, cached by
+    mtime; read by the one manifest reader (`curate.export.common.read_manifest`), so an entry
+    leaving the folder raises ExportError and nothing of the manifest is shown."""
+    st = os.stat(os.path.join(folder, "manifest.csv"))
+    return _manifest(os.fspath(folder), st.st_mtime_ns, st.st_size)
 
 
 def export_page(engine: Engine, dataset: Dataset, filters: Filters = Filters(), number: int = 1,
@@ -305,8 +304,8 @@ def export_page(engine: Engine, dataset: Dataset, filters: Filters = Filters(), 
     total = len(rows)
     pages, number = _pages(total, number, size)
     same_bytes = dataset.kind in PHOTO_EXPORTS
-    tiles = [Tile(i, name, os.path.join(dataset.path, name), h if same_bytes and h else None, src)
-             for name, src, _rel, i, h in rows[(number - 1) * size:number * size]]
+    tiles = [Tile(i, name, real, h if same_bytes and h else None, src)
+             for name, src, _rel, i, h, real in rows[(number - 1) * size:number * size]]
     return Page(tiles, total, number, pages)
 
 

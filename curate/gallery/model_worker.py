@@ -17,6 +17,12 @@ own framework and keeps the loaded generators warm.
 - **No pickle across the boundary**: a message is one JSON header line plus raw byte blobs, so a
   worker that read a hostile checkpoint cannot make the server run code.
 
+- **Bounded**: the worker's data memory is capped (`RLIMIT_DATA`, env
+  `ROSTRO_WORKER_MEMORY_GB`, default 8) and each request's time (env `ROSTRO_WORKER_REQUEST_S`,
+  default 120 s); a request past either is answered with a calm `failed` error and the worker
+  goes on. (Checkpoints are also checked against their config's sizes before a model is built:
+  trainers.stylegan.checkpoint.check_tensors.)
+
 Errors come back as `WorkerError(kind, message)`: kind `checkpoint` (refused or unreadable),
 `bad_image` (an upload that is not an image), `input` (a bad request), `failed` (anything else;
 logged by the worker on the server's stderr).
@@ -37,6 +43,8 @@ log = logging.getLogger(__name__)
 
 FRAMEWORKS = ("torch", "tensorflow")
 IDLE_S = 300.0  # seconds without a request before a worker is ended
+MEMORY_GB = 8.0  # the worker's data memory cap (GB), env ROSTRO_WORKER_MEMORY_GB
+REQUEST_S = 120  # the longest one request may run in the worker (s), env ROSTRO_WORKER_REQUEST_S
 REQUEST_TIMEOUT_S = 600.0  # the longest a page waits for one answer
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -176,23 +184,70 @@ def worker_pids() -> dict[str, int]:
 
 
 # --- the worker side --------------------------------------------------------------------------
+def _setting(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+class _TooLong(Exception):
+    pass
+
+
+def _too_long(_signum, _frame):
+    raise _TooLong()
+
+
+def cap_memory() -> None:
+    """Cap this process's data memory (heap and private writable mappings) at MEMORY_GB."""
+    import resource
+    cap = int(_setting("ROSTRO_WORKER_MEMORY_GB", MEMORY_GB) * 1024 ** 3)
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+
+
 def serve(framework: str, parent: int, stdin, stdout) -> None:
-    """Answer requests until stdin ends (curate.gallery.model_ops does the work)."""
+    """Answer requests until stdin ends (curate.gallery.model_ops does the work), each within
+    REQUEST_S seconds (SIGALRM) and the memory cap: past either, a calm `failed` answer."""
+    import signal
+
     from curate.gallery import model_ops
 
     handlers = model_ops.HANDLERS[framework]
+    limit = int(_setting("ROSTRO_WORKER_REQUEST_S", REQUEST_S))
+    timed = threading.current_thread() is threading.main_thread()
+    if timed:
+        signal.signal(signal.SIGALRM, _too_long)
     while (msg := read_message(stdin)) is not None:
         header, blobs = msg
         op = header.get("op")
         try:
-            if op == "ping":
-                answer, out = {"pid": os.getpid()}, []
-            elif op not in handlers:
-                raise WorkerError("input", f"the {framework} worker has no {op!r}")
-            else:
-                answer, out = handlers[op](header, blobs)
+            if timed:
+                signal.alarm(limit)
+            try:
+                if op == "ping":
+                    answer, out = {"pid": os.getpid()}, []
+                elif op not in handlers:
+                    raise WorkerError("input", f"the {framework} worker has no {op!r}")
+                else:
+                    answer, out = handlers[op](header, blobs)
+            finally:
+                if timed:
+                    signal.alarm(0)
         except WorkerError as e:
             answer, out = {"error": e.kind, "message": str(e)}, []
+        except _TooLong:
+            log.warning("%s request %r stopped after %d s", framework, op, limit)
+            answer, out = {"error": "failed", "message": f"it took longer than {limit} s; "
+                           "the request was stopped"}, []
+        except MemoryError:
+            log.warning("%s request %r ran out of its memory cap", framework, op)
+            answer, out = {"error": "failed", "message": "it needed more memory than the model "
+                           "worker may use; the request was stopped"}, []
         except Exception as e:  # noqa: BLE001 — answered, and logged on the server's stderr
             log.exception("%s request %r failed", framework, op)
             answer, out = {"error": "failed", "message": f"{type(e).__name__}: {e}"}, []
@@ -204,6 +259,7 @@ def main(argv: list[str]) -> None:
     from curate.workers import die_with_parent  # the process pools' parent-death safety
 
     die_with_parent(parent)
+    cap_memory()
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {framework}-worker %(message)s")
     # The answers go out on the original stdout; anything a library prints goes to stderr.
     out = os.fdopen(os.dup(1), "wb")

@@ -25,7 +25,6 @@ Nothing imports torch or TensorFlow.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -35,6 +34,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine
 
+from curate.safefiles import open_regular
 from curate.settings import get_setting, set_setting
 from trainers import runs as layout
 
@@ -139,7 +139,8 @@ class Run:
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.trainer}, {self.path.parent})"
+        """The run's name and trainer: what everyone sees (no server path; `labels`)."""
+        return f"{self.name} ({self.trainer})"
 
     def holds(self, path: str | os.PathLike) -> bool:
         """True when ``path`` (symlinks followed) stays inside the run's root."""
@@ -184,6 +185,31 @@ def discover_runs(roots: list[Path]) -> list[Run]:
             return 0.0
 
     return sorted(runs.values(), key=lambda r: (-mtime(r), r.name))
+
+
+def labels(runs: list[Run], admin: bool = False) -> dict[str, Run]:
+    """label → run, in the runs' order. Annotators see run names only (`Run.label`; two runs
+    of one name under different roots get " · 2", " · 3"); an admin also sees the folder that
+    holds each run."""
+    out: dict[str, Run] = {}
+    for run in runs:
+        label = f"{run.label[:-1]}, {run.path.parent})" if admin else run.label
+        n, unique = 1, label
+        while unique in out:
+            n += 1
+            unique = f"{label} · {n}"
+        out[unique] = run
+    return out
+
+
+def without_roots(text: str, roots: list[Path]) -> str:
+    """`text` with every run root's path replaced by "…": an error naming a checkpoint file
+    tells an annotator the run and file, not where the server keeps them."""
+    for root in sorted({str(r) for r in roots} | {os.path.realpath(r) for r in roots},
+                       key=len, reverse=True):
+        if root not in ("", os.sep):
+            text = text.replace(root, "…")
+    return text
 
 
 # Grid listing ------------------------------------------------------------------------------
@@ -232,27 +258,30 @@ class _Parsed:
     offset: int  # bytes consumed (complete lines only)
     rows: list[dict]
     frame: pd.DataFrame | None = None
+    skipped: int = 0  # lines that are not a row of finite numbers
 
 
 _metrics_cache: dict[str, _Parsed] = {}
-
-
-def _parse_lines(data: bytes) -> tuple[list[dict], int]:
-    """Rows of the complete lines in `data` and the bytes they span (a half-written last line
-    waits for the next call). A corrupt line is skipped with a log message, never fatal."""
+def _parse_lines(data: bytes) -> tuple[list[dict], int, int]:
+    """Rows of the complete lines in `data`, the bytes they span (a half-written last line
+    waits for the next call) and how many lines were skipped: a corrupt line, or one that is
+    not a row of finite numbers (`trainers.runs.metrics_row_ok`), is skipped and counted, never fatal."""
     end = data.rfind(b"\n") + 1
-    rows = []
+    rows, skipped = [], 0
     for line in data[:end].splitlines():
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = layout.loads_bounded(line)
         except ValueError:
             log.warning("skipping a corrupt metrics line: %.80r", line)
+            skipped += 1
             continue
-        if isinstance(row, dict):
+        if layout.metrics_row_ok(row):
             rows.append(row)
-    return rows, end
+        else:
+            skipped += 1
+    return rows, end, skipped
 
 
 def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
@@ -272,13 +301,18 @@ def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
         if parsed is None or parsed.ident != ident or st.st_size < parsed.offset:
             parsed = _Parsed(ident, 0, [])
         if st.st_size > parsed.offset:
-            with open(path, "rb") as f:
-                f.seek(parsed.offset)
-                rows, used = _parse_lines(f.read(st.st_size - parsed.offset))
+            try:
+                with open_regular(path) as f:  # a FIFO named metrics.jsonl is not opened
+                    f.seek(parsed.offset)
+                    rows, used, skipped = _parse_lines(f.read(st.st_size - parsed.offset))
+            except OSError as e:
+                log.warning("metrics not read: %s", e)
+                return pd.DataFrame()
             if rows:
                 parsed.rows = parsed.rows + rows
                 parsed.frame = None
             parsed.offset += used
+            parsed.skipped += skipped
         if parsed.frame is None:
             parsed.frame = pd.DataFrame(parsed.rows)
         _metrics_cache[path] = parsed
@@ -337,8 +371,16 @@ def grid_at(grids: list[tuple[int, str]], step: int) -> tuple[int, str] | None:
     return grids[i - 1] if i else None
 
 
+def skipped_rows(run: Run) -> int:
+    """How many lines of the run's metrics.jsonl were skipped (corrupt, or not a row of finite
+    numbers); 0 before it was read."""
+    parsed = _metrics_cache.get(str(run.metrics_path.resolve()))
+    return parsed.skipped if parsed is not None else 0
+
+
 def summary(run: Run) -> dict:
-    """Newest metrics row plus the grid count: what the run list shows at a glance."""
+    """Newest metrics row, the grid count and the skipped metrics lines: what the run list
+    shows at a glance."""
     frame = run_metrics(run)
     last = frame.iloc[-1].dropna().to_dict() if not frame.empty else {}
-    return {"grids": len(list_grids(run)), "last": last}
+    return {"grids": len(list_grids(run)), "last": last, "skipped": skipped_rows(run)}

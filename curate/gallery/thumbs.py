@@ -39,9 +39,11 @@ def thumb_path(thumbs_dir: str | os.PathLike, key: str, size: int) -> Path:
     return Path(thumbs_dir) / key[:2] / f"{key}_{size}.jpg"
 
 
-def make_thumbnail(path: str | os.PathLike, size: int = DEFAULT_SIZE) -> bytes:
-    """JPEG bytes of the image at `path` fitted into size×size (raises BadImage)."""
-    img = Image.fromarray(load_rgb(path))
+def make_thumbnail(path: str | os.PathLike, size: int = DEFAULT_SIZE,
+                   content_hash: str | None = None) -> bytes:
+    """JPEG bytes of the image at `path` fitted into size×size (raises BadImage); given
+    `content_hash`, the file's bytes must still match it."""
+    img = Image.fromarray(load_rgb(path, content_hash))
     img.thumbnail((size, size), Image.Resampling.LANCZOS)
     return encode_jpeg(img, QUALITY)
 
@@ -59,16 +61,22 @@ def placeholder(size: int, reason: str) -> bytes:
 
 
 def problem_of(e: BadImage) -> str:
-    return "missing file" if str(e).startswith("missing file") else "broken image"
+    for reason in ("missing file", "changed file", "refused"):
+        if str(e).startswith(reason):
+            return reason
+    return "broken image"
 
 
 def thumbnail(thumbs_dir: str | os.PathLike, path: str | os.PathLike, size: int = DEFAULT_SIZE,
               key: str | None = None) -> str | bytes:
     """The cached thumbnail's path (made now if it is not on disk yet), or placeholder bytes.
 
-    key: the image's content hash; default: derived from the file's path, mtime and size.
+    key: the image's content hash; default: derived from the file's path, mtime and size. A
+    thumbnail made under a content hash is made only from bytes that match it, so a file swapped
+    since it was recorded cannot be shown under the recorded image's name.
     Returning a path lets the app serve the file without reading it into memory first.
     """
+    expected = key
     if key is None:
         key = path_key(path)
         if key is None:
@@ -77,7 +85,7 @@ def thumbnail(thumbs_dir: str | os.PathLike, path: str | os.PathLike, size: int 
     if target.is_file():
         return str(target)
     try:
-        data = make_thumbnail(path, size)
+        data = make_thumbnail(path, size, expected)
     except BadImage as e:
         log.info("no thumbnail for %s: %s", path, e)
         return placeholder(size, problem_of(e))

@@ -39,6 +39,7 @@ from trainers import runs
 
 VERSION = 2
 REQUIRED = ("G_ema", "config", "iteration")
+MAX_TENSOR_ELEMENTS = 2**28  # one tensor of a checkpoint holds at most this many values (1 GiB fp32)
 
 
 def rng_state() -> dict[str, Any]:
@@ -163,6 +164,50 @@ def _read(path: Path, map_location, what: str = "StyleGAN checkpoint", legacy: b
             return torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
         raise _refused(path, _reason(e)) from None
+
+
+def odd_tensor(t: torch.Tensor) -> str | None:
+    """Why a loaded tensor is not a plain dense array of its own values, or None. A crafted
+    file can give a tensor of any shape over a few bytes of storage with stride 0 (one value
+    standing for millions), or strides that overlap or reach past the storage."""
+    if t.layout != torch.strided:
+        return f"a {t.layout} tensor"
+    if t.numel() > MAX_TENSOR_ELEMENTS:
+        return f"{t.numel():,} values, more than {MAX_TENSOR_ELEMENTS:,}"
+    if t.numel() == 0:
+        return None
+    dims = sorted((st, n) for st, n in zip(t.stride(), t.shape) if n > 1)
+    reach = 1
+    for st, n in dims:
+        if st < reach:
+            return "stride-0 or overlapping (fewer stored values than it claims)"
+        reach = st * n
+    extent = t.storage_offset() + sum((n - 1) * st for st, n in zip(t.stride(), t.shape)) + 1
+    if extent * t.element_size() > t.untyped_storage().nbytes():
+        return "larger than its storage"
+    return None
+
+
+def check_tensors(path: str | Path, state: Any, expected: dict[str, tuple] | None = None,
+                  name: str = "state") -> None:
+    """Refuse (ValueError naming the file) a state dict that is not str → plain tensor, holds
+    an odd tensor (:func:`odd_tensor`), or — given ``expected`` (the shapes the model built
+    from the checkpoint's config wants, found without allocating: a "meta" model) — a key or
+    shape the model does not have. Called before anything is built from the file."""
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: its {name} is not a dict of tensors")
+    for key, t in state.items():
+        if not isinstance(key, str) or not isinstance(t, torch.Tensor):
+            raise ValueError(f"{path}: its {name} holds {str(key)[:60]!r}, not a named tensor")
+        why = odd_tensor(t)
+        if why:
+            raise ValueError(f"{path}: tensor {key[:60]!r} of its {name} is {why}")
+        if expected is not None and tuple(t.shape) != expected.get(key, tuple(t.shape) + (-1,)):
+            raise ValueError(f"{path}: tensor {key[:60]!r} of its {name} has shape "
+                             f"{tuple(t.shape)}, the model of its config wants "
+                             f"{expected.get(key, 'no such tensor')}")
+    if expected is not None and (missing := sorted(set(expected) - set(state))):
+        raise ValueError(f"{path}: its {name} lacks {missing[0]!r} ({len(missing)} missing)")
 
 
 def read_data(path: str | Path, what: str) -> Any:

@@ -26,6 +26,15 @@ DEVICES = ("auto", "cpu", "cuda")
 SCHED_LR = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
 SCHED_BATCH = {4: 512, 8: 256, 16: 128, 32: 64, 64: 32, 128: 32, 256: 32}
 
+# Upper bounds the trainer can honour. A config.json or a checkpoint's "config" comes from a run
+# folder someone else may have written: without them a 7 KB checkpoint claiming latent_dim=8000
+# made the model worker build 8000-wide layers (5 GB, minutes of CPU per grid).
+UPPER = {"latent_dim": 2048, "mapping_layers": 32, "max_channels": 2048, "batch": 8192,
+         "phase": 10**10, "iterations": 10**9, "ckpt_every": 10**9, "sample_every": 10**9,
+         "sample_n": 256, "log_every": 10**9, "r1_every": 10**6, "swd_every": 10**9,
+         "swd_images": 65_536, "fid_images": 200_000, "data_workers": 64, "seed": 2**63 - 1}
+MAX_FLOAT = {"lr": 10.0, "r1_gamma": 1e6, "gp_lambda": 1e6, "data_cache_gb": 1e5}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -85,6 +94,13 @@ class Settings:
                     "log_every", "r1_every", "latent_dim", "mapping_layers", "max_channels",
                     "swd_images", "fid_images")
         problems += [f"--{n} must be >= 1, got {getattr(self, n)}" for n in positive if getattr(self, n) < 1]
+        problems += [f"--{n} must be at most {hi:,}, got {getattr(self, n)}"
+                     for n, hi in UPPER.items() if getattr(self, n) > hi]
+        problems += [f"--{n} must be a number at most {hi:g}, got {getattr(self, n)}"
+                     for n, hi in MAX_FLOAT.items()
+                     if not (math.isfinite(getattr(self, n)) and getattr(self, n) <= hi)]
+        if self.seed < 0:
+            problems.append(f"--seed must be >= 0, got {self.seed}")
         if self.data_cache_gb < 0 or self.data_workers < 0:
             problems.append("--data_cache_gb and --data_workers must be >= 0")
         if self.swd_every < 0:

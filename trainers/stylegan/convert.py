@@ -43,14 +43,31 @@ WHAT = "reference StyleGAN checkpoint"
 NO_LMDB = "(converted: give the LMDB when resuming)"  # config.json's lmdb until a resume names one
 
 
+NETWORKS = ("g_running", "generator", "discriminator")  # state dicts of a train_step file
+OPTIMIZERS = ("g_optimizer", "d_optimizer")
+
+
 def classify(obj: Any, path: Path) -> tuple[str, dict[str, Any]]:
-    """("train_step", the dict) or ("ema", {"g_running": state dict}); ValueError otherwise."""
+    """("train_step", the dict) or ("ema", {"g_running": state dict}); ValueError otherwise.
+
+    Every network it holds must be a dict of names to plain tensors (no stride-0 or oversized
+    tensor: :func:`.checkpoint.check_tensors`), and an optimizer state a dict: a crafted file
+    is refused here, in one line, before any of it is used."""
     if isinstance(obj, dict) and ("g_running" in obj or "generator" in obj):
-        return "train_step", obj
-    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        return "ema", {"g_running": obj}
-    keys = list(obj)[:5] if isinstance(obj, dict) else type(obj).__name__
-    raise ValueError(f"{path}: not a {WHAT} (it holds {keys})")
+        kind = "train_step"
+    elif isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        kind, obj = "ema", {"g_running": obj}
+    else:
+        keys = list(obj)[:5] if isinstance(obj, dict) else type(obj).__name__
+        raise ValueError(f"{path}: not a {WHAT} (it holds {keys})")
+    for name in NETWORKS:
+        if name in obj:
+            checkpoint.check_tensors(path, obj[name], name=name)
+    for name in OPTIMIZERS:
+        if name in obj and not isinstance(obj[name], dict):
+            raise ValueError(f"{path}: its {name} is a {type(obj[name]).__name__}, not an "
+                             "optimizer state")
+    return kind, obj
 
 
 def pick_size(requested: int | None, path: Path, g: dict, shape: reference.Shape) -> int:
@@ -82,13 +99,18 @@ def convert(src: str | Path, out: str | Path, size: int | None = None, lmdb: str
         return _convert(src, out, kind, obj, size, lmdb, batch, loss, mixing)
     except reference.ReferenceLayoutError as e:
         raise ValueError(f"{src}: {e}") from None
+    except (KeyError, IndexError, TypeError, AttributeError, RuntimeError) as e:
+        # Any other way the file departs from the reference's layout (a missing key, a tensor
+        # of the wrong shape for its neighbours): one line, never a traceback.
+        raise ValueError(f"{src}: not a {WHAT} this converter reads "
+                         f"({type(e).__name__}: {str(e)[:200]})") from None
 
 
 def _convert(src: Path, out: Path, kind: str, obj: dict, size: int | None, lmdb: str, batch: int,
              loss: str, mixing: bool) -> Path:
     if runs.is_run(out) or runs.newest_checkpoint(out) is not None:
         raise ValueError(f"{out} already holds a run; choose another --out")
-    g_ema = reference.strip_prefix(obj.get("g_running") or obj["generator"])
+    g_ema = reference.strip_prefix(obj["g_running"] if "g_running" in obj else obj["generator"])
     shape = reference.generator_shape(g_ema)
     size = pick_size(size, src, g_ema, shape)
     blocks = reference.step_of(size) + 1

@@ -92,7 +92,11 @@ def load_generator(checkpoint_path: str | Path, device: str | torch.device = "cp
     ``checkpoint_path``: a ``.pt`` file or a run folder (its newest checkpoint).
     """
     ckpt = checkpoint.load(checkpoint_path, map_location="cpu")
-    cfg = Settings.from_dict(ckpt["config"])
+    cfg = Settings.from_dict(ckpt["config"])  # every model size within its upper bound
+    with torch.device("meta"):  # the shapes the config implies, nothing allocated
+        wanted = Generator(cfg.max_size, cfg.latent_dim, cfg.mapping_layers, cfg.max_channels)
+    checkpoint.check_tensors(checkpoint_path, ckpt["G_ema"],
+                             {k: tuple(v.shape) for k, v in wanted.state_dict().items()}, "G_ema")
     G = Generator(cfg.max_size, cfg.latent_dim, cfg.mapping_layers, cfg.max_channels)
     G.load_state_dict(ckpt["G_ema"])
     G = G.to(device).eval().requires_grad_(False)

@@ -41,3 +41,10 @@ def seed(engine: Engine, *, images: int = 20, annotators=("ana", "luis"), per_an
     assign(engine, per_annotator=per_annotator, overlap=overlap, order="random", seed=0)
     with reading(engine) as s:
         return dict(s.execute(select(Annotator.name, Annotator.id)).all())
+
+
+def unescaped(markdown: str) -> str:
+    """What a reader sees of a message whose outside text went through
+    curate.app.text.plain: the Markdown backslash escapes taken off."""
+    import re
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")

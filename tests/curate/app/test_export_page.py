@@ -11,6 +11,7 @@ from curate.users import add_user
 from db.engine import reading
 from db.models import Assignment
 from tests.curate.app.conftest import as_user, page
+from tests.curate.app.helpers import unescaped
 from tests.curate.export.lmdb_read import read_lmdb
 
 
@@ -41,14 +42,14 @@ def admin_export_page(engine, url, tmp_path, monkeypatch):
 def test_admin_exports_old_celeba_then_an_lmdb(engine, db_url, tmp_path, monkeypatch):
     ws = tmp_path / "ws"
     at = admin_export_page(engine, db_url, tmp_path, monkeypatch)
-    assert any(f"Writes to **{(ws / 'exports' / 'old_celebA').resolve()}**" in c.value
+    assert any(f"Writes to **{(ws / 'exports' / 'old_celebA').resolve()}**" in unescaped(c.value)
                for c in at.caption)  # the destination in full before running
-    assert any(f"is under **{ws.resolve() / 'exports'}**" in c.value or
+    assert any(f"is under **{ws.resolve() / 'exports'}**" in unescaped(c.value) or
                f"is under **{ws / 'exports'}**" in c.value for c in at.caption)
     at.number_input(key="x_old_celeba_count").set_value(5)
     at.button[0].click().run()
-    assert any("only 2 image(s) are accepted" in e.value for e in at.error)
-    error = next(e.value for e in at.error if "only 2" in e.value)
+    assert any("only 2 image(s) are accepted" in unescaped(e.value) for e in at.error)
+    error = next(unescaped(e.value) for e in at.error if "only 2" in unescaped(e.value))
     assert "--" not in error  # the page's words, not the command line's
     assert "tick “Take fewer when fewer qualify”" in error and "lower “Images”" in error
     assert not (ws / "exports" / "old_celebA").exists()
@@ -93,7 +94,7 @@ def test_export_page_refuses_a_folder_it_did_not_write(sqlite_engine, sqlite_url
     at.run()
     at.checkbox(key="x_old_celeba_allow_fewer").check()
     at.button[0].click().run()
-    assert any("is not an export this database recorded" in e.value for e in at.error)
+    assert any("is not an export this database recorded" in unescaped(e.value) for e in at.error)
     assert sorted(p.name for p in out.iterdir()) == ["export.json", "notes.txt"]
     assert not at.dataframe or len(at.dataframe[0].value) == 0
 
@@ -110,7 +111,7 @@ def test_replacing_an_export_asks_first(sqlite_engine, sqlite_url, tmp_path, mon
     at.number_input(key="x_old_celeba_seed").set_value(7)
     at.button[0].click().run()  # the same folder again: nothing happens before a confirmation
     assert not at.success and not at.error and any("it exists" in c.value for c in at.caption)
-    assert any(f"{out.resolve()}** already holds an earlier old_celebA export" in w.value
+    assert any(f"{out.resolve()}** already holds an earlier old_celebA export" in unescaped(w.value)
                for w in at.warning)
     assert (out / "export.json").read_text() == first
     at.button(key="export_cancel").click().run()

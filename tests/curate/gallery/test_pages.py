@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import REPO
+from tests.curate.app.helpers import unescaped
 from tests.curate.gallery.conftest import page, user
 
 pytestmark = pytest.mark.slow  # they all need the session's tiny training runs
@@ -264,11 +265,11 @@ def test_datasets_page_browses_exports(gallery_env):
     at.selectbox(key="ds_set").select(next(o for o in options if o.startswith("sketch_pairs"))).run()
     no_errors(at)
     assert len(images(at)) == 10
-    names = [i.proto.imgs[0].caption for i in images(at)]
+    names = [unescaped(i.proto.imgs[0].caption) for i in images(at)]
     assert all(n.startswith(("train/", "val/")) for n in names), names
     at.button(key="ds_open_0").click().run()
     no_errors(at)
-    text = " ".join(m.value for m in at.markdown)  # a pair links to its source photo's record
+    text = " ".join(unescaped(m.value) for m in at.markdown)  # a pair links to its source photo's record
     assert "peruvian_face/" in text and "Verdict: **unlabeled**" in text
 
 

@@ -7,14 +7,14 @@
   The failed rule is the first rejecting annotator's (lowest id, as the verdict's), the tags
   the first accepting annotator's.
 - **Inputs** (`read_inputs`): each ingested, present image's file and its CelebA attributes.
-- **Pixels** (`load_pixels`): the file read as a regular file below a size cap, decoded at a
+- **Pixels** (`load_pixels`): the file read as a regular file inside its source folder, below
+  the workspace's size cap (curate.safefiles), decoded at a
   reduced JPEG scale and resized to `side`×`side` RGB; a file that no longer loads is None,
   and the caller skips and counts it.
 """
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,13 +26,13 @@ from curate import verdict_sql
 from curate.celeba import ATTRIBUTES
 from curate.imaging import BadImage, read_image, to_rgb
 from curate.rules import RULES, TAGS
+from curate.safefiles import read_regular
 from db.engine import reading
 from db.models import Image, Source
 
 RULE_KEYS = tuple(r.key for r in RULES)  # the rule head's classes, in this order
 TAG_KEYS = tuple(t.key for t in TAGS)  # the tag head's outputs, in this order
 N_ATTRIBUTES = len(ATTRIBUTES) + 1  # the 40 CelebA attributes as ±1 (0 unknown) + "has them"
-MAX_FILE_BYTES = 32 * 1024 * 1024  # an image file larger than this is not read
 
 
 @dataclass
@@ -171,35 +171,12 @@ def read_inputs(engine: Engine, image_ids=None) -> Inputs:
                   .reshape(len(rows), N_ATTRIBUTES), roots)
 
 
-def read_regular(path: str, root: str | None = None, limit: int = MAX_FILE_BYTES) -> bytes:
-    """The bytes of a regular file (not a link, FIFO or device) inside `root`, at most `limit`
-    bytes; raises BadImage with the reason."""
-    if root is not None:
-        real = os.path.realpath(path)
-        base = os.path.realpath(root)
-        if os.path.commonpath([real, base]) != base:
-            raise BadImage("the file is outside its source folder")
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise BadImage("the image file is missing") from None
-    except OSError as e:
-        raise BadImage(f"the image file cannot be read: {e.strerror or e}") from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise BadImage("not a regular file")
-        if info.st_size > limit:
-            raise BadImage(f"larger than {limit:,} bytes")
-        return f.read(limit + 1)[:limit]
-
-
 def load_pixels(job: tuple[str, str | None, int]) -> bytes | None:
     """(path, root, side) → side×side×3 uint8 bytes, or None when the file no longer loads.
     Runs in worker processes (a plain function of plain values)."""
     path, root, side = job
     try:
-        img = to_rgb(read_image(read_regular(path, root), os.path.basename(path),
+        img = to_rgb(read_image(read_regular(path, root=root), os.path.basename(path),
                                 draft=(side, side)))
     except (BadImage, OSError):
         return None

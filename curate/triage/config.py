@@ -28,6 +28,9 @@ class TrainConfig:
     batch: int = _f(64, "images per step")
     lr: float = _f(3e-3, "peak learning rate of the one-cycle schedule")
     held_out: float = _f(0.2, "share of the decided images judged, never trained on")
+    pool: float = _f(1.0, "images nobody decided, per decided training image, learnt as weak "
+                          "rejects (0: none)")
+    pool_weight: float = _f(0.3, "the loss weight of those weak rejects (a decided image: 1)")
     device: str = _f("auto", "auto (CUDA when there is one), cpu or cuda")
     workers: int = _f(0, "image decoding processes (0: all cores)")
 
@@ -42,6 +45,8 @@ class TrainConfig:
             raise TriageError("--held-out must be between 0.05 and 0.5")
         if not 0 < self.lr <= 1:
             raise TriageError("--lr must be in (0, 1]")
+        if not 0 <= self.pool <= 10 or not 0 <= self.pool_weight <= 1:
+            raise TriageError("--pool must be 0–10 and --pool-weight 0–1")
         if self.device not in ("auto", "cpu", "cuda"):
             raise TriageError("--device must be auto, cpu or cuda")
         if not 0 <= self.workers <= 64:

@@ -152,13 +152,18 @@ def attribute_vector(present: list[str] | None) -> list[float]:
     return [1.0 if a in on else -1.0 for a in ATTRIBUTES] + [1.0]
 
 
+def present_ids(engine: Engine) -> np.ndarray:
+    """Ids of the ingested images not marked missing, ascending."""
+    with reading(engine) as s:
+        ids = s.scalars(select(Image.id).where(Image.missing_since.is_(None)).order_by(Image.id))
+        return np.fromiter(ids, dtype=np.int64)
+
+
 def read_inputs(engine: Engine, image_ids=None) -> Inputs:
     """Ingested images not marked missing (all, or those of `image_ids`), ascending by id."""
     q = (select(Image.id, Source.root, Image.relpath, Image.attributes)
          .join(Source, Source.id == Image.source_id).where(Image.missing_since.is_(None))
          .order_by(Image.id))
-    if image_ids is not None:
-        q = q.where(Image.id.in_([int(i) for i in image_ids]))
     with reading(engine) as s:
         rows = s.execute(q).all()
     paths, roots = [], {}
@@ -166,9 +171,11 @@ def read_inputs(engine: Engine, image_ids=None) -> Inputs:
         p = str(Path(root) / relpath)
         paths.append(p)
         roots[p] = root
-    return Inputs(np.array([r[0] for r in rows], dtype=np.int64), paths,
-                  np.array([attribute_vector(r[3]) for r in rows], dtype=np.float32)
-                  .reshape(len(rows), N_ATTRIBUTES), roots)
+    out = Inputs(np.array([r[0] for r in rows], dtype=np.int64), paths,
+                 np.array([attribute_vector(r[3]) for r in rows], dtype=np.float32)
+                 .reshape(len(rows), N_ATTRIBUTES), roots)
+    # Filtered here, not with IN (…): a list of 50,000 ids is past SQLite's bound parameters.
+    return out if image_ids is None else out.take(np.sort(np.asarray(image_ids, np.int64)))
 
 
 def load_pixels(job: tuple[str, str | None, int]) -> bytes | None:

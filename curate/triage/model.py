@@ -43,9 +43,11 @@ class Ranker(nn.Module):
                        nn.ReLU(inplace=True)]
         self.features = nn.Sequential(*layers)
         self.attributes = nn.Sequential(nn.Linear(n_attributes, 32), nn.ReLU(inplace=True))
-        # The last map is kept as a 4×4 grid, not averaged: where the eyes and nose sit within
-        # the head (the pose) is what separates a face that looks at the camera.
-        self.trunk = nn.Sequential(nn.Linear(chans[-1] * 16 + 32, 128), nn.ReLU(inplace=True),
+        # The image is seen twice, as is and mirrored. Their pooled features are added (what
+        # the face shows, whichever way it turns) and subtracted (how far it is from its own
+        # mirror image: a face that looks at the camera is nearly symmetric, a turned one is
+        # not). Pose was the part a plain network did not learn from a few thousand verdicts.
+        self.trunk = nn.Sequential(nn.Linear(chans[-1] * 2 + 32, 128), nn.ReLU(inplace=True),
                                    nn.Dropout(0.2))
         self.accept = nn.Linear(128, 1)
         self.rules = nn.Linear(128, n_rules)
@@ -55,8 +57,10 @@ class Ranker(nn.Module):
         """pixels: (n, 3, side, side) uint8 or float in [0, 255]; attributes: (n, n_attributes).
         Returns logits: accept (n,), rules (n, n_rules), tags (n, n_tags)."""
         x = pixels.float() * (2.0 / 255.0) - 1.0
-        x = F.adaptive_avg_pool2d(self.features(x), 4).flatten(1)
-        h = self.trunk(torch.cat([x, self.attributes(attributes)], dim=1))
+        both = self.features(torch.cat([x, x.flip(3)])).mean(dim=(2, 3))
+        seen, mirrored = both[:len(x)], both[len(x):]
+        image = torch.cat([seen + mirrored, (seen - mirrored).abs()], dim=1)
+        h = self.trunk(torch.cat([image, self.attributes(attributes)], dim=1))
         return self.accept(h).squeeze(1), self.rules(h), self.tags(h)
 
 

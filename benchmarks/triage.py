@@ -142,7 +142,8 @@ def run_arm(folder: Path, arm: str, a, truth: dict) -> dict:
         if arm == "model":
             from curate.triage.config import TrainConfig
             from curate.triage.train import train
-            rep = train(engine, ws, TrainConfig(seed=a.seed, side=a.side, epochs=a.epochs))
+            rep = train(engine, ws, TrainConfig(seed=a.seed, side=a.side, epochs=a.epochs,
+                                            **({} if a.pool_weight is None else {'pool_weight': a.pool_weight})))
             info.update(auc=rep.figures.get("auc"), train_s=rep.train_seconds,
                         score_s=rep.score_seconds, decisions=rep.decisions_used)
         looks = tr.looks_report(engine)
@@ -216,6 +217,7 @@ def main() -> None:
     p.add_argument("--max-rounds", type=int, default=40)
     p.add_argument("--side", type=int, default=64)
     p.add_argument("--epochs", type=int, default=0, help="0: the trainer's default")
+    p.add_argument("--pool-weight", type=float, default=None, help="default: the trainer's")
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--cache", default="/tmp/rostro-bench-triage")
     a = p.parse_args()

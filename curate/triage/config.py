@@ -30,7 +30,7 @@ class TrainConfig:
     held_out: float = _f(0.2, "share of the decided images judged, never trained on")
     pool: float = _f(1.0, "images nobody decided, per decided training image, learnt as weak "
                           "rejects (0: none)")
-    pool_weight: float = _f(0.3, "the loss weight of those weak rejects (a decided image: 1)")
+    pool_weight: float = _f(0.1, "the loss weight of those weak rejects (a decided image: 1)")
     device: str = _f("auto", "auto (CUDA when there is one), cpu or cuda")
     workers: int = _f(0, "image decoding processes (0: all cores)")
 

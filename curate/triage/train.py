@@ -161,7 +161,7 @@ def split(targets: td.Targets, share: float, seed: int) -> tuple[np.ndarray, np.
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(held))
 
 
-MIN_STEPS = 1200  # fewer left the pose unlearned on the synthetic set (docs/triage.md)
+MIN_STEPS = 2000  # fewer left the pose unlearned on the synthetic set (docs/triage.md)
 MIN_EPOCHS = 8
 
 
@@ -208,7 +208,11 @@ def fit(cfg: TrainConfig, pixels: torch.Tensor, attributes: torch.Tensor, target
             x = x.contiguous(memory_format=torch.channels_last)
             accept, rules, tags = model(x, a_all[idx].to(device))
             yb, rb, tb = y[idx].to(device), r[idx].to(device), t[idx].to(device)
-            loss = F.binary_cross_entropy_with_logits(accept, yb, weight=w[idx].to(device))
+            # Normalised by the batch's total weight: weak rejects from the pool share a batch
+            # without thinning the decided images' gradient.
+            wb = w[idx].to(device)
+            loss = (F.binary_cross_entropy_with_logits(accept, yb, reduction="none") * wb).sum() \
+                / wb.sum()
             if bool((rb >= 0).any()):
                 loss = loss + 0.5 * F.cross_entropy(rules[rb >= 0], rb[rb >= 0])
             if bool((yb > 0.5).any()):

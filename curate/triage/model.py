@@ -32,22 +32,44 @@ class TriageModelError(ValueError):
     """A file that is not a triage model this version can use; str() says why in one line."""
 
 
+MAX_SHIFT = 8  # of 64 px: how far the mirrored image may slide to fit the face (scaled by side)
+
+
+def mirror_residual(x: torch.Tensor) -> torch.Tensor:
+    """|x − its mirror image, slid sideways to fit best|, per pixel: near zero on a face that
+    looks at the camera (a face is nearly symmetric), large around the eyes and nose of a
+    turned one. The slide (up to 1/8 of the side) absorbs a face that is off centre."""
+    mirrored = x.flip(3)
+    reach = max(1, MAX_SHIFT * x.shape[-1] // 64)
+    shifts = range(-reach, reach + 1, 2 if reach > 4 else 1)
+    costs = torch.stack([(x - torch.roll(mirrored, s, dims=3)).abs().mean(dim=(1, 2, 3))
+                         for s in shifts], dim=1)  # (n, shifts)
+    best = costs.argmin(dim=1)
+    out = torch.empty_like(x)
+    for k, s in enumerate(shifts):
+        rows = best == k
+        if bool(rows.any()):
+            out[rows] = (x[rows] - torch.roll(mirrored[rows], s, dims=3)).abs()
+    return out
+
+
 class Ranker(nn.Module):
     def __init__(self, *, side: int = 64, n_attributes: int = 41, n_rules: int = 3,
                  n_tags: int = 4, width: int = 16):
         super().__init__()
-        chans = [3, width, width * 2, width * 4, width * 6]
+        # The network sees the image and its mirror residual (6 channels): where the face
+        # differs from its own mirror image. Pose decides many verdicts among old faces, and a
+        # plain network did not learn it from a few thousand of them (docs/triage.md).
+        chans = [6, width, width * 2, width * 4, width * 6]
         layers: list[nn.Module] = []
         for a, b in zip(chans, chans[1:]):
             layers += [nn.Conv2d(a, b, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(b),
                        nn.ReLU(inplace=True)]
         self.features = nn.Sequential(*layers)
         self.attributes = nn.Sequential(nn.Linear(n_attributes, 32), nn.ReLU(inplace=True))
-        # The image is seen twice, as is and mirrored. Their pooled features are added (what
-        # the face shows, whichever way it turns) and subtracted (how far it is from its own
-        # mirror image: a face that looks at the camera is nearly symmetric, a turned one is
-        # not). Pose was the part a plain network did not learn from a few thousand verdicts.
-        self.trunk = nn.Sequential(nn.Linear(chans[-1] * 2 + 32, 128), nn.ReLU(inplace=True),
+        # Also the residual's mean over a 4×4 grid: the asymmetry by region, straight to the
+        # heads, which learn which regions matter.
+        self.trunk = nn.Sequential(nn.Linear(chans[-1] + 16 + 32, 128), nn.ReLU(inplace=True),
                                    nn.Dropout(0.2))
         self.accept = nn.Linear(128, 1)
         self.rules = nn.Linear(128, n_rules)
@@ -57,10 +79,10 @@ class Ranker(nn.Module):
         """pixels: (n, 3, side, side) uint8 or float in [0, 255]; attributes: (n, n_attributes).
         Returns logits: accept (n,), rules (n, n_rules), tags (n, n_tags)."""
         x = pixels.float() * (2.0 / 255.0) - 1.0
-        both = self.features(torch.cat([x, x.flip(3)])).mean(dim=(2, 3))
-        seen, mirrored = both[:len(x)], both[len(x):]
-        image = torch.cat([seen + mirrored, (seen - mirrored).abs()], dim=1)
-        h = self.trunk(torch.cat([image, self.attributes(attributes)], dim=1))
+        residual = mirror_residual(x)
+        image = self.features(torch.cat([x, residual], dim=1)).mean(dim=(2, 3))
+        regions = F.adaptive_avg_pool2d(residual.mean(dim=1, keepdim=True), 4).flatten(1)
+        h = self.trunk(torch.cat([image, regions, self.attributes(attributes)], dim=1))
         return self.accept(h).squeeze(1), self.rules(h), self.tags(h)
 
 

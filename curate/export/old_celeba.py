@@ -1,7 +1,7 @@
 """`curate export old-celeba`: the CelebA images whose verdict is accept, copied as they are.
 
 Verdict (curate.decisions.final_verdicts): the admin's adjudication when there is one, else the
-annotators' agreement — an image in two queues needs both to accept. Images carrying an
+decisions made — an accept with no reject beside it (a queue still to decide changes nothing). Images carrying an
 excluded tag are left out. When more qualify than --count, a seeded sample is taken; the
 manifest lists the chosen images by image id, named 000001.jpg, … in that order.
 """

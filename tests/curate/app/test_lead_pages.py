@@ -251,7 +251,7 @@ def test_admin_assigns_by_source_and_annotator_and_says_why_not(engine, db_url, 
 
     at.button[3].click().run()  # again: nothing left among the CelebA images
     assert not at.success and any("Nothing was assigned" in w.value for w in at.warning)
-    assert any("All 20 eligible images are already in a queue" in w.value for w in at.warning)
+    assert any("All 20 eligible images were already in a queue" in w.value for w in at.warning)
 
     at.multiselect(key="assign_annotators").set_value(["maria"])
     at.multiselect(key="assign_sources").set_value(["peru"])

@@ -19,6 +19,7 @@ from curate.export.common import Item, copy_items, items_by_id, output_name
 from curate.export.folder import ExportResult, export_folder
 from curate.export.records import check_destination
 from curate.export.registry import OldCeleba
+from curate.progress import Progress
 from curate.rules import TAG_KEYS
 
 
@@ -44,7 +45,7 @@ def sample(items: list[Item], count: int, rng: np.random.Generator) -> list[Item
     return [items[i] for i in chosen]
 
 
-def export_old_celeba(engine, out: str | os.PathLike, *, progress: bool = True,
+def export_old_celeba(engine, out: str | os.PathLike, *, progress: Progress = True,
                       **options) -> ExportResult:
     """Copy `count` accepted images into `out`, a sample picked by `seed`.
 

@@ -50,11 +50,21 @@ if user.is_admin:
 roots = db_call(gr.roots_for, engine(), workspace().runs_dir)
 found = gr.discover_runs(roots)
 if not found:
-    st.info("No runs yet. Train one (`python -m trainers.stylegan LMDB` or "
-            "`python -m trainers.pix2pix PAIRS`) into the workspace's runs/ folder"
-            + (", or add its folder under Run folders above. Searched: "
-               + (", ".join(str(r) for r in roots) or "nothing (no such folder)")
-               if user.is_admin else ", or ask an admin to add the folder that holds it."))
+    configured = db_call(gr.admin_roots, engine()) if user.is_admin else []
+    searched = gr.searched_folders(workspace().runs_dir, configured)
+    if not user.is_admin:  # annotators are told of the workspace's folder only
+        searched = searched[:1]
+    st.info("No runs yet. This page searches the folders below; a run appears here once a "
+            "trainer writes one inside them.")
+    st.text("\n".join(f"{p}" + ("" if ok else "  (does not exist yet)") for p, ok in searched))
+    st.caption("The trainers write into the workspace's runs/ folder by default when "
+               "ROSTRO_WORKSPACE is set or when run from the folder that holds workspace/; "
+               "otherwise give --out:")
+    st.code("\n".join(gr.train_commands(workspace().root)), language="bash")
+    if user.is_admin:
+        st.caption("Or add the folder that holds your runs under Run folders above.")
+    else:
+        st.caption("Or ask an admin to add the folder that holds your runs.")
     st.stop()
 
 by_label = {r.label: r for r in found}

@@ -78,15 +78,15 @@ def _kappa_bars(where, data: pd.DataFrame, category: str, value: str, *, title: 
            "axis": {"values": [-1, -0.5, 0, 0.5, 1], "format": ".1f"}}
     spec = {"encoding": {"x": {"field": category, "type": "nominal", "title": category_title,
                                "sort": None, "axis": {"labelAngle": 0}},
+                         "y": val,
                          "tooltip": [{"field": category}, {"field": value, "format": ".3f"}]},
             "transform": [{"calculate": f"{inside} ? datum.{value} - {KAPPA_LABEL_GAP} : "
                                         f"max(datum.{value}, 0) + {KAPPA_LABEL_GAP}",
                            "as": "label_at"}],
-            "layer": [{"mark": {"type": "bar"}, "encoding": {"y": val}},
+            "layer": [{"mark": {"type": "bar"}},
                       {"mark": {"type": "rule", "color": "#37474f"}, "encoding": {"y": {"datum": 0}}},
                       {"mark": {"type": "text", "baseline": "middle", "fontWeight": "bold"},
-                       "encoding": {"y": {"field": "label_at", "type": "quantitative",
-                                          "scale": {"domain": [-1, 1]}},
+                       "encoding": {"y": {"field": "label_at", "type": "quantitative"},
                                     "text": {"field": "label", "type": "nominal"},
                                     "color": {"condition": {"test": inside, "value": "white"},
                                               "value": "#37474f"}}}]}

@@ -224,10 +224,12 @@ def test_sketch_to_face_shows_the_sketch_and_the_rebuilt_face(gallery_env):
     at.file_uploader[0].set_value(("face.jpg", photo, "image/jpeg")).run()
     no_errors(at)
     captions = [i.proto.imgs[0].caption for i in images(at)]
-    assert captions == ["uploaded", "sketch (the export's effect)", "rebuilt at 32 px"]
+    # At 32 px the effect leaves a blank sketch: the page says so instead of showing white.
+    assert captions == ["uploaded", "rebuilt at 32 px"]
+    assert "leaves nothing to see (it needs 64 px or more)" in at.warning[0].value
     at.toggle(key="sketch_is_sketch").set_value(True).run()
     no_errors(at)
-    assert [i.proto.imgs[0].caption for i in images(at)][1] == "sketch"
+    assert [i.proto.imgs[0].caption for i in images(at)][1] == "sketch" and not at.warning
     at.file_uploader[0].set_value(("notes.png", b"not an image", "image/png")).run()
     assert "cannot be used" in at.error[0].value
 
@@ -263,6 +265,7 @@ def test_datasets_page_browses_exports(gallery_env):
     assert options[0].startswith("Labeled images") and len(options) == 3
     at.selectbox(key="ds_set").select(next(o for o in options if o.startswith("sketch_pairs"))).run()
     no_errors(at)
+    assert "made at 32 px: below 64 px the sketch effect leaves nothing" in at.warning[0].value
     assert len(images(at)) == 10
     names = [i.proto.imgs[0].caption for i in images(at)]
     assert all(n.startswith(("train/", "val/")) for n in names), names

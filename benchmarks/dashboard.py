@@ -37,6 +37,7 @@ from benchmarks.gallery import emit, timed  # noqa: E402  (the same JSON lines, 
 QUEUE = 10_000
 OVERLAP = 0.05
 ADJUDICATIONS = 200
+PASSWORD = "benchmark-pw"  # every user's, admin's included (the browser view logs in with it)
 
 
 def build(engine, images: int, annotators: int, decisions: int) -> None:
@@ -61,7 +62,7 @@ def build(engine, images: int, annotators: int, decisions: int) -> None:
                 attributes=["Young"] if i % 3 else [], partition=0)
                 for i in range(start + 1, min(images, start + 20_000) + 1)])
         # Password hashes are not what is measured: one scrypt hash for everyone.
-        pw = hash_password("benchmark-pw")
+        pw = hash_password(PASSWORD)
         s.execute(insert(Annotator), [dict(name="admin", role=Role.admin, password_hash=pw)]
                   + [dict(name=f"a{k:02d}", role=Role.annotator, password_hash=pw)
                      for k in range(annotators)])
@@ -252,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                           "seconds": round(time.perf_counter() - t0, 1)}), file=sys.stderr)
         bench(engine, a.repeat)
         if a.browser:
-            browser_first_view(Path(tmp) / "ws", a.repeat, a.database_url)
+            browser_first_view(Path(tmp) / "ws", a.repeat, a.database_url, password=PASSWORD)
     return 0
 
 

@@ -75,7 +75,7 @@ if kind.name in ("old_celeba", "peruvian_mix"):
                 f"**{q.peruvian:,}** Peruvian images; the largest half-and-half mix is "
                 f"**{qualify_now:,}** (target {target:,}).")
         if q.peruvian_problem:
-            st.caption(q.peruvian_problem)
+            st.text(q.peruvian_problem)  # names what the admin typed: shown as text
     if 0 < qualify_now < target:
         DEFAULTS["count"] = qualify_now
 

@@ -1,8 +1,9 @@
 """Real browser: exports as background jobs (issue 20). The admin starts sketch pairs at 512 px
 on the Export page and sees its progress bar count up; leaves for the Dashboard and comes back
-to the same job still counting; cancels it, and nothing is left in the exports folder. A small
-old_celebA export then runs to the end and stays listed with its summary, and the form said how
-many images qualify and started its count there."""
+to the same job still counting; closes the tab and finds it going on in a new one; cancels it,
+and nothing is left in the exports folder. A small old_celebA export then runs to the end and
+stays listed with its summary, and the form said how many images qualify and started its
+count there."""
 from __future__ import annotations
 
 import re
@@ -83,6 +84,20 @@ def test_a_job_shows_progress_survives_leaving_and_cancels_cleanly(tmp_path, art
         back = _done_count(page)  # the same job, still running, further along
         assert back > first
         assert page.get_by_text(f"sketch pairs → {(exports / 'sketch_pairs').resolve()}").count()
+
+        # Close the tab; a new one (a new session, the login cookie) finds the job still going.
+        harness.wait_for_login_cookie(page)
+        context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.add_cookies(page.context.cookies())
+        page.close()
+        page = context.new_page()
+        page.set_default_timeout(harness.STEP_TIMEOUT_MS)
+        page.goto(f"{url}/export")
+        page.wait_for_function(  # further along than when the old tab closed
+            f"""() => [...document.querySelectorAll('[data-testid="stProgress"]')]
+                 .some(e => {{ const m = e.innerText.match(/([\\d,]+) of /);
+                              return m && +m[1].replace(/,/g, '') > {back}; }})""",
+            timeout=JOB_TIMEOUT_MS, polling=200)
 
         page.get_by_role("button", name="Cancel").click()
         jobs = page.get_by_test_id("stDataFrame").filter(has_text="cancelled")

@@ -153,7 +153,6 @@ def start(engine: Engine, ws: Workspace, kind: str, dest: Path, params: Any,
     env = dict(os.environ, **{ENV_WORKSPACE: str(ws.root), ENV_DATABASE_URL: ws.database_url,
                               ENV_PARENT: str(os.getpid())})
     logs = ws.root / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
     # The worker is started from a thread of its own that waits for it: Linux's parent-death
     # signal fires when the *thread* that started a child ends, and a page run's thread ends
     # with the run, which would take the worker with it.
@@ -162,7 +161,7 @@ def start(engine: Engine, ws: Workspace, kind: str, dest: Path, params: Any,
     threading.Thread(target=_spawn_and_wait, args=(engine, job_id, env, logs, started, ready),
                      name=f"job-{job_id}", daemon=True).start()
     ready.wait()
-    if isinstance(started[0], OSError):
+    if isinstance(started[0], Exception):
         _finish(engine, job_id, FAILED, f"the worker could not start: {started[0]}")
         raise ExportError(f"the export could not start: {started[0]}")
     return job_id
@@ -173,11 +172,12 @@ def _spawn_and_wait(engine: Engine, job_id: int, env: dict, logs: Path, started:
     """In the server, a thread per job: start its worker, wait for it, and mark it failed when
     it ended without saying how (e.g. killed)."""
     try:
+        logs.mkdir(parents=True, exist_ok=True)
         with open(logs / f"job-{job_id}.log", "ab") as out:
             proc = subprocess.Popen([sys.executable, "-m", WORKER_MODULE, str(job_id)],
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
                                     cwd=str(Path(__file__).resolve().parent.parent))
-    except OSError as e:
+    except Exception as e:  # noqa: BLE001 — handed to start(), which says it in one line
         started.append(e)
         ready.set()
         return

@@ -68,6 +68,7 @@ class JobView:
     started_at: dt.datetime
     progress_at: dt.datetime | None
     finished_at: dt.datetime | None
+    counting_at: dt.datetime | None = None  # when it began counting items (rate from here)
 
     @property
     def fraction(self) -> float:
@@ -81,8 +82,11 @@ class JobView:
 
     @property
     def rate(self) -> float | None:
-        """Items per second so far (None: nothing done yet)."""
-        return self.done / self.seconds if self.done and self.seconds > 0 else None
+        """Items per second since it began counting (None: nothing done yet)."""
+        since = self.counting_at or self.started_at
+        end = self.finished_at or self.progress_at or since
+        span = (end - since).total_seconds()
+        return self.done / span if self.done and span > 0 else None
 
     @property
     def seconds_left(self) -> float | None:
@@ -111,7 +115,7 @@ def _duration(seconds: float) -> str:
 
 def _view(j: Job) -> JobView:
     return JobView(j.id, j.kind, j.path, j.state, j.done, j.total, j.cancel, j.message,
-                   j.started_at, j.progress_at, j.finished_at)
+                   j.started_at, j.progress_at, j.finished_at, j.counting_at)
 
 
 def jobs(engine: Engine, limit: int = 10) -> list[JobView]:
@@ -240,16 +244,19 @@ class _Reporter:
     """The progress callable a worker passes to the export (curate.progress)."""
 
     def __init__(self, engine: Engine, job_id: int):
-        self.engine, self.job_id, self.last = engine, job_id, 0.0
+        self.engine, self.job_id, self.last, self.counting = engine, job_id, 0.0, False
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
         if now - self.last < REPORT_EVERY_S and done < total:
             return
         self.last = now
+        values = dict(done=done, total=total, progress_at=_now())
+        if not self.counting:  # the first report (0 done): counting starts now
+            self.counting = True
+            values["counting_at"] = values["progress_at"]
         with writing(self.engine) as s:
-            s.execute(update(Job).where(Job.id == self.job_id)
-                      .values(done=done, total=total, progress_at=_now()))
+            s.execute(update(Job).where(Job.id == self.job_id).values(**values))
             stop = s.scalar(select(Job.cancel).where(Job.id == self.job_id))
         if stop:
             raise JobCancelled

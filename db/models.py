@@ -230,6 +230,8 @@ class Job(Base):
     started_by: Mapped[int | None] = mapped_column(
         ForeignKey("annotators.id", ondelete="SET NULL"), nullable=True)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    # when it began counting items (its inputs read): the rate is measured from here
+    counting_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     progress_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 

@@ -76,7 +76,8 @@ def test_a_job_shows_progress_survives_leaving_and_cancels_cleanly(tmp_path, art
                  .some(e => {{ const m = e.innerText.match(/([\\d,]+) of /);
                               return m && +m[1].replace(/,/g, '') > {first}; }})""",
             timeout=JOB_TIMEOUT_MS, polling=200)
-        page.screenshot(path=artifacts_dir / "export_job_running.png", full_page=True)
+        page.get_by_role("heading", name="Jobs").scroll_into_view_if_needed()
+        page.screenshot(path=artifacts_dir / "export_job_running.png")
 
         _nav(page, "Dashboard")
         page.get_by_text("Figures as of").wait_for()
@@ -112,6 +113,7 @@ def test_a_job_shows_progress_survives_leaving_and_cancels_cleanly(tmp_path, art
         page.get_by_test_id("stDataFrame").filter(has_text="done").wait_for(timeout=JOB_TIMEOUT_MS)
         page.get_by_role("heading", name="Recent exports").wait_for()
         page.get_by_test_id("stDataFrame").filter(has_text="old_celebA").last.wait_for()
-        page.screenshot(path=artifacts_dir / "export_jobs_done.png", full_page=True)
+        page.get_by_role("heading", name="Jobs").scroll_into_view_if_needed()
+        page.screenshot(path=artifacts_dir / "export_jobs_done.png")
     assert sorted(p.name for p in exports.iterdir()) == ["old_celebA"]
     assert len(list((exports / "old_celebA").glob("*.jpg"))) == accepted

@@ -61,6 +61,7 @@ def test_progress_then_cancel_leaves_nothing_behind(engine, db_url, tmp_path, fa
     job_id = jobs.start(engine, ws, "sketch_pairs", dest, sketch_params(faces))
     seen = wait_for(lambda: (v := job(engine, job_id)).done and v, "no progress reported")
     assert seen.state == jobs.RUNNING and seen.total == 160 and 0 < seen.done < 160
+    assert seen.started_at <= seen.counting_at <= seen.progress_at
     assert "of 160" in seen.progress_text()
     with pytest.raises(Exception, match="already writing"):  # one job per destination
         jobs.start(engine, ws, "sketch_pairs", dest, sketch_params(faces))
@@ -133,7 +134,8 @@ def test_the_worker_dies_with_the_server_and_the_next_start_cleans_up(engine, db
 def test_progress_text_says_rate_and_time_left():
     start = dt.datetime(2026, 1, 1, 12, 0, 0)
     v = jobs.JobView(1, "sketch_pairs", "/x", jobs.RUNNING, 120, 400, False, None, start,
-                     start + dt.timedelta(seconds=10), None)
+                     start + dt.timedelta(seconds=14), None, start + dt.timedelta(seconds=4))
+    # The rate counts from when items began (the 4 s reading the inputs are left out).
     assert v.progress_text() == "120 of 400 · 12.0/s · about 23 s left"
     assert v.fraction == pytest.approx(0.3)
     early = jobs.JobView(1, "sketch_pairs", "/x", jobs.RUNNING, 0, 0, False, None, start, None,

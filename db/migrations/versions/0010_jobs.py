@@ -6,7 +6,8 @@ Create Date: 2026-12-06 01:40:00.000000
 
 One row per job the Export page started (curate.jobs): what it writes, its state (running,
 done, failed, cancelled), how far it got (done of total, written by the worker about twice a
-second), a cancel request from the page, the worker's pid (so a server start can tell a job
+second, from `counting_at`: when it began counting items, after reading its inputs), a cancel
+request from the page, the worker's pid (so a server start can tell a job
 whose worker died with the old server), and its summary or error line.
 """
 from alembic import op
@@ -34,6 +35,7 @@ def upgrade() -> None:
         sa.Column('message', sa.Text(), nullable=True),
         sa.Column('started_by', sa.Integer(), nullable=True),
         sa.Column('started_at', sa.DateTime(), nullable=False),
+        sa.Column('counting_at', sa.DateTime(), nullable=True),
         sa.Column('progress_at', sa.DateTime(), nullable=True),
         sa.Column('finished_at', sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(['started_by'], ['annotators.id'], ondelete='SET NULL'),

@@ -36,10 +36,10 @@ def logged_in(user_id: int, name: str, role: str):
     return User(user_id, name, role, open_session(Workspace.resolve().open(), user_id))
 
 
-def emit(name: str, times: list[float], **extra) -> None:
+def emit(name: str, times: list[float], target: float = TARGET_S, **extra) -> None:
     med = statistics.median(times)
     print(json.dumps({"name": name, "seconds": round(med, 4), "max_seconds": round(max(times), 4),
-                      "runs": len(times), "target": TARGET_S, "pass": med < TARGET_S, **extra}),
+                      "runs": len(times), "target": target, "pass": med < target, **extra}),
           flush=True)
 
 

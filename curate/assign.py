@@ -10,7 +10,9 @@ left, so new images alone would give them no overlap and never a kappa. Their sh
 then taken from one existing annotator's queue instead: images only that annotator holds
 (the ones they already decided first, so a kappa shows as soon as the new hire decides them),
 spread evenly along the new queue. The partner is the annotator with the most such images
-(ties: the lowest id); their own queue rows are left as they are (only appends).
+(ties: the lowest id); their own queue rows are left as they are (only appends). Sharing an
+image already decided changes no verdict (curate.decisions: a verdict counts the decisions
+made); the report says how many were shared, and the new hire's decision may later dispute it.
 
 When nothing (or less than asked) can be assigned, the report's `warnings` say why: no
 images in a source, a source left out for lack of attributes, every eligible image already
@@ -53,6 +55,8 @@ class AssignReport:
     pool: int = 0  # eligible images
     unassigned: int = 0  # eligible images in no queue after this run
     late: dict[str, tuple[str, int]] = field(default_factory=dict)  # new hire → (partner, copied)
+    late_decided: dict[str, int] = field(default_factory=dict)  # new hire → copies already decided
+    places: int = 0  # queue places wanted this run (up to the images per annotator)
     warnings: list[str] = field(default_factory=list)  # why less (or nothing) was assigned
 
     @property
@@ -60,10 +64,16 @@ class AssignReport:
         return sum(self.added.values())
 
     def summary(self) -> str:
-        lines = [f"{self.pool} eligible images, {self.unassigned} in no queue"]
+        lines = [f"{self.pool} eligible images, {self.unassigned} in no queue after this run; "
+                 f"{self.total_added} of {self.places} queue places filled"]
         for name, n in self.per_annotator.items():
-            late = (f" ({self.late[name][1]} of them from {self.late[name][0]}'s queue)"
-                    if name in self.late else "")
+            late = ""
+            if name in self.late:
+                partner, copied = self.late[name]
+                decided = self.late_decided.get(name, 0)
+                late = f" ({copied} of them from {partner}'s queue"
+                late += (f", {decided} already decided by {partner}: their verdicts stay until "
+                         f"{name} decides)" if decided else ")")
             lines.append(f"  {name}: {n} in queue (+{self.added[name]} new), "
                          f"{self.overlap[name]} shared with another annotator{late}")
         lines += [f"warning: {w}" for w in self.warnings]
@@ -151,7 +161,8 @@ def _late_overlap(s, people: list, queued: dict[int, list[tuple[int, bool]]], sh
     """Give each annotator still short of `target` shared images copies of images that only one
     existing annotator holds (see the module doc): in the queue places the pool left empty
     (`room`: places wanted), else in place of evenly spaced new solo images, which stay free.
-    Returns {annotator id: (partner id, copies)} and the annotators no partner could serve."""
+    Returns {annotator id: (partner id, copies, copies the partner decided)} and the annotators
+    no partner could serve."""
     holders = Counter(e.image_id for e in existing)
     solo: dict[int, list[tuple[int, int]]] = defaultdict(list)  # partner → [(position, image)]
     for e in existing:
@@ -193,12 +204,12 @@ def _late_overlap(s, people: list, queued: dict[int, list[tuple[int, bool]]], sh
             rest, copies = iter(new), iter(extra)
             new[:] = [(next(copies), True) if i in at else next(rest) for i in range(total)]
         copied.update(take)
-        late[p.id] = (best[0], len(take))
+        late[p.id] = (best[0], len(take), sum((best[0], i) in decided for i in take))
     return late, unserved
 
 
 def _warnings(report: "AssignReport", *, chosen: list, left_out: list, per_source: Counter,
-              order: str, attributes_seen: bool, available: int, slots: int, full: bool,
+              order: str, attributes_seen: bool, available: int, full: bool,
               per_annotator: int, unserved: list[str]) -> list[str]:
     """Why less than asked (or nothing) was assigned, in words for the page and the CLI."""
     out = []
@@ -214,11 +225,17 @@ def _warnings(report: "AssignReport", *, chosen: list, left_out: list, per_sourc
     if full:
         out.append(f"every chosen annotator already has {per_annotator:,} or more images in "
                    "their queue: raise the images per annotator to add more")
-    elif report.pool and not available:
-        out.append(f"all {report.pool:,} eligible images are already in a queue")
-    elif available < slots:
-        out.append(f"only {available:,} unassigned images for {slots:,} queue places: queues "
-                   "stay short")
+    elif report.total_added < report.places:
+        # Said of the state before this run ("were"), so that it agrees with the summary's
+        # "in no queue after this run"; the places left empty are counted after the late
+        # hires' shared images filled some.
+        empty = (f"{report.places - report.total_added:,} of {report.places:,} queue places "
+                 "stay empty")
+        if report.pool and not available:
+            out.append(f"all {report.pool:,} eligible images were already in a queue: {empty}")
+        else:
+            out.append(f"only {available:,} eligible image{'s were' if available != 1 else ' was'}"
+                       f" in no queue before this run: {empty}")
     for name in unserved:
         out.append(f"no image held by one other annotator alone to share with {name}: "
                    "no overlap (and no kappa) for them yet")
@@ -326,13 +343,14 @@ def assign(
                                       end_position=next_pos[p.id])
                       for p in people if added[p.id])
 
-        report = AssignReport(pool=len(pool))
+        report = AssignReport(pool=len(pool), places=sum(needs))
         for p in people:
             report.per_annotator[p.name] = length[p.id] + added[p.id]
             report.added[p.name] = added[p.id]
             report.overlap[p.name] = shared[p.id]
             if p.id in late:
                 report.late[p.name] = (partners[late[p.id][0]], late[p.id][1])
+                report.late_decided[p.name] = late[p.id][2]
         in_queue = taken | {r["image_id"] for r in new_rows}
         report.unassigned = sum(1 for i in pool if i not in in_queue)
 
@@ -349,7 +367,7 @@ def assign(
         report.warnings = _warnings(
             report, chosen=chosen, left_out=left_out, per_source=per_source, order=order,
             attributes_seen=any(r[1] is not None for r in rows), available=len(available),
-            slots=len(planned), full=not any(needs), per_annotator=per_annotator,
+            full=not any(needs), per_annotator=per_annotator,
             unserved=[partners[i] for i in unserved])
         if unscored:
             report.warnings.append(

@@ -2,11 +2,14 @@
 
 Rows are only ever appended. The newest row per (image, annotator) is that annotator's
 standing decision unless it is an `undo`; the newest adjudication per image overrides the
-annotators. Verdict of an image (`final_verdicts`):
+annotators. Verdict of an image (`final_verdicts`) counts the decisions made:
 - the newest adjudication, when there is one (and it is not an undo);
-- else, when every annotator whose queue holds the image has a standing accept or reject and
-  they all agree, that verdict (an overlap image needs both to accept);
-- else `disputed` (they disagree) or `pending` (someone has not decided, or only skipped).
+- else `disputed` when the standing decisions hold an accept and a reject;
+- else the one opinion given (accept, or reject with the first annotator's rule);
+- else `pending` (in a queue, and nobody has accepted or rejected it: undecided or skipped).
+Who else holds the image does not count: a queue added later (a late hire sharing images
+already decided) leaves every verdict as it was until its holder decides; a disagreement then
+makes the image disputed, and it goes to Review.
 """
 from __future__ import annotations
 
@@ -301,18 +304,16 @@ def final_verdicts(engine: Engine, image_ids: Iterable[int] | None = None) -> di
     wanted = None if image_ids is None else set(image_ids)
     with reading(engine) as s:
         names = dict(s.execute(select(Annotator.id, Annotator.name)).all())
-        q = select(Assignment.image_id, Assignment.annotator_id)
+        q = select(Assignment.image_id).distinct()
         if wanted is not None:
             q = q.where(Assignment.image_id.in_(wanted))
-        queues: dict[int, list[int]] = defaultdict(list)
-        for image_id, annotator_id in s.execute(q):
-            queues[image_id].append(annotator_id)
+        queued = set(s.scalars(q))  # who holds them does not count, only that someone does
         decided: dict[int, dict[int, Standing]] = defaultdict(dict)
         for d in standing_decisions(s, image_ids=wanted):
             decided[d.image_id][d.annotator_id] = d
         adjudicated = standing_adjudications(s)
     out: dict[int, FinalVerdict] = {}
-    for image_id in sorted(set(queues) | set(decided) | set(adjudicated)):
+    for image_id in sorted(queued | set(decided) | set(adjudicated)):
         if wanted is not None and image_id not in wanted:
             continue
         mine = decided.get(image_id)
@@ -320,10 +321,9 @@ def final_verdicts(engine: Engine, image_ids: Iterable[int] | None = None) -> di
         if not mine and adj is None:  # the common case in a big queue: nobody has decided yet
             out[image_id] = FinalVerdict(image_id, "pending")
             continue
-        queue = queues.get(image_id, ())
-        if adj is None and len(mine) == 1 and len(queue) == 1 and queue[0] in mine:
-            # One annotator's queue, one standing decision: most decided images look like this.
-            d = mine[queue[0]]
+        if adj is None and len(mine) == 1:
+            # One standing decision: most decided images look like this.
+            (d,) = mine.values()
             name, v = names[d.annotator_id], d.verdict.value
             out[image_id] = (FinalVerdict(image_id, v, d.rule, tuple(sorted(d.tags)), name, {name: v})
                              if d.verdict in OPINIONS else FinalVerdict(image_id, "pending", by={name: v}))
@@ -334,13 +334,12 @@ def final_verdicts(engine: Engine, image_ids: Iterable[int] | None = None) -> di
             out[image_id] = FinalVerdict(image_id, adj.verdict.value, adj.rule, tuple(adj.tags),
                                          f"adjudicated by {names.get(adj.admin_id, adj.admin_id)}", by)
             continue
-        who = sorted(set(queue) | set(mine))
-        opinions = [mine[a] for a in who if a in mine and mine[a].verdict in OPINIONS]
+        opinions = [mine[a] for a in sorted(mine) if mine[a].verdict in OPINIONS]
         verdicts = {d.verdict for d in opinions}
         if len(verdicts) > 1:
             out[image_id] = FinalVerdict(image_id, "disputed", by=by,
                                          provenance="+".join(names[d.annotator_id] for d in opinions))
-        elif len(opinions) < len(who) or not opinions:
+        elif not opinions:
             out[image_id] = FinalVerdict(image_id, "pending", by=by)
         else:
             tags = tuple(sorted({t for d in opinions for t in d.tags}))

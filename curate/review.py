@@ -1,7 +1,9 @@
 """The Review page's domain logic: disagreements on the overlap, and the admin's verdict on them.
 
 A disagreement is an image whose annotators' standing decisions differ (accept vs reject), as
-`curate.decisions.disagreements` defines it. Settling one appends an adjudication (append-only:
+`curate.decisions.disagreements` defines it. A rule disagreement (`rule_disagreements`) is one
+where they all reject but name different rules: the verdict stands (reject), yet the lead may
+want to see which rule the team means. Settling one appends an adjudication (append-only:
 a new verdict on the same image is a new row; the newest counts). The Review page's verdicts are
 bound to what the admin had on screen (`settle_shown`: the image and the standing decisions
 shown), and its undo withdraws a named adjudication (`undo_settled`). A busy database is
@@ -11,13 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from curate import decisions
 from curate.decisions import DecisionError, Pressed, Recorded
 from curate.display import ImagePath
 from db.engine import reading
-from db.models import Adjudication, Annotator, Image, Source, Verdict
+from db.models import Adjudication, Annotator, Image, Source, StandingDecision, Verdict
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,30 @@ class Dispute:
 
 def disputes(engine: Engine, *, include_settled: bool = False) -> list[Dispute]:
     """Images the annotators disagree on, oldest image first (default: only the open ones)."""
-    found = decisions.disagreements(engine, include_settled=include_settled)
+    return _as_disputes(engine, decisions.disagreements(engine, include_settled=include_settled))
+
+
+def rule_disagreements(engine: Engine, *, include_settled: bool = False) -> list[Dispute]:
+    """Images two or more annotators reject, none accepts, and whose rejects name different
+    rules, oldest image first (default: not those an admin has adjudicated since)."""
+    with reading(engine) as s:
+        several = s.scalars(select(StandingDecision.image_id)
+                            .where(StandingDecision.verdict == Verdict.reject)
+                            .group_by(StandingDecision.image_id)
+                            .having(func.count(func.distinct(StandingDecision.rule)) > 1)).all()
+    if not several:
+        return []
+    found = []
+    for v in decisions.final_verdicts(engine, image_ids=several).values():
+        if "accept" in v.by.values():
+            continue
+        if include_settled or not v.provenance.startswith("adjudicated"):
+            found.append(v)
+    return _as_disputes(engine, found)
+
+
+def _as_disputes(engine: Engine, found: list) -> list[Dispute]:
+    """The Dispute of each FinalVerdict in `found`: its file, and each annotator's decision."""
     if not found:
         return []
     ids = [f.image_id for f in found]

@@ -21,6 +21,10 @@ The blur radius is scaled by ``size / 256`` as well (at 256 px it is exactly GIM
 sketched at 64 px looks like the same face sketched at 512 px, only smaller. ``size`` defaults to
 the image's short side.
 
+Below MIN_VISIBLE_SIZE (64 px) the effect leaves a blank white image: the neighbourhoods are
+then a few pixels wide and every pixel ends on the light side. Pages that show a sketch say so
+in words instead of showing white (`too_small`).
+
 Functions are pure, ndarray in and ndarray out; only numpy is used.
 """
 from __future__ import annotations
@@ -30,6 +34,7 @@ import math
 import numpy as np
 
 THRESHOLD = 0.75  # GIMP's relative-darkness threshold (d below it darkens)
+MIN_VISIBLE_SIZE = 64  # px: below this side the sketch is blank white
 WHITE_SHARE = 0.2  # share of the brightening pixels that end fully white
 _EPSILON = 2 / 255  # GIMP: a local average at or below 2/255 gives black (no ratio to speak of)
 # GIMP turns a radius into a Gaussian sigma so that the kernel falls to 1/255 at the radius.
@@ -151,6 +156,11 @@ def posterize(x: np.ndarray, levels: int = 10) -> np.ndarray:
         raise ValueError(f"posterize takes floats in [0, 1], got dtype {x.dtype}")
     steps = levels - 1
     return (np.round(np.clip(x, 0, 1) * steps) / steps).astype(np.float32)
+
+
+def too_small(size: int) -> bool:
+    """True when a sketch made at `size` px (its side) leaves nothing to see."""
+    return size < MIN_VISIBLE_SIZE
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:

@@ -10,8 +10,12 @@ transaction that locks the throttle rows, and holds its name until the check is 
 attempts each count, and a second attempt for a name being checked is refused. A success
 clears the name's count; counts older than FORGET_AFTER_S start again from zero.
 
-Passwords of a real workspace need MIN_PASSWORD characters (`check_password_policy`, called by
-every command and page that sets one); the demo workspace's users (admin/admin) are exempt.
+Every password set by a command or a page needs MIN_PASSWORD characters
+(`check_password_policy`), in the demo workspace too: only the demo's own users (admin/admin,
+ana/ana, …), which `curate demo` creates itself through `add_user`, have short ones.
+
+A deactivated user who gives the right password is told the account is deactivated
+(`LoginResult.deactivated`); any wrong password gets the common answer, whoever it names.
 """
 from __future__ import annotations
 
@@ -45,6 +49,7 @@ class LoginResult:
     user: Annotator | None  # the logged-in user, or None
     retry_after: float | None = None  # seconds to wait when throttled (no password was checked)
     busy: bool = False  # refused only because another attempt for this name is being checked
+    deactivated: bool = False  # the right password of a deactivated account
 
 
 def _now() -> dt.datetime:
@@ -58,11 +63,12 @@ def is_demo(engine: Engine) -> bool:
 
 
 def check_password_policy(engine: Engine, password: str) -> None:
-    """Raise UserError unless the password may be used here (MIN_PASSWORD characters, except in
-    the demo workspace)."""
+    """Raise UserError unless the password may be set (MIN_PASSWORD characters, in every
+    workspace: the demo's built-in users are created without this check). `engine` is kept
+    for the callers' sake (a policy per workspace may come back)."""
     if not password:
         raise UserError("a user needs a password")
-    if len(password) < MIN_PASSWORD and not is_demo(engine):
+    if len(password) < MIN_PASSWORD:
         raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
 
 
@@ -136,13 +142,15 @@ def _throttle_keys(name: str, client: str | None) -> list[str]:
 def log_in(engine: Engine, name: str, password: str, client: str | None = None) -> LoginResult:
     """Check a name and password, throttled per name and per client address (see module doc).
 
-    Returns the active user on success; LoginResult(None) for any mistake (wrong name, wrong
-    password, deactivated user: the same answer); LoginResult(None, retry_after) while blocked,
+    Returns the active user on success; LoginResult(None) for any mistake (wrong name or wrong
+    password: the same answer); LoginResult(None, deactivated=True) for the right password of a
+    deactivated user (not counted as a failure); LoginResult(None, retry_after) while blocked,
     and while another attempt for the same name is being checked.
 
     The attempt is counted as a failure, and the name held, in one write transaction that locks
-    the throttle rows *before* the password is checked; a success then takes the count back.
-    So N attempts at once count N, and only one attempt per name is checked at a time.
+    the throttle rows *before* the password is checked; a success (or a deactivated account's
+    right password) then takes the count back. So N attempts at once count N, and only one
+    attempt per name is checked at a time.
     """
     keys = _throttle_keys(name, client)
     retry_after, busy = _claim(engine, keys)
@@ -150,9 +158,11 @@ def log_in(engine: Engine, name: str, password: str, client: str | None = None) 
         return LoginResult(None, retry_after=retry_after, busy=busy)
     user = None
     try:
-        user = _checked(engine, name, password)
+        user = _matching(engine, name, password)
     finally:
         _settle(engine, keys, ok=user is not None)
+    if user is not None and not user.active:
+        return LoginResult(None, deactivated=True)
     return LoginResult(user)
 
 
@@ -230,12 +240,19 @@ def authenticate(engine: Engine, name: str, password: str) -> Annotator | None:
     return _checked(engine, name, password)
 
 
-def _checked(engine: Engine, name: str, password: str) -> Annotator | None:
-    """The active user with this name and password, else None; always one scrypt check."""
+def _matching(engine: Engine, name: str, password: str) -> Annotator | None:
+    """The user (active or not) with this name and password, else None; always one scrypt
+    check, so the time taken does not tell which mistake was made."""
     with reading(engine) as s:
         user = s.scalar(select(Annotator).where(Annotator.name == name.strip()))
     matches = verify_password(password, user.password_hash if user else _dummy_hash())
-    return user if user is not None and user.active and matches else None
+    return user if user is not None and matches else None
+
+
+def _checked(engine: Engine, name: str, password: str) -> Annotator | None:
+    """The active user with this name and password, else None."""
+    user = _matching(engine, name, password)
+    return user if user is not None and user.active else None
 
 
 def list_users(engine: Engine) -> list[Annotator]:

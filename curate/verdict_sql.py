@@ -9,18 +9,18 @@ SQLite and PostgreSQL.
 Per image, from two grouped subqueries:
 - `mine`: its standing decisions (newest per annotator, undos left out), read from the
   `standing_decisions` table (kept by triggers on decisions and assignments, migration 0007):
-  how many accept, how many reject, how many queues hold the image, and how many deciders'
-  queues do not (`final_verdicts` counts those deciders too);
+  how many accept, how many reject;
 - `adj`: its newest adjudication, unless that is an undo.
-Then: adjudicated → that verdict; an accept and a reject → disputed; fewer opinions than
-people (holders ∪ deciders), or none → pending; else the one opinion given.
+Then: adjudicated → that verdict; an accept and a reject → disputed; no opinion → pending;
+else the one opinion given. Who holds the image does not count (a late queue changes no
+verdict), so the table's `holders` and `in_queue` columns are not read here.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from sqlalchemy import (Select, String, Subquery, and_, case, cast, exists, false, func, literal,
-                        or_, select, text, union_all)
+                        select, text, union_all)
 from sqlalchemy.orm import aliased
 
 from db.models import Adjudication, Assignment, Image, StandingDecision, Verdict
@@ -80,17 +80,12 @@ def _flag(condition):
 
 
 def _mine(w: Wanted) -> Subquery:
-    """Per image with a standing decision: accepts, rejects, people (holders ∪ deciders), and
-    the columns w's annotator, rule and tag filters need."""
+    """Per image with a standing decision: accepts, rejects, and the columns w's annotator,
+    rule and tag filters need."""
     s = standing()
     opinion = s.c.verdict.in_(OPINIONS)
-    # Holders and deciders outside the queue come with each standing row (kept by triggers):
-    # no lookup into the queues per image.
-    outside = s.c.in_queue == false()
     cols = [s.c.image_id, _flag(s.c.verdict == ACCEPT).label("acc"),
-            _flag(s.c.verdict == REJECT).label("rej"),
-            (func.max(s.c.holders) + _flag(outside)).label("people"),
-            func.max(s.c.holders).label("held")]
+            _flag(s.c.verdict == REJECT).label("rej")]
     if w.annotator_id is not None:
         cols.append(_flag(s.c.annotator_id == w.annotator_id).label("by_them"))
     if w.rule:  # the verdict's rule is the first (lowest id) annotator's: is theirs this one?
@@ -127,7 +122,7 @@ def _decided(w: Wanted):
     verdict = case(
         (adj.c.image_id.is_not(None), cast(adj.c.verdict, String)),
         (and_(acc > 0, rej > 0), literal("disputed")),
-        (or_(acc + rej == 0, acc + rej < mine.c.people), literal("pending")),
+        (acc + rej == 0, literal("pending")),
         (acc > 0, literal(ACCEPT)),
         else_=literal(REJECT))
     extra = [mine.c.by_them > 0] if w.annotator_id is not None else []
@@ -153,6 +148,20 @@ def _has_standing(image_id):
                           StandingDecision.verdict != Verdict.undo)
 
 
+def _has_opinion(image_id):
+    """SQL: has anyone a standing accept or reject on the image (a correlated column)?"""
+    return exists().where(StandingDecision.image_id == image_id,
+                          StandingDecision.verdict.in_(OPINIONS))
+
+
+def _has_adjudication(image_id):
+    """SQL: is the image's newest adjudication an accept or reject?"""
+    newer = aliased(Adjudication)
+    return exists().where(Adjudication.image_id == image_id, Adjudication.verdict != Verdict.undo,
+                          ~exists().where(newer.image_id == Adjudication.image_id,
+                                          newer.id > Adjudication.id))
+
+
 def verdict_counts() -> Select:
     """SELECT (verdict, images) over the decided or adjudicated images (every other queued
     image is pending)."""
@@ -173,18 +182,16 @@ def matching_ids(w: Wanted, ordered: bool = True) -> Select:
             ~exists().where(Assignment.image_id == Image.id), ~_has_standing(Image.id),
             Image.id.not_in(select(adj.c.image_id)))
     elif w.verdict == "pending" and only_verdict:  # with every queued image nobody decided
-        # Pending = held or decided, and not settled. Settled is told without working out each
-        # verdict: an adjudication (not an undo), or an accept beside a reject (disputed), or
-        # an opinion from every person (`_decided`'s cases in the other direction).
-        mine = select(_mine(Wanted())).cte("mine")  # used twice: computed once
-        adj = select(_adjudicated().c.image_id).cte("adjudicated")
-        acc, rej = mine.c.acc, mine.c.rej
-        settles = or_(and_(acc > 0, rej > 0), and_(acc + rej > 0, acc + rej >= mine.c.people))
-        settled = union_all(select(adj.c.image_id), select(mine.c.image_id).where(settles))
+        # Pending = held or decided, with no opinion and no adjudication: told by index look-ups
+        # per image instead of working out each verdict (`_decided`'s cases in reverse).
         q = union_all(
-            select(Assignment.image_id).distinct().where(Assignment.image_id.not_in(settled)),
-            select(mine.c.image_id).where(mine.c.held == 0, ~settles,  # decided, in no queue
-                                          mine.c.image_id.not_in(select(adj.c.image_id))))
+            select(Assignment.image_id).distinct().where(~_has_opinion(Assignment.image_id),
+                                                         ~_has_adjudication(Assignment.image_id)),
+            select(StandingDecision.image_id).distinct().where(  # only skipped, in no queue
+                StandingDecision.verdict != Verdict.undo,
+                ~exists().where(Assignment.image_id == StandingDecision.image_id),
+                ~_has_opinion(StandingDecision.image_id),
+                ~_has_adjudication(StandingDecision.image_id)))
     else:
         v = _decided(w).subquery("verdicts")
         q = select(v.c.image_id)

@@ -99,8 +99,13 @@ def _private_file(path: str) -> None:
     """Create the SQLite file readable by its owner alone (it holds password hashes), or take
     group and other bits off an existing one; SQLite gives its -wal and -shm files the same mode.
     A folder that does not exist is left for SQLite to report."""
-    with contextlib.suppress(OSError):  # no folder, or read-only: SQLite says so when it opens
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    # Only a missing file is opened here: closing any descriptor of a database file drops every
+    # POSIX lock this process holds on it, so opening an engine beside live connections (a test,
+    # a second engine in the app) let another process's last close delete the WAL under them —
+    # a job worker then read a database without this process's newest commits.
+    if not os.path.exists(path):
+        with contextlib.suppress(OSError):  # no folder, or read-only: SQLite says so when it opens
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     with contextlib.suppress(OSError):  # read-only workspace: reads still work
         mode = os.stat(path).st_mode
         if mode & 0o077:  # keep the owner's bits: a file made read-only stays read-only

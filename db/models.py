@@ -211,6 +211,31 @@ class Export(Base):
     state: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
 
 
+class Job(Base):
+    """An export or prepare the app runs in a worker process (curate.jobs): its progress, a
+    cancel request, and how it ended."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state", "state"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # an export kind (curate.export.registry)
+    path: Mapped[str] = mapped_column(Text)  # the destination folder
+    params: Mapped[dict] = mapped_column(JSON, default=dict)  # the params fields, as JSON
+    state: Mapped[str] = mapped_column(String(16))  # running | done | failed | cancelled
+    cancel: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # items written
+    total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 0: not known yet
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the worker process
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)  # summary or error line
+    started_by: Mapped[int | None] = mapped_column(
+        ForeignKey("annotators.id", ondelete="SET NULL"), nullable=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    # when it began counting items (its inputs read): the rate is measured from here
+    counting_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    progress_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 class LoginSession(Base):
     """A logged-in browser session. The token itself is never stored, only its SHA-256; a row
     counts while it is not ended, not expired and its user is active."""

@@ -7,7 +7,8 @@ and a command line generated from those fields.
   ``--no-a_b`` / ``--no-a-b``.
 - ``--dry-run`` (or ``--dry_run``) is an option of the command, not a setting: the trainer prints
   the resolved settings as JSON and writes nothing.
-- ``--out`` defaults to :func:`trainers.runs.default_run_dir` (``runs/<trainer>-<UTC>``).
+- ``--out`` defaults to :func:`trainers.runs.default_run_dir` (``<workspace>/runs/<trainer>-<UTC>``
+  when there is a workspace, else ``runs/<trainer>-<UTC>``).
 - With ``--resume --out RUN`` the run's saved ``config.json`` fills every option not given.
 
 Values are validated by the dataclass's ``__post_init__`` (a ``ValueError``), which only looks at

@@ -1,6 +1,8 @@
 """The run folder both trainers write and the galleries read (DESIGN.md, "Run folder").
 
-``runs/<trainer>-<UTC timestamp>/`` by default, holding:
+``<workspace>/runs/<trainer>-<UTC timestamp>/`` by default — the folder the app's Runs page
+always searches — when a workspace is set (``$ROSTRO_WORKSPACE``) or ``./workspace`` exists,
+else ``./runs/<trainer>-<UTC timestamp>/`` (:func:`runs_root`). It holds:
 
 - ``config.json``: the trainer's settings, with ``"trainer": "stylegan"`` or ``"pix2pix"``;
 - ``metrics.jsonl``: one JSON object per logged iteration (StyleGAN) or epoch (pix2pix);
@@ -37,6 +39,8 @@ SAMPLES = "samples"
 CHECKPOINTS = "checkpoints"
 MIXING = "mixing"  # StyleGAN: a style-mixing grid per checkpoint
 DEFAULT_ROOT = "runs"
+ENV_WORKSPACE = "ROSTRO_WORKSPACE"  # the workspace variable of curate.workspace (not imported:
+# the trainers stay free of the database layer)
 
 MAX_CONFIG_BYTES = 1 << 20  # a config.json larger than this is not read (1 MiB)
 MAX_JSON_DEPTH = 32  # nesting of arrays and objects a run folder's JSON may have
@@ -48,11 +52,25 @@ _STYLEGAN_CKPT = re.compile(r"^(\d{6,})\.pt$")  # a temp file (".000020.pt.x.tmp
 _PIX2PIX_CKPT = re.compile(r"^epoch-(\d+)\.index$")
 
 
-def default_run_dir(trainer: str, root: str | os.PathLike = DEFAULT_ROOT,
+def runs_root(cwd: str | os.PathLike | None = None) -> Path:
+    """Where runs go by default, absolute: ``$ROSTRO_WORKSPACE/runs`` when that is set, else
+    ``./workspace/runs`` when ``./workspace`` exists (the app's default workspace), else
+    ``./runs`` (`cwd`: the folder "." means, default the current one)."""
+    here = Path(cwd or ".")
+    workspace = os.environ.get(ENV_WORKSPACE, "").strip()
+    if workspace:
+        return (here / Path(workspace).expanduser()).resolve() / DEFAULT_ROOT
+    if (here / "workspace").is_dir():
+        return (here / "workspace").resolve() / DEFAULT_ROOT
+    return (here / DEFAULT_ROOT).resolve()
+
+
+def default_run_dir(trainer: str, root: str | os.PathLike | None = None,
                     now: datetime | None = None) -> Path:
-    """``runs/<trainer>-<YYYYmmdd-HHMMSS>`` in UTC: sorts by start time, says which trainer."""
+    """``<root>/<trainer>-<YYYYmmdd-HHMMSS>`` in UTC: sorts by start time, says which trainer.
+    `root` defaults to :func:`runs_root` (the workspace's runs/ when there is a workspace)."""
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
-    return Path(root) / f"{trainer}-{stamp}"
+    return Path(runs_root() if root is None else root) / f"{trainer}-{stamp}"
 
 
 def step_key(trainer: str) -> str:

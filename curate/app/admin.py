@@ -17,7 +17,7 @@ eng = engine()
 st.title("Admin", anchor=False)
 
 with st.expander("Workspace status", expanded=True):
-    st.code(db_call(status, eng).summary(), language=None)
+    st.code(db_call(status, eng).summary(), language=None, wrap_lines=True)
 
 ingest_tab, users_tab, assign_tab, triage_tab = st.tabs(
     ["Ingest a folder", "Users", "Assign queues", "Triage"])
@@ -40,7 +40,7 @@ with ingest_tab:
                     st.error(plain(e))
                 else:
                     st.success("Ingest done.")
-                    st.code(report.summary(), language=None)
+                    st.code(report.summary(), language=None, wrap_lines=True)
 
 with users_tab:
     with st.form("add_user", clear_on_submit=True):
@@ -49,11 +49,12 @@ with users_tab:
         is_admin = st.checkbox("Admin (may ingest, assign, review and export)", key="user_admin")
         add = st.form_submit_button("Add user", type="primary")
     if add:
-        try:
+        try:  # the CLI's policy; the user is created only once it is met, in one transaction
             db_call(check_password_policy, eng, password)
             db_call(add_user, eng, name, password, admin=is_admin)
         except UserError as e:
-            st.error(plain(e))
+            who = f"User {name.strip()}" if name.strip() else "The user"
+            st.error(plain(f"{who} was not added: {e}. Nothing was created; try again."))
         else:
             st.success(f"Added {'admin' if is_admin else 'annotator'} {plain(name.strip())}.")
     lengths = db_call(queue_lengths, eng)
@@ -122,7 +123,7 @@ with assign_tab:
                 st.warning("Nothing was assigned.")
             for warning in report.warnings:
                 st.warning(plain(warning[0].upper() + warning[1:] + "."))
-            st.code(report.summary(), language=None)
+            st.code(report.summary(), language=None, wrap_lines=True)
 
 with triage_tab:
     triage_panel.render(eng, workspace())

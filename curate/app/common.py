@@ -71,13 +71,16 @@ def workspace() -> Workspace:
 
 @st.cache_resource(show_spinner=False)
 def _open(root: str, url: str) -> Engine:
-    # Once per server: settle what a killed export left behind, as every command does.
+    # Once per server: settle what a killed export left behind, as every command does; a job
+    # whose worker died with an earlier server is marked failed first (curate.jobs).
     from curate.export.records import reconcile
+    from curate.jobs import settle
     ws = Workspace.resolve(root, url or None)
     engine = ws.open()
     from curate.triage.auto import start_watcher
     start_watcher(ws, engine)  # queues that top themselves up, when an admin turned that on
     try:
+        settle(engine)
         reconcile(engine, [ws.exports_dir])
     except (OperationalError, OSError) as e:
         log.warning("export clean-up skipped: %s", e)

@@ -18,6 +18,8 @@ CACHE_S = 15
 STATUSES = ("accepted", "rejected", "skipped", "left")  # stacked in this order, left to right
 STATUS_COLOURS = ("#2e7d32", "#c62828", "#f9a825", "#b0bec5")
 HEIGHT = 250
+KAPPA_INSIDE = 0.75  # a kappa from here up has its label inside the bar
+KAPPA_LABEL_GAP = 0.1  # between a bar's end and its label, in kappa units
 
 require_admin()
 st.title("Dashboard", anchor=False)
@@ -61,6 +63,33 @@ def _bars(where, data: pd.DataFrame, category: str, value: str, *, title: str,
             "layer": [{"mark": {"type": "bar"}},
                       {"mark": text, "encoding": {"text": {"field": label or value,
                                                            "type": "nominal"}}}]}
+    with where:
+        _chart(spec, data, title)
+
+
+def _kappa_bars(where, data: pd.DataFrame, category: str, value: str, *, title: str,
+                category_title: str, value_title: str) -> None:
+    """Kappa bars on the fixed scale −1…1 (chance is 0, a line across), so a −0.03 looks small
+    and a 0.00 still shows its axis. Each bar's label sits just above the bar's end (above the
+    zero line for a negative kappa), or inside a long bar in white, never on its edge."""
+    inside = f"datum.{value} >= {KAPPA_INSIDE}"
+    val = {"field": value, "type": "quantitative", "title": value_title,
+           "scale": {"domain": [-1, 1]},
+           "axis": {"values": [-1, -0.5, 0, 0.5, 1], "format": ".1f"}}
+    spec = {"encoding": {"x": {"field": category, "type": "nominal", "title": category_title,
+                               "sort": None, "axis": {"labelAngle": 0}},
+                         "y": val,
+                         "tooltip": [{"field": category}, {"field": value, "format": ".3f"}]},
+            "transform": [{"calculate": f"{inside} ? datum.{value} - {KAPPA_LABEL_GAP} : "
+                                        f"max(datum.{value}, 0) + {KAPPA_LABEL_GAP}",
+                           "as": "label_at"}],
+            "layer": [{"mark": {"type": "bar"}},
+                      {"mark": {"type": "rule", "color": "#37474f"}, "encoding": {"y": {"datum": 0}}},
+                      {"mark": {"type": "text", "baseline": "middle", "fontWeight": "bold"},
+                       "encoding": {"y": {"field": "label_at", "type": "quantitative"},
+                                    "text": {"field": "label", "type": "nominal"},
+                                    "color": {"condition": {"test": inside, "value": "white"},
+                                              "value": "#37474f"}}}]}
     with where:
         _chart(spec, data, title)
 
@@ -129,13 +158,13 @@ if dash.cohen:
                            for g, (k, n) in dash.fleiss_groups.items()])
     # An undefined kappa is drawn at 0 with its label saying so: a chart is never left blank.
     left, right = st.columns(2)
-    _bars(left, pairs.fillna({"cohen_kappa": 0.0}), "pair", "cohen_kappa", label="label",
-          title="Cohen's kappa per pair of annotators", category_title="Pair of annotators",
-          value_title="Cohen's kappa")
+    _kappa_bars(left, pairs.fillna({"cohen_kappa": 0.0}), "pair", "cohen_kappa",
+                title="Cohen's kappa per pair of annotators", category_title="Pair of annotators",
+                value_title="Cohen's kappa")
     if not groups.empty:
-        _bars(right, groups.fillna({"fleiss_kappa": 0.0}), "group", "fleiss_kappa", label="label",
-              title="Fleiss' kappa per overlap group", category_title="Overlap group",
-              value_title="Fleiss' kappa")
+        _kappa_bars(right, groups.fillna({"fleiss_kappa": 0.0}), "group", "fleiss_kappa",
+                    title="Fleiss' kappa per overlap group", category_title="Overlap group",
+                    value_title="Fleiss' kappa")
     else:
         right.caption("No overlap group has every member's decision on an image yet.")
     st.dataframe(pairs.drop(columns="label"), hide_index=True, width="stretch", column_config={

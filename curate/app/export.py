@@ -1,11 +1,18 @@
-"""Export (admin): the CLI's export and prepare commands, calling the same functions.
+"""Export (admin): the CLI's export and prepare commands, run as background jobs.
 
 The form is built from curate.export.registry, the table the CLI is built from: one widget per
 params field that says how the page shows it (`page=`), starting at the field's default; the
-fields without one keep their defaults. Errors name the page's fields, not the CLI's flags
-(`_page_words`). A destination that already holds files is checked first with the export
-layer's own rule (an earlier export of this kind that this database recorded): anything else
-is refused at once, and a replaceable export is replaced only after the admin confirms.
+fields without one keep their defaults. Above the form the page says how many images qualify
+now (curate.export.qualify), and the count field starts at that figure when it is below the
+target. Errors name the page's fields, not the CLI's flags (`_page_words`). A destination that
+already holds files is checked first with the export layer's own rule (an earlier export of
+this kind that this database recorded): anything else is refused at once, and a replaceable
+export is replaced only after the admin confirms.
+
+Export runs in a worker process (curate.jobs), not in the page run: the admin may leave the
+page or close the tab and come back to its progress. Running jobs show a progress bar (done of
+total, rate, time left) redrawn every second, with a Cancel; finished jobs stay listed with
+their summary or error.
 """
 import dataclasses
 import re
@@ -13,19 +20,26 @@ from pathlib import Path
 
 import streamlit as st
 
-from curate.app.common import db_call, engine, require_admin, workspace
+from curate import jobs
+from curate.app.common import calm_errors, db_call, engine, require_admin, workspace
 from curate.app.text import plain
 from curate.export import ExportError
 from curate.export.common import recent_exports
+from curate.export.qualify import qualifying
 from curate.export.records import check_destination
 from curate.export.registry import KINDS, shown
 
-require_admin()
+QUALIFY_CACHE_S = 10
+JOB_POLL_S = 1.0
+
+user = require_admin()
 eng = engine()
-exports_dir = workspace().exports_dir
+ws = workspace()
+exports_dir = ws.exports_dir
 st.title("Export", anchor=False)
 st.caption(f"A relative path on this page is under **{plain(exports_dir)}** (the workspace's exports "
-           "folder; the command line reads it from its current folder instead). An export is "
+           "folder; the command line reads it from its current folder instead). An export runs "
+           "in the background: you may leave this page and come back to its progress. It is "
            "written to a temporary folder and renamed into place when complete.")
 
 DESCRIPTIONS = {  # the page's own wording; --help uses each kind's summary
@@ -40,6 +54,33 @@ title = st.radio("What", list(BY_TITLE), key="export_kind",
 kind = BY_TITLE[title]
 
 
+@st.cache_data(ttl=QUALIFY_CACHE_S, show_spinner="Counting the images that qualify…")
+def _qualifying(database: str, peruvian: str | None):
+    return db_call(qualifying, eng, peruvian)
+
+
+DEFAULTS: dict[str, object] = {}  # field → a starting value other than the field's default
+if kind.name in ("old_celeba", "peruvian_mix"):
+    peru_name = (st.session_state.get("x_peruvian_mix_peruvian") or "peruvian_face").strip()
+    q = _qualifying(eng.url.render_as_string(hide_password=True),
+                    peru_name if kind.name == "peruvian_mix" else None)
+    target = next(f.default for f in dataclasses.fields(kind.params) if f.name == "count")
+    if kind.name == "old_celeba":
+        tags = ", ".join(f"{t} {n:,}" for t, n in sorted(q.tagged.items()))
+        st.info(f"**{q.accepted:,}** accepted images qualify now (target {target:,})."
+                + (f" Of them tagged: {tags} — leaving a tag out removes those." if tags else ""))
+        qualify_now = q.accepted
+    else:
+        qualify_now = q.largest_mix(0.5)
+        st.info(f"Qualifying now: **{q.accepted:,}** accepted old_celebA images and "
+                f"**{q.peruvian:,}** Peruvian images; the largest half-and-half mix is "
+                f"**{qualify_now:,}** (target {target:,}).")
+        if q.peruvian_problem:
+            st.text(q.peruvian_problem)  # names what the admin typed: shown as text
+    if 0 < qualify_now < target:
+        DEFAULTS["count"] = qualify_now
+
+
 def _dest(name: str) -> Path:
     p = Path(name.strip()).expanduser()
     return (p if p.is_absolute() else exports_dir / p).resolve()  # as the export layer does
@@ -51,7 +92,7 @@ def _widget(f: dataclasses.Field):
     label, key = page.pop("label"), f"x_{kind.name}_{f.name}"
     path, widget = page.pop("path", False), page.pop("widget", None)
     required = f.default is dataclasses.MISSING
-    default = page.pop("value", None if required else f.default)
+    default = page.pop("value", None if required else DEFAULTS.get(f.name, f.default))
     if isinstance(default, bool):
         return st.checkbox(label, value=default, key=key)
     if "options" in page and isinstance(default, tuple):
@@ -83,13 +124,15 @@ def _page_words(message: str) -> str:
 
 
 def _run(dest: Path, values: dict) -> None:
-    with st.spinner(f"Writing {plain(dest)}…"):
-        try:
-            r = db_call(kind.run, eng, dest, kind.params(**values), progress=False)
-        except (ExportError, FileExistsError, ValueError) as e:
-            st.error(plain(_page_words(str(e))))
-        else:
-            st.success(plain(r.summary()))
+    """Start the export as a job; its progress shows under Jobs."""
+    try:
+        params = kind.params(**values)
+        db_call(jobs.start, eng, ws, kind.name, dest, params, user.id)
+    except (ExportError, ValueError) as e:
+        st.error(plain(_page_words(str(e))))
+    else:
+        st.success(plain(f"Started: {kind.title} into {dest}. Its progress shows under Jobs "
+                         "below; you may leave this page meanwhile."))
 
 
 def _confirm() -> None:
@@ -139,9 +182,70 @@ if pending and pending[0] == kind.name:
             left.button("Replace it", type="primary", key="export_replace", on_click=_confirm)
             right.button("Cancel", key="export_cancel", on_click=_cancel)
 
+KIND_TITLES = {k.name: k.title for k in KINDS.values()}
+STATE_WORDS = {jobs.DONE: "done", jobs.FAILED: "failed", jobs.CANCELLED: "cancelled"}
+
+
+def _cancel_job(job_id: int) -> None:
+    db_call(jobs.cancel, eng, job_id)
+
+
+def _finished_table(views: list) -> None:
+    ended = [v for v in views if v.state != jobs.RUNNING]
+    if ended:
+        st.dataframe([{"job": v.id, "what": KIND_TITLES.get(v.kind, v.kind), "destination": v.path,
+                       "state": STATE_WORDS.get(v.state, v.state),
+                       "result": _page_words(v.message or ""),
+                       "started (UTC)": v.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                       "took": f"{v.seconds:.0f} s"} for v in ended],
+                     hide_index=True, width="stretch", key="jobs_finished")
+
+
+def _jobs_panel(views: list) -> bool:
+    """Running jobs with their progress and a Cancel, then finished ones; True if any runs."""
+    running = [v for v in views if v.state == jobs.RUNNING]
+    for v in running:
+        with st.container(border=True, key=f"job_{v.id}"):
+            st.text(f"Job {v.id}: {KIND_TITLES.get(v.kind, v.kind)} → {v.path}")
+            st.progress(v.fraction, text=v.progress_text())
+            st.button("Cancel", key=f"job_cancel_{v.id}", on_click=_cancel_job, args=(v.id,),
+                      disabled=v.cancel, help="Stops it and removes what it wrote; an earlier "
+                      "export at that folder stays as it was.")
+    _finished_table(views)
+    if not views:
+        st.caption("No jobs yet.")
+    return bool(running)
+
+
+@st.fragment(run_every=JOB_POLL_S)
+def _live_jobs() -> None:
+    with calm_errors():  # a fragment run is outside the page run's own calm_errors
+        if not _jobs_panel(db_call(jobs.jobs, eng)):
+            st.rerun()  # the last one ended: the whole page again (Recent exports, no polling)
+
+
+st.subheader("Jobs", anchor=False)
+views = db_call(jobs.jobs, eng)
+if any(v.state == jobs.RUNNING for v in views):
+    _live_jobs()
+else:
+    _jobs_panel(views)
+
+
+def _counts_text(counts) -> str:
+    """{"images": 2, "qualifying": 5} → "images 2 · qualifying 5" (any other value as text)."""
+    if not isinstance(counts, dict):
+        return str(counts)
+    return " · ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+                      for k, v in counts.items())
+
+
 st.subheader("Recent exports", anchor=False)
 rows = db_call(recent_exports, eng)
 if rows:
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.dataframe([{"what": KIND_TITLES.get(r["kind"], r["kind"]), "folder": r["path"],
+                   "counts": _counts_text(r["counts"]), "seed": r["seed"],
+                   "written (UTC)": r["created_at"].strftime("%Y-%m-%d %H:%M:%S")}
+                  for r in rows], hide_index=True, width="stretch", key="recent_exports")
 else:
     st.caption("No exports yet.")

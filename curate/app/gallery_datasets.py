@@ -11,6 +11,7 @@ from curate.app.text import plain
 from curate.export import ExportError
 from curate.gallery import datasets as gd
 from curate.gallery import thumbs as gt
+from curate.sketch import MIN_VISIBLE_SIZE, too_small
 
 COLUMNS = 6  # thumbnails per row; a page is gd.PAGE_SIZE (60) = 10 rows
 ANY = "(any)"
@@ -22,6 +23,9 @@ eng, ws = engine(), workspace()
 
 sets = {d.label: d for d in db_call(gd.datasets, eng)}
 dataset = sets[st.selectbox("Dataset", list(sets), key="ds_set")]
+if dataset.kind == "sketch_pairs" and dataset.size and too_small(dataset.size):
+    st.warning(f"These pairs were made at {dataset.size} px: below {MIN_VISIBLE_SIZE} px the "
+               "sketch effect leaves nothing to see, so each pair's sketch half is blank white.")
 options = db_call(gd.filter_options, eng)
 cols = st.columns(5)
 chosen = {name: cols[i].selectbox(name.capitalize(), [ANY, *options[name]], key=f"ds_f_{name}")

@@ -51,11 +51,22 @@ if user.is_admin:
 roots = db_call(gr.roots_for, engine(), workspace().runs_dir)
 found = gr.discover_runs(roots)
 if not found:
-    st.info("No runs yet. Train one (`python -m trainers.stylegan LMDB` or "
-            "`python -m trainers.pix2pix PAIRS`) into the workspace's runs/ folder"
-            + (", or add its folder under Run folders above. Searched: "
-               + (plain(", ".join(str(r) for r in roots)) or "nothing (no such folder)")
-               if user.is_admin else ", or ask an admin to add the folder that holds it."))
+    configured = db_call(gr.admin_roots, engine()) if user.is_admin else []
+    searched = gr.searched_folders(workspace().runs_dir, configured)
+    st.info("No runs yet. This page searches the folders below; a run appears here once a "
+            "trainer writes one inside them.")
+    if user.is_admin:
+        st.text("\n".join(f"{p}" + ("" if ok else "  (does not exist yet)") for p, ok in searched))
+    else:  # annotators see run names, never run-root paths (docs/security.md)
+        st.text("runs/ in the workspace" + ("" if searched[0][1] else "  (does not exist yet)"))
+    st.caption("The trainers write into the workspace's runs/ folder by default when "
+               "ROSTRO_WORKSPACE is set or when run from the folder that holds workspace/; "
+               "otherwise give --out" + (":" if user.is_admin else "."))
+    if user.is_admin:
+        st.code("\n".join(gr.train_commands(workspace().root)), language="bash")
+        st.caption("Or add the folder that holds your runs under Run folders above.")
+    else:
+        st.caption("Or ask an admin to add the folder that holds your runs.")
     st.stop()
 
 by_label = gr.labels(found, admin=user.is_admin)  # annotators see run names, never paths

@@ -21,6 +21,8 @@ if submitted:
     elif result.retry_after is not None:
         st.error(f"Too many failed logins for this name or from this address. "
                  f"Try again in {max(1, round(result.retry_after))} s.")
+    elif result.deactivated:
+        st.error("This account has been deactivated. Ask your lead to reactivate it.")
     elif result.user is None:
         st.error("Wrong name or password.")
     else:

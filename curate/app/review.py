@@ -7,11 +7,15 @@ each annotator's decision, tags and note beside the image, and a fresh form for 
 A verdict carries the id of the image on screen and of the decisions shown, and is recorded as
 an adjudication (append-only) only while that image is still that disagreement; the panel says
 *Recorded* or why not. The rules sit beside it, as on the Label page.
+
+A toggle beside it, off by default and showing their count, lists the rule disagreements
+instead (every annotator rejects, on different rules: `curate.review.rule_disagreements`).
 """
 import streamlit as st
 
 from curate.app import label_panel
-from curate.app.common import calm_errors, current_user, engine, require_admin
+from curate import review
+from curate.app.common import calm_errors, current_user, db_call, engine, require_admin
 from curate.app.label_panel.review_protocol import ReviewMemory, respond
 
 admin = require_admin()
@@ -44,5 +48,17 @@ with side:
     st.caption("Keys: **A** accept · **1 2 3** reject (rule) · **4 5 6 7** tags · **N** note · "
                "**Backspace** undo your last verdict · **← →** browse · **F** first open one · "
                "**Z** full size · **?** help")
+    rule_split = db_call(review.rule_disagreements, eng, include_settled=settled_too)
+    rules_only = st.toggle(f"Rule disagreements only (both reject, different rules): "
+                           f"{len(rule_split):,}", key="review_rule_split")
 with main:
-    panel(settled_too)
+    if rules_only:  # a listing; the keyboard panel settles accept-versus-reject ones
+        st.dataframe([{"image": d.name, "decisions": " · ".join(
+                           f"{o.annotator}: {o.verdict} {o.rule or ''}".strip() for o in d.opinions),
+                       "settled": f"{d.settled} {d.settled_rule or ''} by {d.settled_by}".strip()
+                       if d.settled else ""} for d in rule_split],
+                     hide_index=True, width="stretch", key="review_rule_table")
+        if not rule_split:
+            st.caption("No image where every annotator rejects but on different rules.")
+    else:
+        panel(settled_too)

@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine, select
-from tqdm import tqdm
 
 from curate.export import ExportError
 from curate.export.records import MANIFEST, export_kind
 from curate.export.records import recent_exports  # noqa: F401 — the Export page imports it here
 from curate.export.registry import PHOTO_KINDS, kind_of
 from curate.imaging import EXTENSIONS
+from curate.progress import Progress, bar
 from curate.safefiles import RefusedFile, read_regular, walk
 from curate.workers import worker_pool
 from db.engine import reading
@@ -262,11 +262,12 @@ def items_by_id(engine: Engine, image_ids: Iterable[int]) -> dict[int, Item]:
     return out
 
 
-def copy_items(tmp: Path, items: list[Item], *, desc: str, progress: bool) -> None:
+def copy_items(tmp: Path, items: list[Item], *, desc: str, progress: Progress) -> None:
     """Copy each item's original bytes to tmp/name after checking its hash; raises ExportError
-    listing every vanished or changed file (nothing is kept: the temp folder is dropped)."""
+    listing every vanished or changed file (nothing is kept: the temp folder is dropped).
+    `progress`: a terminal bar, none, or a report callable (curate.progress)."""
     problems: list[str] = []
-    for it in tqdm(items, desc=desc, unit="img", disable=not progress):
+    for it in bar(progress, iterable=items, total=len(items), desc=desc, unit="img"):
         data, problem = check_file(it)
         if problem:
             problems.append(problem)

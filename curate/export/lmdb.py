@@ -39,7 +39,6 @@ from pathlib import Path
 
 import lmdb
 from PIL import Image, ImageOps
-from tqdm import tqdm
 
 from curate.export.common import Item, check_file, fail_on_problems, items_from, run_jobs
 from curate.export.folder import ExportResult, export_folder
@@ -47,6 +46,7 @@ from curate.export.records import check_destination
 from curate.export.lmdb_format import LENGTH_KEY, key, length_value
 from curate.export.registry import Lmdb
 from curate.imaging import BadImage, encode_jpeg, to_rgb
+from curate.progress import Progress, bar as progress_bar
 from curate.imaging import open_checked  # the header checks, without a decode
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def _as_os_error(e: lmdb.Error, where: Path) -> OSError:
 
 
 def _write_lmdb(folder: Path, jobs: list, workers: int, map_size: int,
-                progress: bool) -> list[str]:
+                progress: Progress) -> list[str]:
     """Write every job's images and `length` into an LMDB in `folder`; returns each image's
     sha256. Raises ExportError listing the unusable files (then nothing counts: the caller's
     temp folder is dropped)."""
@@ -141,7 +141,7 @@ def _write_lmdb(folder: Path, jobs: list, workers: int, map_size: int,
     env = lmdb.open(str(folder), map_size=map_size, subdir=True, readahead=False, meminit=False)
     try:
         txn = env.begin(write=True)
-        bar = tqdm(total=len(jobs), desc="prepare", unit="img", disable=not progress)
+        bar = progress_bar(progress, total=len(jobs), desc="prepare", unit="img")
         try:
             work = run_jobs(_work, jobs, workers, inline_below=32, chunksize=16)
             for n, (i, sha, result) in enumerate(work, 1):
@@ -170,7 +170,7 @@ def _write_lmdb(folder: Path, jobs: list, workers: int, map_size: int,
 
 
 def prepare(engine, out: str | os.PathLike, source: str | os.PathLike, *,
-            progress: bool = True, **options) -> ExportResult:
+            progress: Progress = True, **options) -> ExportResult:
     """Write the multi-resolution LMDB of the images of `source` (an export or a folder) to `out`.
 
     options: the fields of registry.Lmdb, where their defaults live (sizes 8,16,32,64 as a

@@ -1,7 +1,7 @@
 """`curate export old-celeba`: the CelebA images whose verdict is accept, copied as they are.
 
 Verdict (curate.decisions.final_verdicts): the admin's adjudication when there is one, else the
-annotators' agreement — an image in two queues needs both to accept. Images carrying an
+decisions made — an accept with no reject beside it (a queue still to decide changes nothing). Images carrying an
 excluded tag are left out. When more qualify than --count, a seeded sample is taken; the
 manifest lists the chosen images by image id, named 000001.jpg, … in that order.
 """
@@ -19,6 +19,7 @@ from curate.export.common import Item, copy_items, items_by_id, output_name
 from curate.export.folder import ExportResult, export_folder
 from curate.export.records import check_destination
 from curate.export.registry import OldCeleba
+from curate.progress import Progress
 from curate.rules import TAG_KEYS
 
 
@@ -44,7 +45,7 @@ def sample(items: list[Item], count: int, rng: np.random.Generator) -> list[Item
     return [items[i] for i in chosen]
 
 
-def export_old_celeba(engine, out: str | os.PathLike, *, progress: bool = True,
+def export_old_celeba(engine, out: str | os.PathLike, *, progress: Progress = True,
                       **options) -> ExportResult:
     """Copy `count` accepted images into `out`, a sample picked by `seed`.
 

@@ -21,6 +21,7 @@ from curate.export.folder import ExportResult, export_folder
 from curate.export.records import check_destination
 from curate.export.old_celeba import accepted, sample
 from curate.export.registry import PeruvianMix
+from curate.progress import Progress
 
 
 def peruvian_items(engine, where: str | os.PathLike) -> list[Item]:
@@ -60,7 +61,7 @@ def split_count(count: int, ratio: float, n_old: int, n_peru: int,
     return old, min(total - old, n_peru)
 
 
-def export_peruvian_mix(engine, out: str | os.PathLike, *, progress: bool = True,
+def export_peruvian_mix(engine, out: str | os.PathLike, *, progress: Progress = True,
                         **options) -> ExportResult:
     """Write the seeded mix of `peruvian` (required) and old_celebA to `out`.
 

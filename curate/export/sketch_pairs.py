@@ -16,13 +16,13 @@ from dataclasses import replace
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from curate.export.common import check_file, fail_on_problems, items_from, run_jobs
 from curate.export.folder import ExportResult, export_folder
 from curate.export.records import check_destination
 from curate.export.registry import SketchPairs
 from curate.imaging import BadImage, encode_jpeg, read_image, to_rgb
+from curate.progress import Progress, bar as progress_bar
 from curate.sketch import sketch
 
 QUALITY = 95  # JPEG quality of the pairs
@@ -71,7 +71,7 @@ def _work(args) -> tuple[int, str, bytes | str]:
 
 
 def export_sketch_pairs(engine, out: str | os.PathLike, source: str | os.PathLike, *,
-                        progress: bool = True, **options) -> ExportResult:
+                        progress: Progress = True, **options) -> ExportResult:
     """Write sketch pairs of the photos of `source` (an export or a folder of images) to `out`.
 
     options: the fields of registry.SketchPairs, where their defaults live (256 px squares,
@@ -92,7 +92,7 @@ def export_sketch_pairs(engine, out: str | os.PathLike, source: str | os.PathLik
         tmp = w.tmp
         (tmp / "train").mkdir()
         (tmp / "val").mkdir()
-        bar = tqdm(total=len(jobs), desc="sketch pairs", unit="pair", disable=not progress)
+        bar = progress_bar(progress, total=len(jobs), desc="sketch pairs", unit="pair")
         try:
             for i, sha, result in run_jobs(_work, jobs, workers, inline_below=8, chunksize=4):
                 if not named[i].content_hash:

@@ -81,6 +81,7 @@ class Dataset:
     label: str
     path: str = ""  # the export folder
     kind: str = ""
+    size: int | None = None  # a sketch_pairs export's side in px (its recorded params)
 
 
 def datasets(engine: Engine) -> list[Dataset]:
@@ -88,12 +89,14 @@ def datasets(engine: Engine) -> list[Dataset]:
     first); LMDB preparations have no image files to show and are left out."""
     out = [Dataset(LABELED, "Labeled images (database)")]
     with reading(engine) as s:
-        rows = s.execute(select(Export.id, Export.kind, Export.path, Export.created_at)
-                         .order_by(Export.id.desc())).all()
-    for i, kind, path, created in rows:
+        rows = s.execute(select(Export.id, Export.kind, Export.path, Export.created_at,
+                                Export.params).order_by(Export.id.desc())).all()
+    for i, kind, path, created, params in rows:
         if kind == "lmdb" or not (Path(path) / "manifest.csv").is_file():
             continue
-        out.append(Dataset(f"export:{i}", f"{kind} — {path} ({created:%Y-%m-%d %H:%M})", path, kind))
+        size = params.get("size") if isinstance(params, dict) else None
+        out.append(Dataset(f"export:{i}", f"{kind} — {path} ({created:%Y-%m-%d %H:%M})", path,
+                           kind, size if isinstance(size, int) else None))
     return out
 
 

@@ -74,6 +74,31 @@ def run_roots(workspace_runs: str | os.PathLike | None,
     return out
 
 
+def searched_folders(workspace_runs: str | os.PathLike | None,
+                     configured: list[str] | tuple[str, ...] = ()) -> list[tuple[Path, bool]]:
+    """Every folder :func:`run_roots` looks in, missing ones too, with whether it exists now
+    (for the page to name them all: the workspace's runs/ first)."""
+    names = [str(workspace_runs or "")]
+    names += [p.strip() for p in os.environ.get(ENV_RUNS, "").split(os.pathsep)]
+    names += [str(c) for c in configured]
+    out: list[tuple[Path, bool]] = []
+    for n in names:
+        p = Path(n).expanduser().resolve() if n else None
+        if p is not None and p not in [q for q, _ in out]:
+            out.append((p, p.is_dir()))
+    return out
+
+
+def train_commands(workspace_root: str | os.PathLike) -> list[str]:
+    """The commands that put a run where the Runs page looks: run from the workspace's parent
+    folder, or with $ROSTRO_WORKSPACE set, the trainers' default --out is
+    <workspace>/runs/<trainer>-<UTC> (trainers.runs.runs_root)."""
+    ws = Path(workspace_root)
+    return [f"ROSTRO_WORKSPACE={ws} python -m trainers.stylegan LMDB --init_size 64 --max_size 64",
+            f"ROSTRO_WORKSPACE={ws} python -m trainers.pix2pix PAIRS_DIR",
+            f"python -m trainers.stylegan LMDB --out {ws / layout.DEFAULT_ROOT}/NAME"]
+
+
 def admin_roots(engine: Engine) -> list[str]:
     """The run roots an admin added (the ``run_roots`` setting), as stored; default none."""
     value = get_setting(engine, SETTING, [])

@@ -234,7 +234,9 @@ def use_model_galleries(url: str, name: str, password: str, photo: Path,
         page.wait_for_function(ST_IMAGES, arg=2, timeout=timeout_ms, polling=200)
         page.goto(f"{url}/gallery_sketch")
         page.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(str(photo))
-        page.wait_for_function(ST_IMAGES, arg=3, timeout=timeout_ms, polling=200)
+        # Uploaded and rebuilt (a model under 64 px shows words instead of its blank sketch).
+        page.get_by_text("rebuilt at").wait_for(timeout=timeout_ms)
+        page.wait_for_function(ST_IMAGES, arg=2, timeout=timeout_ms, polling=200)
 
 
 def wait_for_login_cookie(page, timeout_s: float = 15) -> None:

@@ -43,6 +43,23 @@ MARKS = """(sel) => [...document.querySelectorAll(sel)].map(chart => {
     return [coloured, svg];
 })"""
 RENDER_TIMEOUT_MS = 60_000
+# Per kappa chart: its y-axis labels, how many zero lines, and per value label the distance
+# (px) between its middle and the end of its bar.
+KAPPA = """(sel) => [...document.querySelectorAll(sel)]
+  .filter(c => /kappa per/.test(c.querySelector('svg')?.textContent || ''))
+  .map(chart => {
+    const svg = chart.querySelector('svg');
+    const axis = [...svg.querySelectorAll('.role-axis-label text')].map(t => t.textContent);
+    const rules = svg.querySelectorAll('.mark-rule.role-mark line, .mark-rule.role-mark path').length;
+    const bars = [...svg.querySelectorAll('.mark-rect.role-mark path')]
+      .map(p => p.getBoundingClientRect());
+    const labels = [...svg.querySelectorAll('.mark-text.role-mark text')]
+      .map(t => t.getBoundingClientRect());
+    const gaps = labels.map((l, i) => {
+      const b = bars[i]; if (!b) return -1; const mid = (l.top + l.bottom) / 2;
+      return Math.min(Math.abs(mid - b.top), Math.abs(mid - b.bottom)); });
+    return {axis, rules, gaps, bars: bars.length, labels: labels.length};
+  })"""
 
 
 def seeded_workspace(root) -> None:
@@ -98,7 +115,15 @@ def test_every_dashboard_chart_draws_its_marks(site, artifacts_dir):
         page.wait_for_function(f"({MARKS})('{CHART}').every(([c, s]) => c > 0 || s > 0)",
                                timeout=RENDER_TIMEOUT_MS)
         marks = page.evaluate(MARKS, CHART)
+        kappa = page.evaluate(KAPPA, CHART)
         page.screenshot(path=artifacts_dir / "dashboard.png", full_page=True)
     assert len(marks) == CHARTS and all(c > 0 or s > 0 for c, s in marks), marks
+    # Both kappa charts: the fixed −1…1 axis whatever the values, a zero line, and each value
+    # label clear of its bar's end (legible: neither on the edge nor cut by it).
+    assert len(kappa) == 2, kappa
+    for chart in kappa:
+        assert {a.replace("\u2212", "-") for a in chart["axis"]} >= {"-1.0", "0.0", "1.0"}, chart
+        assert chart["rules"] >= 1 and chart["labels"] == chart["bars"] >= 1, chart
+        assert all(g >= 4 for g in chart["gaps"]), chart
     assert not [p for p in problems if "Access path" in p or "closing quote" in p], problems
     assert not [p for p in problems if "vega" in p.lower() or "Error" in p], problems

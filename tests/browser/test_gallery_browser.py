@@ -70,7 +70,10 @@ def test_each_gallery_page_renders_its_images(site, artifacts_dir):
 
         _open(page, "Sketch to face")
         page.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(str(photo))
-        assert _images_render(page, 3, GEN_TIMEOUT_MS) == 3  # uploaded, sketch, rebuilt
+        # Uploaded and rebuilt; at this model's 32 px the sketch would be blank white, so the
+        # page says so in words instead of showing it.
+        assert _images_render(page, 2, GEN_TIMEOUT_MS) == 2
+        page.get_by_text("the sketch effect leaves nothing to see").wait_for()
         page.screenshot(path=artifacts_dir / "gallery_sketch.png", full_page=True)
 
         _open(page, "Datasets")

@@ -164,7 +164,7 @@ def test_warnings_say_why_nothing_was_assigned(celeba_db, tmp_path):
     report = assign(engine, per_annotator=40, overlap=0.0, seed=0)
     assert report.total_added == 0
     assert any("source 'peru' (30 images) was left out" in w for w in report.warnings)
-    assert any("all 120 eligible images are already in a queue" in w for w in report.warnings)
+    assert any("all 120 eligible images were already in a queue" in w for w in report.warnings)
     assert "warning: source 'peru'" in report.summary()
 
     report = assign(engine, per_annotator=40, overlap=0.0, seed=0, sources=["peru"])
@@ -188,4 +188,49 @@ def test_a_late_hire_gets_overlap_when_every_image_is_queued(celeba_db):
     assert all(_queues(engine)[i] == before[i] for i in ids)  # only appends
     assert report.added["d"] == 4 and report.late == {"d": ("a", 4)}
     assert [p for p, _ in _overlap_images(engine, d)] == [0, 1, 2, 3]
-    assert any("all 120 eligible images are already in a queue" in w for w in report.warnings)
+    assert any("all 120 eligible images were already in a queue" in w for w in report.warnings)
+
+
+def _accepted_and_exported(engine, out):
+    from curate.dashboard import dashboard
+    from curate.export.old_celeba import export_old_celeba
+    result = export_old_celeba(engine, out, count=2500, allow_fewer=True, progress=False)
+    return dashboard(engine).accepted_final, result.counts["images"]
+
+
+def test_a_late_hire_changes_no_verdict_until_they_decide(celeba_db, tmp_path):
+    """The lead's case: ana accepted images, then maria joins with overlap; maria's queue holds
+    images ana accepted. Accepted count and old_celebA size stay; maria's reject disputes one."""
+    from curate.decisions import disagreements, final_verdicts
+    engine, ids = celeba_db
+    assign(engine, per_annotator=40, overlap=0.0, seed=0)  # all 120 images queued, no overlap
+    mine = [img for _, img, _ in _queues(engine)[ids[0]]]
+    for img in mine[:10]:
+        record_decision(engine, ids[0], img, "accept")
+    record_decision(engine, ids[0], mine[10], "reject", rule="too_young")
+    before = _accepted_and_exported(engine, tmp_path / "before")
+    verdicts_before = {i: v.verdict for i, v in final_verdicts(engine).items()}
+    assert before == (10, 10)
+
+    maria = add_user(engine, "maria", "a long secret")
+    report = assign(engine, per_annotator=40, overlap=0.1, seed=0)
+    shared = [img for _, img in _overlap_images(engine, maria)]
+    assert len(shared) == 4 and set(shared) <= set(mine[:11])  # decided images shared first
+    assert report.late_decided == {"maria": 4}
+    text = report.summary()
+    assert "4 of them from a's queue, 4 already decided by a" in text
+    assert "0 in no queue after this run" in text
+    assert "4 of 40 queue places filled" in text
+    assert ("all 120 eligible images were already in a queue: 36 of 40 queue places stay empty"
+            in report.warnings)
+
+    assert {i: v.verdict for i, v in final_verdicts(engine).items()} == verdicts_before
+    assert _accepted_and_exported(engine, tmp_path / "after") == before
+    assert not disagreements(engine)
+
+    accepted_shared = [i for i in shared if verdicts_before[i] == "accept"]
+    record_decision(engine, maria, accepted_shared[0], "accept")  # agrees: still accepted
+    record_decision(engine, maria, accepted_shared[1], "reject", rule="not_facing")
+    assert final_verdicts(engine)[accepted_shared[1]].verdict == "disputed"
+    assert [v.image_id for v in disagreements(engine)] == [accepted_shared[1]]
+    assert _accepted_and_exported(engine, tmp_path / "disputed") == (9, 9)

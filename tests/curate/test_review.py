@@ -65,3 +65,17 @@ def test_undo_withdraws_only_the_newest_verdict(engine):
     assert not review.undo_settled(engine, admin, d.image_id, Pressed("reject", "not_facing")).duplicate
     assert review.undo_settled(engine, admin, d.image_id, Pressed("reject", "not_facing")).duplicate
     assert [x.image_id for x in review.disputes(engine)] == [d.image_id]  # open again
+
+
+def test_rule_disagreements_list_rejects_on_different_rules_only(engine):
+    users, shared = known_decisions(engine)
+    # shared[2]: both reject as too_young (agree); shared[3]: too_young vs looks_young.
+    [d] = review.rule_disagreements(engine)
+    assert d.image_id == shared[3]
+    assert [(o.annotator, o.verdict, o.rule) for o in d.opinions] == [
+        ("ana", "reject", "too_young"), ("luis", "reject", "looks_young")]
+    assert shared[1] not in [x.image_id for x in review.rule_disagreements(engine)]  # accept+reject
+    review.settle(engine, users["admin"], shared[3], "reject", "looks_young")
+    assert review.rule_disagreements(engine) == []
+    [settled] = review.rule_disagreements(engine, include_settled=True)
+    assert (settled.settled, settled.settled_rule) == ("reject", "looks_young")

@@ -142,3 +142,14 @@ def test_posterize_snaps_to_even_levels():
 def test_bad_inputs_raise_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_below_64_px_the_effect_leaves_nothing_to_see():
+    """What the pages' words rest on: a face sketched at 32 px is blank white, at 64 px not."""
+    from curate import synth
+    from curate.sketch import too_small
+    face = synth.render(synth.draw_truth(np.random.default_rng(1), "f.jpg"), seed=1)
+    small = np.asarray(face.convert("RGB").resize((32, 32), Image.Resampling.LANCZOS))
+    big = np.asarray(face.convert("RGB").resize((64, 64), Image.Resampling.LANCZOS))
+    assert too_small(32) and not too_small(64)
+    assert sketch(small).min() == 255 and sketch(big).min() < 128

@@ -88,6 +88,27 @@ def test_password_policy_outside_the_demo(tmp_path):
     assert main(["--workspace", ws, "users", "passwd", "eva", "--password", "tiny"]) == 2
 
 
+def test_users_added_to_the_demo_follow_the_policy_too(tmp_path):
+    ws = str(tmp_path / "demo")
+    assert main(["--workspace", ws, "demo", "--count", "4"]) == 0  # admin/admin and co. stay
+    assert main(["--workspace", ws, "users", "add", "eva", "--password", "short"]) == 2
+    engine = Workspace.resolve(ws).open()
+    assert "eva" not in [u.name for u in users.list_users(engine)]  # nothing half-created
+    assert users.log_in(engine, "admin", "admin").user is not None
+    assert main(["--workspace", ws, "users", "add", "eva", "--password", "a long one"]) == 0
+
+
+def test_the_right_password_of_a_deactivated_user_says_so_and_a_wrong_one_does_not(engine, team):
+    users.set_active(engine, "luis", False)
+    wrong = users.log_in(engine, "luis", "not his")
+    assert wrong.user is None and not wrong.deactivated  # the common answer
+    right = users.log_in(engine, "luis", "luis")
+    assert right.user is None and right.deactivated
+    assert users.authenticate(engine, "luis", "luis") is None  # scripts: still refused
+    unknown = users.log_in(engine, "nobody", "luis")
+    assert unknown.user is None and not unknown.deactivated
+
+
 def test_password_change_and_deactivation_end_sessions_and_decisions(engine, team):
     ana, luis = team["ana"], team["luis"]
     t1, t2 = open_session(engine, ana), open_session(engine, ana)

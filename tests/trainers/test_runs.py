@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -20,12 +21,30 @@ TRAINERS = [(Settings, stylegan_args, "LMDB"), (Pix2PixConfig, pix2pix_args, "PA
 
 def test_one_default_run_name_pattern_for_both_trainers(tmp_path, monkeypatch):
     now = datetime(2025, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
-    assert runs.default_run_dir("stylegan", now=now).as_posix() == "runs/stylegan-20250304-050607"
+    assert (runs.default_run_dir("stylegan", "runs", now=now).as_posix()
+            == "runs/stylegan-20250304-050607")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ROSTRO_WORKSPACE", raising=False)
     for (_, parse, positional), name in zip(TRAINERS, ("stylegan", "pix2pix")):
         cfg, _ = parse([positional])
-        assert re.fullmatch(rf"runs/{name}-\d{{8}}-\d{{6}}", cfg.out)
+        assert re.fullmatch(re.escape(str(tmp_path.resolve() / "runs")) + rf"/{name}-\d{{8}}-\d{{6}}",
+                            cfg.out)
     assert list(tmp_path.iterdir()) == []  # parsing creates nothing
+
+
+def test_runs_go_into_the_workspace_the_app_searches(tmp_path, monkeypatch):
+    from curate.workspace import ENV_WORKSPACE, Workspace
+    assert runs.ENV_WORKSPACE == ENV_WORKSPACE  # the trainers read the app's variable
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(ENV_WORKSPACE, raising=False)
+    assert runs.runs_root() == tmp_path.resolve() / "runs"  # no workspace: ./runs
+    (tmp_path / "workspace").mkdir()  # the app's default workspace is here
+    assert runs.runs_root() == Workspace.resolve().runs_dir
+    monkeypatch.setenv(ENV_WORKSPACE, str(tmp_path / "elsewhere"))  # a workspace set
+    assert runs.runs_root() == Workspace.resolve().runs_dir == tmp_path / "elsewhere" / "runs"
+    for (_, parse, positional), name in zip(TRAINERS, ("stylegan", "pix2pix")):
+        out = Path(parse([positional])[0].out)
+        assert out.parent == tmp_path / "elsewhere" / "runs" and out.name.startswith(f"{name}-")
 
 
 @pytest.mark.parametrize("cls, parse, positional", TRAINERS)

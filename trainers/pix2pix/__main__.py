@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from trainers.pix2pix.data import PairsError
     from trainers.pix2pix.train import train
 
+    print(f"writing the run to {cfg.out}", flush=True)
     try:
         run_dir = train(cfg)
     except (PairsError, FileExistsError, FileNotFoundError, ValueError) as e:

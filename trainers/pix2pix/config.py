@@ -1,6 +1,6 @@
 """Every pix2pix setting, declared once: a frozen dataclass whose fields carry their help; the
 command line is generated from them by :mod:`trainers.cli_config` (``--l1-lambda`` and
-``--l1_lambda`` alike, ``--dry-run``, default ``--out runs/pix2pix-<UTC timestamp>``).
+``--l1_lambda`` alike, ``--dry-run``, default ``--out <workspace>/runs/pix2pix-<UTC timestamp>``).
 
 The defaults are the seed's (the TensorFlow pix2pix tutorial at 256 px, batch 1, Adam 2e-4/0.5,
 λ = 100, learning rate divided by 10 every 50 epochs, 150 epochs).
@@ -24,7 +24,7 @@ SWITCHES = ("auto", "on", "off")
 class Pix2PixConfig:
     pairs: str = _f("", "folder of the sketch-pair export (train/ and val/ of side-by-side JPEGs)",
                     positional=True)
-    out: str = _f("", "run folder (default runs/pix2pix-<UTC timestamp>)")
+    out: str = _f("", "run folder (default <workspace>/runs/pix2pix-<UTC timestamp>, see trainers.runs.runs_root)")
     size: int = _f(256, "side of the square images the networks take (px: 32, 64, 128, 256, 512)")
     epochs: int = _f(150, "epochs to train in total (a resumed run stops at this epoch too)")
     batch: int = _f(1, "images per optimizer step, summed over all GPUs (the tutorial's is 1)")

@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
             n, resume_from = check_run(cfg)
             print(json.dumps({**cfg.to_dict(), "images": n, "resume_from": str(resume_from or "")}, indent=2))
             return 0
+        if lead:
+            print(f"writing the run to {cfg.out}", flush=True)
         run_dir = train(cfg)
     except (ValueError, FileNotFoundError) as e:  # data.LMDBError is a ValueError
         print(f"error: {e}", file=sys.stderr)

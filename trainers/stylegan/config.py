@@ -68,7 +68,7 @@ class Settings:
     swd_images: int = _f(2048, "images per side for the SWD")  # images
     fid_inception: str = _f("", "local TorchScript Inception detector (NVlabs inception-2015-12-05.pt) for FID")
     fid_images: int = _f(5000, "generated images for FID")  # images
-    out: str = _f("", "run folder (default runs/stylegan-<UTC timestamp>)")
+    out: str = _f("", "run folder (default <workspace>/runs/stylegan-<UTC timestamp>, see trainers.runs.runs_root)")
     resume: bool = _f(False, "continue the run in --out from its newest checkpoint")  # flag
     seed: int = _f(0, "random seed")  # 1
     # Data.

@@ -204,9 +204,10 @@ def test_admin_page_ingests_adds_users_and_assigns(engine, db_url, tmp_path, mon
         assert len(s.scalars(select(Image.id).where(Image.relpath.like("%"))).all()) == 26
 
     at.text_input(key="user_name").input("maria")
-    at.text_input(key="user_password").input("secret")  # too short outside the demo
+    at.text_input(key="user_password").input("secret")  # too short
     at.button[1].click().run()
-    assert any("at least 10 characters" in e.value for e in at.error)
+    assert any("User maria was not added: a password needs at least 10 characters. Nothing "
+               "was created" in e.value for e in at.error)
     assert "maria" not in [u.name for u in list_users(engine)]
     at.text_input(key="user_name").input("maria")
     at.text_input(key="user_password").input("a long secret")
@@ -252,7 +253,7 @@ def test_admin_assigns_by_source_and_annotator_and_says_why_not(engine, db_url, 
 
     at.button[3].click().run()  # again: nothing left among the CelebA images
     assert not at.success and any("Nothing was assigned" in w.value for w in at.warning)
-    assert any("All 20 eligible images are already in a queue" in w.value for w in at.warning)
+    assert any("All 20 eligible images were already in a queue" in w.value for w in at.warning)
 
     at.multiselect(key="assign_annotators").set_value(["maria"])
     at.multiselect(key="assign_sources").set_value(["peru"])

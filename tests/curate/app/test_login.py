@@ -66,3 +66,19 @@ def test_log_out_forgets_the_user(app_db):
     at.sidebar.button[0].click().run()
     assert "user" not in at.session_state
     assert at.text_input(key="login_name")
+
+
+def test_a_deactivated_user_is_told_so_only_with_the_right_password(app_db, engine):
+    from curate.users import set_active
+    set_active(engine, "ana", False)
+    at = page("streamlit_app.py")
+    at.run()
+    _login(at, "ana", "wrong")  # a wrong password: the common answer, nothing revealed
+    assert [e.value for e in at.error] == ["Wrong name or password."]
+    _login(at, "ana", "ana")
+    assert "user" not in at.session_state
+    assert [e.value for e in at.error] == [
+        "This account has been deactivated. Ask your lead to reactivate it."]
+    set_active(engine, "ana", True)
+    _login(at, "ana", "ana")
+    assert at.session_state["user"].name == "ana"

@@ -8,7 +8,10 @@ image (by relpath)  queue        standing decisions            adjudication   fi
 000005.jpg          ana          ana accept                    admin reject   reject
 000006.jpg          ana          ana accept, tag two_faces     -              accept (ana)
 000007.jpg          ana          ana accept, then undo         -              pending
-000008.jpg          ana, luis    ana accept only               -              pending
+000008.jpg          ana, luis    ana skip only                 -              pending
+
+(A verdict counts the decisions made: had ana accepted 000008.jpg, it would be accepted though
+luis has not decided it — tests/curate/test_assign.py's late-hire case.)
 """
 from __future__ import annotations
 
@@ -63,7 +66,7 @@ def label(engine, root: Path) -> dict[str, int]:
     d(ana, "000006.jpg", "accept", tags=["two_faces"])
     d(ana, "000007.jpg", "accept")
     undo(engine, ana, ids["000007.jpg"])
-    d(ana, "000008.jpg", "accept")
+    d(ana, "000008.jpg", "skip")
     return ids
 
 

@@ -60,8 +60,10 @@ def test_dry_run_prints_resolved_config_and_writes_nothing(tmp_path):
 
 def test_default_out_is_the_shared_run_name_pattern(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ROSTRO_WORKSPACE", raising=False)
     cfg, dry = parse_args(["pairs", "--dry-run"])
-    assert dry and re.fullmatch(r"runs/pix2pix-\d{8}-\d{6}", cfg.out)
+    assert dry and re.fullmatch(re.escape(str(tmp_path.resolve() / "runs")) + r"/pix2pix-\d{8}-\d{6}",
+                                cfg.out)
     assert not (tmp_path / "runs").exists()
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from stylegan_helpers import TINY, write_lmdb
 from trainers.stylegan.__main__ import main
+from trainers.runs import runs_root
 from trainers.stylegan.config import Settings, parse_args
 
 
@@ -29,14 +31,15 @@ def test_reference_option_names_and_defaults(tiny_lmdb):
     assert (cfg.batch, cfg.iterations, cfg.ckpt_every, cfg.sample_every, cfg.loss) == (16, 100_000, 10_000, 100, "r1")
     assert cfg.sizes() == [64] and dry_run is False
     assert parse_args([str(tiny_lmdb), "--init-size", "16", "--no-mixing", "--loss", "wgan-gp"])[0].mixing is False
-    assert cfg.out.startswith("runs/stylegan-")
+    assert Path(cfg.out).parent == runs_root() and Path(cfg.out).name.startswith("stylegan-")
 
 
 def test_dry_run_prints_config_and_writes_nothing(tmp_path, tiny_lmdb, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main([str(tiny_lmdb), *TINY, "--dry-run"]) == 0
     cfg = json.loads(capsys.readouterr().out)
-    assert cfg["trainer"] == "stylegan" and cfg["max_size"] == 16 and cfg["out"].startswith("runs/stylegan-")
+    assert cfg["trainer"] == "stylegan" and cfg["max_size"] == 16
+    assert Path(cfg["out"]).parent == runs_root() and Path(cfg["out"]).name.startswith("stylegan-")
     assert list(tmp_path.iterdir()) == []
 
 

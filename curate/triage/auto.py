@@ -137,13 +137,18 @@ def start_watcher(ws, engine: Engine, every: float = CHECK_S) -> None:
             return
 
         def loop() -> None:
+            last = ""
             while True:
                 time.sleep(every)
                 try:
                     for line in check(ws, engine):
                         log.info("triage auto: %s", line)
+                    last = ""
                 except Exception as e:  # a busy or absent database: the next check retries
-                    log.warning("triage auto check skipped: %s", e)
+                    why = str(e).splitlines()[0][:300]
+                    if why != last:  # once per distinct failure, not every 30 s
+                        log.warning("triage auto check skipped: %s", why)
+                    last = why
 
         t = threading.Thread(target=loop, name="triage-auto", daemon=True)
         _watchers[key] = t

@@ -156,7 +156,8 @@ def test_every_dashboard_chart_is_titled_and_renderable(engine, db_url, tmp_path
     assert set(charts) == {
         "Queue progress: accepted, rejected, skipped, left", "Accept rate per annotator",
         "Pace: median seconds per decision", "Cohen's kappa per pair of annotators",
-        "Fleiss' kappa per overlap group", "Rejections per failed rule", "Tags used"}
+        "Fleiss' kappa per overlap group", "Rejections per failed rule", "Tags used",
+        "Looks per accepted face, per round"}
     for title, (spec, columns) in charts.items():
         fields = [ch["field"] for enc in _encodings(spec) for ch in enc.values()
                   if isinstance(ch, dict) and "field" in ch]

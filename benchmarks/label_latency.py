@@ -4,7 +4,7 @@ painted and key press → decision committed, in headless Chromium.
 Server side: a SQLite database (or --database-url) with 202,599 synthetic image rows, 20
 annotators with 10,000-image queues, half of each already decided; WRITERS processes label at
 once, each timing, per press, exactly what the Label page's panel fragment does with one
-press (`curate.app.label_panel.protocol.respond`: record the press bound to its queue
+press (`curate.app.label_panel.label_protocol.respond`: record the press bound to its queue
 position, read the items around the next cursor, the pace, now and then the progress).
 Writers press back to back (a stress far above a person's pace, one key every ~2 s);
 --pace-ms adds a think time. Target: p95 under 50 ms.
@@ -95,7 +95,7 @@ def build(url: str, images: int, annotators: int, queue: int, decided: int) -> l
 
 def _writer(url: str, annotator_id: int, n: int, pace_s: float, barrier, out, until=None) -> None:
     """Press n keys as the panel sends them (or, with `until`, until that event is set)."""
-    from curate.app.label_panel.protocol import Memory, respond
+    from curate.app.label_panel.label_protocol import Memory, respond
     from db.engine import make_engine
     engine = make_engine(url)
     mem = Memory()

@@ -6,7 +6,11 @@
 // bound to the image painted on screen: it carries that image's id and queue position, and a
 // decision key within MIN_LOOK_MS of the paint, or a key held down (event.repeat), does nothing.
 // Every press waits in `outbox` (and in sessionStorage, so a reload resends it) until the
-// server reports its outcome; the whole outbox is resent until then.
+// server reports its outcome; the whole outbox is resent until then, and the server knows a
+// resend by the press's id (`cid`). A press names what the tab had seen stand on the image
+// (`seen`: the newest row's handle); when another tab decided there since, the server refuses
+// it with what stands, and the panel shows that and asks for a second press. An idle panel
+// asks again every `poll_ms`, so its images and counts follow the other tabs.
 //
 // `data.mode === "review"` (the Review page, review_protocol.py): the same panel over the
 // disagreements — a press is an admin's verdict (no skip), carrying the item's `version` (the
@@ -17,6 +21,7 @@ const STRIP = 8; // decisions shown in the strip
 const CACHE = 80; // pictures kept in memory
 const STORE = "rostro.label.";
 const DECISION_KEYS = new Set(["a", "1", "2", "3", "s"]);
+const ALWAYS = new Set(["4", "5", "6", "7", "esc"]); // rule and tag digits come with the rules
 
 const now = () => performance.timeOrigin + performance.now();
 const newId = () => {
@@ -116,11 +121,15 @@ class Panel {
 
   resend() {
     // Unconfirmed presses, an unanswered jump, or an image still missing at the cursor: ask
-    // again (a message can be lost when the server restarts or the connection drops).
+    // again (a message can be lost when the server restarts or the connection drops, and the
+    // database may be away). Idle: ask every poll_ms, to hear of other tabs' decisions.
     const p = this.data?.progress;
+    if (!p) return;
     const it = this.current();
-    const missing = p && this.cursor !== null && this.cursor < p.total && !(it && this.pics.has(it.image_id));
-    if ((this.outbox.length || this.jump || missing) && now() - this.lastSent > RESEND_MS) {
+    const missing = this.cursor !== null && this.cursor < p.total && !(it && this.pics.has(it.image_id));
+    const since = now() - this.lastSent;
+    if (((this.outbox.length || this.jump || missing) && since > RESEND_MS) ||
+        since > (this.data.poll_ms || 3000)) {
       this.nonce += 1;
       this.send();
     }
@@ -168,9 +177,9 @@ class Panel {
       this.seeded = true;
       const known = new Set(this.strip.map((s) => s.image_id));
       const old = data.recent.filter((r) => !known.has(r.image_id)).map((r) => ({
-        cid: null, kind: "decide", image_id: r.image_id, position: r.position, name: r.name,
-        verdict: r.verdict, rule: r.rule, tags: r.tags, note: r.note, seconds: r.seconds,
-        status: "ok" }));
+        cid: null, row: r.row, kind: "decide", image_id: r.image_id, position: r.position,
+        name: r.name, verdict: r.verdict, rule: r.rule, tags: r.tags, note: r.note,
+        seconds: r.seconds, status: "ok" }));
       this.strip = [...old, ...this.strip].slice(-STRIP * 2);
     }
     if (data.moved && this.jump && data.moved.seq === this.jump.seq) {
@@ -218,6 +227,7 @@ class Panel {
 
   settle(outcomes) {
     const waiting = [];
+    const replaced = [];
     for (const m of this.outbox) {
       const o = outcomes[m.cid];
       if (!o) { waiting.push(m); continue; }
@@ -226,10 +236,11 @@ class Panel {
       window.__rostro.presses.filter((p) => p.cid === m.cid).forEach((p) => {
         p.confirmed = now(); p.ok = o.ok;
       });
+      const it = [...this.items.values()].find((i) => i.image_id === m.image_id);
       if (o.ok) {
-        const it = [...this.items.values()].find((i) => i.image_id === m.image_id);
         if (it) Object.assign(it, m.kind === "undo" ? { verdict: null, rule: null, tags: [], note: null }
           : { verdict: m.verdict, rule: m.rule, tags: m.tags, note: m.note, seconds: m.seconds });
+        if (it && o.row) it.row = o.row;
         if (entry) entry.status = m.kind === "undo" ? "undone" : (entry.status === "pending" ? "ok" : entry.status);
         if (this.mode === "review") {
           this.hint(m.kind === "undo" ? `Undone: your verdict on ${m.name || entry?.name || ""} is withdrawn.`
@@ -241,11 +252,29 @@ class Panel {
           entry.msg = o.msg;
         }
         this.hint(o.msg);
+        if (o.standing) replaced.push([m, it, o.standing]);
       }
       if (this.local.get(m.image_id)?.cid === m.cid) this.local.delete(m.image_id);
     }
     this.outbox = waiting;
     this.persist();
+    if (replaced.length) this.replacedElsewhere(replaced);
+  }
+
+  replacedElsewhere(replaced) {
+    // Decided in another tab or device since this one heard: show what stands there, and let
+    // the next press (which then names it as seen) replace it.
+    for (const [m, it, st] of replaced) {
+      if (this.local.get(m.image_id)?.cid === m.cid) this.local.delete(m.image_id);
+      if (it) Object.assign(it, { verdict: st.verdict, rule: st.rule, tags: st.tags, row: st.row });
+    }
+    const [m, , st] = replaced[0];
+    this.go(m.position, false);
+    this.shown = null; // its tags come from what stands now
+    this.render();
+    this.hint(`#${m.position + 1} was decided in another tab or device since this one last heard: ` +
+      `it stands as ${st.verdict ? this.what(st) : "undecided"}. Nothing was recorded; press a key ` +
+      "again to replace it.");
   }
 
   // --- keys -------------------------------------------------------------------------------
@@ -254,7 +283,7 @@ class Panel {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (isTextField(e.composedPath()[0])) return;
     const k = keyName(e);
-    if (!k) return;
+    if (!k || !this.data || !(this.acts.has(k) || ALWAYS.has(k))) return;
     e.preventDefault();
     e.stopPropagation();
     if (e.repeat) {
@@ -266,10 +295,8 @@ class Panel {
 
   act(k, at) {
     const rules = this.data.rules, tags = this.data.tags;
-    if (this.mode === "review") {
-      if ("sjk".includes(k)) return undefined; // no skips in a review
-      if (k === "f") return this.go(this.nextAfter(-1));
-    }
+    if (!(this.acts.has(k) || ALWAYS.has(k))) return undefined; // not a key of this mode
+    if (this.mode === "review" && k === "f") return this.go(this.nextAfter(-1));
     if (k === "a") return this.decide("accept", null, at);
     if (k === "s") return this.decide("skip", null, at);
     if ("123".includes(k)) return this.decide("reject", rules[Number(k) - 1].key, at);
@@ -302,7 +329,8 @@ class Panel {
     }
     const m = { cid: newId(), kind: "decide", image_id: it.image_id, position: it.position,
       verdict, rule, tags: verdict === "skip" ? [] : [...this.tags].sort(),
-      note: this.note.trim() || null, seconds: Math.round(ms) / 1000 };
+      note: this.note.trim() || null, seconds: Math.round(ms) / 1000,
+      seen: this.local.has(it.image_id) ? this.local.get(it.image_id).cid : it.row ?? "" };
     if (it.version) m.version = it.version;
     window.__rostro.presses.push({ cid: m.cid, image_id: it.image_id, position: it.position,
       pressed: at, verdict });
@@ -331,10 +359,8 @@ class Panel {
     const target = [...this.strip].reverse().find((s) => s.kind === "decide" &&
       (s.status === "ok" || s.status === "pending"));
     if (!target) return this.hint("Nothing to undo.");
-    const fp = { verdict: target.verdict, rule: target.rule, tags: target.tags,
-      note: target.note, seconds: target.seconds };
     const m = { cid: newId(), kind: "undo", image_id: target.image_id,
-      position: target.position, target: fp, name: target.name };
+      position: target.position, target: target.cid || target.row || "", name: target.name };
     target.status = "undoing";
     target.undoCid = m.cid;
     this.outbox.push(m);
@@ -363,6 +389,7 @@ class Panel {
     const total = this.data.progress.total;
     this.cursor = Math.min(Math.max(pos, 0), total);
     this.zoomed = false;
+    this.zoomMode = "fit";
     this.render();
     if (send) this.send();
   }

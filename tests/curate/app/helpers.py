@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 from sqlalchemy import Engine, insert, select
 
+from curate import decisions, labeling
 from curate.assign import assign
 from curate.users import add_user
 from db.engine import reading, writing
@@ -41,3 +43,20 @@ def seed(engine: Engine, *, images: int = 20, annotators=("ana", "luis"), per_an
     assign(engine, per_annotator=per_annotator, overlap=overlap, order="random", seed=0)
     with reading(engine) as s:
         return dict(s.execute(select(Annotator.name, Annotator.id)).all())
+
+
+def decide(engine: Engine, annotator_id: int, item: labeling.Item, verdict: str,
+           rule: str | None = None, tags=(), seconds: float | None = None,
+           note: str | None = None) -> decisions.Recorded:
+    """Decide a queue item through the key press's write path (a fresh press id, bound to the
+    item's position; no look-time floor, so `seconds` may be anything a test needs)."""
+    return decisions.record_pressed(engine, annotator_id, item.image_id, item.position,
+                                    decisions.Pressed(verdict, rule, tuple(tags), note, seconds,
+                                                      press_id=secrets.token_hex(8)))
+
+
+def undo(engine: Engine, annotator_id: int, item: labeling.Item) -> decisions.Recorded:
+    """Withdraw the annotator's standing decision on a queue item, as Backspace does."""
+    now = labeling.items(engine, annotator_id, item.position, 1)[0]
+    return decisions.undo_pressed(engine, annotator_id, now.image_id, now.position, now.row,
+                                  secrets.token_hex(8))

@@ -51,9 +51,8 @@ def _press(item, verdict, rule=None, tags=(), note=None, seconds=1.0) -> dict:
 
 
 def _undo(press) -> dict:
-    target = {k: press[k] for k in ("verdict", "rule", "tags", "note", "seconds")}
     return dict(cid=f"c{next(_ids)}", kind="undo", image_id=press["image_id"],
-                position=press["position"], target=target)
+                position=press["position"], target=press["cid"])
 
 
 def test_accept_with_tags_and_a_note_then_reject_then_undo(app_db, engine):
@@ -63,8 +62,8 @@ def test_accept_with_tags_and_a_note_then_reject_then_undo(app_db, engine):
     a = _press(_item(data, 0), "accept", tags=["two_faces"], note="hat, half the face")
     r = _press(_item(data, 1), "reject", rule="not_facing")
     data = _send(at, cursor=2, outbox=[a, r])
-    assert data["outcomes"] == {a["cid"]: {"ok": True, "dup": False},
-                                r["cid"]: {"ok": True, "dup": False}}
+    assert data["outcomes"] == {a["cid"]: {"ok": True, "dup": False, "row": a["cid"]},
+                                r["cid"]: {"ok": True, "dup": False, "row": r["cid"]}}
     u = _undo(r)
     data = _send(at, cursor=1, outbox=[u])
     assert data["outcomes"][u["cid"]]["ok"]
@@ -82,7 +81,8 @@ def test_a_resent_outbox_is_recorded_once(app_db, engine):
     data = _send(at, cursor=1, outbox=[a], nonce=1)  # the browser had not heard back
     assert data["outcomes"][a["cid"]]["ok"]
     fresh = _label(app_db)  # a reload (or a server restart) resending it from sessionStorage
-    assert _send(fresh, cursor=1, outbox=[a])["outcomes"][a["cid"]] == {"ok": True, "dup": True}
+    assert _send(fresh, cursor=1, outbox=[a])["outcomes"][a["cid"]] == {"ok": True, "dup": True,
+                                                                         "row": a["cid"]}
     assert len(_rows(engine, app_db["ana"])) == 1
 
 
@@ -201,3 +201,26 @@ def test_a_note_shows_in_review_and_in_curate_labels(app_db, engine):
     opinions = [o for i in json.loads(panel.proto.json)["items"] for o in i["opinions"]]
     assert "wig, but old hands" in [o["note"] for o in opinions]  # drawn as "note: …"
     assert "wig, but old hands" in set(labels_frame(engine)["note"].dropna())
+
+
+def test_a_second_tab_learns_of_the_firsts_decisions_and_is_not_silently_overruled(app_db, engine):
+    tab1, tab2 = _label(app_db), _label(app_db)
+    one = _panel(tab1)
+    data = _send(tab2, cursor=0, have=[])
+    presses = [_press(_item(data, p), "accept") for p in (0, 1, 2)]
+    _send(tab2, cursor=3, outbox=presses)
+    # Tab 1's next exchange (a key, or its idle poll) carries what stands and the counts.
+    one = _send(tab1, cursor=0, nonce=1)
+    assert one["progress"]["decided"] == 3
+    assert [_item(one, p)["verdict"] for p in (0, 1)] == ["accept"] * 2
+    # A press from what tab 1 had seen before it heard (undecided) is refused with what stands.
+    stale = dict(_press(_item(data, 1), "reject", rule="too_young"), seen="")
+    one = _send(tab1, cursor=2, outbox=[stale])
+    out = one["outcomes"][stale["cid"]]
+    assert not out["ok"] and "decided elsewhere" in out["msg"]
+    assert out["standing"]["verdict"] == "accept" and out["standing"]["row"] == presses[1]["cid"]
+    again = dict(_press(_item(one, 1), "reject", rule="too_young"), seen=out["standing"]["row"])
+    one = _send(tab1, cursor=2, outbox=[again])
+    assert one["outcomes"][again["cid"]]["ok"]
+    assert _rows(engine, app_db["ana"])[-1] == ("reject", "too_young", [], None)
+    assert _send(tab2, cursor=3, nonce=2)["progress"]["text"] == "3 of 10 decided · 2 accepted"

@@ -37,6 +37,7 @@ PREFETCH = 4  # images prepared ahead of those the panel is sent
 PACE_WINDOW = 200  # recent decisions whose median time sets the pace
 PACE_MIN = 5  # decisions with a time before a pace is shown
 MIN_LOOK_S = 0.15  # a decision key counts only this long after the image was painted
+GRID_LOOK_S = 0.10  # a grid tile's share of the page's look time (curate.grid.LOOK_MS_PER_TILE)
 PROGRESS_REFRESH = 50  # decisions between two full progress reads on the Label page
 UNDO_LOOKBACK = 50  # newest decision rows searched for the one to undo before a full query
 
@@ -191,11 +192,13 @@ def decide_pressed(engine: Engine, annotator_id: int, image_id: int, position: i
                    pressed: decisions.Pressed) -> decisions.Recorded:
     """Record a key press on the image the annotator had on screen at `position`, once the
     write turn is ours: refused (DecisionError) unless that image is theirs at that position
-    and was shown at least MIN_LOOK_S before the key (and, with `pressed.seen`, nothing was
+    and was shown at least MIN_LOOK_S before the key (a grid tile: GRID_LOOK_S, its share of
+    the page's look time) (and, with `pressed.seen`, nothing was
     decided there since the client heard); a resend (its press id) writes nothing."""
+    floor = GRID_LOOK_S if pressed.via == "grid" else MIN_LOOK_S
     with write_turn(engine):
         return decisions.record_pressed(engine, annotator_id, image_id, position, pressed,
-                                        min_seconds=MIN_LOOK_S)
+                                        min_seconds=floor)
 
 
 def undo_pressed(engine: Engine, annotator_id: int, image_id: int, position: int, target: str,

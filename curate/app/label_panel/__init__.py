@@ -25,8 +25,9 @@ NAME = "rostro_label_panel"
 KEY = "label_panel"  # the component's key: its state is st.session_state[KEY]
 REVIEW_KEY = "review_panel"  # the Review page's instance
 # One module in the browser, joined in this order: view.js defines the Panel's drawing and
-# view methods, panel.js the Panel itself (state, keys, protocol) and the entry point.
-JS_FILES = ("view.js", "panel.js")
+# view methods, grid.js the grid view's (V), panel.js the Panel itself (state, keys, protocol)
+# and the entry point.
+JS_FILES = ("view.js", "grid.js", "panel.js")
 
 
 @functools.cache

@@ -48,6 +48,8 @@ def table() -> list[Key]:
         Key("g", "G", "go to image #N", "Go to #"),
         Key("j", "J", "next skipped image", "", (LABEL,)),
         Key("k", "K", "the list of skipped images", "Skipped", (LABEL,)),
+        Key("v", "V", "grid: a page of likely accepts; a tile's key marks it not accepted, "
+            "Enter accepts the rest, Esc leaves", "Grid", (LABEL,)),
         Key("?", "?", "these keys", "Help"),
         Key("esc", "Esc", "close what is open (help, skipped list, note)", ""),
     ]

@@ -5,7 +5,8 @@ the image at a queue position, and the reply shows the queue around the cursor.
 150 ms floor, a resend known by its press id, a press on an image decided elsewhere since the
 tab last heard refused with what stands), then reads the items around the cursor (their
 standing decisions — so a tab learns of another tab's decisions on its next exchange), the
-progress, and what the message asked for (skipped list, recent decisions, a jump, a zoom).
+progress, and what the message asked for (skipped list, recent decisions, a jump, a zoom, a
+grid page: curate/grid.py).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from curate import display, labeling
+from curate import display, grid, labeling
 from curate.app.label_panel.protocol import (FULL_SIDE, Message, Press, Reply, answer, picture,
                                              pressed, read_message, with_picture)
 
@@ -56,11 +57,11 @@ def _recorded(mem: Memory):
     return follow
 
 
-def item(i: labeling.Item, send: bool) -> dict:
+def item(i: labeling.Item, send: bool, side: int = display.DISPLAY_SIDE) -> dict:
     return with_picture(dict(position=i.position, image_id=i.image_id, name=i.name,
                              overlap=i.is_overlap, verdict=i.verdict, rule=i.rule,
                              tags=list(i.tags), note=i.note, seconds=i.seconds, row=i.row),
-                        i.path, send)
+                        i.path, send, side)
 
 
 def progress_text(p: labeling.Progress) -> dict:
@@ -133,6 +134,11 @@ def _read(engine: Engine, user_id: int, mem: Memory, msg: Message) -> dict:
         data["recent"] = [item(i, i.image_id not in have) for i in labeling.recent(engine, user_id)]
     if msg["jump"]:
         data["moved"] = _jump(engine, user_id, mem, msg["jump"], cursor)
+    if msg["grid"]:
+        tiles, how = grid.grid_page(engine, user_id)
+        data["grid"] = dict(items=[item(i, f"tile:{i.image_id}" not in have, grid.TILE_SIDE)
+                                   for i in tiles], order=how,
+                            look_ms_per_tile=grid.LOOK_MS_PER_TILE)
     return data
 
 

@@ -38,16 +38,17 @@ const isTextField = (el) =>
       .includes((el.type || "text").toLowerCase())));
 
 // Exposed for tests and the latency benchmark: when each image was painted, and each press.
-window.__rostro = window.__rostro || { paints: [], presses: [] };
+window.__rostro = window.__rostro || { paints: [], presses: [], gridPaints: [] };
 
 function keyName(e) {
   const digit = /^(?:Digit|Numpad)([1-7])$/.exec(e.code || "");
   if (digit) return digit[1];
   if (e.key === "?" || (e.code === "Slash" && e.shiftKey)) return "?";
   const k = (e.key || "").toLowerCase();
-  const named = { backspace: "backspace", arrowleft: "left", arrowright: "right", escape: "esc" };
+  const named = { backspace: "backspace", arrowleft: "left", arrowright: "right", escape: "esc",
+    enter: "enter" };
   if (named[k]) return named[k];
-  return "asnzfjkg".includes(k) && k.length === 1 ? k : null;
+  return /^[a-z]$/.test(k) ? k : null; // which letters count: the key table (and the grid's)
 }
 
 class Panel {
@@ -56,7 +57,7 @@ class Panel {
     this.setStateValue = setStateValue;
     const q = (s) => root.querySelector(s);
     this.el = { fill: q(".rp-fill"), ptext: q(".rp-ptext"), flash: q(".rp-flash"),
-      view: q(".rp-view"), caption: q(".rp-caption"), hint: q(".rp-hint"), form: q(".rp-input"),
+      view: q(".rp-view"), grid: q(".rp-grid"), caption: q(".rp-caption"), hint: q(".rp-hint"), form: q(".rp-input"),
       opinions: q(".rp-opinions"),
       keys: q(".rp-keys"), strip: q(".rp-strip"), skipped: q(".rp-skipped"), help: q(".rp-help") };
     this.items = new Map(); // position → item, as the server last said
@@ -98,7 +99,7 @@ class Panel {
   message() {
     return { cursor: this.cursor, outbox: this.outbox, have: [...this.pics.keys()],
       zoom: this.zoomed ? this.current()?.image_id ?? null : null, jump: this.jump,
-      skipped_open: this.skippedOpen, seed: !this.seeded, nonce: this.nonce };
+      skipped_open: this.skippedOpen, seed: !this.seeded, grid: !!this.gridWant, nonce: this.nonce };
   }
 
   sendAfterPaint() {
@@ -172,6 +173,7 @@ class Panel {
     for (const it of data.items || []) this.takeItem(it);
     for (const it of data.recent || []) this.takeItem(it, false);
     if (data.full?.src) this.addPic(`full:${data.full.image_id}`, data.full.src);
+    if (data.grid) this.takeGrid(data.grid);
     this.settle(data.outcomes || {});
     if (data.recent && !this.seeded) {
       this.seeded = true;
@@ -212,6 +214,7 @@ class Panel {
         if (this.current()?.image_id === key || key === `full:${this.current()?.image_id}`) {
           this.render();
         }
+        if (this.gridOn && String(key).startsWith("tile:")) this.drawGrid();
       });
     }
     this.pics.delete(key);
@@ -219,6 +222,7 @@ class Panel {
     const near = new Set([...this.items.values()].filter((i) =>
       Math.abs(i.position - (this.cursor ?? 0)) < 20).map((i) => i.image_id));
     for (const s of this.strip) near.add(s.image_id);
+    for (const t of this.grid || []) near.add(`tile:${t.image_id}`);
     for (const k of this.pics.keys()) {
       if (this.pics.size <= CACHE) break;
       if (!near.has(k)) this.pics.delete(k);
@@ -283,7 +287,15 @@ class Panel {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (isTextField(e.composedPath()[0])) return;
     const k = keyName(e);
-    if (!k || !this.data || !(this.acts.has(k) || ALWAYS.has(k))) return;
+    if (!k || !this.data) return;
+    if (this.gridOn) {
+      if (!(GRID_KEYS.includes(k) || ["enter", "esc", "?"].includes(k))) return;
+      e.preventDefault();
+      e.stopPropagation();
+      this.gridKey(k, performance.timeOrigin + e.timeStamp, e.repeat);
+      return;
+    }
+    if (!(this.acts.has(k) || ALWAYS.has(k))) return;
     e.preventDefault();
     e.stopPropagation();
     if (e.repeat) {
@@ -305,7 +317,7 @@ class Panel {
       right: () => this.go(this.cursor + 1), n: () => this.openInput("note"),
       g: () => this.openInput("goto"), z: () => this.zoom(), "?": () => this.toggleHelp(),
       f: () => this.jumpTo("first"), j: () => this.jumpTo("skipped"),
-      k: () => this.toggleSkipped(), esc: () => this.closeAll() };
+      k: () => this.toggleSkipped(), esc: () => this.closeAll(), v: () => this.openGrid() };
     acts[k]?.();
   }
 
@@ -336,7 +348,9 @@ class Panel {
       pressed: at, verdict });
     this.enqueue(m, it.name);
     this.hint("");
-    this.go(this.nextAfter(it.position), false);
+    // After a grid page, its marked tiles come back one by one; then the queue goes on.
+    const next = this.followUp?.length ? this.followUp.shift() : this.nextAfter(it.position);
+    this.go(next, false);
     this.sendAfterPaint();
   }
 
@@ -402,7 +416,7 @@ class Panel {
 
 }
 
-Object.assign(Panel.prototype, View); // the methods of view.js
+Object.assign(Panel.prototype, View, Grid); // the methods of view.js and grid.js
 
 export default function (component) {
   const { data, setStateValue, parentElement } = component;

@@ -63,12 +63,12 @@ class Press(TypedDict):
 class Message(TypedDict):
     cursor: int | None  # the position shown; None: not told yet where to start
     outbox: list[Press]  # every press not yet confirmed, oldest first
-    have: set[int | str]  # picture ids the browser holds ("full:<id>" for a zoomed one)
+    have: set[int | str]  # picture ids the browser holds ("full:<id>" zoomed, "tile:<id>" a grid tile)
     zoom: int | None  # an image id to send at full size
     jump: dict | None  # {seq, to: "first" | "skipped"}
     skipped_open: bool  # send the skipped list
     seed: bool  # send the recent decisions (a new tab)
-    grid: bool  # Label: send the grid page (grid.py)
+    grid: bool  # Label: send a grid page (curate/grid.py)
 
 
 def _int(v: Any, hi: int = MAX_ID) -> int | None:
@@ -123,7 +123,7 @@ def read_message(raw: Any) -> Message:
     for h in have_raw[:HAVE_MAX]:
         if _int(h) is not None:
             have.add(h)
-        elif isinstance(h, str) and h.startswith("full:") and _int(_num(h[5:])) is not None:
+        elif isinstance(h, str) and h[:5] in ("full:", "tile:") and _int(_num(h[5:])) is not None:
             have.add(h)
     jump = raw.get("jump")
     if not (isinstance(jump, dict) and _int(jump.get("seq"), MAX_SEQ) is not None
@@ -192,8 +192,7 @@ class Reply(TypedDict):
     skipped: NotRequired[list]  # Label: [[position, name], …]
     recent: NotRequired[list[Item]]  # Label: the last decisions, for a new tab's strip
     moved: NotRequired[dict | None]  # Label: {seq, position} a jump resolved to
-    grid: NotRequired[list[Item]]  # Label: a page of tiles (V)
-    grid_look_ms: NotRequired[int]  # Label: Enter counts this long per tile after the paint
+    grid: NotRequired[dict]  # Label: a page of tiles (V): {items, order, look_ms_per_tile}
 
 
 def picture(path: str, side: int) -> tuple[str | None, str | None]:
@@ -205,9 +204,9 @@ def picture(path: str, side: int) -> tuple[str | None, str | None]:
     return "data:image/jpeg;base64," + base64.b64encode(data).decode(), None
 
 
-def with_picture(item: dict, path: str, send: bool) -> dict:
+def with_picture(item: dict, path: str, send: bool, side: int = display.DISPLAY_SIDE) -> dict:
     if send:
-        item["src"], item["error"] = picture(path, display.DISPLAY_SIDE)
+        item["src"], item["error"] = picture(path, side)
     return item
 
 

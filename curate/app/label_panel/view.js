@@ -97,6 +97,7 @@ const View = {
       this.note = st.note || "";
     }
     this.drawView(it);
+    this.drawGrid();
     this.drawCaption(it);
     this.drawKeys(it);
     this.drawStrip();
@@ -193,6 +194,12 @@ const View = {
 
   drawCaption(it) {
     this.drawOpinions(it);
+    if (this.gridOn) {
+      const n = this.grid?.length ?? 0, marked = this.gridMarks?.size ?? 0;
+      this.el.caption.textContent = this.grid ? `Grid page: ${n} tiles · ${marked} marked not ` +
+        `accepted · Enter accepts ${n - marked}` : "Grid page: loading…";
+      return;
+    }
     if (!it) { this.el.caption.textContent = ""; return; }
     const st = this.standing(it);
     const pending = this.local.has(it.image_id) ? " (waiting for the server)" : "";
@@ -254,6 +261,7 @@ const View = {
     this.el.keys.addEventListener("mousedown", (e) => e.preventDefault());
     this.el.keys.addEventListener("click", (e) => {
       const btn = e.target.closest("button");
+      if (this.gridOn && btn?.dataset.act !== "?") return; // the grid takes its own keys
       if (btn && !btn.disabled) this.act(btn.dataset.act, now());
     });
   },
@@ -275,7 +283,7 @@ const View = {
     const shown = this.strip.slice(-STRIP);
     const strip = this.el.strip;
     this.el.strip.innerHTML = shown.map((s, k) => {
-      const pic = this.pics.get(s.image_id);
+      const pic = this.pics.get(s.image_id) || this.pics.get(`tile:${s.image_id}`);
       const state = { pending: "sending…", ok: "saved", refused: "NOT recorded", undoing: "undoing…",
         undone: "undone" }[s.status];
       const what = this.what(s);

@@ -1,0 +1,64 @@
+"""The grid view's order: p(accept) from triage_scores when it holds scores, else the CelebA
+attribute score, else queue order; decided images never come back."""
+from __future__ import annotations
+
+from sqlalchemy import text, update
+
+from curate import grid, labeling
+from curate.assign import old_score
+from db.engine import writing
+from db.models import Image
+from tests.curate.app.helpers import decide, seed, undo
+
+
+def _ana(engine, attributes=True):
+    users = seed(engine, images=20, per_annotator=10, overlap=0.0)
+    items = labeling.items(engine, users["ana"], 0, 10)
+    if attributes:  # a few likely-old images, the rest young
+        old = {items[7].image_id: ["Bald", "Gray_Hair"], items[3].image_id: ["Gray_Hair"]}
+        with writing(engine) as s:
+            for i in items:
+                s.execute(update(Image).where(Image.id == i.image_id)
+                          .values(attributes=old.get(i.image_id, ["Young"])))
+    else:
+        with writing(engine) as s:
+            s.execute(update(Image).values(attributes=None))
+    return users["ana"], items
+
+
+def test_without_scores_the_attribute_score_orders_the_page(engine):
+    ana, items = _ana(engine)
+    page, how = grid.grid_page(engine, ana, size=4)
+    assert how == "attributes"
+    assert [i.position for i in page][:2] == [7, 3]  # Bald + Gray_Hair first, then Gray_Hair
+    assert old_score(["Bald", "Gray_Hair"]) > old_score(["Gray_Hair"]) > old_score(["Young"])
+    assert [i.position for i in page][2:] == [0, 1]  # ties keep queue order
+
+
+def test_without_attributes_the_queue_order_stands_and_decided_ones_are_left_out(engine):
+    ana, items = _ana(engine, attributes=False)
+    decide(engine, ana, items[0], "accept", seconds=1.0)
+    decide(engine, ana, items[2], "skip", seconds=1.0)
+    decide(engine, ana, items[1], "accept", seconds=1.0)
+    undo(engine, ana, items[1])  # undone: undecided again
+    page, how = grid.grid_page(engine, ana)
+    assert how == "queue"
+    assert [i.position for i in page] == [1, 3, 4, 5, 6, 7, 8, 9]
+
+
+def test_triage_scores_order_the_page_when_the_table_holds_them(engine):
+    ana, items = _ana(engine)
+    with writing(engine) as s:  # the triage model's table, as its migration (0008) makes it
+        s.execute(text("CREATE TABLE triage_scores (image_id INTEGER PRIMARY KEY, "
+                       "model_version VARCHAR(64), p_accept FLOAT)"))
+    grid._has_triage.cache_clear()
+    page, how = grid.grid_page(engine, ana, size=3)
+    assert how == "attributes"  # an empty table: no scores for these images
+    with writing(engine) as s:
+        for k, p in ((5, 0.9), (8, 0.95), (7, 0.1)):
+            s.execute(text("INSERT INTO triage_scores VALUES (:i, 'v1', :p)"),
+                      dict(i=items[k].image_id, p=p))
+    page, how = grid.grid_page(engine, ana, size=4)
+    assert how == "triage"
+    assert [i.position for i in page] == [8, 5, 7, 0]  # scored first; unscored in queue order
+    grid._has_triage.cache_clear()

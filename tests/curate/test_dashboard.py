@@ -75,3 +75,18 @@ def test_dashboard_figures(engine):
     settle(engine, users["admin"], shared[1], "accept")
     d = dashboard.dashboard(engine)
     assert (d.accepted_final, d.disputed) == (3, 0)
+
+
+def test_grid_and_single_decisions_apart(engine):
+    users, shared = known_decisions(engine)
+    d = dashboard.dashboard(engine)
+    single, grid = d.views["single"], d.views["grid"]
+    assert (single.decisions, single.accepted) == (9, 4)  # ana A A R R + A, luis A R R R
+    assert (single.compared, single.agreed) == (8, 6)  # 4 shared images, seen from each side
+    assert (grid.decisions, grid.accept_rate, grid.agreement) == (0, None, None)
+    luis = {i.image_id: i for i in labeling.items(engine, users["luis"], 0, 10)}
+    decide(engine, users["luis"], luis[shared[1]], "accept", seconds=0.2, via="grid")
+    d = dashboard.dashboard(engine)
+    assert d.views["grid"] == dashboard.ViewStats(decisions=1, accepted=1, compared=1, agreed=1)
+    assert (d.views["single"].decisions, d.views["single"].compared) == (8, 7)
+    assert d.views["single"].agreement == pytest.approx(7 / 7)

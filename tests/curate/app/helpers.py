@@ -47,12 +47,12 @@ def seed(engine: Engine, *, images: int = 20, annotators=("ana", "luis"), per_an
 
 def decide(engine: Engine, annotator_id: int, item: labeling.Item, verdict: str,
            rule: str | None = None, tags=(), seconds: float | None = None,
-           note: str | None = None) -> decisions.Recorded:
+           note: str | None = None, via: str = "single") -> decisions.Recorded:
     """Decide a queue item through the key press's write path (a fresh press id, bound to the
     item's position; no look-time floor, so `seconds` may be anything a test needs)."""
     return decisions.record_pressed(engine, annotator_id, item.image_id, item.position,
                                     decisions.Pressed(verdict, rule, tuple(tags), note, seconds,
-                                                      press_id=secrets.token_hex(8)))
+                                                      press_id=secrets.token_hex(8), via=via))
 
 
 def undo(engine: Engine, annotator_id: int, item: labeling.Item) -> decisions.Recorded:

@@ -4,20 +4,38 @@
 // per tile, and a held Enter counts once — and the marked ones come back one by one in the
 // single view, to be decided with their rule. Esc leaves the grid without deciding. Each
 // decision is an ordinary press (id, queue position, `seen`) with `via: "grid"`; its seconds
-// are the page's look time shared among the tiles. Loaded with view.js and panel.js.
+// are the page's look time shared among the tiles. The next page is asked for ahead of time
+// (after the panel's first answer and after each confirmed page), its pictures decoded, so V
+// paints it at once; a tile decided since (here, or in another tab: `seen`) is not offered or
+// not recorded. Loaded with view.js and panel.js.
 const GRID_KEYS = "1234qwerasdfzxcv";
 
 const Grid = {
-  openGrid() {
+  openGrid(at) {
     if (this.mode !== "label") return;
+    window.__rostro.gridOpens.push(at ?? now()); // the benchmark times V → page painted
     this.gridOn = true;
-    this.gridWant = true;
     this.grid = null;
     this.gridPaintedAt = null;
     this.zoomed = false;
     this.closeAll();
-    this.drawGrid();
+    const ahead = this.gridNext;
+    this.gridNext = null;
+    if (ahead && ahead.items.some((t) => this.stillOpen(t))) {
+      this.showGrid(ahead);
+      this.gridAsk = true; // and the page after it, in the background
+    } else {
+      this.gridWant = true;
+      this.drawGrid();
+    }
     this.send();
+  },
+
+  stillOpen(t) {
+    // Not decided since the page was read, as far as this tab knows.
+    if (this.local.has(t.image_id) || this.decidedHere.has(t.image_id)) return false;
+    const it = this.items.get(t.position);
+    return !it || it.image_id !== t.image_id || this.standing(it).verdict == null;
   },
 
   closeGrid() {
@@ -32,13 +50,22 @@ const Grid = {
   },
 
   takeGrid(g) {
-    if (!this.gridOn || !this.gridWant || !g) return;
-    this.gridWant = false;
+    if (!g) return;
+    this.gridAsk = false;
     for (const t of g.items) {
       if ("src" in t || "error" in t) this.addPic(`tile:${t.image_id}`, t.src, t.error);
     }
+    if (this.gridOn && this.gridWant) {
+      this.gridWant = false;
+      this.showGrid(g);
+    } else {
+      this.gridNext = g; // shown at the next V
+    }
+  },
+
+  showGrid(g) {
     // What this tab decided meanwhile is not offered again.
-    this.grid = g.items.filter((t) => !this.local.has(t.image_id)).slice(0, GRID_KEYS.length);
+    this.grid = g.items.filter((t) => this.stillOpen(t)).slice(0, GRID_KEYS.length);
     this.gridLook = Number(g.look_ms_per_tile) || 100;
     this.gridOrder = g.order;
     this.gridMarks = new Set();
@@ -148,7 +175,9 @@ const Grid = {
       window.__rostro.presses.push({ cid: m.cid, image_id: t.image_id, position: t.position,
         pressed: at, verdict: "accept", via: "grid" });
       this.enqueue(m, t.name);
+      this.decidedHere.add(t.image_id);
     });
+    this.gridAsk = true; // the next page, ahead of time (with these presses' message)
     this.followUp = [...marked].sort((a, b) => a - b);
     this.closeGrid();
     const accepted = tiles.length - marked.length;

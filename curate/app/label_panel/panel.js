@@ -38,7 +38,7 @@ const isTextField = (el) =>
       .includes((el.type || "text").toLowerCase())));
 
 // Exposed for tests and the latency benchmark: when each image was painted, and each press.
-window.__rostro = window.__rostro || { paints: [], presses: [], gridPaints: [] };
+window.__rostro = window.__rostro || { paints: [], presses: [], gridPaints: [], gridOpens: [] };
 
 function keyName(e) {
   const digit = /^(?:Digit|Numpad)([1-7])$/.exec(e.code || "");
@@ -63,6 +63,7 @@ class Panel {
     this.items = new Map(); // position → item, as the server last said
     this.pics = new Map(); // image id (or "full:id") → {src, img, ready, error}
     this.local = new Map(); // image id → the press not yet confirmed there (its verdict wins)
+    this.decidedHere = new Set(); // image ids this tab decided (a grid page read earlier skips them)
     this.outbox = [];
     this.strip = [];
     this.cursor = null;
@@ -99,7 +100,8 @@ class Panel {
   message() {
     return { cursor: this.cursor, outbox: this.outbox, have: [...this.pics.keys()],
       zoom: this.zoomed ? this.current()?.image_id ?? null : null, jump: this.jump,
-      skipped_open: this.skippedOpen, seed: !this.seeded, grid: !!this.gridWant, nonce: this.nonce };
+      skipped_open: this.skippedOpen, seed: !this.seeded, grid: !!(this.gridWant || this.gridAsk),
+      nonce: this.nonce };
   }
 
   sendAfterPaint() {
@@ -174,6 +176,11 @@ class Panel {
     for (const it of data.recent || []) this.takeItem(it, false);
     if (data.full?.src) this.addPic(`full:${data.full.image_id}`, data.full.src);
     if (data.grid) this.takeGrid(data.grid);
+    else if (!first && this.mode === "label" && this.gridNext === undefined) {
+      this.gridNext = null;
+      this.gridAsk = true; // once the first images are in: a grid page ahead of time, for V
+      this.sendAfterPaint();
+    }
     this.settle(data.outcomes || {});
     if (data.recent && !this.seeded) {
       this.seeded = true;
@@ -222,7 +229,9 @@ class Panel {
     const near = new Set([...this.items.values()].filter((i) =>
       Math.abs(i.position - (this.cursor ?? 0)) < 20).map((i) => i.image_id));
     for (const s of this.strip) near.add(s.image_id);
-    for (const t of this.grid || []) near.add(`tile:${t.image_id}`);
+    for (const t of [...(this.grid || []), ...(this.gridNext?.items || [])]) {
+      near.add(`tile:${t.image_id}`);
+    }
     for (const k of this.pics.keys()) {
       if (this.pics.size <= CACHE) break;
       if (!near.has(k)) this.pics.delete(k);
@@ -317,7 +326,7 @@ class Panel {
       right: () => this.go(this.cursor + 1), n: () => this.openInput("note"),
       g: () => this.openInput("goto"), z: () => this.zoom(), "?": () => this.toggleHelp(),
       f: () => this.jumpTo("first"), j: () => this.jumpTo("skipped"),
-      k: () => this.toggleSkipped(), esc: () => this.closeAll(), v: () => this.openGrid() };
+      k: () => this.toggleSkipped(), esc: () => this.closeAll(), v: () => this.openGrid(at) };
     acts[k]?.();
   }
 
@@ -346,6 +355,7 @@ class Panel {
     if (it.version) m.version = it.version;
     window.__rostro.presses.push({ cid: m.cid, image_id: it.image_id, position: it.position,
       pressed: at, verdict });
+    this.decidedHere.add(it.image_id);
     this.enqueue(m, it.name);
     this.hint("");
     // After a grid page, its marked tiles come back one by one; then the queue goes on.
@@ -377,6 +387,7 @@ class Panel {
       position: target.position, target: target.cid || target.row || "", name: target.name };
     target.status = "undoing";
     target.undoCid = m.cid;
+    this.decidedHere.delete(target.image_id);
     this.outbox.push(m);
     this.local.set(m.image_id, { cid: m.cid, verdict: null, rule: null, tags: [], note: null });
     this.hint("");

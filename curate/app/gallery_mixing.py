@@ -65,7 +65,7 @@ with st.spinner("Generating the mixing grid…"):
         st.error(f"This checkpoint cannot be loaded: {e}" if e.kind == "checkpoint"
                  else f"The grid could not be made: {e}")
         st.stop()
-st.image(grid, caption=f"sources {sources} × styles {styles}")
+st.image(grid, caption=f"sources {sources} × styles {styles}", width="stretch")
 st.download_button("Download the grid (PNG)", grid, file_name=f"mixing-{'-'.join(map(str, sources))}"
                    f"-x-{'-'.join(map(str, styles))}.png", mime="image/png", key="mix_dl")
 
@@ -80,6 +80,6 @@ with st.spinner("Generating the strip…"):
     except remote.WorkerError as e:
         st.error(f"The strip could not be made: {e}")
         st.stop()
-st.image(strip, caption=f"seed {a} → seed {b}, {steps} steps")
+st.image(strip, caption=f"seed {a} → seed {b}, {steps} steps", width="stretch")
 st.download_button("Download the strip (PNG)", strip, file_name=f"interpolation-{a}-{b}.png",
                    mime="image/png", key="mix_strip_dl")

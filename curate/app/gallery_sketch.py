@@ -50,8 +50,9 @@ with st.spinner("Rebuilding…"):
         st.stop()
 
 c1, c2, c3 = st.columns(3)
-c1.image(got.photo, caption="uploaded")
-c2.image(got.sketch, caption="sketch" + ("" if is_sketch else " (the export's effect)"))
-c3.image(got.face, caption=f"rebuilt at {got.size} px")
+c1.image(got.photo, caption="uploaded", width="stretch")
+c2.image(got.sketch, caption="sketch" + ("" if is_sketch else " (the export's effect)"),
+         width="stretch")
+c3.image(got.face, caption=f"rebuilt at {got.size} px", width="stretch")
 st.download_button("Download the rebuilt face (PNG)", got.face_png, file_name="rebuilt.png",
                    mime="image/png", key="sketch_dl")

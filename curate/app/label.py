@@ -9,7 +9,7 @@ redraws the panel with the outcome. The keys are listed once, in label_panel/key
 import streamlit as st
 
 from curate.app import label_panel
-from curate.app.common import calm_errors, engine, panel_page_style, require_login, still_logged_in
+from curate.app.common import engine, panel_page_style, require_login
 from curate.app.label_panel.keys import LABEL, caption
 from curate.app.label_panel.label_protocol import Memory, respond
 
@@ -18,22 +18,14 @@ eng = engine()
 panel_page_style()
 ss = st.session_state
 if "label_memory" not in ss:
-    ss.label_memory = Memory()
-    ss.label_data = None
+    ss.label_memory = Memory()  # a plain object: updating it never yields to a new rerun
 
 
 @st.fragment
 def panel() -> None:
-    # A fragment run skips the page's guard: check the session here too, so a log-out
-    # elsewhere or a deactivation stops this tab at its next key press.
-    if not still_logged_in():
-        st.rerun()
-    with calm_errors():  # a fragment run is outside the page run's own calm_errors
-        memory = ss.label_memory  # a plain object: updating it never yields to a new rerun
-        data = respond(eng, user.id, memory, label_panel.message(), ss.label_data)
-        ss.label_data = {k: v for k, v in data.items()
-                         if k not in ("items", "recent", "full", "grid")}
-        label_panel.mount(data)
+    # Each message from the browser reruns only this; a log-out elsewhere or a deactivation
+    # stops the tab at its next message.
+    label_panel.exchange(lambda msg, previous: respond(eng, user.id, ss.label_memory, msg, previous))
 
 
 main, side = st.columns([5, 2], gap="medium")

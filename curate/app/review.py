@@ -10,7 +10,7 @@ an adjudication (append-only) only while that image is still that disagreement; 
 import streamlit as st
 
 from curate.app import label_panel
-from curate.app.common import calm_errors, engine, panel_page_style, require_admin, still_logged_in
+from curate.app.common import engine, panel_page_style, require_admin
 from curate.app.label_panel.keys import REVIEW, caption
 from curate.app.label_panel.review_protocol import ReviewMemory, respond
 
@@ -20,18 +20,13 @@ panel_page_style()
 ss = st.session_state
 if "review_memory" not in ss:
     ss.review_memory = ReviewMemory()
-    ss.review_data = None
 
 
 @st.fragment
 def panel(settled_too: bool) -> None:
-    if not still_logged_in():  # a fragment run skips the page's guard
-        st.rerun()
-    with calm_errors():  # a fragment run is outside the page run's own calm_errors
-        data = respond(eng, admin.id, ss.review_memory, label_panel.message(label_panel.REVIEW_KEY),
-                       settled_too, ss.review_data)
-        ss.review_data = {k: v for k, v in data.items() if k not in ("items", "full")}
-        label_panel.mount(data, key=label_panel.REVIEW_KEY)
+    label_panel.exchange(lambda msg, previous: respond(eng, admin.id, ss.review_memory, msg,
+                                                       settled_too, previous),
+                         key=label_panel.REVIEW_KEY)
 
 
 main, side = st.columns([5, 2], gap="medium")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from curate import display, grid, labeling
-from curate.app.label_panel.protocol import (FULL_SIDE, Message, Press, Reply, answer, picture,
+from curate.app.label_panel.protocol import (Message, Press, Reply, answer, full_picture,
                                              pressed, read_message, with_picture)
 
 AHEAD = 6  # undecided images sent ahead of the cursor (with the previous and next one)
@@ -120,11 +120,9 @@ def _read(engine: Engine, user_id: int, mem: Memory, msg: Message) -> dict:
     data = dict(items=[item(i, i.image_id not in have) for i in got],
                 undecided=ahead[:AHEAD], undecided_complete=complete,
                 first_undecided=first, progress=progress_text(mem.progress), start=mem.start)
-    zoom = msg["zoom"]
-    if zoom is not None and f"full:{zoom}" not in have:
-        path = next((i.path for i in got if i.image_id == zoom), None)
-        if path is not None:
-            data["full"] = dict(image_id=zoom, src=picture(path, FULL_SIDE)[0])
+    full = full_picture(msg, {i.image_id: i.path for i in got})
+    if full is not None:
+        data["full"] = full
     if msg["skipped_open"]:
         if mem.skipped is None:
             mem.skipped = [[i.position, i.name] for i in labeling.skipped(

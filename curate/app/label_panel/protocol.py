@@ -210,6 +210,15 @@ def with_picture(item: dict, path: str, send: bool, side: int = display.DISPLAY_
     return item
 
 
+def full_picture(msg: Message, paths: dict[int, str]) -> dict | None:
+    """The zoomed image at full resolution (`Reply.full`) when the message asks for one the
+    browser lacks, among the images `paths` (image id → file) the panel may show."""
+    zoom = msg["zoom"]
+    if zoom is None or f"full:{zoom}" in msg["have"] or zoom not in paths:
+        return None
+    return dict(image_id=zoom, src=picture(paths[zoom], FULL_SIDE)[0])
+
+
 def settings(mode: str) -> dict:
     """What both panels need to build their keys, buttons and help."""
     return dict(mode=mode, keys=key_table.for_panel(mode),

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from curate import review
-from curate.app.label_panel.protocol import (FULL_SIDE, Message, Press, Reply, answer, picture,
+from curate.app.label_panel.protocol import (Message, Press, Reply, answer, full_picture,
                                              pressed, read_message, with_picture)
 
 AHEAD = 4  # pictures sent ahead of the cursor (with the previous one)
@@ -94,9 +94,9 @@ def _read(engine: Engine, mem: ReviewMemory, msg: Message, settled_too: bool) ->
                     done_text="No open disagreements left: every one listed here is settled.",
                     end_text=f"End of the list: {len(open_):,} still open. Press F for the first "
                              "open one."))
-    zoom = msg["zoom"]
-    if zoom is not None and f"full:{zoom}" not in have and zoom in found:
-        data["full"] = dict(image_id=zoom, src=picture(found[zoom].path, FULL_SIDE)[0])
+    full = full_picture(msg, {i: found[i].path for i in mem.order if i in found})
+    if full is not None:
+        data["full"] = full
     return data
 
 

@@ -152,7 +152,7 @@ class Decision(Base):
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)  # time taken to decide
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, server_default=func.now())
     press_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the browser's id
-    via: Mapped[str] = mapped_column(String(8), default="single", server_default="single")  # single | grid
+    via: Mapped[str] = mapped_column(String(8), server_default="single")  # single | grid
 
 
 class StandingDecision(Base):

@@ -27,11 +27,13 @@ from sqlalchemy import Engine, func, insert, select
 
 from curate import verdict_sql
 from db.engine import reading, writing
-from db.models import Annotator, Assignment, Image, Role, Source
+from db.models import (Annotator, Assignment, AssignRound, AssignRoundSpan, Image, Role, Source,
+                       TriageModel, TriageScore)
 
 log = logging.getLogger(__name__)
 
-ORDERS = ("attributes", "random")
+ORDERS = ("attributes", "random", "model")
+EXPLORE = 0.1  # share of a model-ordered round drawn at random from the images it ranks lower
 
 # CelebA attributes that hint at an older face, with weights; `Young` absent counts most.
 OLD_HINTS = {"Gray_Hair": 2.0, "Bald": 1.5, "Receding_Hairline": 1.0, "Bags_Under_Eyes": 0.5,
@@ -78,7 +80,8 @@ def old_score(attributes: list[str] | None) -> float:
 
 
 def pool_order(rows: list[tuple[int, list[str] | None]], order: str, seed: int) -> list[int]:
-    """Image ids in review order: seeded shuffle, then (for 'attributes') likely-old first."""
+    """Image ids in review order: seeded shuffle, then (for 'attributes') likely-old first.
+    ('model' is ordered later, by `model_order`, once the free images are known.)"""
     if order not in ORDERS:
         raise AssignError(f"unknown order {order!r}: use one of {', '.join(ORDERS)}")
     ids = sorted(rows, key=lambda r: r[0])
@@ -86,6 +89,27 @@ def pool_order(rows: list[tuple[int, list[str] | None]], order: str, seed: int) 
     if order == "attributes":
         ids.sort(key=lambda r: -old_score(r[1]))  # stable: the shuffle breaks ties
     return [r[0] for r in ids]
+
+
+def model_order(available: list[int], p_accept: dict[int, float], default_p: float, taken: int,
+                explore: float, seed: int) -> list[int]:
+    """The free images in a model-ranked round's order. Of the `taken` places the round fills,
+    round(explore · taken) go to images drawn at random (seeded) from those ranked below the
+    rest, spread evenly along the round; the others take the highest p(accept) first (images
+    the model never scored count as `default_p`; ties keep the seeded shuffle of `available`).
+    The images past `taken` follow in score order."""
+    ranked = sorted(available, key=lambda i: -p_accept.get(i, default_p))  # stable
+    taken = min(taken, len(ranked))
+    k = min(round(explore * taken), taken)
+    top, rest = ranked[:taken - k], ranked[taken - k:]
+    rng = random.Random(seed)
+    drawn = rng.sample(rest, k) if k else []
+    chosen = set(drawn)
+    at = {(j * taken) // k + (taken // k) // 2 for j in range(k)} if k else set()
+    out, ti, di = [], iter(top), iter(drawn)
+    for slot in range(taken):
+        out.append(next(di) if slot in at else next(ti))
+    return out + [i for i in rest if i not in chosen]
 
 
 def _schedule(needs: list[int], overlap_needs: list[int]) -> list[tuple[int, ...]]:
@@ -210,10 +234,13 @@ def assign(
     seed: int = 0,
     annotators: list[str] | None = None,
     sources: list[str] | None = None,
+    explore: float = EXPLORE,
 ) -> AssignReport:
     """Fill each annotator's queue up to `per_annotator` images.
 
     overlap: share of each queue also in another annotator's queue (default 0.05).
+    order: attributes | random | model (the newest triage model's p(accept), highest first, with
+    an `explore` share — default 0.1 — drawn at random from the images it ranks lower).
     annotators: names (default: every active annotator). sources: source names (default: the
     sources that have CelebA-style attributes, or all sources when none has).
     """
@@ -221,6 +248,9 @@ def assign(
         raise AssignError("--per-annotator must be at least 1")
     if not 0.0 <= overlap <= 1.0:
         raise AssignError("--overlap is a fraction between 0 and 1")
+    if not 0.0 <= explore <= 1.0:
+        raise AssignError("--explore is a fraction between 0 and 1")
+    model = _model_scores(engine) if order == "model" else None
     with writing(engine) as s:
         q = select(Annotator).where(Annotator.role == Role.annotator, Annotator.active.is_(True))
         active = list(s.scalars(q.order_by(Annotator.id)))
@@ -235,7 +265,7 @@ def assign(
             chosen = [x for x in all_sources if x.attribute_names] or all_sources
         rows = s.execute(select(Image.id, Image.attributes, Image.source_id).where(
             Image.source_id.in_([x.id for x in chosen]), Image.missing_since.is_(None))).all()
-        pool = pool_order([(r[0], r[1]) for r in rows], order, seed)
+        pool = pool_order([(r[0], r[1]) for r in rows], "random" if model else order, seed)
 
         existing = s.execute(select(Assignment.annotator_id, Assignment.image_id,
                                     Assignment.position, Assignment.is_overlap)).all()
@@ -258,6 +288,11 @@ def assign(
         overlap_needs = [min(n, max(0, target_shared - shared[p.id])) for p, n in zip(people, needs)]
         available = [i for i in pool if i not in taken]
         planned = _schedule(needs, overlap_needs)
+        unscored = 0
+        if model is not None:
+            version, p_accept, default_p = model
+            unscored = sum(1 for i in available if i not in p_accept)
+            available = model_order(available, p_accept, default_p, len(planned), explore, seed)
         plan = planned[: len(available)]  # fewer images than places: the report says so
 
         queued: dict[int, list[tuple[int, bool]]] = {p.id: [] for p in people}
@@ -281,6 +316,15 @@ def assign(
                 shared[p.id] += is_overlap
         for i in range(0, len(new_rows), 5000):
             s.execute(insert(Assignment), new_rows[i:i + 5000])
+        if new_rows:  # the round, for looks per accepted face by order (curate.triage.rounds)
+            r = AssignRound(order_name=order, model_version=model[0] if model else None,
+                            explore=explore if model else 0.0, seed=seed)
+            s.add(r)
+            s.flush()
+            s.add_all(AssignRoundSpan(round_id=r.id, annotator_id=p.id,
+                                      first_position=next_pos[p.id] - added[p.id],
+                                      end_position=next_pos[p.id])
+                      for p in people if added[p.id])
 
         report = AssignReport(pool=len(pool))
         for p in people:
@@ -307,7 +351,26 @@ def assign(
             attributes_seen=any(r[1] is not None for r in rows), available=len(available),
             slots=len(planned), full=not any(needs), per_annotator=per_annotator,
             unserved=[partners[i] for i in unserved])
+        if unscored:
+            report.warnings.append(
+                f"{unscored:,} free images have no triage score (ingested after model "
+                f"{model[0]} scored): ranked at its accept rate; `curate triage score` scores them")
     return report
+
+
+def _model_scores(engine: Engine) -> tuple[int, dict[int, float], float]:
+    """(newest model version, {image: p_accept}, the p an unscored image counts as) for
+    `order='model'`; AssignError before any model."""
+    with reading(engine) as s:
+        row = s.execute(select(TriageModel.version, TriageModel.figures)
+                        .order_by(TriageModel.version.desc()).limit(1)).first()
+        if row is None:
+            raise AssignError("no triage model yet: run `curate triage train` first, or assign "
+                              "with --order attributes")
+        p = {int(i): float(v) for i, v in s.execute(select(TriageScore.image_id,
+                                                           TriageScore.p_accept))}
+    rate = (row.figures or {}).get("base_rate") if isinstance(row.figures, dict) else None
+    return int(row.version), p, float(rate) if isinstance(rate, (int, float)) else 0.0
 
 
 def choices(engine: Engine) -> tuple[list[str], list[str]]:

@@ -131,8 +131,12 @@ def _assign_args(p):
     p.add_argument("--per-annotator", type=int, default=10_000, help="queue length (default 10000)")
     p.add_argument("--overlap", type=float, default=0.05,
                    help="share of each queue also given to another annotator (default 0.05)")
-    p.add_argument("--order", choices=("attributes", "random"), default="attributes",
-                   help="attributes: likely-old faces first (CelebA attributes); random (default attributes)")
+    p.add_argument("--order", choices=("attributes", "random", "model"), default="attributes",
+                   help="attributes: likely-old faces first (CelebA attributes); random; model: "
+                   "highest p(accept) of the newest triage model first (default attributes)")
+    p.add_argument("--explore", type=float, default=0.1,
+                   help="with --order model: share drawn at random from the images the model "
+                   "ranks lower, so it keeps seeing the whole pool (default 0.1)")
     p.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0)")
     p.add_argument("--annotator", action="append", dest="annotators", metavar="NAME",
                    help="only these annotators (repeatable; default all)")
@@ -145,11 +149,31 @@ def _assign(a, ws):
     from curate.assign import AssignError, assign
     try:
         report = assign(ws.open(), per_annotator=a.per_annotator, overlap=a.overlap, order=a.order,
-                        seed=a.seed, annotators=a.annotators, sources=a.sources)
+                        seed=a.seed, annotators=a.annotators, sources=a.sources,
+                        explore=a.explore)
     except AssignError as e:
         raise CliError(str(e)) from None
     print(report.summary())
     return 0
+
+
+# --- triage -----------------------------------------------------------------------------------
+def _triage_args(p):
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    t = sub.add_parser("train", help="learn the standing verdicts, then score every image")
+    from curate.triage.config import add_train_flags
+    add_train_flags(t)
+    sc = sub.add_parser("score", help="score every image again with the newest model")
+    sc.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                    help="auto: CUDA when there is one (default auto)")
+    sc.add_argument("--workers", type=int, default=0, help="decoding processes (default: all cores)")
+    sub.add_parser("status", help="the newest model, its held-out figures and looks per accept")
+
+
+@command("triage", "learn from the team's decisions which faces to show next", _triage_args)
+def _triage(a, ws):
+    from curate.triage import cli as triage_cli
+    return triage_cli.run(a, ws, CliError)
 
 
 # --- status -----------------------------------------------------------------------------------
@@ -175,6 +199,9 @@ def _demo_args(p):
     p.add_argument("--peruvian", type=int, default=100, help="peruvian_face-style images (default 100)")
     p.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     p.add_argument("--if-missing", action="store_true", help="do nothing when the demo is built")
+    p.add_argument("--old-share", type=float, default=0.35,
+                   help="share of CelebA-style faces over 55 (default 0.35: about 20 %% pass every "
+                   "rule; 0.08 gives about CelebA's 5 %%)")
 
 
 @command("demo", "build the synthetic demo set, users and queues", _demo_args)
@@ -182,9 +209,12 @@ def _demo(a, ws):
     from curate.demo import DemoError, build_demo
     if a.count < 1 or a.peruvian < 0:
         raise CliError("--count must be at least 1 and --peruvian at least 0")
+    if not 0.0 <= a.old_share <= 1.0:
+        raise CliError("--old-share is a fraction between 0 and 1")
     try:
         report = build_demo(ws, ws.open(), count=a.count, peruvian=a.peruvian, seed=a.seed,
-                            if_missing=a.if_missing, progress=sys.stderr.isatty())
+                            if_missing=a.if_missing, progress=sys.stderr.isatty(),
+                            old_share=a.old_share, workers=os.cpu_count() or 1)
     except DemoError as e:
         raise CliError(str(e)) from None
     print(report.summary())

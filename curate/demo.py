@@ -62,9 +62,12 @@ class DemoReport:
 
 
 def build_demo(ws: Workspace, engine: Engine, *, count: int = 200, peruvian: int = 100,
-               seed: int = 0, if_missing: bool = False, progress: bool = False) -> DemoReport:
+               seed: int = 0, if_missing: bool = False, progress: bool = False,
+               old_share: float = synth.OLD_SHARE, workers: int = 1) -> DemoReport:
     """Write the synthetic sets (default 200 CelebA-style + 100 peruvian), ingest them as
-    sources `celeba` and `peruvian_face`, add the demo users and assign queues."""
+    sources `celeba` and `peruvian_face`, add the demo users and assign queues. `old_share`
+    (default 0.35, about a 20 % accept rate) sets the share of CelebA-style faces over 55;
+    0.08 gives about CelebA's 5 %. `workers` draws faces in that many processes."""
     celeba_dir = ws.demo_dir / "celeba"
     peru_dir = ws.demo_dir / "peruvian_face"
     report = DemoReport(str(celeba_dir / "img_align_celeba"), str(peru_dir), count, peruvian, True)
@@ -76,7 +79,7 @@ def build_demo(ws: Workspace, engine: Engine, *, count: int = 200, peruvian: int
     if if_missing and have_users and (celeba_dir / "list_attr_celeba.txt").exists():
         report.built = False
         return report
-    synth.write_celeba(celeba_dir, count, seed=seed)
+    synth.write_celeba(celeba_dir, count, seed=seed, old_share=old_share, workers=workers)
     synth.write_peruvian(peru_dir, peruvian, seed=seed)
     ingest(engine, celeba_dir / "img_align_celeba", "celeba", progress=progress)
     ingest(engine, peru_dir, "peruvian_face", progress=progress)

@@ -81,14 +81,19 @@ class Truth:
         return {a: 1 if on.get(a, False) else -1 for a in ATTRIBUTES}
 
 
-def draw_truth(rng: np.random.Generator, file: str, *, peruvian: bool = False) -> Truth:
-    """Random attributes for one face. CelebA-like: mixed ages; peruvian: young and plain."""
+OLD_SHARE = 0.35  # share of CelebA-like faces over 55: about 20 % then pass every rule
+
+
+def draw_truth(rng: np.random.Generator, file: str, *, peruvian: bool = False,
+               old_share: float = OLD_SHARE) -> Truth:
+    """Random attributes for one face. CelebA-like: mixed ages, `old_share` of them over 55
+    (default 0.35, which the rules accept about 60 % of); peruvian: young and plain."""
     if peruvian:
         age = int(rng.integers(18, 25))
         return Truth(file, age, bool(rng.random() < 0.5), "frontal", True, False, False, False,
                      False, False, False, False, False, False, bool(rng.random() < 0.4),
                      str(rng.choice(["black", "brown"])), "white")
-    old = rng.random() < 0.35
+    old = rng.random() < old_share
     age = int(rng.integers(56, 90)) if old else int(rng.integers(18, 56))
     pose = str(rng.choice(POSES, p=[0.7, 0.2, 0.1]))
     looks = pose == "frontal" or (pose == "profile" and rng.random() < 0.2)
@@ -245,20 +250,37 @@ def read_truth(path: str | Path) -> dict[str, dict]:
     return out
 
 
-def write_celeba(folder: str | Path, count: int, seed: int = 0) -> list[Truth]:
+def _write_face(job: tuple[str, int, int, float]) -> Truth:
+    """Draw and write face i of a CelebA-style folder (runs in worker processes)."""
+    images, i, seed, old_share = job
+    name = f"{i + 1:06d}.jpg"
+    t = draw_truth(np.random.default_rng([seed, i]), name, old_share=old_share)
+    path = Path(images) / name
+    tmp = path.with_name(f".{name}.tmp")
+    tmp.write_bytes(face_jpeg(t, seed * 1_000_003 + i))
+    tmp.replace(path)
+    return t
+
+
+def write_celeba(folder: str | Path, count: int, seed: int = 0, *, old_share: float = OLD_SHARE,
+                 workers: int = 1) -> list[Truth]:
     """A CelebA-style folder: img_align_celeba/NNNNNN.jpg, list_attr_celeba.txt,
-    list_eval_partition.txt, and ground_truth.csv beside them."""
+    list_eval_partition.txt, and ground_truth.csv beside them. `old_share` (default 0.35) sets
+    the share of faces over 55, and so the accept rate (about 0.6 × old_share); `workers`
+    (default 1) draws in that many processes, with the same bytes."""
     from curate.celeba import write_attributes
+    if not 0.0 <= old_share <= 1.0:
+        raise ValueError("the share of old faces is a fraction between 0 and 1")
     folder = Path(folder)
     images = folder / "img_align_celeba"
     images.mkdir(parents=True, exist_ok=True)
-    truths = []
-    for i in range(count):
-        name = f"{i + 1:06d}.jpg"
-        rng = np.random.default_rng([seed, i])
-        t = draw_truth(rng, name)
-        (images / name).write_bytes(face_jpeg(t, seed * 1_000_003 + i))
-        truths.append(t)
+    jobs = [(str(images), i, seed, old_share) for i in range(count)]
+    if workers > 1 and count > 64:
+        from curate.workers import worker_pool
+        with worker_pool(workers) as pool:
+            truths = list(pool.map(_write_face, jobs, chunksize=64))
+    else:
+        truths = [_write_face(j) for j in jobs]
     write_attributes(folder / "list_attr_celeba.txt", {t.file: t.celeba_attributes() for t in truths})
     n_train, n_val = int(count * 0.8), int(count * 0.1)
     parts = [0] * n_train + [1] * n_val + [2] * (count - n_train - n_val)

@@ -248,3 +248,56 @@ class Setting(Base):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[object] = mapped_column(JSON)
+
+
+class TriageModel(Base):
+    """A ranker `curate triage train` wrote: its file under the workspace and what it scored on
+    the held-out images (see docs/triage.md)."""
+
+    __tablename__ = "triage_models"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    trained_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    path: Mapped[str] = mapped_column(Text)  # relative to the workspace
+    decisions_used: Mapped[int] = mapped_column(Integer)  # images with a standing verdict
+    seed: Mapped[int] = mapped_column(Integer)
+    device: Mapped[str] = mapped_column(String(16))  # where it trained: cpu | cuda
+    figures: Mapped[dict] = mapped_column(JSON)  # held-out AUC, precision, calibration, times
+
+
+class TriageScore(Base):
+    """The newest model's guess for one image: p(accept), the likeliest failed rule, the tags."""
+
+    __tablename__ = "triage_scores"
+    __table_args__ = (Index("ix_triage_scores_p_accept", "p_accept"),)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"),
+                                          primary_key=True, autoincrement=False)
+    model_version: Mapped[int] = mapped_column(Integer)
+    p_accept: Mapped[float] = mapped_column(Float)
+    rule: Mapped[str | None] = mapped_column(String(32), nullable=True)  # likeliest failed rule
+    p_rule: Mapped[float | None] = mapped_column(Float, nullable=True)  # p(reject under `rule`)
+    tags: Mapped[list[str]] = mapped_column(JSON)  # tags with p > 0.5, should it be accepted
+    scored_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class AssignRound(Base):
+    """One `curate assign` run: the order it used (and the model that ranked it)."""
+
+    __tablename__ = "assign_rounds"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    order_name: Mapped[str] = mapped_column(String(16))  # attributes | random | model
+    model_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    explore: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    seed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class AssignRoundSpan(Base):
+    """The queue positions [first, end) a round appended to one annotator's queue."""
+
+    __tablename__ = "assign_round_spans"
+    round_id: Mapped[int] = mapped_column(ForeignKey("assign_rounds.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    first_position: Mapped[int] = mapped_column(Integer)
+    end_position: Mapped[int] = mapped_column(Integer)

@@ -2,7 +2,8 @@
 CLI's operations, same functions."""
 import streamlit as st
 
-from curate.app.common import db_call, engine, require_admin
+from curate.app import triage_panel
+from curate.app.common import db_call, engine, require_admin, workspace
 from curate.assign import ORDERS, AssignError, assign, choices, queue_lengths
 from curate.celeba import AttributeFileError
 from curate.ingest import ingest
@@ -17,7 +18,8 @@ st.title("Admin", anchor=False)
 with st.expander("Workspace status", expanded=True):
     st.code(db_call(status, eng).summary(), language=None)
 
-ingest_tab, users_tab, assign_tab = st.tabs(["Ingest a folder", "Users", "Assign queues"])
+ingest_tab, users_tab, assign_tab, triage_tab = st.tabs(
+    ["Ingest a folder", "Users", "Assign queues", "Triage"])
 
 with ingest_tab:
     with st.form("ingest"):
@@ -99,14 +101,17 @@ with assign_tab:
         overlap = st.number_input("Overlap (share of each queue also in another's)", min_value=0.0,
                                   max_value=1.0, value=0.05, step=0.01, key="assign_overlap")
         order = st.selectbox("Order", ORDERS, key="assign_order",
-                             help="attributes: likely-old faces first (CelebA attributes)")
+                             help="attributes: likely-old faces first (CelebA attributes); "
+                             "model: highest p(accept) of the newest triage model first")
+        explore = st.number_input("Explore share (order model: drawn at random)", min_value=0.0,
+                                  max_value=1.0, value=0.1, step=0.05, key="assign_explore")
         seed = st.number_input("Seed", min_value=0, value=0, step=1, key="assign_seed")
         go = st.form_submit_button("Assign", type="primary")
     if go:
         try:
             report = db_call(assign, eng, per_annotator=int(per), overlap=float(overlap),
                              order=order, seed=int(seed), annotators=who or None,
-                             sources=chosen_sources or None)
+                             sources=chosen_sources or None, explore=float(explore))
         except AssignError as e:
             st.error(str(e))
         else:
@@ -117,3 +122,6 @@ with assign_tab:
             for warning in report.warnings:
                 st.warning(warning[0].upper() + warning[1:] + ".")
             st.code(report.summary(), language=None)
+
+with triage_tab:
+    triage_panel.render(eng, workspace())

@@ -74,6 +74,8 @@ def _open(root: str, url: str) -> Engine:
     from curate.export.records import reconcile
     ws = Workspace.resolve(root, url or None)
     engine = ws.open()
+    from curate.triage.auto import start_watcher
+    start_watcher(ws, engine)  # queues that top themselves up, when an admin turned that on
     try:
         reconcile(engine, [ws.exports_dir])
     except (OperationalError, OSError) as e:

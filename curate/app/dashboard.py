@@ -170,3 +170,40 @@ _bars(left, rules, "rule", "rejections", title="Rejections per failed rule",
       category_title="Rule failed", value_title="Standing rejections", horizontal=True)
 _bars(right, tags, "tag", "uses", title="Tags used", category_title="Tag",
       value_title="Standing decisions with the tag", horizontal=True)
+
+st.subheader("Triage: looks per accepted face", anchor=False)
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def _looks(database: str):
+    from curate.triage import rounds, store
+    return db_call(rounds.looks_report, engine()), db_call(store.latest_model, engine())
+
+
+looks, model = _looks(engine().url.render_as_string(hide_password=True))
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Looks per accepted face, model order", _fmt(looks.per_accept(True)),
+          help="standing accepts and rejects per image accepted, over the rounds the triage "
+          "model ordered; the limit is 1.00")
+m2.metric("Before the model", _fmt(looks.per_accept(False)),
+          help="the same over the rounds assigned in attribute or random order")
+m3.metric("Model's held-out AUC", _fmt(model.auc if model else None, ".3f"),
+          help="no model yet" if model is None else
+          f"model {model.version}, trained {model.trained_at:%Y-%m-%d %H:%M} UTC on "
+          f"{model.decisions_used:,} decided images")
+left_looks = looks.projected_looks_left
+m4.metric(f"Looks left to {looks.target:,} accepted", "—" if left_looks is None
+          else f"{left_looks:,}", help="at the newest round's looks per accepted face")
+if looks.rounds:
+    per_round = pd.DataFrame([{
+        "round": r.label, "order": r.order, "queue places": r.assigned, "looks": r.looks,
+        "accepted": r.accepted,
+        "looks per accepted": None if r.looks_per_accept is None else round(r.looks_per_accept, 2),
+    } for r in looks.rounds])
+    per_round["label"] = per_round["looks per accepted"].map(lambda x: _fmt(x))
+    _bars(st.container(), per_round.fillna({"looks per accepted": 0.0}), "round",
+          "looks per accepted", label="label", title="Looks per accepted face, per round",
+          category_title="Assignment round", value_title="Looks per accepted face")
+    st.dataframe(per_round.drop(columns="label"), hide_index=True, width="stretch")
+else:
+    st.caption("No assignment rounds yet.")

@@ -1,11 +1,10 @@
 """The grid view (V on the Label page): a page of up to GRID_SIZE tiles from the annotator's
 undecided queue, the likeliest accepts first, confirmed with one key.
 
-Order (`grid_page`): the highest p(accept) from the triage model's `triage_scores` table when it
-holds scores for these images; else the CelebA attribute score that `assign --order attributes`
-uses (`curate.assign.old_score`); else queue order. Ties keep queue order. The table is looked
-for once per engine (it comes with a later migration; a server started before it keeps the
-attribute order until restarted).
+Order (`grid_page`): the highest p(accept) from the triage model's scores (`triage_scores`,
+curate.triage) when it holds scores for these images; else the CelebA attribute score that
+`assign --order attributes` uses (`curate.assign.old_score`); else queue order. Ties keep queue
+order; images the model has not scored come after the scored ones.
 
 Each tile decided on a grid page is recorded as any key press (curate.labeling.decide_pressed:
 bound to its image id and queue position, a press id, `via = grid`). Its look-time floor is
@@ -16,33 +15,27 @@ from __future__ import annotations
 
 import functools
 
-from sqlalchemy import Engine, bindparam, column, inspect, or_, select, table
+from sqlalchemy import Engine, bindparam, or_, select
 
 from curate import labeling
 from curate.assign import old_score
-from db.models import Assignment, Image, StandingDecision, Verdict
+from db.models import Assignment, Image, StandingDecision, TriageScore, Verdict
 
 GRID_SIZE = 16  # tiles on a grid page
 LOOK_MS_PER_TILE = round(labeling.GRID_LOOK_S * 1000)  # Enter counts after the page was on
 # screen this long per tile (the server's floor for each tile's share, labeling.GRID_LOOK_S)
 TILE_SIDE = 320  # px: the longer side of a tile's picture
-TRIAGE_TABLE = "triage_scores"
-
-_triage = table(TRIAGE_TABLE, column("image_id"), column("p_accept"))
-
-
-@functools.cache
-def _has_triage(engine: Engine) -> bool:
-    return inspect(engine).has_table(TRIAGE_TABLE)
 
 
 @functools.cache
 def _undecided_stmt():
-    # The annotator's images with no standing decision (none yet, or undone), with attributes.
-    return (select(Assignment.position, Assignment.image_id, Image.attributes)
+    # The annotator's images with no standing decision (none yet, or undone), with attributes
+    # and the triage model's p(accept) where it scored them.
+    return (select(Assignment.position, Assignment.image_id, Image.attributes, TriageScore.p_accept)
             .join(Image, Image.id == Assignment.image_id)
             .outerjoin(StandingDecision, (StandingDecision.image_id == Assignment.image_id)
                        & (StandingDecision.annotator_id == Assignment.annotator_id))
+            .outerjoin(TriageScore, TriageScore.image_id == Assignment.image_id)
             .where(Assignment.annotator_id == bindparam("annotator_id"),
                    or_(StandingDecision.verdict.is_(None), StandingDecision.verdict == Verdict.undo))
             .order_by(Assignment.position))
@@ -53,15 +46,9 @@ def order(engine: Engine, annotator_id: int) -> tuple[list[int], str]:
     "triage" (p_accept), "attributes" or "queue" (see the module doc)."""
     with engine.connect() as c:
         rows = c.execute(_undecided_stmt(), dict(annotator_id=annotator_id)).all()
-        scores: dict[int, float] = {}
-        if rows and _has_triage(engine):
-            ids = [r.image_id for r in rows]
-            for k in range(0, len(ids), 5000):
-                scores.update((i, float(p)) for i, p in c.execute(
-                    select(_triage.c.image_id, _triage.c.p_accept)
-                    .where(_triage.c.image_id.in_(ids[k:k + 5000]))) if p is not None)
-    if scores:
-        ranked = sorted(rows, key=lambda r: (-scores.get(r.image_id, -1.0), r.position))
+    if any(r.p_accept is not None for r in rows):
+        ranked = sorted(rows, key=lambda r: (-(r.p_accept if r.p_accept is not None else -1.0),
+                                             r.position))
         return [r.position for r in ranked], "triage"
     if any(r.attributes is not None for r in rows):
         ranked = sorted(rows, key=lambda r: (-old_score(r.attributes), r.position))

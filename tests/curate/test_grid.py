@@ -1,13 +1,15 @@
-"""The grid view's order: p(accept) from triage_scores when it holds scores, else the CelebA
-attribute score, else queue order; decided images never come back."""
+"""The grid view's order: p(accept) from the triage model's scores when it scored these images,
+else the CelebA attribute score, else queue order; decided images never come back."""
 from __future__ import annotations
 
-from sqlalchemy import text, update
+import datetime as dt
+
+from sqlalchemy import select, update
 
 from curate import grid, labeling
 from curate.assign import old_score
 from db.engine import writing
-from db.models import Image
+from db.models import Annotator, Assignment, Image, TriageScore
 from tests.curate.app.helpers import decide, seed, undo
 
 
@@ -46,19 +48,27 @@ def test_without_attributes_the_queue_order_stands_and_decided_ones_are_left_out
     assert [i.position for i in page] == [1, 3, 4, 5, 6, 7, 8, 9]
 
 
-def test_triage_scores_order_the_page_when_the_table_holds_them(engine):
+def test_triage_scores_order_the_page_when_the_model_scored_these_images(engine):
     ana, items = _ana(engine)
-    with writing(engine) as s:  # the triage model's table, as its migration (0008) makes it
-        s.execute(text("CREATE TABLE triage_scores (image_id INTEGER PRIMARY KEY, "
-                       "model_version VARCHAR(64), p_accept FLOAT)"))
-    grid._has_triage.cache_clear()
+    other = seed_other_image_score(engine)
     page, how = grid.grid_page(engine, ana, size=3)
-    assert how == "attributes"  # an empty table: no scores for these images
+    assert how == "attributes"  # scores, but none for ana's images
     with writing(engine) as s:
         for k, p in ((5, 0.9), (8, 0.95), (7, 0.1)):
-            s.execute(text("INSERT INTO triage_scores VALUES (:i, 'v1', :p)"),
-                      dict(i=items[k].image_id, p=p))
+            s.add(TriageScore(image_id=items[k].image_id, model_version=1, p_accept=p, tags=[],
+                              scored_at=dt.datetime(2026, 12, 6)))
     page, how = grid.grid_page(engine, ana, size=4)
     assert how == "triage"
     assert [i.position for i in page] == [8, 5, 7, 0]  # scored first; unscored in queue order
-    grid._has_triage.cache_clear()
+    assert other not in {i.image_id for i in page}
+
+
+def seed_other_image_score(engine) -> int:
+    """A high score for an image in another annotator's queue only."""
+    with writing(engine) as s:
+        ana = select(Assignment.image_id).join(Annotator, Annotator.id == Assignment.annotator_id
+                                               ).where(Annotator.name == "ana")
+        image_id = s.scalar(select(Image.id).where(Image.id.not_in(ana)).limit(1))
+        s.add(TriageScore(image_id=image_id, model_version=1, p_accept=0.99, tags=[],
+                          scored_at=dt.datetime(2026, 12, 6)))
+    return image_id

@@ -1,7 +1,7 @@
 """decisions and adjudications: the client id of the key press (`press_id`); decisions: `via`
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-06 01:20:00.000000
 
 A resend of a key press is recognised by the id its browser gave it, stored with the row and
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

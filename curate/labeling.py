@@ -1,6 +1,6 @@
 """The Label page's domain logic: an annotator's queue, the cursor and progress.
 
-Writes go through `curate.decisions` (append-only); this module only reads the queue and
+Writes go through `curate.presses` (append-only); this module only reads the queue and
 decides where the cursor goes:
 - an image is *decided* when the annotator's newest row on it is not `undo` (a skip counts as
   decided for the cursor; it can be revisited);
@@ -29,7 +29,7 @@ from pathlib import Path
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import aliased
 
-from curate import decisions
+from curate import presses
 from db.engine import reading, write_turn
 from db.models import Assignment, Decision, Image, Source, StandingDecision, Verdict
 
@@ -57,7 +57,7 @@ class Item:
     tags: tuple[str, ...] = ()
     note: str | None = None  # of the standing decision
     seconds: float | None = None  # of the standing decision
-    row: str = ""  # handle (decisions.handle) of the newest row, an undo too; "" none yet
+    row: str = ""  # handle (presses.handle) of the newest row, an undo too; "" none yet
 
 
 # Statements are built once, with bound parameters: building a correlated subquery per key
@@ -117,7 +117,7 @@ def _item(row) -> Item:
                 is_overlap=bool(row.is_overlap), verdict=verdict,
                 rule=row.rule if verdict else None, tags=tuple(row.tags or ()) if verdict else (),
                 note=row.note if verdict else None, seconds=row.seconds if verdict else None,
-                row="" if row.row_id is None else decisions.handle(row.row_id, row.press_id))
+                row="" if row.row_id is None else presses.handle(row.row_id, row.press_id))
 
 
 def queue_length(engine: Engine, annotator_id: int) -> int:
@@ -189,7 +189,7 @@ def resume_position(engine: Engine, annotator_id: int) -> int:
 
 
 def decide_pressed(engine: Engine, annotator_id: int, image_id: int, position: int,
-                   pressed: decisions.Pressed) -> decisions.Recorded:
+                   pressed: presses.Pressed) -> presses.Recorded:
     """Record a key press on the image the annotator had on screen at `position`, once the
     write turn is ours: refused (DecisionError) unless that image is theirs at that position
     and was shown at least MIN_LOOK_S before the key (a grid tile: GRID_LOOK_S, its share of
@@ -197,16 +197,16 @@ def decide_pressed(engine: Engine, annotator_id: int, image_id: int, position: i
     decided there since the client heard); a resend (its press id) writes nothing."""
     floor = GRID_LOOK_S if pressed.via == "grid" else MIN_LOOK_S
     with write_turn(engine):
-        return decisions.record_pressed(engine, annotator_id, image_id, position, pressed,
+        return presses.record_pressed(engine, annotator_id, image_id, position, pressed,
                                         min_seconds=floor)
 
 
 def undo_pressed(engine: Engine, annotator_id: int, image_id: int, position: int, target: str,
-                 press_id: str | None = None) -> decisions.Recorded:
+                 press_id: str | None = None) -> presses.Recorded:
     """Withdraw the decision named `target` (its handle) on the image at `position`, once the
-    write turn is ours (see decisions.undo_pressed)."""
+    write turn is ours (see presses.undo_pressed)."""
     with write_turn(engine):
-        return decisions.undo_pressed(engine, annotator_id, image_id, position, target, press_id)
+        return presses.undo_pressed(engine, annotator_id, image_id, position, target, press_id)
 
 
 def recent(engine: Engine, annotator_id: int, count: int = 8) -> list[Item]:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from curate import decisions
-from curate.decisions import Pressed, Recorded
+from curate import decisions, presses
+from curate.presses import Pressed, Recorded
 from db.engine import reading, write_turn
 from db.models import Adjudication, Annotator, Image, Source
 
@@ -64,7 +64,7 @@ def disputes(engine: Engine, *, include_settled: bool = False) -> list[Dispute]:
         standing = decisions.newest_decisions(s, image_ids=ids)
         last = select(func.max(Adjudication.id)).where(Adjudication.image_id.in_(ids)).group_by(
             Adjudication.image_id)
-        newest = {r.image_id: decisions.handle(r.id, r.press_id) for r in s.execute(
+        newest = {r.image_id: presses.handle(r.id, r.press_id) for r in s.execute(
             select(Adjudication.image_id, Adjudication.id, Adjudication.press_id)
             .where(Adjudication.id.in_(last)))}
     by_image: dict[int, list[Opinion]] = {}
@@ -100,14 +100,14 @@ def settle_shown(engine: Engine, admin_id: int, image_id: int, shown, pressed: P
     """The admin's verdict on the disagreement they had on screen, once the write turn is ours:
     `image_id` and `shown` (the ids of the standing decisions displayed, `Dispute.shown`) must
     still describe a disagreement, else DecisionError and nothing is written; a resend (its
-    press id recorded already) writes nothing (`decisions.adjudicate_pressed`)."""
+    press id recorded already) writes nothing (`presses.adjudicate_pressed`)."""
     with write_turn(engine):
-        return decisions.adjudicate_pressed(engine, admin_id, image_id, tuple(shown), pressed)
+        return presses.adjudicate_pressed(engine, admin_id, image_id, tuple(shown), pressed)
 
 
 def undo_settled(engine: Engine, admin_id: int, image_id: int, target: str,
                  press_id: str | None = None) -> Recorded:
-    """Withdraw the adjudication named `target` (`decisions.handle`) while it is still the
-    image's newest, once the write turn is ours (`decisions.undo_adjudication_pressed`)."""
+    """Withdraw the adjudication named `target` (`presses.handle`) while it is still the
+    image's newest, once the write turn is ours (`presses.undo_adjudication_pressed`)."""
     with write_turn(engine):
-        return decisions.undo_adjudication_pressed(engine, admin_id, image_id, target, press_id)
+        return presses.undo_adjudication_pressed(engine, admin_id, image_id, target, press_id)

@@ -28,7 +28,7 @@ def _writer(url: str, annotator_id: int, barrier, out) -> None:
     busy, as the page's `db_attempt` does."""
     try:
         from curate import labeling
-        from curate.decisions import Pressed
+        from curate.presses import Pressed
         from db.engine import make_engine, retry_busy
         engine = make_engine(url)
         done = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from curate import decisions, labeling
+from curate import labeling, presses
 from curate.decisions import DecisionError
 from db.engine import reading
 from db.models import Decision
@@ -132,7 +132,7 @@ def _rows(engine, annotator_id):
 def test_a_press_counts_only_for_the_image_at_that_position(engine, users):
     ana = users["ana"]
     q = labeling.items(engine, ana, 0, 3)
-    pressed = decisions.Pressed("accept", seconds=1.2)
+    pressed = presses.Pressed("accept", seconds=1.2)
     with pytest.raises(DecisionError, match="not #2"):  # image 0 is not at position 1
         labeling.decide_pressed(engine, ana, q[0].image_id, 1, pressed)
     foreign = labeling.items(engine, users["luis"], 0, 10)
@@ -151,22 +151,22 @@ def test_a_key_too_soon_after_the_image_appeared_records_nothing(engine, users):
     for seconds in (0.004, 0.149, None):
         with pytest.raises(DecisionError, match="nothing was recorded"):
             labeling.decide_pressed(engine, ana, q[0].image_id, 0,
-                                    decisions.Pressed("accept", seconds=seconds))
+                                    presses.Pressed("accept", seconds=seconds))
     assert _rows(engine, ana) == []
-    labeling.decide_pressed(engine, ana, q[0].image_id, 0, decisions.Pressed("accept", seconds=0.15))
+    labeling.decide_pressed(engine, ana, q[0].image_id, 0, presses.Pressed("accept", seconds=0.15))
     assert len(_rows(engine, ana)) == 1
 
 
 def test_a_resend_is_known_by_its_press_id_alone_and_a_note_is_kept(engine, users):
     ana = users["ana"]
     q = labeling.items(engine, ana, 0, 2)
-    first = decisions.Pressed("reject", "too_young", ("two_faces",), "  blurry\n scan ", 0.8123,
+    first = presses.Pressed("reject", "too_young", ("two_faces",), "  blurry\n scan ", 0.8123,
                               press_id="press-0001")
     a = labeling.decide_pressed(engine, ana, q[0].image_id, 0, first)
-    later = decisions.Pressed("accept", seconds=2.5, press_id="press-0002")
+    later = presses.Pressed("accept", seconds=2.5, press_id="press-0002")
     labeling.decide_pressed(engine, ana, q[0].image_id, 0, later)  # changed her mind
     b = labeling.decide_pressed(engine, ana, q[0].image_id, 0, first)  # the first one, resent
-    assert b == decisions.Recorded(a.id, True)
+    assert b == presses.Recorded(a.id, True)
     assert a.before is None
     assert _rows(engine, ana) == [(q[0].image_id, "reject", "too_young", ("two_faces",), "blurry scan"),
                                   (q[0].image_id, "accept", None, (), None)]
@@ -180,7 +180,7 @@ def test_accept_undo_accept_with_equal_milliseconds_stands_accepted(engine, user
     # An accept (1.234 s), its undo, and an accept of the same 1.234 s: three rows, accepted.
     ana = users["ana"]
     it = labeling.items(engine, ana, 0, 1)[0]
-    press = decisions.Pressed("accept", seconds=1.234, press_id="first-accept")
+    press = presses.Pressed("accept", seconds=1.234, press_id="first-accept")
     labeling.decide_pressed(engine, ana, it.image_id, 0, press)
     labeling.undo_pressed(engine, ana, it.image_id, 0, "first-accept", "the-undo-01")
     again = labeling.decide_pressed(engine, ana, it.image_id, 0,
@@ -193,7 +193,7 @@ def test_accept_undo_accept_with_equal_milliseconds_stands_accepted(engine, user
 def test_a_press_id_reused_on_another_image_records_nothing(engine, users):
     ana = users["ana"]
     q = labeling.items(engine, ana, 0, 2)
-    press = decisions.Pressed("accept", seconds=1.0, press_id="same-id-01")
+    press = presses.Pressed("accept", seconds=1.0, press_id="same-id-01")
     labeling.decide_pressed(engine, ana, q[0].image_id, 0, press)
     with pytest.raises(DecisionError, match="another image"):
         labeling.decide_pressed(engine, ana, q[1].image_id, 1, press)
@@ -209,9 +209,9 @@ def test_a_press_on_an_image_decided_elsewhere_since_is_not_recorded_silently(en
     assert it.row == ""  # nothing decided yet
     # Tab 2 accepts it; tab 1 still believes it undecided and presses reject.
     labeling.decide_pressed(engine, ana, it.image_id, 0,
-                            decisions.Pressed("accept", seconds=1.0, press_id="tab2-press", seen=""))
-    stale = decisions.Pressed("reject", "too_young", seconds=1.0, press_id="tab1-press", seen="")
-    with pytest.raises(decisions.Replaced) as got:
+                            presses.Pressed("accept", seconds=1.0, press_id="tab2-press", seen=""))
+    stale = presses.Pressed("reject", "too_young", seconds=1.0, press_id="tab1-press", seen="")
+    with pytest.raises(presses.Replaced) as got:
         labeling.decide_pressed(engine, ana, it.image_id, 0, stale)
     assert got.value.standing == dict(row="tab2-press", verdict="accept", rule=None, tags=[])
     assert _at(engine, ana, 0).verdict == "accept"
@@ -227,23 +227,23 @@ def test_seconds_must_be_finite_and_in_range(engine, users):
     for bad in (float("nan"), float("inf"), -float("inf"), -1.0, 1e300, "0.5", True):
         with pytest.raises(DecisionError, match="seconds must be"):
             labeling.decide_pressed(engine, ana, it.image_id, 0,
-                                    decisions.Pressed("accept", seconds=bad, press_id="bad-seconds"))
+                                    presses.Pressed("accept", seconds=bad, press_id="bad-seconds"))
     assert _rows(engine, ana) == []
 
 
 def test_an_undo_withdraws_the_press_it_names_once(engine, users):
     ana = users["ana"]
     q = labeling.items(engine, ana, 0, 2)
-    d = decisions.Pressed("accept", seconds=1.0, press_id="decide-0001")
+    d = presses.Pressed("accept", seconds=1.0, press_id="decide-0001")
     labeling.decide_pressed(engine, ana, q[0].image_id, 0, d)
     u = labeling.undo_pressed(engine, ana, q[0].image_id, 0, "decide-0001", "undo-00001")
     assert not u.duplicate
     assert labeling.undo_pressed(engine, ana, q[0].image_id, 0, "decide-0001",
-                                 "undo-00001") == decisions.Recorded(u.id, True)
+                                 "undo-00001") == presses.Recorded(u.id, True)
     assert _at(engine, ana, 0).verdict is None
     with pytest.raises(DecisionError, match="not recorded"):  # a second undo of the same
         labeling.undo_pressed(engine, ana, q[0].image_id, 0, "undo-00001", "undo-00002")
-    d2 = decisions.Pressed("skip", seconds=2.0, press_id="decide-0002")
+    d2 = presses.Pressed("skip", seconds=2.0, press_id="decide-0002")
     labeling.decide_pressed(engine, ana, q[0].image_id, 0, d2)
     assert labeling.undo_pressed(engine, ana, q[0].image_id, 0, "decide-0001",
                                  "undo-00001").duplicate  # a late resend
@@ -263,7 +263,7 @@ def test_an_inactive_annotators_press_is_refused(engine, users):
     q = labeling.items(engine, ana, 0, 1)
     set_active(engine, "ana", False)
     with pytest.raises(DecisionError, match="deactivated"):
-        labeling.decide_pressed(engine, ana, q[0].image_id, 0, decisions.Pressed("accept", seconds=1.0))
+        labeling.decide_pressed(engine, ana, q[0].image_id, 0, presses.Pressed("accept", seconds=1.0))
     assert _rows(engine, ana) == []
 
 

@@ -5,7 +5,8 @@ import pytest
 from sqlalchemy import func, select
 
 from curate import review
-from curate.decisions import DecisionError, Pressed, Replaced
+from curate.decisions import DecisionError
+from curate.presses import Pressed, Replaced
 from db.engine import reading
 from db.models import Adjudication
 from tests.curate.test_dashboard import known_decisions

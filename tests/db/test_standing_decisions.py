@@ -81,7 +81,7 @@ def test_every_writer_keeps_the_newest_decision_of_each_pair(engine):
             s.add(Decision(**row))
     with writing(engine) as s:
         s.execute(insert(Decision), list(_random_rows(rng, people, images, 200)))
-    from curate.decisions import Pressed, record_pressed
+    from curate.presses import Pressed, record_pressed
     record_pressed(engine, people[0], images[3], 3, Pressed("accept", tags=("two_faces",)))
     table, expected = _table(engine), _newest_by_hand(engine)
     assert table == expected

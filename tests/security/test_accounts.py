@@ -12,7 +12,8 @@ import pytest
 
 from curate import labeling, users
 from curate.cli import main
-from curate.decisions import DecisionError, Pressed, record_decision
+from curate.decisions import DecisionError, record_decision
+from curate.presses import Pressed
 from curate.demo import DemoError, build_demo
 from curate.sessions import end_session, open_session, session_user, session_user_id
 from curate.workspace import Workspace

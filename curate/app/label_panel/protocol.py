@@ -5,7 +5,7 @@ The browser (panel.js) sends one message, its component state `msg` (`Message`).
 in it comes from outside and is read through `read_message`: a field of the wrong type or out
 of range is dropped (a cursor) or makes that press a refused *bad message* — never an error
 page. Each press carries the id the browser gave it (`cid`): the database stores it with the
-row, unique per user, so a resend is recognised by that id alone (curate.decisions).
+row, unique per user, so a resend is recognised by that id alone (curate.presses).
 
 `answer` applies the outbox in order through the page's `apply_one` (label_protocol.py: a
 Label decision; review_protocol.py: an adjudication — both one transaction in the write turn),
@@ -24,7 +24,8 @@ from sqlalchemy import Engine
 from curate import display, labeling
 from curate.app.common import BUSY, UNREACHABLE, db_attempt
 from curate.app.label_panel import keys as key_table
-from curate.decisions import PRESS_ID, DecisionError, Pressed, Replaced, check_seconds
+from curate.decisions import DecisionError
+from curate.presses import PRESS_ID, Pressed, Replaced, check_seconds
 from curate.imaging import BadImage
 from curate.rules import RULES, TAGS
 
@@ -141,7 +142,7 @@ def _num(s: str) -> int | None:
 
 
 def pressed(p: Press) -> Pressed:
-    """The press as curate.decisions records it."""
+    """The press as curate.presses records it."""
     return Pressed(p["verdict"], p["rule"], tuple(p["tags"]), p["note"], p["seconds"],
                    press_id=p["cid"], via=p["via"], seen=p["seen"])
 

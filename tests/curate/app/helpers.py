@@ -6,7 +6,7 @@ import secrets
 
 from sqlalchemy import Engine, insert, select
 
-from curate import decisions, labeling
+from curate import labeling, presses
 from curate.assign import assign
 from curate.users import add_user
 from db.engine import reading, writing
@@ -47,16 +47,16 @@ def seed(engine: Engine, *, images: int = 20, annotators=("ana", "luis"), per_an
 
 def decide(engine: Engine, annotator_id: int, item: labeling.Item, verdict: str,
            rule: str | None = None, tags=(), seconds: float | None = None,
-           note: str | None = None, via: str = "single") -> decisions.Recorded:
+           note: str | None = None, via: str = "single") -> presses.Recorded:
     """Decide a queue item through the key press's write path (a fresh press id, bound to the
     item's position; no look-time floor, so `seconds` may be anything a test needs)."""
-    return decisions.record_pressed(engine, annotator_id, item.image_id, item.position,
-                                    decisions.Pressed(verdict, rule, tuple(tags), note, seconds,
+    return presses.record_pressed(engine, annotator_id, item.image_id, item.position,
+                                    presses.Pressed(verdict, rule, tuple(tags), note, seconds,
                                                       press_id=secrets.token_hex(8), via=via))
 
 
-def undo(engine: Engine, annotator_id: int, item: labeling.Item) -> decisions.Recorded:
+def undo(engine: Engine, annotator_id: int, item: labeling.Item) -> presses.Recorded:
     """Withdraw the annotator's standing decision on a queue item, as Backspace does."""
     now = labeling.items(engine, annotator_id, item.position, 1)[0]
-    return decisions.undo_pressed(engine, annotator_id, now.image_id, now.position, now.row,
+    return presses.undo_pressed(engine, annotator_id, now.image_id, now.position, now.row,
                                   secrets.token_hex(8))

@@ -151,9 +151,9 @@ def test_pace_shows_from_the_fifth_decision(app_db):
 def test_a_busy_database_keeps_the_press_and_the_resend_records_it(app_db, engine, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    from curate import decisions
+    from curate import presses
     from db import engine as db_engine
-    real = decisions.record_pressed
+    real = presses.record_pressed
     busy = [True]
 
     def flaky(*args, **kwargs):
@@ -161,7 +161,7 @@ def test_a_busy_database_keeps_the_press_and_the_resend_records_it(app_db, engin
             raise OperationalError("INSERT", {}, Exception("database is locked"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(decisions, "record_pressed", flaky)
+    monkeypatch.setattr(presses, "record_pressed", flaky)
     monkeypatch.setattr(db_engine, "BUSY_BACKOFF_S", 0.001)
     at = _label(app_db)
     a = _press(_item(_panel(at), 0), "accept")

@@ -17,7 +17,7 @@ import functools
 
 from sqlalchemy import Engine, bindparam, or_, select
 
-from curate import labeling
+from curate import display, labeling
 from curate.assign import old_score
 from db.models import Assignment, Image, StandingDecision, TriageScore, Verdict
 
@@ -54,6 +54,32 @@ def order(engine: Engine, annotator_id: int) -> tuple[list[int], str]:
         ranked = sorted(rows, key=lambda r: (-old_score(r.attributes), r.position))
         return [r.position for r in ranked], "attributes"
     return [r.position for r in rows], "queue"
+
+
+def next_page(engine: Engine, annotator_id: int, ranked: list[int],
+              size: int = GRID_SIZE) -> tuple[list[labeling.Item], list[int]]:
+    """The next grid page from `ranked` (positions in grid order, from `order`, kept by the
+    caller between pages): the first `size` (default 16) of them still undecided. Returns the
+    page and `ranked` less the positions found decided meanwhile (here or in another tab). The
+    pictures of the page after it start preparing in the background."""
+    page: list[labeling.Item] = []
+    decided: set[int] = set()
+    ahead: list[labeling.Item] = []
+    start = 0
+    while start < len(ranked) and len(page) + len(ahead) < 2 * size:
+        chunk = ranked[start:start + 3 * size]
+        start += len(chunk)
+        got = {i.position: i for i in labeling.items_at(engine, annotator_id, chunk)}
+        for p in chunk:
+            item = got.get(p)
+            if item is None or item.verdict is not None:
+                decided.add(p)
+            elif len(page) < size:
+                page.append(item)
+            elif len(ahead) < size:
+                ahead.append(item)
+    display.prefetch((i.path for i in ahead), TILE_SIDE)
+    return page, [p for p in ranked if p not in decided]
 
 
 def grid_page(engine: Engine, annotator_id: int,

@@ -72,3 +72,16 @@ def seed_other_image_score(engine) -> int:
         s.add(TriageScore(image_id=image_id, model_version=1, p_accept=0.99, tags=[],
                           scored_at=dt.datetime(2026, 12, 6)))
     return image_id
+
+
+def test_pages_from_one_reading_of_the_order_skip_what_was_decided_since(engine):
+    ana, items = _ana(engine, attributes=False)
+    ranked, how = grid.order(engine, ana)
+    assert (ranked, how) == (list(range(10)), "queue")
+    page, ranked = grid.next_page(engine, ana, ranked, size=4)
+    assert [i.position for i in page] == [0, 1, 2, 3] and ranked == list(range(10))
+    for k in (0, 2, 5):  # decided meanwhile (a grid page confirmed, another tab)
+        decide(engine, ana, items[k], "accept", seconds=1.0, via="grid")
+    page, ranked = grid.next_page(engine, ana, ranked, size=4)
+    assert [i.position for i in page] == [1, 3, 4, 6]
+    assert ranked == [1, 3, 4, 6, 7, 8, 9]

@@ -177,7 +177,7 @@ const Grid = {
       this.enqueue(m, t.name);
       this.decidedHere.add(t.image_id);
     });
-    this.gridAsk = true; // the next page, ahead of time (with these presses' message)
+    this.gridAskWhenSaved = true; // the next page, ahead, once these are confirmed
     this.followUp = [...marked].sort((a, b) => a - b);
     this.closeGrid();
     const accepted = tiles.length - marked.length;

@@ -33,6 +33,8 @@ class Memory:
     since_read: int = 0  # decisions since the counts were read from the database
     skipped: list | None = None  # cached skipped list; None: read again
     jumps: dict = field(default_factory=dict)  # jump seq → position it resolved to
+    grid_ranked: list[int] | None = None  # undecided positions in grid order (curate/grid.py)
+    grid_how: str = ""  # which order ranked them
 
 
 def _apply_one(engine: Engine, user_id: int, p: Press):
@@ -133,11 +135,20 @@ def _read(engine: Engine, user_id: int, mem: Memory, msg: Message) -> dict:
     if msg["jump"]:
         data["moved"] = _jump(engine, user_id, mem, msg["jump"], cursor)
     if msg["grid"]:
-        tiles, how = grid.grid_page(engine, user_id)
+        tiles, how = _grid_page(engine, user_id, mem)
         data["grid"] = dict(items=[item(i, f"tile:{i.image_id}" not in have, grid.TILE_SIDE)
                                    for i in tiles], order=how,
                             look_ms_per_tile=grid.LOOK_MS_PER_TILE)
     return data
+
+
+def _grid_page(engine: Engine, user_id: int, mem: Memory) -> tuple[list[labeling.Item], str]:
+    """A grid page: the order is read once per browser session (and again when used up), each
+    page then costs one read of the positions it walks."""
+    if not mem.grid_ranked:
+        mem.grid_ranked, mem.grid_how = grid.order(engine, user_id)
+    tiles, mem.grid_ranked = grid.next_page(engine, user_id, mem.grid_ranked)
+    return tiles, mem.grid_how
 
 
 def respond(engine: Engine, user_id: int, mem: Memory, raw: dict, previous: dict | None) -> Reply:

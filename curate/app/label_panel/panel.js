@@ -272,6 +272,13 @@ class Panel {
     this.outbox = waiting;
     this.persist();
     if (replaced.length) this.replacedElsewhere(replaced);
+    if (this.gridAskWhenSaved && !waiting.some((m) => m.via === "grid")) {
+      // A confirmed grid page: ask for the next one now, in its own message, so reading it
+      // never delays the confirmation of these presses.
+      this.gridAskWhenSaved = false;
+      this.gridAsk = true;
+      this.sendAfterPaint();
+    }
   }
 
   replacedElsewhere(replaced) {

@@ -56,10 +56,11 @@ def order(engine: Engine, annotator_id: int) -> tuple[list[int], str]:
     return [r.position for r in rows], "queue"
 
 
-def next_page(engine: Engine, annotator_id: int, ranked: list[int],
-              size: int = GRID_SIZE) -> tuple[list[labeling.Item], list[int]]:
+def next_page(engine: Engine, annotator_id: int, ranked: list[int], size: int = GRID_SIZE,
+              exclude=frozenset()) -> tuple[list[labeling.Item], list[int]]:
     """The next grid page from `ranked` (positions in grid order, from `order`, kept by the
-    caller between pages): the first `size` (default 16) of them still undecided. Returns the
+    caller between pages): the first `size` (default 16) of them still undecided, leaving out
+    the positions `exclude` (the page on screen, when the next one is read ahead). Returns the
     page and `ranked` less the positions found decided meanwhile (here or in another tab). The
     pictures of the page after it start preparing in the background."""
     page: list[labeling.Item] = []
@@ -67,8 +68,8 @@ def next_page(engine: Engine, annotator_id: int, ranked: list[int],
     ahead: list[labeling.Item] = []
     start = 0
     while start < len(ranked) and len(page) + len(ahead) < 2 * size:
-        chunk = ranked[start:start + 3 * size]
-        start += len(chunk)
+        chunk = [p for p in ranked[start:start + 3 * size] if p not in exclude]
+        start += 3 * size
         got = {i.position: i for i in labeling.items_at(engine, annotator_id, chunk)}
         for p in chunk:
             item = got.get(p)

@@ -201,6 +201,19 @@ def decide_pressed(engine: Engine, annotator_id: int, image_id: int, position: i
                                         min_seconds=floor)
 
 
+def decide_pressed_together(engine: Engine, annotator_id: int,
+                            pressed: list[tuple[int, int, presses.Pressed]]) -> list:
+    """The tiles of one grid page — (image id, queue position, press) each — in one write turn
+    and one transaction, each checked as by `decide_pressed`; a Recorded or the DecisionError
+    that refused it, per press."""
+    floors = {GRID_LOOK_S if p.via == "grid" else MIN_LOOK_S for _, _, p in pressed}
+    if len(floors) != 1:
+        raise ValueError("presses decided together come from one view")
+    with write_turn(engine):
+        return presses.record_pressed_together(engine, annotator_id, pressed,
+                                               min_seconds=floors.pop())
+
+
 def undo_pressed(engine: Engine, annotator_id: int, image_id: int, position: int, target: str,
                  press_id: str | None = None) -> presses.Recorded:
     """Withdraw the decision named `target` (its handle) on the image at `position`, once the

@@ -166,17 +166,8 @@ def _once(write, engine: Engine, table, who, owner_id: int, image_id: int,
     return Recorded(found.id, True)
 
 
-def record_pressed(engine: Engine, annotator_id: int, image_id: int, position: int,
-                   pressed: Pressed, min_seconds: float = 0.0) -> Recorded:
-    """Record a key press's decision on the image the annotator had on screen.
-
-    Written only when `image_id` is at `position` of the annotator's queue, the annotator is
-    active, the image had been shown at least `min_seconds` (default 0) before the key, and
-    the newest row there is the one the client had `seen` (when given; else `Replaced`);
-    otherwise DecisionError and nothing is written. A resend (a row with this `press_id`
-    exists) writes nothing and returns that row. One write transaction of two statements (a
-    key press's hot path: Core, no ORM session).
-    """
+def _checked_press(pressed: Pressed, min_seconds: float) -> tuple:
+    """(verdict, rule, tags, note, seconds, press id) as stored, or DecisionError."""
     v, rule, tags = checked(pressed.verdict, pressed.rule, pressed.tags)
     if v is Verdict.undo:
         raise DecisionError("an undo names the decision it withdraws (undo_pressed)")
@@ -188,21 +179,83 @@ def record_pressed(engine: Engine, annotator_id: int, image_id: int, position: i
         shown = "an unknown time" if seconds is None else f"{seconds * 1000:.0f} ms"
         raise DecisionError(f"the key came {shown} after the image appeared (at least "
                             f"{min_seconds * 1000:.0f} ms are needed); nothing was recorded")
-    note = clean_note(pressed.note)
+    return v, rule, tags, clean_note(pressed.note), seconds, press_id
+
+
+def _write_press(conn: Connection, annotator_id: int, image_id: int, position: int,
+                 pressed: Pressed, clean: tuple) -> Recorded:
+    v, rule, tags, note, seconds, press_id = clean
+    rows = _bound_rows(conn, annotator_id, image_id, position)
+    if press_id is not None:
+        for row in rows:
+            if row.press_id == press_id:
+                return Recorded(row.id, True)
+    _check_seen(rows, pressed.seen)
+    before = rows[0].verdict.value if rows and rows[0].verdict is not Verdict.undo else None
+    return Recorded(_append(conn, annotator_id, image_id, v, rule, tags, note, seconds,
+                            press_id, pressed.via), False, before)
+
+
+def record_pressed(engine: Engine, annotator_id: int, image_id: int, position: int,
+                   pressed: Pressed, min_seconds: float = 0.0) -> Recorded:
+    """Record a key press's decision on the image the annotator had on screen.
+
+    Written only when `image_id` is at `position` of the annotator's queue, the annotator is
+    active, the image had been shown at least `min_seconds` (default 0) before the key, and
+    the newest row there is the one the client had `seen` (when given; else `Replaced`);
+    otherwise DecisionError and nothing is written. A resend (a row with this `press_id`
+    exists) writes nothing and returns that row. One write transaction of two statements (a
+    key press's hot path: Core, no ORM session).
+    """
+    clean = _checked_press(pressed, min_seconds)
 
     def write() -> Recorded:
         with writing_connection(engine) as conn:
-            rows = _bound_rows(conn, annotator_id, image_id, position)
-            if press_id is not None:
-                for row in rows:
-                    if row.press_id == press_id:
-                        return Recorded(row.id, True)
-            _check_seen(rows, pressed.seen)
-            before = rows[0].verdict.value if rows and rows[0].verdict is not Verdict.undo else None
-            return Recorded(_append(conn, annotator_id, image_id, v, rule, tags, note, seconds,
-                                    press_id, pressed.via), False, before)
+            return _write_press(conn, annotator_id, image_id, position, pressed, clean)
 
-    return _once(write, engine, Decision, Decision.annotator_id, annotator_id, image_id, press_id)
+    return _once(write, engine, Decision, Decision.annotator_id, annotator_id, image_id, clean[5])
+
+
+def record_pressed_together(engine: Engine, annotator_id: int,
+                            presses: list[tuple[int, int, Pressed]],
+                            min_seconds: float = 0.0) -> list[Recorded | DecisionError]:
+    """Several presses — (image id, queue position, press) each, the tiles of one grid page —
+    in ONE write transaction: each is checked and recorded exactly as by `record_pressed`, and
+    its result is the Recorded row or the DecisionError that refused it (the others go on).
+    Should a press id collide with a concurrent writer's, they are recorded one by one."""
+    checked_ = []
+    for image_id, position, pressed in presses:
+        try:
+            checked_.append((image_id, position, pressed, _checked_press(pressed, min_seconds)))
+        except DecisionError as e:
+            checked_.append(e)
+
+    def write() -> list:
+        out: list = []
+        with writing_connection(engine) as conn:
+            for entry in checked_:
+                if isinstance(entry, DecisionError):
+                    out.append(entry)
+                    continue
+                image_id, position, pressed, clean = entry
+                try:
+                    out.append(_write_press(conn, annotator_id, image_id, position, pressed, clean))
+                except DecisionError as e:
+                    out.append(e)
+        return out
+
+    try:
+        return write()
+    except IntegrityError:
+        pass
+    out = []
+    for entry, (image_id, position, pressed) in zip(checked_, presses):
+        try:
+            out.append(entry if isinstance(entry, DecisionError) else
+                       record_pressed(engine, annotator_id, image_id, position, pressed, min_seconds))
+        except DecisionError as e:
+            out.append(e)
+    return out
 
 
 def undo_pressed(engine: Engine, annotator_id: int, image_id: int, position: int, target: str,

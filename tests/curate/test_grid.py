@@ -85,3 +85,13 @@ def test_pages_from_one_reading_of_the_order_skip_what_was_decided_since(engine)
     page, ranked = grid.next_page(engine, ana, ranked, size=4)
     assert [i.position for i in page] == [1, 3, 4, 6]
     assert ranked == [1, 3, 4, 6, 7, 8, 9]
+
+
+def test_the_page_read_ahead_leaves_out_the_page_on_screen(engine):
+    ana, items = _ana(engine, attributes=False)
+    ranked, _ = grid.order(engine, ana)
+    shown, ranked = grid.next_page(engine, ana, ranked, size=4)
+    ahead, ranked = grid.next_page(engine, ana, ranked, size=4,
+                                   exclude={i.position for i in shown})
+    assert [i.position for i in ahead] == [4, 5, 6, 7]
+    assert ranked == list(range(10))  # nothing decided: the shown page stays in the order

@@ -280,3 +280,24 @@ def test_skipped_undecided_and_recent(engine, users):
     assert [(i.position, i.verdict) for i in rec] == [(2, "reject"), (3, "skip"), (4, "accept")]
     assert (rec[-1].note, rec[-1].seconds) == ("n", 5.0)
     assert [i.position for i in labeling.items_at(engine, ana, [4, 0, 99])] == [0, 4]
+
+
+def test_a_grid_pages_presses_are_recorded_together_each_checked(engine, users):
+    ana = users["ana"]
+    q = labeling.items(engine, ana, 0, 5)
+    tile = lambda k, **kw: (q[k].image_id, q[k].position,  # noqa: E731
+                            presses.Pressed("accept", seconds=0.1, press_id=f"tile-{k}",
+                                            via="grid", seen="", **kw))
+    labeling.decide_pressed(engine, ana, q[3].image_id, 3,  # decided in another tab meanwhile
+                            presses.Pressed("reject", "too_young", seconds=1.0, press_id="other-tab"))
+    got = labeling.decide_pressed_together(engine, ana, [
+        tile(0), tile(1), (q[2].image_id, 4, tile(2)[2]), tile(3), tile(4)])
+    assert [type(g).__name__ for g in got] == ["Recorded", "Recorded", "DecisionError",
+                                               "Replaced", "Recorded"]
+    assert "not #5" in str(got[2]) and got[3].standing["row"] == "other-tab"
+    again = labeling.decide_pressed_together(engine, ana, [tile(0), tile(4)])  # a resend
+    assert [g.duplicate for g in again] == [True, True]
+    assert [r[1] for r in _rows(engine, ana)] == ["reject", "accept", "accept", "accept"]
+    with pytest.raises(DecisionError, match="at least 100 ms"):  # a tile keeps the grid floor
+        labeling.decide_pressed(engine, ana, q[2].image_id, 2, presses.Pressed(
+            "accept", seconds=0.05, press_id="too-soon", via="grid"))

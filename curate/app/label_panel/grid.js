@@ -4,8 +4,9 @@
 // per tile, and a held Enter counts once — and the marked ones come back one by one in the
 // single view, to be decided with their rule. Esc leaves the grid without deciding. Each
 // decision is an ordinary press (id, queue position, `seen`) with `via: "grid"`; its seconds
-// are the page's look time shared among the tiles. The next page is asked for ahead of time
-// (after the panel's first answer and after each confirmed page), its pictures decoded, so V
+// are the page's look time shared among the tiles; a page's presses are recorded together, in
+// one transaction. The next page is asked for ahead of time (after the panel's first answer,
+// and as soon as a page is shown, without that page's tiles), its pictures decoded, so V
 // paints it at once; a tile decided since (here, or in another tab: `seen`) is not offered or
 // not recorded. Loaded with view.js and panel.js.
 const GRID_KEYS = "1234qwerasdfzxcv";
@@ -22,13 +23,12 @@ const Grid = {
     const ahead = this.gridNext;
     this.gridNext = null;
     if (ahead && ahead.items.some((t) => this.stillOpen(t))) {
-      this.showGrid(ahead);
-      this.gridAsk = true; // and the page after it, in the background
+      this.showGrid(ahead); // and asks for the page after it
     } else {
       this.gridWant = true;
       this.drawGrid();
+      this.send();
     }
-    this.send();
   },
 
   stillOpen(t) {
@@ -52,9 +52,11 @@ const Grid = {
   takeGrid(g) {
     if (!g) return;
     this.gridAsk = false;
+    this.gridIncoming = g; // its pictures are kept while the cache makes room
     for (const t of g.items) {
       if ("src" in t || "error" in t) this.addPic(`tile:${t.image_id}`, t.src, t.error);
     }
+    this.gridIncoming = null;
     if (this.gridOn && this.gridWant) {
       this.gridWant = false;
       this.showGrid(g);
@@ -66,6 +68,10 @@ const Grid = {
   showGrid(g) {
     // What this tab decided meanwhile is not offered again.
     this.grid = g.items.filter((t) => this.stillOpen(t)).slice(0, GRID_KEYS.length);
+    // The next page, read ahead while this one is looked at: without this page's tiles.
+    this.gridNot = this.grid.map((t) => t.position);
+    this.gridAsk = true;
+    this.sendAfterPaint();
     this.gridLook = Number(g.look_ms_per_tile) || 100;
     this.gridOrder = g.order;
     this.gridMarks = new Set();
@@ -177,7 +183,7 @@ const Grid = {
       this.enqueue(m, t.name);
       this.decidedHere.add(t.image_id);
     });
-    this.gridAskWhenSaved = true; // the next page, ahead, once these are confirmed
+
     this.followUp = [...marked].sort((a, b) => a - b);
     this.closeGrid();
     const accepted = tiles.length - marked.length;

@@ -44,6 +44,11 @@ def _apply_one(engine: Engine, user_id: int, p: Press):
     return labeling.decide_pressed(engine, user_id, p["image_id"], p["position"], pressed(p))
 
 
+def _apply_together(engine: Engine, user_id: int, ps: list[Press]) -> list:
+    return labeling.decide_pressed_together(
+        engine, user_id, [(p["image_id"], p["position"], pressed(p)) for p in ps])
+
+
 def _recorded(mem: Memory):
     def follow(p: Press, got) -> None:
         new = None if p["kind"] == "undo" else p["verdict"]
@@ -135,19 +140,21 @@ def _read(engine: Engine, user_id: int, mem: Memory, msg: Message) -> dict:
     if msg["jump"]:
         data["moved"] = _jump(engine, user_id, mem, msg["jump"], cursor)
     if msg["grid"]:
-        tiles, how = _grid_page(engine, user_id, mem)
+        tiles, how = _grid_page(engine, user_id, mem, msg["grid_not"])
         data["grid"] = dict(items=[item(i, f"tile:{i.image_id}" not in have, grid.TILE_SIDE)
                                    for i in tiles], order=how,
                             look_ms_per_tile=grid.LOOK_MS_PER_TILE)
     return data
 
 
-def _grid_page(engine: Engine, user_id: int, mem: Memory) -> tuple[list[labeling.Item], str]:
-    """A grid page: the order is read once per browser session (and again when used up), each
-    page then costs one read of the positions it walks."""
+def _grid_page(engine: Engine, user_id: int, mem: Memory,
+               exclude: set[int]) -> tuple[list[labeling.Item], str]:
+    """A grid page, without the positions `exclude` (the page on screen: this one is read
+    ahead of the next V). The order is read once per browser session (and again when used
+    up); each page then costs one read of the positions it walks."""
     if not mem.grid_ranked:
         mem.grid_ranked, mem.grid_how = grid.order(engine, user_id)
-    tiles, mem.grid_ranked = grid.next_page(engine, user_id, mem.grid_ranked)
+    tiles, mem.grid_ranked = grid.next_page(engine, user_id, mem.grid_ranked, exclude=exclude)
     return tiles, mem.grid_how
 
 
@@ -156,4 +163,4 @@ def respond(engine: Engine, user_id: int, mem: Memory, raw: dict, previous: dict
     database cannot be read, the previous data comes back with a calm flash, so the panel stays."""
     msg = read_message(raw)
     return answer(engine, user_id, "label", mem.outcomes, msg, previous, _apply_one,
-                  lambda: _read(engine, user_id, mem, msg), _recorded(mem))
+                  lambda: _read(engine, user_id, mem, msg), _recorded(mem), _apply_together)

@@ -18,7 +18,7 @@
 // the list changed and the panel starts again at `start`.
 const RESEND_MS = 2000; // an unconfirmed press is sent again after this long
 const STRIP = 8; // decisions shown in the strip
-const CACHE = 80; // pictures kept in memory
+const CACHE = 120; // pictures kept in memory (the images around the cursor, two grid pages)
 const STORE = "rostro.label.";
 const DECISION_KEYS = new Set(["a", "1", "2", "3", "s"]);
 const ALWAYS = new Set(["4", "5", "6", "7", "esc"]); // rule and tag digits come with the rules
@@ -101,7 +101,7 @@ class Panel {
     return { cursor: this.cursor, outbox: this.outbox, have: [...this.pics.keys()],
       zoom: this.zoomed ? this.current()?.image_id ?? null : null, jump: this.jump,
       skipped_open: this.skippedOpen, seed: !this.seeded, grid: !!(this.gridWant || this.gridAsk),
-      nonce: this.nonce };
+      grid_not: this.gridWant ? [] : this.gridNot || [], nonce: this.nonce };
   }
 
   sendAfterPaint() {
@@ -229,7 +229,8 @@ class Panel {
     const near = new Set([...this.items.values()].filter((i) =>
       Math.abs(i.position - (this.cursor ?? 0)) < 20).map((i) => i.image_id));
     for (const s of this.strip) near.add(s.image_id);
-    for (const t of [...(this.grid || []), ...(this.gridNext?.items || [])]) {
+    for (const t of [...(this.grid || []), ...(this.gridNext?.items || []),
+      ...(this.gridIncoming?.items || [])]) {
       near.add(`tile:${t.image_id}`);
     }
     for (const k of this.pics.keys()) {
@@ -272,13 +273,7 @@ class Panel {
     this.outbox = waiting;
     this.persist();
     if (replaced.length) this.replacedElsewhere(replaced);
-    if (this.gridAskWhenSaved && !waiting.some((m) => m.via === "grid")) {
-      // A confirmed grid page: ask for the next one now, in its own message, so reading it
-      // never delays the confirmation of these presses.
-      this.gridAskWhenSaved = false;
-      this.gridAsk = true;
-      this.sendAfterPaint();
-    }
+
   }
 
   replacedElsewhere(replaced) {

@@ -70,6 +70,7 @@ class Message(TypedDict):
     skipped_open: bool  # send the skipped list
     seed: bool  # send the recent decisions (a new tab)
     grid: bool  # Label: send a grid page (curate/grid.py)
+    grid_not: set[int]  # Label: positions on the grid page shown now (the next page skips them)
 
 
 def _int(v: Any, hi: int = MAX_ID) -> int | None:
@@ -134,7 +135,9 @@ def read_message(raw: Any) -> Message:
                    outbox=[p for p in map(read_press, outbox[:OUTBOX_MAX]) if p is not None],
                    have=have, zoom=_int(raw.get("zoom")), jump=jump,
                    skipped_open=raw.get("skipped_open") is True, seed=raw.get("seed") is True,
-                   grid=raw.get("grid") is True)
+                   grid=raw.get("grid") is True,
+                   grid_not={x for x in (raw.get("grid_not") if isinstance(raw.get("grid_not"), list)
+                                         else [])[:64] if _int(x) is not None})
 
 
 def _num(s: str) -> int | None:
@@ -229,42 +232,63 @@ def settings(mode: str) -> dict:
 
 
 # --- the outbox ---------------------------------------------------------------------------------
+def _outcome(cid: str, got) -> Outcome:
+    """A press's outcome from what recording it returned or raised."""
+    if isinstance(got, Replaced):
+        return Outcome(ok=False, msg=f"Not recorded: {got}.", standing=got.standing)
+    if isinstance(got, DecisionError):
+        return Outcome(ok=False, msg=f"Not recorded: {got}")
+    return Outcome(ok=True, dup=got.duplicate, row=cid)
+
+
+def _together(p: Press) -> bool:
+    return p["via"] == "grid" and p["kind"] == "decide" and "bad" not in p
+
+
 def apply_outbox(engine: Engine, user_id: int, outcomes: OrderedDict, outbox: list[Press],
-                 apply_one, recorded=None) -> str | None:
+                 apply_one, recorded=None, apply_together=None) -> str | None:
     """Record the presses not yet answered, in order, each through `apply_one(engine, user_id,
-    press)`; `recorded(press, got)` follows each new row. Returns a flash text when the
+    press)` — or, for a run of a grid page's presses, all at once through
+    `apply_together(engine, user_id, presses)` (one transaction: a list of results) when the
+    page gives one; `recorded(press, got)` follows each new row. Returns a flash text when the
     database stayed busy or away (the rest then wait for the resend, so the order is kept)."""
-    for p in outbox:
-        cid = p["cid"]
-        if cid in outcomes:
-            continue  # applied already in this session: the browser had not heard yet
-        if "bad" in p:
-            outcomes[cid] = Outcome(ok=False, msg=f"Not recorded: {p['bad']}.")
+    todo = [p for p in outbox if p["cid"] not in outcomes]  # others: answered in this session
+    k = 0
+    while k < len(todo):
+        run = [todo[k]]
+        if apply_together is not None and _together(todo[k]):
+            while k + len(run) < len(todo) and _together(todo[k + len(run)]):
+                run.append(todo[k + len(run)])
+        k += len(run)
+        if "bad" in run[0]:
+            outcomes[run[0]["cid"]] = Outcome(ok=False, msg=f"Not recorded: {run[0]['bad']}.")
             continue
         try:
-            got, failure = db_attempt(apply_one, engine, user_id, p)
-        except Replaced as e:
-            outcomes[cid] = Outcome(ok=False, msg=f"Not recorded: {e}.", standing=e.standing)
-            continue
+            if len(run) > 1:
+                results, failure = db_attempt(apply_together, engine, user_id, run)
+            else:
+                got, failure = db_attempt(apply_one, engine, user_id, run[0])
+                results = [got]
         except DecisionError as e:
-            outcomes[cid] = Outcome(ok=False, msg=f"Not recorded: {e}")
-            continue
+            results, failure = [e], None
         if failure is not None:
             return FLASH[failure]
-        outcomes[cid] = Outcome(ok=True, dup=got.duplicate, row=cid)
-        if not got.duplicate and recorded is not None:
-            recorded(p, got)
-        while len(outcomes) > OUTCOMES_KEPT:
-            outcomes.popitem(last=False)
+        for p, got in zip(run, results):
+            outcomes[p["cid"]] = _outcome(p["cid"], got)
+            if outcomes[p["cid"]]["ok"] and not got.duplicate and recorded is not None:
+                recorded(p, got)
+    while len(outcomes) > OUTCOMES_KEPT:
+        outcomes.popitem(last=False)
     return None
 
 
 def answer(engine: Engine, user_id: int, mode: str, outcomes: OrderedDict, msg: Message,
-           previous: dict | None, apply_one, read, recorded=None) -> Reply:
+           previous: dict | None, apply_one, read, recorded=None, apply_together=None) -> Reply:
     """The steps both panels take per message: apply the outbox through `apply_one`, then
     `read()` the data to show (the previous data and a flash when the database cannot be
     read), with the outcomes of the presses this message carried and the settings."""
-    flash = apply_outbox(engine, user_id, outcomes, msg["outbox"], apply_one, recorded)
+    flash = apply_outbox(engine, user_id, outcomes, msg["outbox"], apply_one, recorded,
+                         apply_together)
     data, failure = db_attempt(read)
     if failure is not None:
         data = dict(previous or {}, items=[])

@@ -224,3 +224,21 @@ def test_a_second_tab_learns_of_the_firsts_decisions_and_is_not_silently_overrul
     assert one["outcomes"][again["cid"]]["ok"]
     assert _rows(engine, app_db["ana"])[-1] == ("reject", "too_young", [], None)
     assert _send(tab2, cursor=3, nonce=2)["progress"]["text"] == "3 of 10 decided · 2 accepted"
+
+
+def test_a_grid_page_is_sent_recorded_together_and_the_next_one_read_ahead(app_db, engine):
+    at = _label(app_db)
+    data = _send(at, cursor=0, grid=True)
+    tiles = data["grid"]["items"]
+    assert len(tiles) == 10 and data["grid"]["look_ms_per_tile"] == 100  # ana's whole queue
+    presses = [dict(_press(t, "accept", seconds=0.1), via="grid", seen=t["row"]) for t in tiles[:4]]
+    presses[2]["seconds"] = float("nan")  # a bad message among them
+    shown = [t["position"] for t in tiles[:6]]
+    data = _send(at, cursor=0, outbox=presses, grid=True, grid_not=shown)
+    assert [data["outcomes"][p["cid"]]["ok"] for p in presses] == [True, True, False, True]
+    assert "bad message" in data["outcomes"][presses[2]["cid"]]["msg"]
+    assert [r[0] for r in _rows(engine, app_db["ana"])] == ["accept"] * 3
+    ahead = [t["position"] for t in data["grid"]["items"]]
+    assert not set(ahead) & set(shown) and len(ahead) == 4  # not the page on screen
+    from curate.export.labels import labels_frame
+    assert list(labels_frame(engine)["via"]) == ["grid"] * 3

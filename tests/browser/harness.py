@@ -205,12 +205,14 @@ def label_on(url: str, presses: int, name: str = "ana", password: str = "ana",
 
 def grid_on(url: str, pages: int, name: str = "ana", password: str = "ana",
             look_ms_per_tile: int = 100) -> tuple[list[float], list[float]]:
-    """Benchmark: log in, and confirm `pages` grid pages (V, look at every tile for its share,
-    Enter); returns, per page, milliseconds from V to the page painted, and from Enter to the
-    last of its decisions committed — as the page logged them (window.__rostro)."""
+    """Benchmark: log in, look at the first image for 2.5 s (the panel reads a grid page ahead
+    in such a quiet moment), and confirm `pages` grid pages (V, look at every tile for its
+    share, Enter); returns, per page, milliseconds from V to the page painted, and from Enter
+    to the last of its decisions committed — as the page logged them (window.__rostro)."""
     with open_browser() as page:
         login(page, url, name, password)
         page.locator(IMAGE).wait_for()
+        page.wait_for_timeout(2500)
         for k in range(pages):
             page.keyboard.press("v")
             page.wait_for_function("(n) => window.__rostro.gridPaints.length && "

@@ -5,9 +5,9 @@
 // single view, to be decided with their rule. Esc leaves the grid without deciding. Each
 // decision is an ordinary press (id, queue position, `seen`) with `via: "grid"`; its seconds
 // are the page's look time shared among the tiles; a page's presses are recorded together, in
-// one transaction. The next page is asked for ahead of time (after the panel's first answer,
-// and as soon as a page is shown, without that page's tiles), its pictures decoded, so V
-// paints it at once; a tile decided since (here, or in another tab: `seen`) is not offered or
+// one transaction. The next page is asked for ahead of time (in a quiet moment of the single
+// view, and as soon as a page is shown, without that page's tiles), its pictures decoded, so
+// V paints it at once; a tile decided since (here, or in another tab: `seen`) is not offered or
 // not recorded. Loaded with view.js and panel.js.
 const GRID_KEYS = "1234qwerasdfzxcv";
 

@@ -18,6 +18,7 @@
 // the list changed and the panel starts again at `start`.
 const RESEND_MS = 2000; // an unconfirmed press is sent again after this long
 const STRIP = 8; // decisions shown in the strip
+const GRID_AHEAD_IDLE_MS = 1500; // no key for this long: a grid page is read ahead
 const CACHE = 120; // pictures kept in memory (the images around the cursor, two grid pages)
 const STORE = "rostro.label.";
 const DECISION_KEYS = new Set(["a", "1", "2", "3", "s"]);
@@ -81,6 +82,7 @@ class Panel {
     this.seeded = false;
     this.nonce = 0;
     this.lastSent = 0;
+    this.lastKey = now();
     this.onKey = (e) => this.key(e);
     window.addEventListener("keydown", this.onKey, true);
     this.timer = setInterval(() => this.resend(), 500);
@@ -131,6 +133,15 @@ class Panel {
     const it = this.current();
     const missing = this.cursor !== null && this.cursor < p.total && !(it && this.pics.has(it.image_id));
     const since = now() - this.lastSent;
+    if (this.mode === "label" && !this.gridOn && !this.gridNext && !this.gridAsk &&
+        !this.outbox.length && now() - this.lastKey > GRID_AHEAD_IDLE_MS) {
+      // A quiet moment (no key for a while, nothing waiting): read a grid page ahead for V,
+      // where it can never delay a decision's confirmation.
+      this.gridAsk = true;
+      this.gridNot = [];
+      this.send();
+      return;
+    }
     if (((this.outbox.length || this.jump || missing) && since > RESEND_MS) ||
         since > (this.data.poll_ms || 3000)) {
       this.nonce += 1;
@@ -176,11 +187,6 @@ class Panel {
     for (const it of data.recent || []) this.takeItem(it, false);
     if (data.full?.src) this.addPic(`full:${data.full.image_id}`, data.full.src);
     if (data.grid) this.takeGrid(data.grid);
-    else if (!first && this.mode === "label" && this.gridNext === undefined) {
-      this.gridNext = null;
-      this.gridAsk = true; // once the first images are in: a grid page ahead of time, for V
-      this.sendAfterPaint();
-    }
     this.settle(data.outcomes || {});
     if (data.recent && !this.seeded) {
       this.seeded = true;
@@ -299,6 +305,7 @@ class Panel {
     if (isTextField(e.composedPath()[0])) return;
     const k = keyName(e);
     if (!k || !this.data) return;
+    this.lastKey = now();
     if (this.gridOn) {
       if (!(GRID_KEYS.includes(k) || ["enter", "esc", "?"].includes(k))) return;
       e.preventDefault();

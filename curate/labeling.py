@@ -314,16 +314,19 @@ def progress(engine: Engine, annotator_id: int) -> Progress:
 
 
 @functools.cache
-def _rows_stmt():
-    return (select(func.count()).select_from(Decision)
-            .where(Decision.annotator_id == bindparam("annotator_id")))
+def _rows_after_stmt():
+    return (select(func.count(), func.max(Decision.id))
+            .where(Decision.annotator_id == bindparam("annotator_id"),
+                   Decision.id > bindparam("after")))
 
 
-def decision_rows(engine: Engine, annotator_id: int) -> int:
-    """How many decision rows (undos too) the annotator has written: when it moved by more than
-    this session wrote, another tab or device decided, and the progress is read again."""
+def rows_after(engine: Engine, annotator_id: int, after: int) -> tuple[int, int | None]:
+    """(how many decision rows — undos too — the annotator has written after row id `after`,
+    the newest one's id): when that is more than this session wrote, another tab or device
+    decided, and the progress is read again. An index range: cheap at any queue size."""
     with engine.connect() as c:
-        return c.scalar(_rows_stmt(), dict(annotator_id=annotator_id)) or 0
+        n, top = c.execute(_rows_after_stmt(), dict(annotator_id=annotator_id, after=after)).one()
+    return n or 0, top
 
 
 def _pace(recent) -> tuple[float | None, int]:

@@ -141,6 +141,7 @@ class Decision(Base):
         Index("ix_decisions_annotator_seconds", "annotator_id", "seconds", "verdict"),  # medians
         # A key press is recorded once: its client id, unique per annotator (migration 0009).
         Index("uq_decisions_annotator_press", "annotator_id", "press_id", unique=True),
+        Index("ix_decisions_annotator_id", "annotator_id", "id"),  # rows since (other tabs)
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id"))

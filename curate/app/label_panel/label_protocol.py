@@ -29,7 +29,8 @@ class Memory:
     start: int | None = None  # resume position, read once
     outcomes: OrderedDict = field(default_factory=OrderedDict)  # cid → Outcome
     progress: labeling.Progress | None = None
-    rows: int | None = None  # the user's decision rows when `progress` was last right
+    last_row: int = -1  # the newest decision row id `progress` accounts for
+    own_rows: int = 0  # rows this session wrote since then
     since_read: int = 0  # decisions since the counts were read from the database
     skipped: list | None = None  # cached skipped list; None: read again
     jumps: dict = field(default_factory=dict)  # jump seq → position it resolved to
@@ -53,8 +54,7 @@ def _recorded(mem: Memory):
     def follow(p: Press, got) -> None:
         new = None if p["kind"] == "undo" else p["verdict"]
         mem.since_read += 1
-        if mem.rows is not None:
-            mem.rows += 1
+        mem.own_rows += 1
         if mem.progress is not None and mem.since_read % labeling.PROGRESS_REFRESH:
             mem.progress = mem.progress.after(got.before, new, p["seconds"])
         else:
@@ -100,13 +100,14 @@ def _jump(engine: Engine, user_id: int, mem: Memory, jump: dict, cursor: int) ->
 def _fresh_progress(engine: Engine, user_id: int, mem: Memory) -> None:
     """Counts that match the database within one exchange: kept up in memory after this tab's
     own presses, read again when the user's rows changed otherwise (another tab, a device)."""
-    rows = labeling.decision_rows(engine, user_id)
-    if mem.progress is None or rows != mem.rows:
+    written, newest = labeling.rows_after(engine, user_id, mem.last_row)
+    if mem.progress is None or written != mem.own_rows:
+        if mem.progress is not None:
+            mem.skipped = None  # another tab may have skipped or decided a skipped one
         mem.progress = labeling.progress(engine, user_id)
         mem.since_read = 0
-        if mem.rows is not None:
-            mem.skipped = None  # another tab may have skipped or decided a skipped one
-        mem.rows = rows
+    if newest is not None:
+        mem.last_row, mem.own_rows = newest, 0
 
 
 def _read(engine: Engine, user_id: int, mem: Memory, msg: Message) -> dict:

@@ -1,13 +1,15 @@
 """The grid view (V on the Label page): a page of up to GRID_SIZE tiles from the annotator's
 undecided queue, the likeliest accepts first, confirmed with one key.
 
-Order (`grid_page`): the highest p(accept) from the triage model's scores (`triage_scores`,
-curate.triage) when it holds scores for these images; else the CelebA attribute score that
-`assign --order attributes` uses (`curate.assign.old_score`); else queue order. Ties keep queue
-order; images the model has not scored come after the scored ones.
+Order (`order`, read once per browser session; `next_page` walks it, page by page): the
+highest p(accept) from the triage model's scores (`triage_scores`, curate.triage) when it holds
+scores for these images; else the CelebA attribute score that `assign --order attributes` uses
+(`curate.assign.old_score`); else queue order. Ties keep queue order; images the model has not
+scored come after the scored ones.
 
-Each tile decided on a grid page is recorded as any key press (curate.labeling.decide_pressed:
-bound to its image id and queue position, a press id, `via = grid`). Its look-time floor is
+Each tile decided on a grid page is recorded as any key press, a page's tiles together in one
+transaction (curate.labeling.decide_pressed_together: each bound to its image id and queue
+position, a press id, `via = grid`). Its look-time floor is
 LOOK_MS_PER_TILE: Enter counts only once every tile has been painted for LOOK_MS_PER_TILE × the
 number of tiles, and each decision's `seconds` is that look time divided among the tiles.
 """
@@ -81,13 +83,3 @@ def next_page(engine: Engine, annotator_id: int, ranked: list[int], size: int = 
                 ahead.append(item)
     display.prefetch((i.path for i in ahead), TILE_SIDE)
     return page, [p for p in ranked if p not in decided]
-
-
-def grid_page(engine: Engine, annotator_id: int,
-              size: int = GRID_SIZE) -> tuple[list[labeling.Item], str]:
-    """The next grid page: up to `size` (default 16) undecided queue items, in grid order (see
-    `order`), and the order's name."""
-    positions, how = order(engine, annotator_id)
-    wanted = positions[:size]
-    got = {i.position: i for i in labeling.items_at(engine, annotator_id, wanted)}
-    return [got[p] for p in wanted if p in got], how

@@ -13,6 +13,12 @@ from db.models import Annotator, Assignment, Image, TriageScore
 from tests.curate.app.helpers import decide, seed, undo
 
 
+def _page(engine, annotator_id, size=16):
+    """A grid page as the Label page takes it: the order read, then walked."""
+    ranked, how = grid.order(engine, annotator_id)
+    return grid.next_page(engine, annotator_id, ranked, size)[0], how
+
+
 def _ana(engine, attributes=True):
     users = seed(engine, images=20, per_annotator=10, overlap=0.0)
     items = labeling.items(engine, users["ana"], 0, 10)
@@ -30,7 +36,7 @@ def _ana(engine, attributes=True):
 
 def test_without_scores_the_attribute_score_orders_the_page(engine):
     ana, items = _ana(engine)
-    page, how = grid.grid_page(engine, ana, size=4)
+    page, how = _page(engine, ana, size=4)
     assert how == "attributes"
     assert [i.position for i in page][:2] == [7, 3]  # Bald + Gray_Hair first, then Gray_Hair
     assert old_score(["Bald", "Gray_Hair"]) > old_score(["Gray_Hair"]) > old_score(["Young"])
@@ -43,7 +49,7 @@ def test_without_attributes_the_queue_order_stands_and_decided_ones_are_left_out
     decide(engine, ana, items[2], "skip", seconds=1.0)
     decide(engine, ana, items[1], "accept", seconds=1.0)
     undo(engine, ana, items[1])  # undone: undecided again
-    page, how = grid.grid_page(engine, ana)
+    page, how = _page(engine, ana)
     assert how == "queue"
     assert [i.position for i in page] == [1, 3, 4, 5, 6, 7, 8, 9]
 
@@ -51,13 +57,13 @@ def test_without_attributes_the_queue_order_stands_and_decided_ones_are_left_out
 def test_triage_scores_order_the_page_when_the_model_scored_these_images(engine):
     ana, items = _ana(engine)
     other = seed_other_image_score(engine)
-    page, how = grid.grid_page(engine, ana, size=3)
+    page, how = _page(engine, ana, size=3)
     assert how == "attributes"  # scores, but none for ana's images
     with writing(engine) as s:
         for k, p in ((5, 0.9), (8, 0.95), (7, 0.1)):
             s.add(TriageScore(image_id=items[k].image_id, model_version=1, p_accept=p, tags=[],
                               scored_at=dt.datetime(2026, 12, 6)))
-    page, how = grid.grid_page(engine, ana, size=4)
+    page, how = _page(engine, ana, size=4)
     assert how == "triage"
     assert [i.position for i in page] == [8, 5, 7, 0]  # scored first; unscored in queue order
     assert other not in {i.image_id for i in page}

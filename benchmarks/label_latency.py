@@ -4,7 +4,7 @@ painted and key press → decision committed, in headless Chromium.
 Server side: a SQLite database (or --database-url) with 202,599 synthetic image rows, 20
 annotators with 10,000-image queues, half of each already decided; WRITERS processes label at
 once, each timing, per press, exactly what the Label page's panel fragment does with one
-press (`curate.app.label_panel.protocol.respond`: record the press bound to its queue
+press (`curate.app.label_panel.label_protocol.respond`: record the press bound to its queue
 position, read the items around the next cursor, the pace, now and then the progress).
 Writers press back to back (a stress far above a person's pace, one key every ~2 s);
 --pace-ms adds a think time. Target: p95 under 50 ms.
@@ -13,8 +13,10 @@ Writers press back to back (a stress far above a person's pace, one key every ~2
 writer uses logs in in headless Chromium and decides --presses images at a person's pace
 (each image looked at for 170 ms); the page itself logs when each image was painted and when
 the server confirmed each press (window.__rostro). Targets: key → next image painted p95 under
-50 ms; key → committed p95 under 300 ms. --browser-only does the browser part on a small
-demo workspace, without writers.
+50 ms; key → committed p95 under 300 ms. Then --grid-pages grid pages (V, every tile looked at
+for its 100 ms, Enter): V → page of 16 tiles painted p95 under 150 ms; Enter → the page's 16
+decisions committed p95 under 500 ms. --browser-only does the browser part on a small demo
+workspace, without writers.
 
 --after-galleries: on one server (a demo workspace with tiny trained StyleGAN and pix2pix runs),
 the browser measurement fresh, then someone uses Style mixing and Sketch to face until they
@@ -95,7 +97,7 @@ def build(url: str, images: int, annotators: int, queue: int, decided: int) -> l
 
 def _writer(url: str, annotator_id: int, n: int, pace_s: float, barrier, out, until=None) -> None:
     """Press n keys as the panel sends them (or, with `until`, until that event is set)."""
-    from curate.app.label_panel.protocol import Memory, respond
+    from curate.app.label_panel.label_protocol import Memory, respond
     from db.engine import make_engine
     engine = make_engine(url)
     mem = Memory()
@@ -179,9 +181,9 @@ def server_side(args) -> None:
              **_summary(times))
 
 
-def _image_files(url: str, annotator_id: int, first: int, count: int, root: Path) -> None:
-    """Real JPEGs for `count` images of one queue from position `first` (the rest stay
-    missing), under `root`, which becomes the source's root."""
+def _image_files(url: str, annotator_id: int, positions: list[int], root: Path) -> None:
+    """Real JPEGs for the images at these positions of one queue (the rest stay missing),
+    under `root`, which becomes the source's root."""
     import numpy as np
     from sqlalchemy import select, update
 
@@ -192,8 +194,7 @@ def _image_files(url: str, annotator_id: int, first: int, count: int, root: Path
     with reading(engine) as s:
         rels = s.scalars(select(Image.relpath).join(Assignment, Assignment.image_id == Image.id)
                          .where(Assignment.annotator_id == annotator_id,
-                                Assignment.position >= first)
-                         .order_by(Assignment.position).limit(count)).all()
+                                Assignment.position.in_(positions))).all()
     rng = np.random.default_rng(0)
     for k, rel in enumerate(rels):
         path = root / rel
@@ -210,7 +211,7 @@ def browser_on(args, url: str, annotator_id: int, tmp: Path) -> None:
 
     from db.engine import make_engine, reading
     from db.models import Annotator
-    from tests.browser.harness import chromium_missing, label_run
+    from tests.browser.harness import chromium_missing, grid_on, label_on, serve
     why = chromium_missing()
     if why:
         emit(measure="key_to_next_image", skipped=why)
@@ -220,10 +221,18 @@ def browser_on(args, url: str, annotator_id: int, tmp: Path) -> None:
         name = s.scalar(select(Annotator.name).where(Annotator.id == annotator_id))
     engine.dispose()
     first = args.queue // 2  # build() decided the first half of every queue
-    _image_files(url, annotator_id, first, args.presses + 40, tmp / "images")
-    painted, committed = label_run(tmp / "ws", presses=args.presses, database_url=url,
-                                   name=name, password="pw", first=first)
+    from curate import grid
+    engine = make_engine(url)
+    tiles = grid.order(engine, annotator_id)[0][:(args.grid_pages + 2) * grid.GRID_SIZE]
+    engine.dispose()
+    _image_files(url, annotator_id, list(range(first, first + args.presses + 40)) + tiles,
+                 tmp / "images")
+    (tmp / "ws").mkdir(parents=True, exist_ok=True)
+    with serve(tmp / "ws", url) as app:
+        painted, committed = label_on(app, args.presses, name, "pw", first)
+        grid_painted, grid_committed = grid_on(app, args.grid_pages, name, "pw")
     _emit_browser(args, painted, committed, images=args.images)
+    _emit_grid(args, grid_painted, grid_committed, images=args.images)
 
 
 def _emit_browser(args, painted, committed, **where) -> None:
@@ -233,16 +242,29 @@ def _emit_browser(args, painted, committed, **where) -> None:
          target_p95_ms=300, **where, **_summary(committed))
 
 
+def _emit_grid(args, painted, committed, **where) -> None:
+    emit(measure="grid_v_to_page_painted", tiles=16, writers=args.writers if where else 0,
+         target_p95_ms=150, **where, **_summary(painted))
+    emit(measure="grid_enter_to_16_committed", writers=args.writers if where else 0,
+         target_p95_ms=500, **where, **_summary(committed))
+
+
 def browser(args) -> None:
     """--browser-only: the browser measurement on a small demo workspace, no writers."""
-    from tests.browser.harness import chromium_missing, label_run
-    why = chromium_missing()
+    from tests.browser import harness
+    why = harness.chromium_missing()
     if why:
         emit(measure="key_to_next_image", skipped=why)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        painted, committed = label_run(Path(tmp) / "ws", presses=args.presses)
+        # ana's queue holds about half the demo images: enough for the presses and the pages.
+        count = int((args.presses + args.grid_pages * 16) * 2.4) + 40
+        root = harness.build_demo_workspace(Path(tmp) / "ws", count=count)
+        with harness.serve(root) as url:
+            painted, committed = harness.label_on(url, args.presses)
+            grid_painted, grid_committed = harness.grid_on(url, args.grid_pages)
     _emit_browser(args, painted, committed)
+    _emit_grid(args, grid_painted, grid_committed)
 
 
 def after_galleries(args) -> None:
@@ -317,6 +339,8 @@ def main() -> None:
     p.add_argument("--after-galleries", action="store_true",
                    help="the browser measurement fresh and after both model galleries were used")
     p.add_argument("--presses", type=int, default=60, help="browser key presses (default 60)")
+    p.add_argument("--grid-pages", type=int, default=8,
+                   help="grid pages confirmed in the browser, 16 tiles each (default 8)")
     args = p.parse_args()
     if args.after_galleries:
         after_galleries(args)

@@ -13,6 +13,11 @@ the annotators compared all hold a standing accept or reject:
 - Fleiss' kappa per overlap group: the annotators whose queues hold the same overlap images
   (curate.assign makes pairs), over those images that every member has decided.
 A kappa is None when it is undefined (no shared images, or p_e = 1: everyone gave one answer).
+
+Grid and single decisions apart (`views`): for each view (`Decision.via`), the standing
+accept/reject decisions made in it, their accept rate, and — on images another annotator also
+decided — how often they agree with that other annotator, so a lead sees whether confirming a
+grid page costs accuracy.
 """
 from __future__ import annotations
 
@@ -62,6 +67,23 @@ class AnnotatorStats:
         return max(0, self.queue - self.decided)
 
 
+@dataclass(frozen=True)
+class ViewStats:
+    """Standing accept/reject decisions made in one view (single or grid)."""
+    decisions: int
+    accepted: int
+    compared: int  # (this decision, another annotator's opinion on the image) pairs
+    agreed: int  # of those, the same verdict
+
+    @property
+    def accept_rate(self) -> float | None:
+        return self.accepted / self.decisions if self.decisions else None
+
+    @property
+    def agreement(self) -> float | None:
+        return self.agreed / self.compared if self.compared else None
+
+
 @dataclass
 class Dashboard:
     annotators: list[AnnotatorStats] = field(default_factory=list)
@@ -71,6 +93,7 @@ class Dashboard:
     fleiss_groups: dict[tuple[str, ...], tuple[float | None, int]] = field(default_factory=dict)
     rules: dict[str, int] = field(default_factory=dict)  # failed rule key → standing rejects
     tags: dict[str, int] = field(default_factory=dict)  # tag key → standing decisions using it
+    views: dict[str, ViewStats] = field(default_factory=dict)  # "single" | "grid" → figures
     accepted_final: int = 0  # images whose final verdict is accept
     disputed: int = 0
     target: int = TARGET_ACCEPTED
@@ -229,6 +252,27 @@ def _agreement(s: Session, out: Dashboard, names: dict[int, str]) -> None:
             out.fleiss_groups[members] = (fleiss_weighted(rows), sum(w for _, w in rows))
 
 
+def _views(s: Session, out: Dashboard) -> None:
+    """Accept rate and agreement of grid and single decisions apart (see the module doc)."""
+    a, b = StandingDecision.__table__.alias("a"), StandingDecision.__table__.alias("b")
+    opinions = [Verdict.accept, Verdict.reject]
+    mine = (select(a.c.image_id, a.c.annotator_id, a.c.verdict, Decision.via)
+            .join(Decision, Decision.id == a.c.decision_id)
+            .where(a.c.in_queue, a.c.verdict.in_(opinions)).subquery("mine"))
+    rates = dict((via, (n, acc)) for via, n, acc in s.execute(
+        select(mine.c.via, func.count(), func.sum(case((mine.c.verdict == Verdict.accept, 1),
+                                                       else_=0)))
+        .group_by(mine.c.via)))
+    pairs = dict((via, (n, same)) for via, n, same in s.execute(
+        select(mine.c.via, func.count(), func.sum(case((mine.c.verdict == b.c.verdict, 1), else_=0)))
+        .join(b, and_(b.c.image_id == mine.c.image_id, b.c.annotator_id != mine.c.annotator_id))
+        .where(b.c.in_queue, b.c.verdict.in_(opinions)).group_by(mine.c.via)))
+    for via in ("single", "grid"):
+        n, acc = rates.get(via, (0, 0))
+        compared, agreed = pairs.get(via, (0, 0))
+        out.views[via] = ViewStats(n, int(acc or 0), compared, int(agreed or 0))
+
+
 def _final(s: Session, out: Dashboard) -> None:
     final = dict(s.execute(vs.verdict_counts()).all())
     out.accepted_final = final.get("accept", 0)
@@ -254,7 +298,8 @@ def dashboard(engine: Engine, target: int = TARGET_ACCEPTED) -> Dashboard:
 
     with ThreadPoolExecutor(4, thread_name_prefix="dashboard") as pool:
         jobs = [pool.submit(run, _progress, out, people), pool.submit(run, _medians),
-                pool.submit(run, _agreement, out, dict(people)), pool.submit(run, _final, out)]
+                pool.submit(run, _agreement, out, dict(people)), pool.submit(run, _final, out),
+                pool.submit(run, _views, out)]
         medians = jobs[1].result()
         for job in jobs:
             job.result()

@@ -14,18 +14,17 @@ makes the image disputed, and it goes to Review.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Engine, Text, bindparam, func, insert, select, type_coerce
+from sqlalchemy import Engine, Text, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from curate import rules
-from db.engine import reading, writing, writing_connection
+from db.engine import reading, writing
 from db.models import Adjudication, Annotator, Assignment, Decision, Role, Verdict
 
 OPINIONS = (Verdict.accept, Verdict.reject)  # what counts towards agreement; skip does not
@@ -35,7 +34,7 @@ class DecisionError(ValueError):
     """A decision that cannot be recorded (not in the queue, bad rule, not an admin, …)."""
 
 
-def _check(verdict: Verdict | str, rule: str | None,
+def checked(verdict: Verdict | str, rule: str | None,
            tags: Iterable[str]) -> tuple[Verdict, str | None, list[str]]:
     """The verdict, rule and tags as stored, or DecisionError.
 
@@ -64,7 +63,7 @@ def record_decision(engine: Engine, annotator_id: int, image_id: int, verdict: V
 
     `rule` (default None) is kept only on a reject; `tags` default to none.
     """
-    v, rule, tags = _check(verdict, rule, tags)
+    v, rule, tags = checked(verdict, rule, tags)
     with writing(engine) as s:
         found = s.execute(select(Assignment.id, Annotator.active)
                           .join(Annotator, Annotator.id == Assignment.annotator_id)
@@ -81,129 +80,13 @@ def record_decision(engine: Engine, annotator_id: int, image_id: int, verdict: V
         return row.id
 
 
-# --- decisions bound to the image on screen ---------------------------------------------------
 NOTE_MAX = 500  # characters kept of a one-line note
 
 
-class Pressed(NamedTuple):
-    """What a key press decided, as the client saw it: with `seconds` (the time from the image
-    being painted to the key, in ms precision) it is the press's fingerprint, so a resend of the
-    same press is recognised without storing a client id."""
-    verdict: str
-    rule: str | None = None
-    tags: tuple[str, ...] = ()
-    note: str | None = None
-    seconds: float | None = None
-
-
-class Recorded(NamedTuple):
-    id: int | None  # the row written, or the earlier row a resend matched
-    duplicate: bool  # True: this press had been recorded already; nothing was written
-    before: str | None = None  # the standing verdict it replaced (None: undecided)
-
-
-def _clean_note(note: str | None) -> str | None:
+def clean_note(note: str | None) -> str | None:
+    """A note as stored: one line, spaces collapsed, at most NOTE_MAX characters; None if empty."""
     note = " ".join((note or "").split())[:NOTE_MAX]
     return note or None
-
-
-def _same(row, verdict: Verdict, rule: str | None, tags: list[str], note: str | None,
-          seconds: float | None) -> bool:
-    if row.verdict is not verdict or row.rule != rule or (row.note or None) != note:
-        return False
-    if sorted(row.tags or ()) != tags:
-        return False
-    if (row.seconds is None) != (seconds is None):
-        return False
-    return seconds is None or abs(row.seconds - seconds) < 5e-4
-
-
-@functools.cache
-def _bound_stmt():
-    # One row per decision of the annotator on the image, newest first (one row with id None
-    # when there is none) — and no row at all unless the image is at that queue position.
-    return (select(Annotator.active, Decision.id, Decision.verdict, Decision.rule, Decision.tags,
-                   Decision.note, Decision.seconds)
-            .select_from(Assignment)
-            .join(Annotator, Annotator.id == Assignment.annotator_id)
-            .outerjoin(Decision, (Decision.annotator_id == Assignment.annotator_id)
-                       & (Decision.image_id == Assignment.image_id))
-            .where(Assignment.annotator_id == bindparam("annotator_id"),
-                   Assignment.image_id == bindparam("image_id"),
-                   Assignment.position == bindparam("position"))
-            .order_by(Decision.id.desc()))
-
-
-def _bound_rows(conn: Connection, annotator_id: int, image_id: int, position: int) -> list:
-    """The annotator's rows on the image, newest first, once the image is checked to be at
-    `position` of their queue and the annotator to be active; DecisionError otherwise."""
-    rows = conn.execute(_bound_stmt(), dict(annotator_id=annotator_id, image_id=image_id,
-                                            position=position)).all()
-    if not rows:
-        raise DecisionError(f"image {image_id} is not #{position + 1} of this annotator's queue; "
-                            "nothing was recorded")
-    if not rows[0].active:
-        raise DecisionError("this user has been deactivated; nothing was recorded")
-    return [r for r in rows if r.id is not None]
-
-
-def _append(conn: Connection, annotator_id: int, image_id: int, verdict: Verdict,
-            rule: str | None = None, tags: list[str] | None = None, note: str | None = None,
-            seconds: float | None = None) -> int:
-    got = conn.execute(insert(Decision).values(
-        image_id=image_id, annotator_id=annotator_id, verdict=verdict, rule=rule,
-        tags=tags or [], note=note, seconds=seconds))
-    return got.inserted_primary_key[0]
-
-
-def record_pressed(engine: Engine, annotator_id: int, image_id: int, position: int,
-                   pressed: Pressed, min_seconds: float = 0.0) -> Recorded:
-    """Record a key press's decision on the image the annotator had on screen.
-
-    Written only when `image_id` is at `position` of the annotator's queue, the annotator is
-    active and the image had been shown at least `min_seconds` (default 0) before the key;
-    otherwise DecisionError and nothing is written. A resend of a press already recorded (same
-    verdict, rule, tags, note and seconds on that image) writes nothing and returns that row.
-    One write transaction of two statements (a key press's hot path: Core, no ORM session).
-    """
-    v, rule, tags = _check(pressed.verdict, pressed.rule, pressed.tags)
-    if v is Verdict.undo:
-        raise DecisionError("an undo names the decision it withdraws (undo_pressed)")
-    seconds = pressed.seconds
-    if min_seconds and (seconds is None or seconds < min_seconds):
-        shown = "an unknown time" if seconds is None else f"{seconds * 1000:.0f} ms"
-        raise DecisionError(f"the key came {shown} after the image appeared (at least "
-                            f"{min_seconds * 1000:.0f} ms are needed); nothing was recorded")
-    note = _clean_note(pressed.note)
-    with writing_connection(engine) as conn:
-        rows = _bound_rows(conn, annotator_id, image_id, position)
-        for row in rows:
-            if _same(row, v, rule, tags, note, seconds):
-                return Recorded(row.id, True)
-        before = rows[0].verdict.value if rows and rows[0].verdict is not Verdict.undo else None
-        return Recorded(_append(conn, annotator_id, image_id, v, rule, tags, note, seconds),
-                        False, before)
-
-
-def undo_pressed(engine: Engine, annotator_id: int, image_id: int, position: int,
-                 target: Pressed) -> Recorded:
-    """Withdraw the decision `target` (a press recorded on that image): appends an `undo` row
-    when it is still the annotator's standing decision there. Already withdrawn: nothing is
-    written (a resend). Missing, or replaced by a newer decision: DecisionError."""
-    v, rule, tags = _check(target.verdict, target.rule, target.tags)
-    note = _clean_note(target.note)
-    with writing_connection(engine) as conn:
-        rows = _bound_rows(conn, annotator_id, image_id, position)
-        for k, row in enumerate(rows):
-            if _same(row, v, rule, tags, note, target.seconds):
-                newer = rows[:k]
-                if any(r.verdict is Verdict.undo for r in newer):
-                    return Recorded(next(r.id for r in newer if r.verdict is Verdict.undo), True)
-                if newer:
-                    raise DecisionError("this image was decided again since; nothing was undone")
-                return Recorded(_append(conn, annotator_id, image_id, Verdict.undo), False,
-                                v.value)
-    raise DecisionError("that decision is not recorded; nothing was undone")
 
 
 def undo(engine: Engine, annotator_id: int, image_id: int) -> int:
@@ -221,7 +104,7 @@ def adjudicate(engine: Engine, admin_id: int, image_id: int, verdict: Verdict | 
     screen: the verdict is then written only while the image is a disagreement with exactly
     those standing decisions (none changed since), else DecisionError and nothing is written.
     """
-    v, rule, tags = _check(verdict, rule, tags)
+    v, rule, tags = checked(verdict, rule, tags)
     if v is Verdict.skip:
         raise DecisionError("an adjudication accepts or rejects (or undoes an adjudication)")
     with writing(engine) as s:
@@ -230,13 +113,13 @@ def adjudicate(engine: Engine, admin_id: int, image_id: int, verdict: Verdict | 
         if admin is None or admin.role is not Role.admin or not admin.active:
             raise DecisionError("only an active admin may adjudicate")
         if shown is not None:
-            standing = standing_decisions(s, image_ids=[image_id])
+            standing = newest_decisions(s, image_ids=[image_id])
             opinions = {d.verdict for d in standing if d.verdict in OPINIONS}
             if {d.id for d in standing} != set(shown) or len(opinions) < 2:
                 raise DecisionError(f"image {image_id} is not the disagreement you had on screen "
                                     "(its decisions changed since); nothing was recorded")
         row = Adjudication(image_id=image_id, admin_id=admin_id, verdict=v, rule=rule, tags=tags,
-                           note=_clean_note(note))
+                           note=clean_note(note))
         s.add(row)
         s.flush()
         return row.id
@@ -263,9 +146,11 @@ def _tags(raw) -> list[str]:
     return list(raw or ())
 
 
-def standing_decisions(session: Session, *, annotator_id: int | None = None,
+def newest_decisions(session: Session, *, annotator_id: int | None = None,
                        image_ids: Iterable[int] | None = None) -> list[Standing]:
-    """The newest decision per (image, annotator), undone ones left out, oldest first."""
+    """The newest decision per (image, annotator), undone ones left out, oldest first — found
+    among the rows of `decisions` themselves (an independent reading of the `standing_decisions`
+    table that the database's triggers keep, which curate.verdict_sql reads)."""
     newest = select(func.max(Decision.id).label("id")).group_by(Decision.image_id, Decision.annotator_id)
     if annotator_id is not None:
         newest = newest.where(Decision.annotator_id == annotator_id)
@@ -309,7 +194,7 @@ def final_verdicts(engine: Engine, image_ids: Iterable[int] | None = None) -> di
             q = q.where(Assignment.image_id.in_(wanted))
         queued = set(s.scalars(q))  # who holds them does not count, only that someone does
         decided: dict[int, dict[int, Standing]] = defaultdict(dict)
-        for d in standing_decisions(s, image_ids=wanted):
+        for d in newest_decisions(s, image_ids=wanted):
             decided[d.image_id][d.annotator_id] = d
         adjudicated = standing_adjudications(s)
     out: dict[int, FinalVerdict] = {}

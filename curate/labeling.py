@@ -1,12 +1,12 @@
 """The Label page's domain logic: an annotator's queue, the cursor and progress.
 
-Writes go through `curate.decisions` (append-only); this module only reads the queue and
+Writes go through `curate.presses` (append-only); this module only reads the queue and
 decides where the cursor goes:
 - an image is *decided* when the annotator's newest row on it is not `undo` (a skip counts as
   decided for the cursor; it can be revisited);
 - resume = the first undecided position of the queue; after a decision the cursor moves to the
   next undecided position after the current one (wrapping to the first one left);
-- undo = append an `undo` row for the annotator's most recent standing decision, and go back there.
+- undo = append an `undo` row withdrawing a named decision (the panel's Backspace), and go back there.
 
 A key press costs two small indexed queries (the write, and the items around the cursor,
 `around`), both on Core connections (the ORM's per-statement work cost more than the queries);
@@ -14,9 +14,9 @@ the progress figures and pace are updated in memory (`Progress.after`) and re-re
 database only now and then (the page does it every PROGRESS_REFRESH decisions).
 
 Writes wait their turn (`db.engine.write_turn`); a busy database is retried by the caller
-(`curate.app.common.db_call`, or `db.engine.retry_busy` in a script), not here. `window` starts
-preparing the next display images (`curate.display`) so the next image is ready before the key
-is pressed.
+(`curate.app.common.db_call`, or `db.engine.retry_busy` in a script), not here. The panel's
+protocol prepares the next display images (`curate.display`) PREFETCH ahead of what it sends,
+so the next image is ready before the key is pressed.
 """
 from __future__ import annotations
 
@@ -28,14 +28,15 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import aliased
 
-from curate import decisions, display
+from curate import presses
 from db.engine import reading, write_turn
 from db.models import Assignment, Decision, Image, Source, StandingDecision, Verdict
 
-PREFETCH = 4  # images prepared ahead of the cursor
+PREFETCH = 4  # images prepared ahead of those the panel is sent
 PACE_WINDOW = 200  # recent decisions whose median time sets the pace
 PACE_MIN = 5  # decisions with a time before a pace is shown
 MIN_LOOK_S = 0.15  # a decision key counts only this long after the image was painted
+GRID_LOOK_S = 0.10  # a grid tile's share of the page's look time (curate.grid.LOOK_MS_PER_TILE)
 PROGRESS_REFRESH = 50  # decisions between two full progress reads on the Label page
 UNDO_LOOKBACK = 50  # newest decision rows searched for the one to undo before a full query
 
@@ -54,7 +55,8 @@ class Item:
     rule: str | None = None
     tags: tuple[str, ...] = ()
     note: str | None = None  # of the standing decision
-    seconds: float | None = None  # of the standing decision (with the rest, its fingerprint)
+    seconds: float | None = None  # of the standing decision
+    row: str = ""  # handle (presses.handle) of the newest row, an undo too; "" none yet
 
 
 # Statements are built once, with bound parameters: building a correlated subquery per key
@@ -71,7 +73,8 @@ def _newest():
 def _items_stmt():
     return (select(Assignment.position, Assignment.image_id, Assignment.is_overlap, Source.root,
                    Source.name, Image.relpath, Image.content_hash, Decision.verdict, Decision.rule,
-                   Decision.tags, Decision.note, Decision.seconds)
+                   Decision.tags, Decision.note, Decision.seconds, Decision.id.label("row_id"),
+                   Decision.press_id)
             .join(Image, Image.id == Assignment.image_id)
             .join(Source, Source.id == Image.source_id)
             .outerjoin(Decision, Decision.id == _newest())
@@ -113,7 +116,8 @@ def _item(row) -> Item:
                 path=display.ImagePath.of(row.root, row.relpath, row.content_hash),
                 name=f"{row.name}/{row.relpath}", is_overlap=bool(row.is_overlap), verdict=verdict,
                 rule=row.rule if verdict else None, tags=tuple(row.tags or ()) if verdict else (),
-                note=row.note if verdict else None, seconds=row.seconds if verdict else None)
+                note=row.note if verdict else None, seconds=row.seconds if verdict else None,
+                row="" if row.row_id is None else presses.handle(row.row_id, row.press_id))
 
 
 def queue_length(engine: Engine, annotator_id: int) -> int:
@@ -172,12 +176,6 @@ def around(engine: Engine, annotator_id: int, cursor: int,
     return got, ahead, at_end or len(ahead) < undecided
 
 
-def item_at(engine: Engine, annotator_id: int, position: int) -> Item | None:
-    """The queue item at `position`, or None past the end."""
-    got = items(engine, annotator_id, position, 1)
-    return got[0] if got and got[0].position == position else None
-
-
 def first_undecided(engine: Engine, annotator_id: int, after: int = -1) -> int | None:
     """The first undecided position after `after` (default: from the start), or None."""
     got = undecided_after(engine, annotator_id, after, 1)
@@ -190,45 +188,43 @@ def resume_position(engine: Engine, annotator_id: int) -> int:
     return queue_length(engine, annotator_id) if pos is None else pos
 
 
-def next_position(engine: Engine, annotator_id: int, current: int) -> int:
-    """After deciding `current`: the next undecided position, wrapping; the queue length when done."""
-    pos = first_undecided(engine, annotator_id, current)
-    if pos is None:
-        pos = first_undecided(engine, annotator_id)
-    return queue_length(engine, annotator_id) if pos is None else pos
-
-
-def decide(engine: Engine, annotator_id: int, item: Item, verdict: str, rule: str | None = None,
-           tags=(), seconds: float | None = None, note: str | None = None) -> int:
-    """Record a decision on a queue item, once the write turn is ours; returns its row id.
-
-    `rule` (default None) counts only for a reject (`curate.decisions` drops it otherwise).
-    """
-    with write_turn(engine):
-        return decisions.record_decision(engine, annotator_id, item.image_id, verdict, rule=rule,
-                                         tags=tuple(tags), note=note, seconds=seconds)
-
-
 def decide_pressed(engine: Engine, annotator_id: int, image_id: int, position: int,
-                   pressed: decisions.Pressed) -> decisions.Recorded:
+                   pressed: presses.Pressed) -> presses.Recorded:
     """Record a key press on the image the annotator had on screen at `position`, once the
     write turn is ours: refused (DecisionError) unless that image is theirs at that position
-    and was shown at least MIN_LOOK_S before the key; a resend writes nothing."""
+    and was shown at least MIN_LOOK_S before the key (a grid tile: GRID_LOOK_S, its share of
+    the page's look time) (and, with `pressed.seen`, nothing was
+    decided there since the client heard); a resend (its press id) writes nothing."""
+    floor = GRID_LOOK_S if pressed.via == "grid" else MIN_LOOK_S
     with write_turn(engine):
-        return decisions.record_pressed(engine, annotator_id, image_id, position, pressed,
-                                        min_seconds=MIN_LOOK_S)
+        return presses.record_pressed(engine, annotator_id, image_id, position, pressed,
+                                        min_seconds=floor)
 
 
-def undo_pressed(engine: Engine, annotator_id: int, image_id: int, position: int,
-                 target: decisions.Pressed) -> decisions.Recorded:
-    """Withdraw the press `target` on the image at `position` (see decisions.undo_pressed)."""
+def decide_pressed_together(engine: Engine, annotator_id: int,
+                            pressed: list[tuple[int, int, presses.Pressed]]) -> list:
+    """The tiles of one grid page — (image id, queue position, press) each — in one write turn
+    and one transaction, each checked as by `decide_pressed`; a Recorded or the DecisionError
+    that refused it, per press."""
+    floors = {GRID_LOOK_S if p.via == "grid" else MIN_LOOK_S for _, _, p in pressed}
+    if len(floors) != 1:
+        raise ValueError("presses decided together come from one view")
     with write_turn(engine):
-        return decisions.undo_pressed(engine, annotator_id, image_id, position, target)
+        return presses.record_pressed_together(engine, annotator_id, pressed,
+                                               min_seconds=floors.pop())
+
+
+def undo_pressed(engine: Engine, annotator_id: int, image_id: int, position: int, target: str,
+                 press_id: str | None = None) -> presses.Recorded:
+    """Withdraw the decision named `target` (its handle) on the image at `position`, once the
+    write turn is ours (see presses.undo_pressed)."""
+    with write_turn(engine):
+        return presses.undo_pressed(engine, annotator_id, image_id, position, target, press_id)
 
 
 def recent(engine: Engine, annotator_id: int, count: int = 8) -> list[Item]:
-    """The annotator's `count` (default 8) most recent decisions that still stand, oldest first
-    (walks their newest rows, as `last_decided` does)."""
+    """The annotator's `count` (default 8) most recent decisions that still stand, oldest first.
+    Walks the annotator's newest UNDO_LOOKBACK rows (an image's first row seen is its newest)."""
     rows_q = (select(Decision.image_id, Decision.verdict)
               .where(Decision.annotator_id == annotator_id)
               .order_by(Decision.id.desc()).limit(UNDO_LOOKBACK))
@@ -243,51 +239,6 @@ def recent(engine: Engine, annotator_id: int, count: int = 8) -> list[Item]:
             Assignment.annotator_id == annotator_id, Assignment.image_id.in_(standing))).all())
     got = {i.image_id: i for i in items_at(engine, annotator_id, positions.values())}
     return [got[i] for i in reversed(standing) if i in got]
-
-
-def last_decided(engine: Engine, annotator_id: int) -> int | None:
-    """Queue position of the annotator's most recent decision that still stands, or None.
-
-    Walks the annotator's newest rows first (an image's first row seen is its newest): a short
-    look-back answers almost always; the full query is the fallback.
-    """
-    recent = (select(Decision.image_id, Decision.verdict)
-              .where(Decision.annotator_id == annotator_id)
-              .order_by(Decision.id.desc()).limit(UNDO_LOOKBACK))
-    with reading(engine) as s:
-        rows = s.execute(recent).all()
-        seen: set[int] = set()
-        image_id = None
-        for r in rows:
-            if r.image_id in seen:
-                continue
-            seen.add(r.image_id)
-            if r.verdict is not Verdict.undo:
-                image_id = r.image_id
-                break
-        if image_id is None and len(rows) == UNDO_LOOKBACK:
-            newest = (select(func.max(Decision.id).label("id"))
-                      .where(Decision.annotator_id == annotator_id)
-                      .group_by(Decision.image_id).subquery())
-            image_id = s.scalar(select(Decision.image_id).join(newest, newest.c.id == Decision.id)
-                                .where(Decision.verdict != Verdict.undo)
-                                .order_by(Decision.id.desc()).limit(1))
-        if image_id is None:
-            return None
-        return s.scalar(select(Assignment.position).where(
-            Assignment.annotator_id == annotator_id, Assignment.image_id == image_id))
-
-
-def undo_last(engine: Engine, annotator_id: int) -> Item | None:
-    """Withdraw the annotator's most recent standing decision; returns that item as it was
-    before the undo (None when there is nothing to undo)."""
-    pos = last_decided(engine, annotator_id)
-    if pos is None:
-        return None
-    target = item_at(engine, annotator_id, pos)
-    with write_turn(engine):
-        decisions.undo(engine, annotator_id, target.image_id)
-    return target
 
 
 # --- progress -----------------------------------------------------------------------------------
@@ -362,6 +313,22 @@ def progress(engine: Engine, annotator_id: int) -> Progress:
                     median_seconds=median, last_hour=last_hour, recent=recent)
 
 
+@functools.cache
+def _rows_after_stmt():
+    return (select(func.count(), func.max(Decision.id))
+            .where(Decision.annotator_id == bindparam("annotator_id"),
+                   Decision.id > bindparam("after")))
+
+
+def rows_after(engine: Engine, annotator_id: int, after: int) -> tuple[int, int | None]:
+    """(how many decision rows — undos too — the annotator has written after row id `after`,
+    the newest one's id): when that is more than this session wrote, another tab or device
+    decided, and the progress is read again. An index range: cheap at any queue size."""
+    with engine.connect() as c:
+        n, top = c.execute(_rows_after_stmt(), dict(annotator_id=annotator_id, after=after)).one()
+    return n or 0, top
+
+
 def _pace(recent) -> tuple[float | None, int]:
     """(median seconds, how many in the last hour) of (seconds, epoch) pairs."""
     secs = [sec for sec, _at in recent if sec is not None and sec > 0]
@@ -391,14 +358,3 @@ def format_duration(seconds: float | None) -> str:
     if minutes < 60:
         return f"{minutes} min"
     return f"{minutes // 60} h {minutes % 60:02d} min"
-
-
-def window(engine: Engine, annotator_id: int, position: int,
-           ahead: int = PREFETCH) -> tuple[Item | None, list[Item]]:
-    """The item at `position` and the next `ahead` (default 4) ones, whose display images start
-    preparing in the background (one query for both)."""
-    got = items(engine, annotator_id, position, 1 + ahead)
-    current = got[0] if got and got[0].position == position else None
-    upcoming = got[1:] if current is not None else got
-    display.prefetch(i.path for i in upcoming)
-    return current, upcoming

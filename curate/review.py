@@ -6,7 +6,8 @@ where they all reject but name different rules: the verdict stands (reject), yet
 want to see which rule the team means. Settling one appends an adjudication (append-only:
 a new verdict on the same image is a new row; the newest counts). The Review page's verdicts are
 bound to what the admin had on screen (`settle_shown`: the image and the standing decisions
-shown), and its undo withdraws a named adjudication (`undo_settled`). A busy database is
+shown), and its undo withdraws a named adjudication (`undo_settled`); both write as a Label
+press does (one transaction in the write turn, a resend known by its press id). A busy database is
 retried by the caller (the page's `db_call` / `db_attempt`), not here.
 """
 from __future__ import annotations
@@ -15,10 +16,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, select
 
-from curate import decisions
-from curate.decisions import DecisionError, Pressed, Recorded
+from curate import decisions, presses
+from curate.decisions import DecisionError
 from curate.display import ImagePath
-from db.engine import reading
+from curate.presses import Pressed, Recorded
+from db.engine import reading, write_turn
 from db.models import Adjudication, Annotator, Image, Source, StandingDecision, Verdict
 
 
@@ -43,6 +45,7 @@ class Dispute:
     settled_by: str | None = None
     settled_rule: str | None = None
     settled_tags: tuple[str, ...] = ()
+    newest: str = ""  # handle of the image's newest adjudication (an undo too), "" none yet
 
     @property
     def shown(self) -> tuple[int, ...]:
@@ -84,7 +87,12 @@ def _as_disputes(engine: Engine, found: list) -> list[Dispute]:
         where = dict((r.id, r) for r in s.execute(
             select(Image.id, Image.relpath, Image.content_hash, Source.root, Source.name)
             .join(Source, Source.id == Image.source_id).where(Image.id.in_(ids))))
-        standing = decisions.standing_decisions(s, image_ids=ids)
+        standing = decisions.newest_decisions(s, image_ids=ids)
+        last = select(func.max(Adjudication.id)).where(Adjudication.image_id.in_(ids)).group_by(
+            Adjudication.image_id)
+        newest = {r.image_id: presses.handle(r.id, r.press_id) for r in s.execute(
+            select(Adjudication.image_id, Adjudication.id, Adjudication.press_id)
+            .where(Adjudication.id.in_(last)))}
     by_image: dict[int, list[Opinion]] = {}
     for d in standing:
         by_image.setdefault(d.image_id, []).append(Opinion(
@@ -100,7 +108,8 @@ def _as_disputes(engine: Engine, found: list) -> list[Dispute]:
             opinions=tuple(sorted(by_image.get(f.image_id, []), key=lambda o: o.annotator)),
             settled=settled,
             settled_by=f.provenance.removeprefix("adjudicated by ") if settled else None,
-            settled_rule=f.rule if settled else None, settled_tags=f.tags if settled else ()))
+            settled_rule=f.rule if settled else None, settled_tags=f.tags if settled else (),
+            newest=newest.get(f.image_id, "")))
     return out
 
 
@@ -114,44 +123,18 @@ def settle(engine: Engine, admin_id: int, image_id: int, verdict: str, rule: str
                                 note or None)
 
 
-def _same(row, pressed: Pressed) -> bool:
-    return (row.verdict.value == pressed.verdict and (row.rule or None) == (pressed.rule or None)
-            and sorted(row.tags or ()) == sorted(pressed.tags)
-            and (row.note or None) == decisions._clean_note(pressed.note))
-
-
-def _newest(engine: Engine, image_id: int, n: int = 2) -> list:
-    with reading(engine) as s:
-        return list(s.scalars(select(Adjudication).where(Adjudication.image_id == image_id)
-                              .order_by(Adjudication.id.desc()).limit(n)))
-
-
 def settle_shown(engine: Engine, admin_id: int, image_id: int, shown, pressed: Pressed) -> Recorded:
-    """The admin's verdict on the disagreement they had on screen: `image_id` and `shown` (the
-    ids of the standing decisions displayed, `Dispute.shown`) must still describe a
-    disagreement, else DecisionError and nothing is written. A resend (the image's newest
-    adjudication is this admin's with the same verdict, rule, tags and note) writes nothing."""
-    if pressed.verdict not in ("accept", "reject"):
-        raise DecisionError("a verdict accepts or rejects")
-    rule = pressed.rule if pressed.verdict == "reject" else None
-    pressed = pressed._replace(rule=rule)
-    newest = _newest(engine, image_id, 1)
-    if newest and newest[0].admin_id == admin_id and _same(newest[0], pressed):
-        return Recorded(newest[0].id, True)
-    row = decisions.adjudicate(engine, admin_id, image_id, pressed.verdict, rule, pressed.tags,
-                               pressed.note, shown=tuple(shown))
-    before = newest[0].verdict.value if newest and newest[0].verdict is not Verdict.undo else None
-    return Recorded(row, False, before)
+    """The admin's verdict on the disagreement they had on screen, once the write turn is ours:
+    `image_id` and `shown` (the ids of the standing decisions displayed, `Dispute.shown`) must
+    still describe a disagreement, else DecisionError and nothing is written; a resend (its
+    press id recorded already) writes nothing (`presses.adjudicate_pressed`)."""
+    with write_turn(engine):
+        return presses.adjudicate_pressed(engine, admin_id, image_id, tuple(shown), pressed)
 
 
-def undo_settled(engine: Engine, admin_id: int, image_id: int, target: Pressed) -> Recorded:
-    """Withdraw the adjudication `target` on an image (appends an `undo` adjudication) while it
-    is still the image's newest; already withdrawn: nothing is written (a resend); settled
-    again since, or never recorded: DecisionError."""
-    rows = _newest(engine, image_id)
-    if rows and rows[0].verdict is Verdict.undo and len(rows) > 1 and _same(rows[1], target):
-        return Recorded(rows[0].id, True)
-    if not rows or not _same(rows[0], target):
-        raise DecisionError("that verdict is no longer this image's newest; nothing was undone")
-    row = decisions.adjudicate(engine, admin_id, image_id, Verdict.undo)
-    return Recorded(row, False, rows[0].verdict.value)
+def undo_settled(engine: Engine, admin_id: int, image_id: int, target: str,
+                 press_id: str | None = None) -> Recorded:
+    """Withdraw the adjudication named `target` (`presses.handle`) while it is still the
+    image's newest, once the write turn is ours (`presses.undo_adjudication_pressed`)."""
+    with write_turn(engine):
+        return presses.undo_adjudication_pressed(engine, admin_id, image_id, target, press_id)

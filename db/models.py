@@ -139,6 +139,9 @@ class Decision(Base):
         # Standing decisions and their verdicts from the index alone (migration 0006).
         Index("ix_decisions_image_annotator_id_verdict", "image_id", "annotator_id", "id", "verdict"),
         Index("ix_decisions_annotator_seconds", "annotator_id", "seconds", "verdict"),  # medians
+        # A key press is recorded once: its client id, unique per annotator (migration 0009).
+        Index("uq_decisions_annotator_press", "annotator_id", "press_id", unique=True),
+        Index("ix_decisions_annotator_id", "annotator_id", "id"),  # rows since (other tabs)
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id"))
@@ -149,6 +152,8 @@ class Decision(Base):
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)  # time taken to decide
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, server_default=func.now())
+    press_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the browser's id
+    via: Mapped[str] = mapped_column(String(8), server_default="single")  # single | grid
 
 
 class StandingDecision(Base):
@@ -183,7 +188,8 @@ class Adjudication(Base):
     """An admin's verdict settling a disagreement. Append-only; the newest row per image counts."""
 
     __tablename__ = "adjudications"
-    __table_args__ = (Index("ix_adjudications_image_id", "image_id", "id"),)
+    __table_args__ = (Index("ix_adjudications_image_id", "image_id", "id"),
+                      Index("uq_adjudications_admin_press", "admin_id", "press_id", unique=True))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id"))
     admin_id: Mapped[int] = mapped_column(ForeignKey("annotators.id"))
@@ -192,6 +198,7 @@ class Adjudication(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, server_default=func.now())
+    press_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the browser's id
 
 
 class Export(Base):

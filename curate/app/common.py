@@ -127,6 +127,23 @@ def current_user() -> User | None:
     return user
 
 
+def still_logged_in() -> bool:
+    """For a panel's fragment run (which skips the page's guard): False once this tab's session
+    has ended; True while it stands — and while the database cannot be reached, so the panel
+    stays on screen with its outbox (every write checks the user again in the database)."""
+    user = st.session_state.get(USER_KEY)
+    if user is None:
+        return False
+    found, failure = db_attempt(session_user_id, engine(), user.token)
+    if failure is not None:
+        return True
+    if found != user.id:
+        _clear()
+        st.session_state[ENDED_KEY] = True
+        return False
+    return True
+
+
 def _from_cookie() -> User | None:
     # A new browser session (reload, typed URL, server restart): the login cookie's session,
     # when it still stands in the database (curate.app.session_cookie).
@@ -216,6 +233,19 @@ def calm_errors():
         yield
     except Exception as e:  # noqa: BLE001 — st.stop()/st.rerun() are BaseExceptions, untouched
         _failed(e)
+
+
+# The Label and Review pages fit one screen from 1280×800 up: Streamlit's page padding (6 rem
+# on top, 5 rem at the sides in wide layout) would push the decision panel's strip below the
+# fold. A fixed style of ours, not text from outside.
+PANEL_PAGE_STYLE = """<style>
+[data-testid="stMainBlockContainer"] { padding: 3.6rem 1.5rem 0.5rem 1.5rem; }
+</style>"""
+
+
+def panel_page_style() -> None:
+    """Tighter page padding for a page around the decision panel (Label, Review)."""
+    st.html(PANEL_PAGE_STYLE)
 
 
 _frozen = False

@@ -175,6 +175,22 @@ if dash.cohen:
 else:
     st.caption("No overlap image decided by two annotators yet.")
 
+views = pd.DataFrame([{"view": via, "decisions": v.decisions,
+                       "accept_rate": None if v.accept_rate is None else 100 * v.accept_rate,
+                       "agreement": None if v.agreement is None else 100 * v.agreement,
+                       "compared": v.compared} for via, v in dash.views.items()])
+if not views.empty and views["decisions"].sum():
+    st.markdown("**Grid and single decisions apart**")
+    st.dataframe(views, hide_index=True, width="stretch", column_config={
+        "view": "Decided in", "decisions": "Standing accepts + rejects",
+        "accept_rate": st.column_config.NumberColumn("Accept rate", format="%.1f %%"),
+        "agreement": st.column_config.NumberColumn("Agrees with the other annotator",
+                                                   format="%.1f %%"),
+        "compared": "Decisions compared"})
+    st.caption("Agreement: of the decisions on images another annotator also accepted or "
+               "rejected, how many gave the same verdict. Grid decisions are accepts confirmed "
+               "a page at a time (V on the Label page).")
+
 st.subheader("Rules failed and tags used", anchor=False)
 left, right = st.columns(2)
 rules = pd.DataFrame({"rule": [r.short for r in RULES], "rejections": [dash.rules[r.key] for r in RULES]})

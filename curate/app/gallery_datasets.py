@@ -73,7 +73,7 @@ if opened is not None:
     with st.container(border=True):
         left, right = st.columns([1, 2])
         left.image(gt.thumbnail(ws.thumbs_dir, opened.path, DETAIL_PX, opened.key),
-                   caption=plain(opened.name))
+                   caption=plain(opened.name), width="stretch")
         detail = db_call(gd.image_detail, eng, opened.image_id) if opened.image_id is not None else None
         with right:
             st.button("Close", icon=":material/close:", key="ds_close",
@@ -106,5 +106,5 @@ grid = st.columns(COLUMNS)
 for i, (tile, image) in enumerate(zip(page.tiles, images)):
     with grid[i % COLUMNS]:
         label = tile.name if tile.image_id not in verdicts else f"{tile.name} · {verdicts[tile.image_id]}"
-        st.image(image, caption=plain(label))
+        st.image(image, caption=plain(label), width="stretch")
         st.button("Open", key=f"ds_open_{i}", on_click=_open, args=(tile,), width="stretch")

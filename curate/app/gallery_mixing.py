@@ -68,7 +68,7 @@ with st.spinner("Generating the mixing grid…"):
         st.error(f"This checkpoint cannot be loaded: {why}" if e.kind == "checkpoint"
                  else f"The grid could not be made: {why}")
         st.stop()
-st.image(grid, caption=f"sources {sources} × styles {styles}")
+st.image(grid, caption=f"sources {sources} × styles {styles}", width="stretch")
 st.download_button("Download the grid (PNG)", grid, file_name=f"mixing-{'-'.join(map(str, sources))}"
                    f"-x-{'-'.join(map(str, styles))}.png", mime="image/png", key="mix_dl")
 
@@ -84,6 +84,6 @@ with st.spinner("Generating the strip…"):
         st.error("The strip could not be made: "
                  + plain(e if user.is_admin else gr.without_roots(str(e), roots)))
         st.stop()
-st.image(strip, caption=f"seed {a} → seed {b}, {steps} steps")
+st.image(strip, caption=f"seed {a} → seed {b}, {steps} steps", width="stretch")
 st.download_button("Download the strip (PNG)", strip, file_name=f"interpolation-{a}-{b}.png",
                    mime="image/png", key="mix_strip_dl")

@@ -123,7 +123,7 @@ def grid_view():
         step = st.select_slider(unit.capitalize(), steps, key=slider_key,
                                 format_func=lambda s: f"{s:,}",
                                 help=f"{len(steps):,} grids; the latest is shown first.")
-    st.image(grids[step], caption=f"{unit} {step:,} — {caption}")
+    st.image(grids[step], caption=f"{unit} {step:,} — {caption}", width="stretch")
     if run.trainer == "stylegan":  # the trainer's own mixing grid of the checkpoint at or before
         mixing = gr.grid_at(gr.mixing_grids(run), step)
         if mixing is not None:

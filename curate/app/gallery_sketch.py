@@ -56,13 +56,14 @@ with st.spinner("Rebuilding…"):
         st.stop()
 
 c1, c2, c3 = st.columns(3)
-c1.image(got.photo, caption="uploaded")
+c1.image(got.photo, caption="uploaded", width="stretch")
 if not is_sketch and too_small(got.size):  # the effect's output is blank white there
     c2.warning(f"At this model's {got.size} px the sketch effect leaves nothing to see (it "
                f"needs {MIN_VISIBLE_SIZE} px or more), so the model rebuilds from a blank "
                "sketch. Train at 64 px or more, or upload a drawn sketch and tick the toggle.")
 else:
-    c2.image(got.sketch, caption="sketch" + ("" if is_sketch else " (the export's effect)"))
-c3.image(got.face, caption=f"rebuilt at {got.size} px")
+    c2.image(got.sketch, caption="sketch" + ("" if is_sketch else " (the export's effect)"),
+             width="stretch")
+c3.image(got.face, caption=f"rebuilt at {got.size} px", width="stretch")
 st.download_button("Download the rebuilt face (PNG)", got.face_png, file_name="rebuilt.png",
                    mime="image/png", key="sketch_dl")

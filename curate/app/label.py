@@ -3,37 +3,29 @@
 The decision panel is a client-side component (curate/app/label_panel): it takes the keys
 itself, shows the next image at once, and sends each press bound to the image it was pressed
 on. Each message from it reruns only the `panel` fragment, which applies the presses through
-`curate.labeling` (the binding to the queue position is checked there) and redraws the panel
-with the outcome. Keys: A accept · 1/2/3 reject with the failed rule · 4–7 tags · S skip ·
-Backspace undo · ←/→ browse · N note · Z full size · F first undecided · J next skipped ·
-K skipped list · G go to #N · ? help.
+`curate.labeling` (label_protocol.py: the binding to the queue position is checked there) and
+redraws the panel with the outcome. The keys are listed once, in label_panel/keys.py.
 """
 import streamlit as st
 
 from curate.app import label_panel
-from curate.app.common import calm_errors, current_user, engine, require_login
-from curate.app.label_panel.protocol import Memory, respond
+from curate.app.common import engine, panel_page_style, require_login
+from curate.app.label_panel.keys import LABEL, caption
+from curate.app.label_panel.label_protocol import Memory, respond
 
 user = require_login()
 eng = engine()
+panel_page_style()
 ss = st.session_state
 if "label_memory" not in ss:
-    ss.label_memory = Memory()
-    ss.label_data = None
+    ss.label_memory = Memory()  # a plain object: updating it never yields to a new rerun
 
 
 @st.fragment
 def panel() -> None:
-    # A fragment run skips the page's guard: check the session here too, so a log-out
-    # elsewhere or a deactivation stops this tab at its next key press.
-    if current_user() is None:
-        st.rerun()
-    with calm_errors():  # a fragment run is outside the page run's own calm_errors
-        memory = ss.label_memory  # a plain object: updating it never yields to a new rerun
-        data = respond(eng, user.id, memory, label_panel.message(), ss.label_data)
-        data["user"] = user.id
-        ss.label_data = {k: v for k, v in data.items() if k not in ("items", "recent", "full")}
-        label_panel.mount(data)
+    # Each message from the browser reruns only this; a log-out elsewhere or a deactivation
+    # stops the tab at its next message.
+    label_panel.exchange(lambda msg, previous: respond(eng, user.id, ss.label_memory, msg, previous))
 
 
 main, side = st.columns([5, 2], gap="medium")
@@ -42,6 +34,4 @@ with main:
 with side:
     spanish = st.toggle("Show the Spanish originals", key="label_spanish")
     label_panel.rules_panel(spanish)
-    st.caption("Keys: **A** accept · **1 2 3** reject (rule) · **4 5 6 7** tags · **S** skip · "
-               "**Backspace** undo · **← →** browse · **N** note · **Z** full size · "
-               "**F** first undecided · **J** next skipped · **G** go to # · **?** help")
+    st.caption(caption(LABEL))

@@ -1,9 +1,8 @@
 """Review (admin): overlap images the annotators disagree on, settled from the keyboard.
 
 The Label page's decision panel in `review` mode (curate/app/label_panel, review_protocol.py):
-the same keys — A accept · 1/2/3 reject with the failed rule · 4–7 tags · N note ·
-Backspace undo the last verdict · ←/→ browse · F first open one · Z full size · ? help — with
-each annotator's decision, tags and note beside the image, and a fresh form for every image.
+the same keys (label_panel/keys.py; no skips), with each annotator's decision, tags and note
+beside the image, and a fresh form for every image.
 A verdict carries the id of the image on screen and of the decisions shown, and is recorded as
 an adjudication (append-only) only while that image is still that disagreement; the panel says
 *Recorded* or why not. The rules sit beside it, as on the Label page.
@@ -13,31 +12,25 @@ instead (every annotator rejects, on different rules: `curate.review.rule_disagr
 """
 import streamlit as st
 
-from curate.app import label_panel
 from curate import review
-from curate.app.common import calm_errors, current_user, db_call, engine, require_admin
+from curate.app import label_panel
+from curate.app.common import db_call, engine, panel_page_style, require_admin
+from curate.app.label_panel.keys import REVIEW, caption
 from curate.app.label_panel.review_protocol import ReviewMemory, respond
 
 admin = require_admin()
 eng = engine()
+panel_page_style()
 ss = st.session_state
 if "review_memory" not in ss:
     ss.review_memory = ReviewMemory()
-    ss.review_data = None
-st.title("Review", anchor=False)
 
 
 @st.fragment
 def panel(settled_too: bool) -> None:
-    if current_user() is None:  # a fragment run skips the page's guard
-        st.rerun()
-    with calm_errors():  # a fragment run is outside the page run's own calm_errors
-        data = respond(eng, admin.id, ss.review_memory, label_panel.message(label_panel.REVIEW_KEY),
-                       settled_too, ss.review_data)
-        data["user"] = admin.id
-        ss.review_data = {k: v for k, v in data.items() if k not in ("items", "full")}
-        st.caption(data["progress"]["text"])
-        label_panel.mount(data, key=label_panel.REVIEW_KEY)
+    label_panel.exchange(lambda msg, previous: respond(eng, admin.id, ss.review_memory, msg,
+                                                       settled_too, previous),
+                         key=label_panel.REVIEW_KEY)
 
 
 main, side = st.columns([5, 2], gap="medium")
@@ -45,9 +38,7 @@ with side:
     settled_too = st.toggle("Show settled ones too", key="review_settled")
     spanish = st.toggle("Show the Spanish originals", key="review_spanish")
     label_panel.rules_panel(spanish)
-    st.caption("Keys: **A** accept · **1 2 3** reject (rule) · **4 5 6 7** tags · **N** note · "
-               "**Backspace** undo your last verdict · **← →** browse · **F** first open one · "
-               "**Z** full size · **?** help")
+    st.caption(caption(REVIEW))
     rule_split = db_call(review.rule_disagreements, eng, include_settled=settled_too)
     rules_only = st.toggle(f"Rule disagreements only (both reject, different rules): "
                            f"{len(rule_split):,}", key="review_rule_split")

@@ -2,7 +2,8 @@
 
 One row per recorded row — undos included, nothing dropped — with the image's source, path
 and hash, who decided (name and role), verdict, failed rule, tags, note, seconds taken and
-time; `standing` marks the rows that count now (newest per image and annotator, or per image
+time, which view decided (`via`: `single` or `grid`; empty for adjudications) and the browser's
+press id (empty for rows written without one); `standing` marks the rows that count now (newest per image and annotator, or per image
 for adjudications). CSV joins tags with ";"; Parquet keeps them as a list.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from db.engine import reading
 from db.models import Adjudication, Annotator, Decision, Image, Source
 
 COLUMNS = ["kind", "id", "image_id", "source", "relpath", "content_hash", "annotator", "role",
-           "verdict", "rule", "tags", "note", "seconds", "created_at", "standing"]
+           "verdict", "rule", "tags", "note", "seconds", "created_at", "via", "press_id", "standing"]
 
 
 def labels_frame(engine: Engine) -> pd.DataFrame:
@@ -42,7 +43,8 @@ def labels_frame(engine: Engine) -> pd.DataFrame:
                     "relpath": rel, "content_hash": h, "annotator": name, "role": role.value,
                     "verdict": r.verdict.value, "rule": r.rule, "tags": list(r.tags or []),
                     "note": r.note, "seconds": getattr(r, "seconds", None),
-                    "created_at": r.created_at, "standing": r.id in newest,
+                    "created_at": r.created_at, "via": getattr(r, "via", None),
+                    "press_id": r.press_id, "standing": r.id in newest,
                 })
     df = pd.DataFrame(rows, columns=COLUMNS)
     df["seconds"] = df["seconds"].astype("float64")

@@ -179,25 +179,13 @@ def build_demo_workspace(root: Path, count: int = 60) -> Path:
     return root
 
 
-def label_run(root: Path, presses: int = 60, database_url: str | None = None,
-              name: str = "ana", password: str = "ana",
-              first: int = 0) -> tuple[list[float], list[float]]:
-    """Benchmark: log in and accept/reject `presses` images from the keyboard at a person's
-    pace (each image looked at for 170 ms first); returns, per press, milliseconds from the key
-    to the next image painted, and from the key to the server's confirmation — both as the page
-    logged them (window.__rostro). Without `database_url`, on a fresh demo workspace at `root`;
-    `first` is the queue position the page opens at (the first undecided one)."""
-    if database_url is None:
-        build_demo_workspace(root, count=max(60, int(presses * 2.2)))
-    else:
-        root.mkdir(parents=True, exist_ok=True)
-    with serve(root, database_url) as url:
-        return label_on(url, presses, name, password, first)
-
-
 def label_on(url: str, presses: int, name: str = "ana", password: str = "ana",
              first: int = 0) -> tuple[list[float], list[float]]:
-    """`label_run`'s measurement against a server already running at `url`, in a new browser."""
+    """Benchmark: log in at the server at `url` and accept/reject `presses` images from the
+    keyboard at a person's pace (each image looked at for 170 ms first), from queue position
+    `first` (where the page opens: the first undecided one); returns, per press, milliseconds
+    from the key to the next image painted, and from the key to the server's confirmation —
+    both as the page logged them (window.__rostro)."""
     with open_browser() as page:
         login(page, url, name, password)
         for k in range(first, first + presses):
@@ -212,6 +200,45 @@ def label_on(url: str, presses: int, name: str = "ana", password: str = "ana",
         if after:
             painted.append(min(after) - p["pressed"])
         committed.append(p["confirmed"] - p["pressed"])
+    return painted, committed
+
+
+def grid_on(url: str, pages: int, name: str = "ana", password: str = "ana",
+            look_ms_per_tile: int = 100) -> tuple[list[float], list[float]]:
+    """Benchmark: log in, look at the first image for 2.5 s (the panel reads a grid page ahead
+    in such a quiet moment), and confirm `pages` grid pages (V, look at every tile for its
+    share, Enter); returns, per page, milliseconds from V to the page painted, and from Enter
+    to the last of its decisions committed — as the page logged them (window.__rostro)."""
+    with open_browser() as page:
+        login(page, url, name, password)
+        page.locator(IMAGE).wait_for()
+        page.wait_for_timeout(2500)
+        for k in range(pages):
+            page.keyboard.press("v")
+            page.wait_for_function("(n) => window.__rostro.gridPaints.length && "
+                                   "window.__rostro.gridOpens.length > n && "
+                                   "window.__rostro.gridPaints.at(-1).at > window.__rostro.gridOpens[n]",
+                                   arg=k, polling=20)
+            tiles = page.evaluate("() => { const g = window.__rostro.gridPaints; const at = g.at(-1).at;"
+                                  " return g.filter(x => x.at === at).length; }")
+            page.wait_for_function(
+                "([at, ms]) => performance.timeOrigin + performance.now() - at >= ms",
+                arg=[page.evaluate("window.__rostro.gridPaints.at(-1).at"),
+                     look_ms_per_tile * tiles + 20], polling=20)
+            page.keyboard.press("Enter")
+            page.wait_for_function("() => window.__rostro.presses.every(p => p.confirmed)", polling=20)
+            page.keyboard.press("Escape")  # leave the single view's marked-tile follow-up, if any
+        log = page.evaluate("window.__rostro")
+    painted, committed = [], []
+    for opened in log["gridOpens"]:
+        after = [x["at"] for x in log["gridPaints"] if x["at"] > opened]
+        if after:
+            painted.append(min(after) - opened)
+    by_press: dict[float, list[float]] = {}
+    for p in log["presses"]:
+        if p.get("via") == "grid":
+            by_press.setdefault(p["pressed"], []).append(p["confirmed"])
+    committed = [max(c) - pressed for pressed, c in by_press.items()]
     return painted, committed
 
 

@@ -93,6 +93,7 @@ def _break_a_decision(root) -> None:
     from sqlalchemy import select, text
 
     from curate import labeling
+    from tests.curate.app.helpers import decide
     from curate.workspace import Workspace
     from db.engine import reading, writing
     from db.models import Annotator
@@ -103,8 +104,8 @@ def _break_a_decision(root) -> None:
     ana = {i.image_id: i for i in labeling.items(engine, ids["ana"], 0, 1000)}
     luis = {i.image_id: i for i in labeling.items(engine, ids["luis"], 0, 1000)}
     shared = min(set(ana) & set(luis))
-    labeling.decide(engine, ids["ana"], ana[shared], "accept", seconds=1.0)
-    labeling.decide(engine, ids["luis"], luis[shared], "reject", "too_young", seconds=1.0)
+    decide(engine, ids["ana"], ana[shared], "accept", seconds=1.0)
+    decide(engine, ids["luis"], luis[shared], "reject", "too_young", seconds=1.0)
     with writing(engine) as s:
         s.execute(text("UPDATE decisions SET verdict = 'bogus' WHERE annotator_id = :a"),
                   {"a": ids["ana"]})

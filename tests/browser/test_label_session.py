@@ -53,7 +53,7 @@ def test_reload_and_restart_keep_the_login_and_deactivation_stops_the_tab(demo):
                 page.get_by_label("Name").wait_for()
         except Exception as e:  # what the panel showed, to tell why
             raise AssertionError(harness.explain(page)) from e
-    first = labeling.item_at(engine, _ana(engine), 1)
+    [first] = labeling.items_at(engine, _ana(engine), [1])
     assert shown == first.name
     engine.dispose()
 

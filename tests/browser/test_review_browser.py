@@ -28,6 +28,7 @@ def _disagreements(root, n: int) -> list[int]:
     from sqlalchemy import select
 
     from curate import labeling
+    from tests.curate.app.helpers import decide
     from curate.workspace import Workspace
     from db.engine import reading
     from db.models import Annotator
@@ -40,8 +41,8 @@ def _disagreements(root, n: int) -> list[int]:
     shared = sorted(set(ana) & set(luis))[:n]
     assert len(shared) == n, "the demo shares enough images between ana and luis"
     for k, image in enumerate(shared):
-        labeling.decide(engine, ids["ana"], ana[image], "accept", note=f"ana {k}", seconds=2.0)
-        labeling.decide(engine, ids["luis"], luis[image], "reject", "too_young", tags=["two_faces"],
+        decide(engine, ids["ana"], ana[image], "accept", note=f"ana {k}", seconds=2.0)
+        decide(engine, ids["luis"], luis[image], "reject", "too_young", tags=["two_faces"],
                         seconds=3.0)
     engine.dispose()
     return shared
@@ -111,7 +112,7 @@ def test_review_five_verdicts_with_tags_notes_and_an_undo(review_demo):
         page.get_by_text("Show settled ones too").wait_for()
         page.wait_for_timeout(1500)
         assert page.locator('[data-testid="stException"]').count() == 0
-        assert "1 open disagreement(s)" in page.locator("body").inner_text()
+        assert "1 open disagreement(s)" in page.locator(".rp-ptext").inner_text()
 
     engine = Workspace.resolve(demo).open()
     df = labels_frame(engine)

@@ -23,27 +23,32 @@ PLAN = ("accept", "reject", "skip", "accept")
 
 
 def _writer(url: str, annotator_id: int, barrier, out) -> None:
-    """Label like the page does: window → decide → next position; undo now and then; each
-    call retried while busy, as the page's `db_call` does."""
+    """Label like the panel does: the item at the cursor → a press bound to it (a press id,
+    the write turn) → the next undecided position; undo now and then; each call retried while
+    busy, as the page's `db_attempt` does."""
     try:
         from curate import labeling
+        from curate.presses import Pressed
         from db.engine import make_engine, retry_busy
         engine = make_engine(url)
         done = []
         pos = retry_busy(labeling.resume_position, engine, annotator_id)
         barrier.wait(timeout=120)
         for n in range(DECISIONS):
-            item, _ = retry_busy(labeling.window, engine, annotator_id, pos, ahead=0)
+            [item] = retry_busy(labeling.items_at, engine, annotator_id, [pos])
             verdict = PLAN[n % len(PLAN)]
             rule = "too_young" if verdict == "reject" else None
-            retry_busy(labeling.decide, engine, annotator_id, item, verdict, rule, seconds=0.1)
+            cid = f"writer{annotator_id}-{n:04d}"
+            retry_busy(labeling.decide_pressed, engine, annotator_id, item.image_id, item.position,
+                       Pressed(verdict, rule, seconds=0.2, press_id=cid, seen=item.row))
             done.append((item.image_id, verdict))
             retry_busy(labeling.progress, engine, annotator_id)
-            pos = retry_busy(labeling.next_position, engine, annotator_id, pos)
             if n % 7 == 6:
-                back = retry_busy(labeling.undo_last, engine, annotator_id)
+                retry_busy(labeling.undo_pressed, engine, annotator_id, item.image_id,
+                           item.position, cid, f"{cid}-undo")
                 done.append((item.image_id, "undo"))
-                pos = back.position
+            else:
+                pos = retry_busy(labeling.first_undecided, engine, annotator_id, pos)
         engine.dispose()
         out.put((annotator_id, done, None))
     except BaseException:  # noqa: BLE001 — report everything to the parent

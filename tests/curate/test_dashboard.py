@@ -5,7 +5,7 @@ import pytest
 
 from curate import dashboard, labeling
 from curate.review import settle
-from tests.curate.app.helpers import seed
+from tests.curate.app.helpers import decide, seed, undo
 
 WIKIPEDIA_FLEISS = [  # en.wikipedia.org/wiki/Fleiss'_kappa worked example: kappa = 0.210
     [0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
@@ -42,13 +42,13 @@ def known_decisions(engine):
               ("reject", "looks_young")]
     mine = {i.image_id: i for i in qa}
     for img, (va, ra), (vl, rl) in zip(shared, plan_a, plan_l):
-        labeling.decide(engine, ana, mine[img], va, ra, tags=["two_faces"], seconds=2.0)
-        labeling.decide(engine, luis, by_image[img], vl, rl, seconds=4.0)
+        decide(engine, ana, mine[img], va, ra, tags=["two_faces"], seconds=2.0)
+        decide(engine, luis, by_image[img], vl, rl, seconds=4.0)
     solo = [i for i in qa if not i.is_overlap]
-    labeling.decide(engine, ana, solo[0], "accept", tags=["deformity", "two_faces"], seconds=6.0)
-    labeling.decide(engine, ana, solo[1], "skip", seconds=1.0)
-    labeling.decide(engine, ana, solo[2], "accept", seconds=100.0)
-    labeling.undo_last(engine, ana)  # solo[2] is undecided again
+    decide(engine, ana, solo[0], "accept", tags=["deformity", "two_faces"], seconds=6.0)
+    decide(engine, ana, solo[1], "skip", seconds=1.0)
+    decide(engine, ana, solo[2], "accept", seconds=100.0)
+    undo(engine, ana, solo[2])  # solo[2] is undecided again
     return users, shared
 
 
@@ -75,3 +75,18 @@ def test_dashboard_figures(engine):
     settle(engine, users["admin"], shared[1], "accept")
     d = dashboard.dashboard(engine)
     assert (d.accepted_final, d.disputed) == (3, 0)
+
+
+def test_grid_and_single_decisions_apart(engine):
+    users, shared = known_decisions(engine)
+    d = dashboard.dashboard(engine)
+    single, grid = d.views["single"], d.views["grid"]
+    assert (single.decisions, single.accepted) == (9, 4)  # ana A A R R + A, luis A R R R
+    assert (single.compared, single.agreed) == (8, 6)  # 4 shared images, seen from each side
+    assert (grid.decisions, grid.accept_rate, grid.agreement) == (0, None, None)
+    luis = {i.image_id: i for i in labeling.items(engine, users["luis"], 0, 10)}
+    decide(engine, users["luis"], luis[shared[1]], "accept", seconds=0.2, via="grid")
+    d = dashboard.dashboard(engine)
+    assert d.views["grid"] == dashboard.ViewStats(decisions=1, accepted=1, compared=1, agreed=1)
+    assert (d.views["single"].decisions, d.views["single"].compared) == (8, 7)
+    assert d.views["single"].agreement == pytest.approx(7 / 7)

@@ -5,7 +5,8 @@ import pytest
 from sqlalchemy import func, select
 
 from curate import review
-from curate.decisions import DecisionError, Pressed
+from curate.decisions import DecisionError
+from curate.presses import Pressed, Replaced
 from db.engine import reading
 from db.models import Adjudication
 from tests.curate.test_dashboard import known_decisions
@@ -43,28 +44,53 @@ def test_a_verdict_counts_only_for_the_disagreement_shown(engine):
     admin = users["admin"]
     [d] = review.disputes(engine)
     with pytest.raises(DecisionError, match="not the disagreement you had on screen"):
-        review.settle_shown(engine, admin, shared[0], d.shown, Pressed("accept"))  # other image
+        review.settle_shown(engine, admin, shared[0], d.shown, Pressed("accept", press_id="verdict-01"))
     with pytest.raises(DecisionError, match="not the disagreement"):
-        review.settle_shown(engine, admin, d.image_id, d.shown[:1], Pressed("accept"))
-    got = review.settle_shown(engine, admin, d.image_id, d.shown, Pressed("reject", "too_young"))
+        review.settle_shown(engine, admin, d.image_id, d.shown[:1], Pressed("accept", press_id="verdict-01"))
+    press = Pressed("reject", "too_young", press_id="verdict-01", seen=d.newest)
+    got = review.settle_shown(engine, admin, d.image_id, d.shown, press)
     assert not got.duplicate
-    assert review.settle_shown(engine, admin, d.image_id, d.shown,
-                               Pressed("reject", "too_young")).duplicate  # a resend
+    assert review.settle_shown(engine, admin, d.image_id, d.shown, press).duplicate  # a resend
     with reading(engine) as s:
         assert s.scalar(select(func.count()).select_from(Adjudication)) == 1
+    # Equal content under a new press id is a new verdict, not a resend.
+    assert not review.settle_shown(engine, admin, d.image_id, d.shown,
+                                   press._replace(press_id="verdict-02", seen=None)).duplicate
+
+
+def test_a_verdict_on_an_image_settled_elsewhere_since_is_not_recorded_silently(engine):
+    users, shared = known_decisions(engine)
+    admin = users["admin"]
+    [d] = review.disputes(engine)
+    assert d.newest == ""
+    review.settle_shown(engine, admin, d.image_id, d.shown,
+                        Pressed("accept", press_id="other-tab-1", seen=""))
+    with pytest.raises(Replaced) as got:  # this tab had not heard of it
+        review.settle_shown(engine, admin, d.image_id, d.shown,
+                            Pressed("reject", "too_young", press_id="this-tab-1", seen=""))
+    assert got.value.standing["verdict"] == "accept"
+    review.settle_shown(engine, admin, d.image_id, d.shown,
+                        Pressed("reject", "too_young", press_id="this-tab-2", seen="other-tab-1"))
+    [again] = review.disputes(engine, include_settled=True)
+    assert (again.settled, again.newest) == ("reject", "this-tab-2")
 
 
 def test_undo_withdraws_only_the_newest_verdict(engine):
     users, shared = known_decisions(engine)
     admin = users["admin"]
     [d] = review.disputes(engine)
-    review.settle_shown(engine, admin, d.image_id, d.shown, Pressed("accept", tags=("two_faces",)))
-    review.settle_shown(engine, admin, d.image_id, d.shown, Pressed("reject", "not_facing"))
+    review.settle_shown(engine, admin, d.image_id, d.shown,
+                        Pressed("accept", tags=("two_faces",), press_id="verdict-01"))
+    review.settle_shown(engine, admin, d.image_id, d.shown,
+                        Pressed("reject", "not_facing", press_id="verdict-02"))
     with pytest.raises(DecisionError, match="no longer"):
-        review.undo_settled(engine, admin, d.image_id, Pressed("accept", tags=("two_faces",)))
-    assert not review.undo_settled(engine, admin, d.image_id, Pressed("reject", "not_facing")).duplicate
-    assert review.undo_settled(engine, admin, d.image_id, Pressed("reject", "not_facing")).duplicate
+        review.undo_settled(engine, admin, d.image_id, "verdict-01", "undo-0001")
+    assert not review.undo_settled(engine, admin, d.image_id, "verdict-02", "undo-0002").duplicate
+    assert review.undo_settled(engine, admin, d.image_id, "verdict-02", "undo-0002").duplicate
     assert [x.image_id for x in review.disputes(engine)] == [d.image_id]  # open again
+    with pytest.raises(DecisionError, match="admin"):  # an annotator cannot settle or undo
+        review.settle_shown(engine, users["ana"], d.image_id, d.shown,
+                            Pressed("accept", press_id="verdict-03"))
 
 
 def test_rule_disagreements_list_rejects_on_different_rules_only(engine):

@@ -1,5 +1,5 @@
 """The SQL aggregates (curate.verdict_sql, curate.dashboard) against the Python definitions
-(curate.decisions.final_verdicts, standing_decisions) on random databases, SQLite and
+(curate.decisions.final_verdicts, newest_decisions) on random databases, SQLite and
 PostgreSQL: every image's verdict, every filter, every Dashboard figure."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from curate import dashboard, verdict_sql
-from curate.decisions import adjudicate, final_verdicts, record_decision, standing_decisions, undo
+from curate.decisions import adjudicate, final_verdicts, newest_decisions, record_decision, undo
 from curate.gallery import datasets as gd
 from curate.rules import RULES, TAGS
 from db.engine import reading
@@ -88,7 +88,7 @@ def python_figures(engine):
         people = list(s.execute(select(Annotator.id, Annotator.name)
                                 .where(Annotator.role == "annotator").order_by(Annotator.id)))
         overlap = set(s.scalars(select(Assignment.image_id).where(Assignment.is_overlap)))
-        standing = standing_decisions(s)
+        standing = newest_decisions(s)
         times = defaultdict(list)
         for aid, secs in s.execute(select(Decision.annotator_id, Decision.seconds).where(
                 Decision.verdict != Verdict.undo, Decision.seconds.is_not(None))):

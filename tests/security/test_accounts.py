@@ -13,6 +13,7 @@ import pytest
 from curate import labeling, users
 from curate.cli import main
 from curate.decisions import DecisionError, record_decision
+from curate.presses import Pressed
 from curate.demo import DemoError, build_demo
 from curate.sessions import end_session, open_session, session_user, session_user_id
 from curate.workspace import Workspace
@@ -196,6 +197,7 @@ def test_a_stalled_writer_yields_a_busy_message_within_the_timeout(sqlite_engine
     # A decision writer stopped while holding the write turn blocked everyone (75 s seen).
     ids = seed(sqlite_engine, images=4, per_annotator=2, overlap=0.0)
     item = labeling.items(sqlite_engine, ids["ana"], 0)[0]
+    press = Pressed("accept", seconds=1.0, press_id="stalled-01")
     path = db_engine._lock_path(sqlite_engine.url.render_as_string(hide_password=False))
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, path], stdout=subprocess.PIPE,
                               text=True, cwd=REPO)
@@ -204,16 +206,17 @@ def test_a_stalled_writer_yields_a_busy_message_within_the_timeout(sqlite_engine
         monkeypatch.setattr(db_engine, "WRITE_TURN_TIMEOUT_S", 1.0)
         start = time.monotonic()
         with pytest.raises(WriteTurnTimeout) as err:
-            retry_busy(labeling.decide, sqlite_engine, ids["ana"], item, "accept")
+            retry_busy(labeling.decide_pressed, sqlite_engine, ids["ana"], item.image_id, 0, press)
         waited = time.monotonic() - start
         assert db_engine.is_busy(err.value)
         assert waited < 5  # one wait of the timeout, not one per retry
         from curate.app.common import BUSY, db_attempt
-        assert db_attempt(labeling.decide, sqlite_engine, ids["ana"], item, "accept") == (None, BUSY)
+        assert db_attempt(labeling.decide_pressed, sqlite_engine, ids["ana"], item.image_id, 0,
+                          press) == (None, BUSY)
     finally:
         holder.kill()
         holder.wait()
     # The turn is free again once the stalled writer is gone, and nothing was recorded before.
     assert labeling.progress(sqlite_engine, ids["ana"]).decided == 0
-    labeling.decide(sqlite_engine, ids["ana"], item, "accept")
+    labeling.decide_pressed(sqlite_engine, ids["ana"], item.image_id, 0, press)
     assert labeling.progress(sqlite_engine, ids["ana"]).decided == 1

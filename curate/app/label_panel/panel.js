@@ -6,7 +6,11 @@
 // bound to the image painted on screen: it carries that image's id and queue position, and a
 // decision key within MIN_LOOK_MS of the paint, or a key held down (event.repeat), does nothing.
 // Every press waits in `outbox` (and in sessionStorage, so a reload resends it) until the
-// server reports its outcome; the whole outbox is resent until then.
+// server reports its outcome; the whole outbox is resent until then, and the server knows a
+// resend by the press's id (`cid`). A press names what the tab had seen stand on the image
+// (`seen`: the newest row's handle); when another tab decided there since, the server refuses
+// it with what stands, and the panel shows that and asks for a second press. An idle panel
+// asks again every `poll_ms`, so its images and counts follow the other tabs.
 //
 // `data.mode === "review"` (the Review page, review_protocol.py): the same panel over the
 // disagreements — a press is an admin's verdict (no skip), carrying the item's `version` (the
@@ -14,9 +18,11 @@
 // the list changed and the panel starts again at `start`.
 const RESEND_MS = 2000; // an unconfirmed press is sent again after this long
 const STRIP = 8; // decisions shown in the strip
-const CACHE = 80; // pictures kept in memory
+const GRID_AHEAD_IDLE_MS = 1500; // no key for this long: a grid page is read ahead
+const CACHE = 120; // pictures kept in memory (the images around the cursor, two grid pages)
 const STORE = "rostro.label.";
 const DECISION_KEYS = new Set(["a", "1", "2", "3", "s"]);
+const ALWAYS = new Set(["4", "5", "6", "7", "esc"]); // rule and tag digits come with the rules
 
 const now = () => performance.timeOrigin + performance.now();
 const newId = () => {
@@ -33,16 +39,17 @@ const isTextField = (el) =>
       .includes((el.type || "text").toLowerCase())));
 
 // Exposed for tests and the latency benchmark: when each image was painted, and each press.
-window.__rostro = window.__rostro || { paints: [], presses: [] };
+window.__rostro = window.__rostro || { paints: [], presses: [], gridPaints: [], gridOpens: [] };
 
 function keyName(e) {
   const digit = /^(?:Digit|Numpad)([1-7])$/.exec(e.code || "");
   if (digit) return digit[1];
   if (e.key === "?" || (e.code === "Slash" && e.shiftKey)) return "?";
   const k = (e.key || "").toLowerCase();
-  const named = { backspace: "backspace", arrowleft: "left", arrowright: "right", escape: "esc" };
+  const named = { backspace: "backspace", arrowleft: "left", arrowright: "right", escape: "esc",
+    enter: "enter" };
   if (named[k]) return named[k];
-  return "asnzfjkg".includes(k) && k.length === 1 ? k : null;
+  return /^[a-z]$/.test(k) ? k : null; // which letters count: the key table (and the grid's)
 }
 
 class Panel {
@@ -51,12 +58,13 @@ class Panel {
     this.setStateValue = setStateValue;
     const q = (s) => root.querySelector(s);
     this.el = { fill: q(".rp-fill"), ptext: q(".rp-ptext"), flash: q(".rp-flash"),
-      view: q(".rp-view"), caption: q(".rp-caption"), hint: q(".rp-hint"), form: q(".rp-input"),
+      view: q(".rp-view"), grid: q(".rp-grid"), caption: q(".rp-caption"), hint: q(".rp-hint"), form: q(".rp-input"),
       opinions: q(".rp-opinions"),
       keys: q(".rp-keys"), strip: q(".rp-strip"), skipped: q(".rp-skipped"), help: q(".rp-help") };
     this.items = new Map(); // position → item, as the server last said
     this.pics = new Map(); // image id (or "full:id") → {src, img, ready, error}
     this.local = new Map(); // image id → the press not yet confirmed there (its verdict wins)
+    this.decidedHere = new Set(); // image ids this tab decided (a grid page read earlier skips them)
     this.outbox = [];
     this.strip = [];
     this.cursor = null;
@@ -74,6 +82,7 @@ class Panel {
     this.seeded = false;
     this.nonce = 0;
     this.lastSent = 0;
+    this.lastKey = now();
     this.onKey = (e) => this.key(e);
     window.addEventListener("keydown", this.onKey, true);
     this.timer = setInterval(() => this.resend(), 500);
@@ -93,7 +102,8 @@ class Panel {
   message() {
     return { cursor: this.cursor, outbox: this.outbox, have: [...this.pics.keys()],
       zoom: this.zoomed ? this.current()?.image_id ?? null : null, jump: this.jump,
-      skipped_open: this.skippedOpen, seed: !this.seeded, nonce: this.nonce };
+      skipped_open: this.skippedOpen, seed: !this.seeded, grid: !!(this.gridWant || this.gridAsk),
+      grid_not: this.gridWant ? [] : this.gridNot || [], nonce: this.nonce };
   }
 
   sendAfterPaint() {
@@ -116,11 +126,24 @@ class Panel {
 
   resend() {
     // Unconfirmed presses, an unanswered jump, or an image still missing at the cursor: ask
-    // again (a message can be lost when the server restarts or the connection drops).
+    // again (a message can be lost when the server restarts or the connection drops, and the
+    // database may be away). Idle: ask every poll_ms, to hear of other tabs' decisions.
     const p = this.data?.progress;
+    if (!p) return;
     const it = this.current();
-    const missing = p && this.cursor !== null && this.cursor < p.total && !(it && this.pics.has(it.image_id));
-    if ((this.outbox.length || this.jump || missing) && now() - this.lastSent > RESEND_MS) {
+    const missing = this.cursor !== null && this.cursor < p.total && !(it && this.pics.has(it.image_id));
+    const since = now() - this.lastSent;
+    if (this.mode === "label" && !this.gridOn && !this.gridNext && !this.gridAsk &&
+        !this.outbox.length && now() - this.lastKey > GRID_AHEAD_IDLE_MS) {
+      // A quiet moment (no key for a while, nothing waiting): read a grid page ahead for V,
+      // where it can never delay a decision's confirmation.
+      this.gridAsk = true;
+      this.gridNot = [];
+      this.send();
+      return;
+    }
+    if (((this.outbox.length || this.jump || missing) && since > RESEND_MS) ||
+        since > (this.data.poll_ms || 3000)) {
       this.nonce += 1;
       this.send();
     }
@@ -163,14 +186,15 @@ class Panel {
     for (const it of data.items || []) this.takeItem(it);
     for (const it of data.recent || []) this.takeItem(it, false);
     if (data.full?.src) this.addPic(`full:${data.full.image_id}`, data.full.src);
+    if (data.grid) this.takeGrid(data.grid);
     this.settle(data.outcomes || {});
     if (data.recent && !this.seeded) {
       this.seeded = true;
       const known = new Set(this.strip.map((s) => s.image_id));
       const old = data.recent.filter((r) => !known.has(r.image_id)).map((r) => ({
-        cid: null, kind: "decide", image_id: r.image_id, position: r.position, name: r.name,
-        verdict: r.verdict, rule: r.rule, tags: r.tags, note: r.note, seconds: r.seconds,
-        status: "ok" }));
+        cid: null, row: r.row, kind: "decide", image_id: r.image_id, position: r.position,
+        name: r.name, verdict: r.verdict, rule: r.rule, tags: r.tags, note: r.note,
+        seconds: r.seconds, status: "ok" }));
       this.strip = [...old, ...this.strip].slice(-STRIP * 2);
     }
     if (data.moved && this.jump && data.moved.seq === this.jump.seq) {
@@ -203,6 +227,7 @@ class Panel {
         if (this.current()?.image_id === key || key === `full:${this.current()?.image_id}`) {
           this.render();
         }
+        if (this.gridOn && String(key).startsWith("tile:")) this.drawGrid();
       });
     }
     this.pics.delete(key);
@@ -210,6 +235,10 @@ class Panel {
     const near = new Set([...this.items.values()].filter((i) =>
       Math.abs(i.position - (this.cursor ?? 0)) < 20).map((i) => i.image_id));
     for (const s of this.strip) near.add(s.image_id);
+    for (const t of [...(this.grid || []), ...(this.gridNext?.items || []),
+      ...(this.gridIncoming?.items || [])]) {
+      near.add(`tile:${t.image_id}`);
+    }
     for (const k of this.pics.keys()) {
       if (this.pics.size <= CACHE) break;
       if (!near.has(k)) this.pics.delete(k);
@@ -218,6 +247,7 @@ class Panel {
 
   settle(outcomes) {
     const waiting = [];
+    const replaced = [];
     for (const m of this.outbox) {
       const o = outcomes[m.cid];
       if (!o) { waiting.push(m); continue; }
@@ -226,10 +256,11 @@ class Panel {
       window.__rostro.presses.filter((p) => p.cid === m.cid).forEach((p) => {
         p.confirmed = now(); p.ok = o.ok;
       });
+      const it = [...this.items.values()].find((i) => i.image_id === m.image_id);
       if (o.ok) {
-        const it = [...this.items.values()].find((i) => i.image_id === m.image_id);
         if (it) Object.assign(it, m.kind === "undo" ? { verdict: null, rule: null, tags: [], note: null }
           : { verdict: m.verdict, rule: m.rule, tags: m.tags, note: m.note, seconds: m.seconds });
+        if (it && o.row) it.row = o.row;
         if (entry) entry.status = m.kind === "undo" ? "undone" : (entry.status === "pending" ? "ok" : entry.status);
         if (this.mode === "review") {
           this.hint(m.kind === "undo" ? `Undone: your verdict on ${m.name || entry?.name || ""} is withdrawn.`
@@ -241,11 +272,30 @@ class Panel {
           entry.msg = o.msg;
         }
         this.hint(o.msg);
+        if (o.standing) replaced.push([m, it, o.standing]);
       }
       if (this.local.get(m.image_id)?.cid === m.cid) this.local.delete(m.image_id);
     }
     this.outbox = waiting;
     this.persist();
+    if (replaced.length) this.replacedElsewhere(replaced);
+
+  }
+
+  replacedElsewhere(replaced) {
+    // Decided in another tab or device since this one heard: show what stands there, and let
+    // the next press (which then names it as seen) replace it.
+    for (const [m, it, st] of replaced) {
+      if (this.local.get(m.image_id)?.cid === m.cid) this.local.delete(m.image_id);
+      if (it) Object.assign(it, { verdict: st.verdict, rule: st.rule, tags: st.tags, row: st.row });
+    }
+    const [m, , st] = replaced[0];
+    this.go(m.position, false);
+    this.shown = null; // its tags come from what stands now
+    this.render();
+    this.hint(`#${m.position + 1} was decided in another tab or device since this one last heard: ` +
+      `it stands as ${st.verdict ? this.what(st) : "undecided"}. Nothing was recorded; press a key ` +
+      "again to replace it.");
   }
 
   // --- keys -------------------------------------------------------------------------------
@@ -254,7 +304,16 @@ class Panel {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (isTextField(e.composedPath()[0])) return;
     const k = keyName(e);
-    if (!k) return;
+    if (!k || !this.data) return;
+    this.lastKey = now();
+    if (this.gridOn) {
+      if (!(GRID_KEYS.includes(k) || ["enter", "esc", "?"].includes(k))) return;
+      e.preventDefault();
+      e.stopPropagation();
+      this.gridKey(k, performance.timeOrigin + e.timeStamp, e.repeat);
+      return;
+    }
+    if (!(this.acts.has(k) || ALWAYS.has(k))) return;
     e.preventDefault();
     e.stopPropagation();
     if (e.repeat) {
@@ -266,10 +325,8 @@ class Panel {
 
   act(k, at) {
     const rules = this.data.rules, tags = this.data.tags;
-    if (this.mode === "review") {
-      if ("sjk".includes(k)) return undefined; // no skips in a review
-      if (k === "f") return this.go(this.nextAfter(-1));
-    }
+    if (!(this.acts.has(k) || ALWAYS.has(k))) return undefined; // not a key of this mode
+    if (this.mode === "review" && k === "f") return this.go(this.nextAfter(-1));
     if (k === "a") return this.decide("accept", null, at);
     if (k === "s") return this.decide("skip", null, at);
     if ("123".includes(k)) return this.decide("reject", rules[Number(k) - 1].key, at);
@@ -278,7 +335,7 @@ class Panel {
       right: () => this.go(this.cursor + 1), n: () => this.openInput("note"),
       g: () => this.openInput("goto"), z: () => this.zoom(), "?": () => this.toggleHelp(),
       f: () => this.jumpTo("first"), j: () => this.jumpTo("skipped"),
-      k: () => this.toggleSkipped(), esc: () => this.closeAll() };
+      k: () => this.toggleSkipped(), esc: () => this.closeAll(), v: () => this.openGrid(at) };
     acts[k]?.();
   }
 
@@ -302,13 +359,17 @@ class Panel {
     }
     const m = { cid: newId(), kind: "decide", image_id: it.image_id, position: it.position,
       verdict, rule, tags: verdict === "skip" ? [] : [...this.tags].sort(),
-      note: this.note.trim() || null, seconds: Math.round(ms) / 1000 };
+      note: this.note.trim() || null, seconds: Math.round(ms) / 1000,
+      seen: this.local.has(it.image_id) ? this.local.get(it.image_id).cid : it.row ?? "" };
     if (it.version) m.version = it.version;
     window.__rostro.presses.push({ cid: m.cid, image_id: it.image_id, position: it.position,
       pressed: at, verdict });
+    this.decidedHere.add(it.image_id);
     this.enqueue(m, it.name);
     this.hint("");
-    this.go(this.nextAfter(it.position), false);
+    // After a grid page, its marked tiles come back one by one; then the queue goes on.
+    const next = this.followUp?.length ? this.followUp.shift() : this.nextAfter(it.position);
+    this.go(next, false);
     this.sendAfterPaint();
   }
 
@@ -331,12 +392,11 @@ class Panel {
     const target = [...this.strip].reverse().find((s) => s.kind === "decide" &&
       (s.status === "ok" || s.status === "pending"));
     if (!target) return this.hint("Nothing to undo.");
-    const fp = { verdict: target.verdict, rule: target.rule, tags: target.tags,
-      note: target.note, seconds: target.seconds };
     const m = { cid: newId(), kind: "undo", image_id: target.image_id,
-      position: target.position, target: fp, name: target.name };
+      position: target.position, target: target.cid || target.row || "", name: target.name };
     target.status = "undoing";
     target.undoCid = m.cid;
+    this.decidedHere.delete(target.image_id);
     this.outbox.push(m);
     this.local.set(m.image_id, { cid: m.cid, verdict: null, rule: null, tags: [], note: null });
     this.hint("");
@@ -363,6 +423,7 @@ class Panel {
     const total = this.data.progress.total;
     this.cursor = Math.min(Math.max(pos, 0), total);
     this.zoomed = false;
+    this.zoomMode = "fit";
     this.render();
     if (send) this.send();
   }
@@ -375,7 +436,7 @@ class Panel {
 
 }
 
-Object.assign(Panel.prototype, View); // the methods of view.js
+Object.assign(Panel.prototype, View, Grid); // the methods of view.js and grid.js
 
 export default function (component) {
   const { data, setStateValue, parentElement } = component;

@@ -1,102 +1,206 @@
-"""The Label panel's server side: apply what the browser sent, and say what it should show.
+"""The panel's protocol, shared by the Label and Review pages: the message the browser sends,
+the reply it gets, and the outbox of presses between them.
 
-The browser (panel.js) sends one message, its component state `msg`:
-- `cursor`: the queue position it shows (None before it has been told where to start);
-- `outbox`: every press not yet confirmed, oldest first — `{cid, kind: "decide"|"undo",
-  image_id, position, verdict, rule, tags, note, seconds}` (an undo names its `target`, the
-  press it withdraws). It resends the whole outbox until each `cid` has an outcome;
-- `have`: the image ids whose pictures it holds; `zoom`: an image id to send at full size;
-  `jump`: `{seq, to: "first"|"skipped"}`; `skipped_open`, `seed` (send the recent decisions).
+The browser (panel.js) sends one message, its component state `msg` (`Message`). Everything
+in it comes from outside and is read through `read_message`: a field of the wrong type or out
+of range is dropped (a cursor) or makes that press a refused *bad message* — never an error
+page. Each press carries the id the browser gave it (`cid`): the database stores it with the
+row, unique per user, so a resend is recognised by that id alone (curate.presses).
 
-`respond` applies the outbox in order through `curate.labeling` (which checks each press
-against the queue position and recognises a resend), then returns the panel's data: the items
-around the cursor (pictures only for those the browser lacks), the outcome of every press,
-progress, the skipped list. Nothing here draws: the page mounts the component with this data.
+`answer` applies the outbox in order through the page's `apply_one` (label_protocol.py: a
+Label decision; review_protocol.py: an adjudication — both one transaction in the write turn),
+then reads what to show (`read`), and returns the `Reply`. While the database cannot be
+reached the previous reply comes back with a flash, so the panel stays on screen, keeps its
+outbox and sends it again by itself.
 """
 from __future__ import annotations
 
 import base64
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from typing import Any, Literal, NotRequired, TypedDict
 
 from sqlalchemy import Engine
 
 from curate import display, labeling
-from curate.app.common import BUSY, db_attempt
-from curate.decisions import DecisionError, Pressed
+from curate.app.common import BUSY, UNREACHABLE, db_attempt
+from curate.app.label_panel import keys as key_table
+from curate.decisions import DecisionError
+from curate.presses import PRESS_ID, Pressed, Replaced, check_seconds
 from curate.imaging import BadImage
 from curate.rules import RULES, TAGS
 
-AHEAD = 6  # undecided images sent ahead of the cursor (with the previous and next one)
-FULL_SIDE = 8192  # px: "full resolution" for Z (an original is never upscaled)
+MAX_ID = 2**31 - 1  # ids and positions: PostgreSQL's integer
+MAX_SEQ = 2**53  # a jump's sequence number (the browser's clock in ms, plus one)
+OUTBOX_MAX = 500  # presses read from one message
+HAVE_MAX = 2000  # picture ids read from one message
+TEXT_MAX = 2000  # characters of a note (or a handle) read before cleaning
+POLL_MS = 3000  # an idle panel asks again this often: another tab's decisions show up
 OUTCOMES_KEPT = 500  # outcomes remembered per browser session
-SKIPPED_SHOWN = 200  # entries of the skipped list
+FULL_SIDE = 8192  # px: "full resolution" for Z (an original is never upscaled)
 FLASH = {BUSY: "The database is busy; your last decisions are kept here and sent again.",
-         "unreachable": "The database could not be reached; your last decisions are kept here "
-                        "and sent again."}
+         UNREACHABLE: "The database cannot be reached right now; your last decisions are kept "
+                      "here and sent again by themselves when it is back."}
 
 
-@dataclass
-class Memory:
-    """What the server keeps per browser session (in st.session_state)."""
-    start: int | None = None  # resume position, read once
-    outcomes: OrderedDict = field(default_factory=OrderedDict)  # cid → {"ok", "msg"}
-    progress: labeling.Progress | None = None
-    since_read: int = 0  # decisions since the counts were read from the database
-    skipped: list | None = None  # cached skipped list; None: read again
-    jumps: dict = field(default_factory=dict)  # jump seq → position it resolved to
+# --- the message --------------------------------------------------------------------------------
+class Press(TypedDict):
+    """One press in the outbox, as read from the browser."""
+    cid: str  # the browser's id for it: 1–64 of [A-Za-z0-9_-]
+    kind: Literal["decide", "undo"]
+    image_id: int  # the image on screen
+    position: int  # its place in the list (the queue; Review: the list of disagreements)
+    verdict: str
+    rule: str | None
+    tags: list[str]
+    note: str | None
+    seconds: float | None  # from the image painted to the key; finite
+    seen: str | None  # handle of the newest row the tab knew on the image ("" none; None: unchecked)
+    target: str  # an undo: the handle of the decision it withdraws
+    via: str  # "single" | "grid"
+    version: list[int]  # Review: the ids of the annotators' decisions shown
+    bad: NotRequired[str]  # why this press is refused unread (a bad message)
 
 
-def as_pressed(m: dict) -> Pressed:
-    seconds = m.get("seconds")
-    return Pressed(str(m.get("verdict") or ""), m.get("rule") or None,
-                   tuple(m.get("tags") or ()), m.get("note") or None,
-                   None if seconds is None else round(float(seconds), 3))
+class Message(TypedDict):
+    cursor: int | None  # the position shown; None: not told yet where to start
+    outbox: list[Press]  # every press not yet confirmed, oldest first
+    have: set[int | str]  # picture ids the browser holds ("full:<id>" zoomed, "tile:<id>" a grid tile)
+    zoom: int | None  # an image id to send at full size
+    jump: dict | None  # {seq, to: "first" | "skipped"}
+    skipped_open: bool  # send the skipped list
+    seed: bool  # send the recent decisions (a new tab)
+    grid: bool  # Label: send a grid page (curate/grid.py)
+    grid_not: set[int]  # Label: positions on the grid page shown now (the next page skips them)
 
 
-def _apply_one(engine: Engine, user_id: int, m: dict):
-    image_id, position = int(m["image_id"]), int(m["position"])
-    if m.get("kind") == "undo":
-        return labeling.undo_pressed(engine, user_id, image_id, position, as_pressed(m["target"]))
-    return labeling.decide_pressed(engine, user_id, image_id, position, as_pressed(m))
+def _int(v: Any, hi: int = MAX_ID) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= hi else None
 
 
-def apply_outbox(engine: Engine, user_id: int, mem: Memory, outbox: list,
-                 apply_one=_apply_one) -> str | None:
-    """Record the presses not yet applied, in order, each through `apply_one(engine, user_id,
-    message)` (default: a Label press; the Review panel passes its own); returns a flash text
-    when the database stayed busy (the rest then wait for the resend, so the order is kept)."""
-    for m in outbox or ():
-        cid = str(m.get("cid") or "")
-        if not cid or cid in mem.outcomes:
-            continue  # applied already in this session: the browser had not heard yet
-        try:
-            got, failure = db_attempt(apply_one, engine, user_id, m)
-        except (DecisionError, KeyError, TypeError, ValueError) as e:
-            mem.outcomes[cid] = {"ok": False, "msg": f"Not recorded: {e}"}
-            continue
-        if failure is not None:
-            return FLASH[failure]
-        mem.outcomes[cid] = {"ok": True, "dup": got.duplicate}
-        if not got.duplicate and apply_one is _apply_one:  # the Label counts and skipped list
-            new = None if m.get("kind") == "undo" else m.get("verdict")
-            _progressed(mem, got.before, new, as_pressed(m).seconds)
-        while len(mem.outcomes) > OUTCOMES_KEPT:
-            mem.outcomes.popitem(last=False)
-    return None
+def _text(v: Any) -> str | None:
+    return v if isinstance(v, str) and len(v) <= TEXT_MAX else None
 
 
-def _progressed(mem: Memory, old: str | None, new: str | None, seconds: float | None) -> None:
-    mem.since_read += 1
-    if mem.progress is not None and mem.since_read % labeling.PROGRESS_REFRESH:
-        mem.progress = mem.progress.after(old, new, seconds)
+def read_press(raw: Any) -> Press | None:
+    """A press from the outbox; None when it has no usable id (it cannot even be answered)."""
+    if not isinstance(raw, dict):
+        return None
+    cid = raw.get("cid")
+    if not isinstance(cid, str) or not PRESS_ID.fullmatch(cid):
+        return None
+    p: dict = dict(cid=cid, kind="undo" if raw.get("kind") == "undo" else "decide",
+                   image_id=_int(raw.get("image_id")), position=_int(raw.get("position")),
+                   verdict=_text(raw.get("verdict")) or "", rule=_text(raw.get("rule")) or None,
+                   note=_text(raw.get("note")), seen=_text(raw.get("seen")),
+                   target=_text(raw.get("target")) or "",
+                   via=raw.get("via") if raw.get("via") in ("single", "grid") else "single")
+    tags = raw.get("tags") or []
+    version = raw.get("version") or []
+    why = None
+    if p["image_id"] is None or p["position"] is None:
+        why = "the image id or position is not a number in range"
+    elif not isinstance(tags, list) or len(tags) > 20 or not all(isinstance(t, str) for t in tags):
+        why = "the tags are not a list of names"
+    elif not isinstance(version, list) or len(version) > 100 or any(_int(x) is None for x in version):
+        why = "the decisions shown are not a list of ids"
     else:
-        mem.progress = None
-    if "skip" in (old, new):
-        mem.skipped = None
+        try:
+            p["seconds"] = check_seconds(raw.get("seconds"))
+        except DecisionError as e:
+            why = str(e)
+    p.update(tags=tags if isinstance(tags, list) else [], version=version if isinstance(
+        version, list) else [])
+    p.setdefault("seconds", None)
+    if why:
+        p["bad"] = f"bad message ({why})"
+    return p  # type: ignore[return-value]
+
+
+def read_message(raw: Any) -> Message:
+    """The browser's message, every field checked (see the module doc); never raises."""
+    raw = raw if isinstance(raw, dict) else {}
+    outbox = raw.get("outbox") if isinstance(raw.get("outbox"), list) else []
+    have_raw = raw.get("have") if isinstance(raw.get("have"), list) else []
+    have: set[int | str] = set()
+    for h in have_raw[:HAVE_MAX]:
+        if _int(h) is not None:
+            have.add(h)
+        elif isinstance(h, str) and h[:5] in ("full:", "tile:") and _int(_num(h[5:])) is not None:
+            have.add(h)
+    jump = raw.get("jump")
+    if not (isinstance(jump, dict) and _int(jump.get("seq"), MAX_SEQ) is not None
+            and jump.get("to") in ("first", "skipped")):
+        jump = None
+    return Message(cursor=_int(raw.get("cursor")),
+                   outbox=[p for p in map(read_press, outbox[:OUTBOX_MAX]) if p is not None],
+                   have=have, zoom=_int(raw.get("zoom")), jump=jump,
+                   skipped_open=raw.get("skipped_open") is True, seed=raw.get("seed") is True,
+                   grid=raw.get("grid") is True,
+                   grid_not={x for x in (raw.get("grid_not") if isinstance(raw.get("grid_not"), list)
+                                         else [])[:64] if _int(x) is not None})
+
+
+def _num(s: str) -> int | None:
+    return int(s) if s.isdigit() and len(s) <= 10 else None
+
+
+def pressed(p: Press) -> Pressed:
+    """The press as curate.presses records it."""
+    return Pressed(p["verdict"], p["rule"], tuple(p["tags"]), p["note"], p["seconds"],
+                   press_id=p["cid"], via=p["via"], seen=p["seen"])
+
+
+# --- the reply ----------------------------------------------------------------------------------
+class Outcome(TypedDict):
+    ok: bool  # recorded (now, or before: `dup`)
+    dup: NotRequired[bool]  # a resend of a press recorded already
+    row: NotRequired[str]  # the handle of the row it wrote (its cid)
+    msg: NotRequired[str]  # why nothing was recorded
+    standing: NotRequired[dict]  # refused because something else stands now: {row, verdict, rule, tags}
+
+
+class Item(TypedDict):
+    position: int
+    image_id: int
+    name: str  # source/relpath, drawn as text
+    overlap: bool
+    verdict: str | None  # the user's standing verdict (Review: the adjudicated one)
+    rule: str | None
+    tags: list[str]
+    note: str | None
+    seconds: float | None
+    row: str  # handle of the newest row there (an undo too); "" none: a press's `seen`
+    src: NotRequired[str | None]  # the picture, when the browser lacks it
+    error: NotRequired[str | None]  # why the picture cannot be shown
+
+
+class Reply(TypedDict):
+    """What the panel is told after each message (the component's `data`)."""
+    mode: str  # "label" | "review"
+    user: int
+    items: list[Item]  # the positions around the cursor (pictures only where missing)
+    undecided: list[int]  # undecided positions ahead of the cursor
+    undecided_complete: bool  # no more undecided ones after those
+    first_undecided: int | None  # where to wrap to near the end
+    start: int  # where a new tab starts
+    progress: dict  # text (test hook `N of M decided · K accepted`), pace, counts, end texts
+    outcomes: dict[str, Outcome]  # of the presses this message carried
+    flash: str | None  # the database is busy or away
+    keys: list[dict]  # the key table (keys.for_panel)
+    min_look_ms: int  # a decision key counts this long after the paint
+    poll_ms: int  # an idle panel asks again this often
+    rules: list[dict]  # rules 1–3: key, short, digit
+    tags: list[dict]  # tags 4–7: key, short, digit
+    epoch: NotRequired[int]  # Review: the list changed, start again at `start`
+    full: NotRequired[dict]  # {image_id, src} at full size
+    skipped: NotRequired[list]  # Label: [[position, name], …]
+    recent: NotRequired[list[Item]]  # Label: the last decisions, for a new tab's strip
+    moved: NotRequired[dict | None]  # Label: {seq, position} a jump resolved to
+    grid: NotRequired[dict]  # Label: a page of tiles (V): {items, order, look_ms_per_tile}
 
 
 def picture(path: str, side: int) -> tuple[str | None, str | None]:
+    """(a data URL of the display picture, None), or (None, why it cannot be shown)."""
     try:
         data = display.display_image(path, side)
     except BadImage as e:
@@ -104,104 +208,93 @@ def picture(path: str, side: int) -> tuple[str | None, str | None]:
     return "data:image/jpeg;base64," + base64.b64encode(data).decode(), None
 
 
-def _item(i: labeling.Item, send: bool) -> dict:
-    out = dict(position=i.position, image_id=i.image_id, name=i.name, overlap=i.is_overlap,
-               verdict=i.verdict, rule=i.rule, tags=list(i.tags), note=i.note, seconds=i.seconds)
+def with_picture(item: dict, path: str, send: bool, side: int = display.DISPLAY_SIDE) -> dict:
     if send:
-        out["src"], out["error"] = picture(i.path, display.DISPLAY_SIDE)
-    return out
+        item["src"], item["error"] = picture(path, side)
+    return item
 
 
-def progress_text(p: labeling.Progress) -> dict:
-    """The progress line (test hook: `N of M decided · K accepted`) and the pace."""
-    done = min(p.decided, p.total)
-    text = f"{done:,} of {p.total:,} decided · {p.accepted:,} accepted"
-    if p.skipped:
-        text += f" · {p.skipped:,} skipped"
-    pace = (f"{p.per_hour:,.0f} per hour at your pace · "
-            f"{labeling.format_duration(p.seconds_left)} left" if p.per_hour else "")
-    finished = p.total > 0 and p.accepted + p.rejected >= p.total
-    return dict(text=text, pace=pace, total=p.total, decided=done, accepted=p.accepted,
-                skipped=p.skipped, left=p.total - p.accepted - p.rejected, finished=finished)
-
-
-def _jump(engine: Engine, user_id: int, mem: Memory, jump: dict, cursor: int) -> dict | None:
-    seq = jump.get("seq")
-    if seq is None:
+def full_picture(msg: Message, paths: dict[int, str]) -> dict | None:
+    """The zoomed image at full resolution (`Reply.full`) when the message asks for one the
+    browser lacks, among the images `paths` (image id → file) the panel may show."""
+    zoom = msg["zoom"]
+    if zoom is None or f"full:{zoom}" in msg["have"] or zoom not in paths:
         return None
-    if seq not in mem.jumps:
-        if jump.get("to") == "skipped":
-            nxt = labeling.skipped(engine, user_id, cursor, 1) or labeling.skipped(engine, user_id,
-                                                                                   -1, 1)
-            pos = nxt[0].position if nxt else None
-        else:
-            pos = labeling.first_undecided(engine, user_id)
-        mem.jumps = {seq: pos}  # only the newest jump matters
-    return {"seq": seq, "position": mem.jumps[seq]}
+    return dict(image_id=zoom, src=picture(paths[zoom], FULL_SIDE)[0])
 
 
-def _read(engine: Engine, user_id: int, mem: Memory, msg: dict) -> dict:
-    if mem.start is None:
-        mem.start = labeling.resume_position(engine, user_id)
-    cursor = msg.get("cursor")
-    cursor = mem.start if cursor is None else max(0, int(cursor))
-    if mem.progress is None:
-        mem.progress = labeling.progress(engine, user_id)
-        mem.since_read = 0
-    near, ahead, complete = labeling.around(engine, user_id, cursor, AHEAD + labeling.PREFETCH)
-    first = None
-    if len(ahead) < AHEAD:  # near the end: the browser may need to wrap to the first one left
-        first = labeling.first_undecided(engine, user_id)
-    want = {cursor - 1, cursor, cursor + 1, *ahead[:AHEAD]} | ({first} if first is not None else set())
-    if first is not None and first not in near:  # the wrap-around target, far behind
-        near.update((i.position, i) for i in labeling.items_at(engine, user_id, [first]))
-    got = [near[p] for p in sorted(want & near.keys())]
-    have = {h for h in msg.get("have") or () if isinstance(h, int)}
-    display.prefetch(near[p].path for p in ahead[AHEAD:] if p in near)
-    data = dict(items=[_item(i, i.image_id not in have) for i in got],
-                undecided=ahead[:AHEAD], undecided_complete=complete,
-                first_undecided=first, progress=progress_text(mem.progress), start=mem.start)
-    zoom = msg.get("zoom")
-    if isinstance(zoom, int) and f"full:{zoom}" not in (msg.get("have") or ()):
-        path = next((i.path for i in got if i.image_id == zoom), None)
-        if path is not None:
-            data["full"] = dict(image_id=zoom, src=picture(path, FULL_SIDE)[0])
-    if msg.get("skipped_open"):
-        if mem.skipped is None:
-            mem.skipped = [[i.position, i.name] for i in labeling.skipped(
-                engine, user_id, count=SKIPPED_SHOWN)]
-        data["skipped"] = mem.skipped
-    if msg.get("seed"):
-        data["recent"] = [_item(i, i.image_id not in have) for i in labeling.recent(engine, user_id)]
-    if msg.get("jump"):
-        data["moved"] = _jump(engine, user_id, mem, msg["jump"], cursor)
-    return data
+def settings(mode: str) -> dict:
+    """What both panels need to build their keys, buttons and help."""
+    return dict(mode=mode, keys=key_table.for_panel(mode),
+                min_look_ms=round(labeling.MIN_LOOK_S * 1000), poll_ms=POLL_MS,
+                rules=[dict(key=r.key, short=r.short, digit=str(k + 1)) for k, r in enumerate(RULES)],
+                tags=[dict(key=t.key, short=t.short, digit=str(k + 4)) for k, t in enumerate(TAGS)])
 
 
-def respond(engine: Engine, user_id: int, mem: Memory, msg: dict, previous: dict | None) -> dict:
-    """Apply `msg`'s outbox and return the panel's data (see the module doc). When the database
-    cannot be read, the previous data comes back with a calm flash, so the panel stays."""
-    return answer(engine, user_id, mem, msg, previous, _apply_one, _read, engine, user_id, mem, msg)
+# --- the outbox ---------------------------------------------------------------------------------
+def _outcome(cid: str, got) -> Outcome:
+    """A press's outcome from what recording it returned or raised."""
+    if isinstance(got, Replaced):
+        return Outcome(ok=False, msg=f"Not recorded: {got}.", standing=got.standing)
+    if isinstance(got, DecisionError):
+        return Outcome(ok=False, msg=f"Not recorded: {got}")
+    return Outcome(ok=True, dup=got.duplicate, row=cid)
 
 
-def answer(engine: Engine, user_id: int, mem, msg: dict, previous: dict | None, apply_one, read,
-           *read_args) -> dict:
+def _together(p: Press) -> bool:
+    return p["via"] == "grid" and p["kind"] == "decide" and "bad" not in p
+
+
+def apply_outbox(engine: Engine, user_id: int, outcomes: OrderedDict, outbox: list[Press],
+                 apply_one, recorded=None, apply_together=None) -> str | None:
+    """Record the presses not yet answered, in order, each through `apply_one(engine, user_id,
+    press)` — or, for a run of a grid page's presses, all at once through
+    `apply_together(engine, user_id, presses)` (one transaction: a list of results) when the
+    page gives one; `recorded(press, got)` follows each new row. Returns a flash text when the
+    database stayed busy or away (the rest then wait for the resend, so the order is kept)."""
+    todo = [p for p in outbox if p["cid"] not in outcomes]  # others: answered in this session
+    k = 0
+    while k < len(todo):
+        run = [todo[k]]
+        if apply_together is not None and _together(todo[k]):
+            while k + len(run) < len(todo) and _together(todo[k + len(run)]):
+                run.append(todo[k + len(run)])
+        k += len(run)
+        if "bad" in run[0]:
+            outcomes[run[0]["cid"]] = Outcome(ok=False, msg=f"Not recorded: {run[0]['bad']}.")
+            continue
+        try:
+            if len(run) > 1:
+                results, failure = db_attempt(apply_together, engine, user_id, run)
+            else:
+                got, failure = db_attempt(apply_one, engine, user_id, run[0])
+                results = [got]
+        except DecisionError as e:
+            results, failure = [e], None
+        if failure is not None:
+            return FLASH[failure]
+        for p, got in zip(run, results):
+            outcomes[p["cid"]] = _outcome(p["cid"], got)
+            if outcomes[p["cid"]]["ok"] and not got.duplicate and recorded is not None:
+                recorded(p, got)
+    while len(outcomes) > OUTCOMES_KEPT:
+        outcomes.popitem(last=False)
+    return None
+
+
+def answer(engine: Engine, user_id: int, mode: str, outcomes: OrderedDict, msg: Message,
+           previous: dict | None, apply_one, read, recorded=None, apply_together=None) -> Reply:
     """The steps both panels take per message: apply the outbox through `apply_one`, then
-    `read(*read_args)` the data to show (the previous data and a flash when the database
-    cannot be read), with the outcomes of the presses this message carried and the keys."""
-    flash = apply_outbox(engine, user_id, mem, msg.get("outbox") or [], apply_one)
-    data, failure = db_attempt(read, *read_args)
+    `read()` the data to show (the previous data and a flash when the database cannot be
+    read), with the outcomes of the presses this message carried and the settings."""
+    flash = apply_outbox(engine, user_id, outcomes, msg["outbox"], apply_one, recorded,
+                         apply_together)
+    data, failure = db_attempt(read)
     if failure is not None:
         data = dict(previous or {}, items=[])
         flash = FLASH[failure]
-    cids = {str(m.get("cid")) for m in msg.get("outbox") or ()}
-    data.update(outcomes={c: o for c, o in mem.outcomes.items() if c in cids}, flash=flash,
-                **keys())
-    return data
+    cids = {p["cid"] for p in msg["outbox"]}
+    data.update(outcomes={c: o for c, o in outcomes.items() if c in cids}, flash=flash,
+                user=user_id, **settings(mode))
+    return data  # type: ignore[return-value]
 
-
-def keys() -> dict:
-    """What both panels (Label, Review) need to build their keys: rules 1–3, tags 4–7."""
-    return dict(min_look_ms=round(labeling.MIN_LOOK_S * 1000),
-                rules=[dict(key=r.key, short=r.short, digit=str(k + 1)) for k, r in enumerate(RULES)],
-                tags=[dict(key=t.key, short=t.short, digit=str(k + 4)) for k, t in enumerate(TAGS)])

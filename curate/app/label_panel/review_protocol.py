@@ -3,8 +3,10 @@
 The browser (panel.js, `mode: "review"`) sends the same message as on the Label page
 (protocol.py): `cursor`, `outbox`, `have`, `zoom`. A press here is an admin's verdict: it names
 the image and `version` — the ids of the standing decisions it showed (`Dispute.shown`) — and is
-recorded through `curate.review.settle_shown`, which refuses it when that image is no longer the
-disagreement the admin saw; an undo names the verdict it withdraws (`review.undo_settled`).
+recorded through `curate.review.settle_shown` (one transaction in the write turn, as a Label
+press), which refuses it when that image is no longer the disagreement the admin saw, or was
+settled elsewhere since this tab heard (`seen`); an undo names the verdict it withdraws
+(`review.undo_settled`). A resend is known by its press id, as on the Label page.
 
 The list is kept per browser session (`ReviewMemory.order`): the open disagreements, plus the
 settled ones with *Show settled ones too*. Settling one keeps it in place (shown as settled);
@@ -18,8 +20,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from curate import display, review
-from curate.app.label_panel.protocol import FULL_SIDE, answer, as_pressed, picture
+from curate import review
+from curate.app.label_panel.protocol import (Message, Press, Reply, answer, full_picture,
+                                             pressed, read_message, with_picture)
 
 AHEAD = 4  # pictures sent ahead of the cursor (with the previous one)
 WINDOW = 50  # items described on either side of the cursor (the open positions: all of them)
@@ -34,24 +37,19 @@ class ReviewMemory:
     outcomes: OrderedDict = field(default_factory=OrderedDict)
 
 
-def _apply_one(engine: Engine, admin_id: int, m: dict):
-    image_id = int(m["image_id"])
-    if m.get("kind") == "undo":
-        return review.undo_settled(engine, admin_id, image_id, as_pressed(m["target"]))
-    return review.settle_shown(engine, admin_id, image_id, [int(x) for x in m.get("version") or ()],
-                               as_pressed(m))
+def _apply_one(engine: Engine, admin_id: int, p: Press):
+    if p["kind"] == "undo":
+        return review.undo_settled(engine, admin_id, p["image_id"], p["target"], p["cid"])
+    return review.settle_shown(engine, admin_id, p["image_id"], p["version"], pressed(p))
 
 
 def _item(position: int, d: review.Dispute, send: bool) -> dict:
-    out = dict(position=position, image_id=d.image_id, name=d.name, overlap=True,
-               verdict=d.settled, rule=d.settled_rule, tags=list(d.settled_tags), note=None,
-               seconds=None, settled_by=d.settled_by, version=list(d.shown),
-               opinions=[dict(annotator=o.annotator, verdict=o.verdict, rule=o.rule,
-                              tags=list(o.tags), note=o.note, seconds=o.seconds)
-                         for o in d.opinions])
-    if send:
-        out["src"], out["error"] = picture(d.path, display.DISPLAY_SIDE)
-    return out
+    return with_picture(dict(
+        position=position, image_id=d.image_id, name=d.name, overlap=True, verdict=d.settled,
+        rule=d.settled_rule, tags=list(d.settled_tags), note=None, seconds=None, row=d.newest,
+        settled_by=d.settled_by, version=list(d.shown),
+        opinions=[dict(annotator=o.annotator, verdict=o.verdict, rule=o.rule, tags=list(o.tags),
+                       note=o.note, seconds=o.seconds) for o in d.opinions]), d.path, send)
 
 
 def _relist(mem: ReviewMemory, found: dict[int, review.Dispute], settled_too: bool,
@@ -72,15 +70,15 @@ def _relist(mem: ReviewMemory, found: dict[int, review.Dispute], settled_too: bo
     return None
 
 
-def _read(engine: Engine, mem: ReviewMemory, msg: dict, settled_too: bool) -> dict:
+def _read(engine: Engine, mem: ReviewMemory, msg: Message, settled_too: bool) -> dict:
     found = {d.image_id: d for d in review.disputes(engine, include_settled=True)}
-    cursor = msg.get("cursor")
+    cursor = msg["cursor"]
     old = mem.order or []
     cursor_image = old[cursor] if isinstance(cursor, int) and 0 <= cursor < len(old) else None
     start = _relist(mem, found, settled_too, cursor_image)
     if start is not None or not isinstance(cursor, int):
         cursor = start if start is not None else 0
-    have = {h for h in msg.get("have") or () if isinstance(h, int)}
+    have = msg["have"]
     near = set(range(cursor - 1, cursor + AHEAD + 1))
     open_ = [k for k, i in enumerate(mem.order) if found[i].settled is None]
     settled = len(mem.order) - len(open_)
@@ -96,16 +94,17 @@ def _read(engine: Engine, mem: ReviewMemory, msg: dict, settled_too: bool) -> di
                     done_text="No open disagreements left: every one listed here is settled.",
                     end_text=f"End of the list: {len(open_):,} still open. Press F for the first "
                              "open one."))
-    zoom = msg.get("zoom")
-    if isinstance(zoom, int) and f"full:{zoom}" not in (msg.get("have") or ()) and zoom in found:
-        data["full"] = dict(image_id=zoom, src=picture(found[zoom].path, FULL_SIDE)[0])
+    full = full_picture(msg, {i: found[i].path for i in mem.order if i in found})
+    if full is not None:
+        data["full"] = full
     return data
 
 
-def respond(engine: Engine, admin_id: int, mem: ReviewMemory, msg: dict, settled_too: bool,
-            previous: dict | None) -> dict:
-    """Apply `msg`'s verdicts and undos, and return the panel's data (see the module doc)."""
-    data = answer(engine, admin_id, mem, msg, previous, _apply_one, _read, engine, mem, msg,
-                  settled_too)
-    data.update(mode="review", recent=[])
+def respond(engine: Engine, admin_id: int, mem: ReviewMemory, raw: dict, settled_too: bool,
+            previous: dict | None) -> Reply:
+    """Apply the message's verdicts and undos, and return the panel's data (see the module doc)."""
+    msg = read_message(raw)
+    data = answer(engine, admin_id, "review", mem.outcomes, msg, previous, _apply_one,
+                  lambda: _read(engine, mem, msg, settled_too))
+    data["recent"] = []
     return data

@@ -5,8 +5,11 @@
 const View = {
   // --- view interactions (zoom, jumps, the skipped list, the note and go-to fields) ------
   zoom() {
+    // Z: fit → enlarged (the full-resolution picture filling the panel, at least twice the
+    // fitted size, smooth, scrollable) → 1:1 pixels (centred) → fit.
     if (!this.current()) return;
-    this.zoomed = !this.zoomed;
+    this.zoomMode = { fit: "fill", fill: "actual", actual: "fit" }[this.zoomMode || "fit"];
+    this.zoomed = this.zoomMode !== "fit";
     this.render();
     if (this.zoomed && !this.pics.has(`full:${this.current().image_id}`)) this.send();
   },
@@ -94,6 +97,7 @@ const View = {
       this.note = st.note || "";
     }
     this.drawView(it);
+    this.drawGrid();
     this.drawCaption(it);
     this.drawKeys(it);
     this.drawStrip();
@@ -106,15 +110,18 @@ const View = {
     const pic = it && this.pics.get(it.image_id);
     const full = it && this.zoomed && this.pics.get(`full:${it.image_id}`);
     const use = full && full.ready && full.img ? full : pic;
-    view.classList.toggle("zoomed", !!(full && full.ready));
+    const mode = this.zoomed ? this.zoomMode : "fit";
+    view.classList.toggle("fill", mode === "fill");
+    view.classList.toggle("actual", mode === "actual");
     if (it && use && use.ready && use.img) {
-      if (view.firstChild !== use.img) {
+      if (!view.contains(use.img)) {
         use.img.className = "rp-current";
         use.img.alt = it.name;
         use.img.draggable = false;
         view.replaceChildren(use.img);
         this.markPainted(it, use.img);
       }
+      this.size(view, use.img, mode);
       return;
     }
     let text;
@@ -142,6 +149,33 @@ const View = {
     if (!it || !pic || !pic.error) this.painted = { id: null, at: 0 };
   },
 
+  size(view, img, mode) {
+    const tag = view.querySelector(".rp-zoomtag");
+    if (mode === "fit") {
+      img.style.width = img.style.height = "";
+      tag?.remove();
+      return;
+    }
+    const nw = img.naturalWidth || 1, nh = img.naturalHeight || 1;
+    const vw = view.clientWidth, vh = view.clientHeight;
+    const fit = Math.min(vw / nw, vh / nh);
+    const scale = mode === "actual" ? 1 : Math.max(vw / nw, vh / nh, 2 * fit);
+    const w = Math.round(nw * scale), h = Math.round(nh * scale);
+    if (img.style.width !== `${w}px`) {
+      img.style.width = `${w}px`;
+      img.style.height = `${h}px`;
+      img.style.marginTop = h < vh ? `${Math.round((vh - h) / 2)}px` : "0";
+      view.scrollLeft = Math.max(0, (w - vw) / 2);
+      view.scrollTop = Math.max(0, (h - vh) / 3); // faces sit in the upper middle
+    }
+    const text = mode === "actual" ? "1:1 · Z: fit" : `${scale.toFixed(1)}× · Z: 1:1`;
+    if (!tag) {
+      view.insertAdjacentHTML("afterbegin", `<span class="rp-zoomtag">${esc(text)}</span>`);
+    } else if (tag.textContent !== text) {
+      tag.textContent = text;
+    }
+  },
+
   markPainted(it, img) {
     this.painted = { id: null, at: 0 };
     // After the frame that shows the image: rAF runs before the paint, the message after it.
@@ -160,6 +194,12 @@ const View = {
 
   drawCaption(it) {
     this.drawOpinions(it);
+    if (this.gridOn) {
+      const n = this.grid?.length ?? 0, marked = this.gridMarks?.size ?? 0;
+      this.el.caption.textContent = this.grid ? `Grid page: ${n} tiles · ${marked} marked not ` +
+        `accepted · Enter accepts ${n - marked}` : "Grid page: loading…";
+      return;
+    }
     if (!it) { this.el.caption.textContent = ""; return; }
     const st = this.standing(it);
     const pending = this.local.has(it.image_id) ? " (waiting for the server)" : "";
@@ -185,52 +225,45 @@ const View = {
     box.hidden = this.mode !== "review" || !it;
     if (box.hidden) return;
     box.innerHTML = (it.opinions || []).map((o) => `<div class="opinion"><b>${esc(o.annotator)}</b>` +
-      `<div class="verdict ${esc(o.verdict)}">${esc(this.what(o))}</div>` +
+      `<div class="verdict ${esc(o.verdict)}">${esc(this.what({ ...o, tags: [] }))}</div>` +
+      ((o.tags || []).length ? `<div class="tags">tags: ${esc(o.tags.map(words).join(", "))}</div>` : "") +
       (o.note ? `<div class="note">note: ${esc(o.note)}</div>` : "") +
       (o.seconds != null ? `<div class="secs">${Number(o.seconds).toFixed(1)} s to decide</div>` : "") +
       "</div>").join("");
   },
 
   buildKeys(d) {
-    const b = (cls, act, label, key) =>
-      `<button tabindex="-1" class="${cls}" data-act="${act}">${esc(label)} <kbd>${esc(key)}</kbd></button>`;
-    const tagKeys = d.tags.map((t) => b("tag", t.digit, `tag: ${t.short}`, t.digit)
-      .replace("<button", `<button data-tag="${t.key}"`));
-    if (this.mode === "review") {
-      this.el.keys.innerHTML = [
-        b("primary", "a", "Accept", "A"),
-        ...d.rules.map((r) => b("", r.digit, `Reject: ${r.short}`, r.digit)), ...tagKeys,
-        b("", "backspace", "Undo last verdict", "⌫"),
-        `<div class="row">${b("", "left", "Prev", "←")}${b("", "right", "Next", "→")}</div>`,
-        `<div class="row">${b("", "n", "Note", "N")}${b("", "z", "Zoom", "Z")}</div>`,
-        `<div class="row">${b("", "f", "First open", "F")}${b("", "?", "Help", "?")}</div>`,
-      ].join("");
-      this.el.help.innerHTML = "<b>Keys</b> (upper or lower case; not while typing in a text field)<br>" +
-        "<kbd>A</kbd> accept · <kbd>1</kbd> <kbd>2</kbd> <kbd>3</kbd> reject (the rule that failed) · " +
-        "<kbd>4</kbd>–<kbd>7</kbd> toggle a tag · <kbd>N</kbd> note · <kbd>Backspace</kbd> undo your " +
-        "last verdict · <kbd>←</kbd> <kbd>→</kbd> previous / next · <kbd>F</kbd> first open one · " +
-        "<kbd>Z</kbd> full resolution · <kbd>G</kbd> go to #N · <kbd>?</kbd> this help · <kbd>Esc</kbd> close";
-    } else {
-      this.buildLabelKeys(d, b, tagKeys);
+    // The buttons and the help come from the server's key table (keys.py), written once.
+    this.acts = new Set(d.keys.map((k) => k.act));
+    const b = (k) => `<button tabindex="-1" class="${k.act === "a" ? "primary" : ""}" ` +
+      `data-act="${esc(k.act)}" title="${esc(k.does)}"><kbd>${esc(k.shown)}</kbd> ${esc(k.button)}</button>`;
+    const withTag = (k) => {
+      const tag = d.tags.find((t) => t.digit === k.act);
+      return tag ? b(k).replace("<button", `<button data-tag="${esc(tag.key)}"`) : b(k);
+    };
+    const buttons = d.keys.filter((k) => k.button);
+    const nav = buttons.filter((k) => k.group === "nav");
+    const rows = [];
+    for (let i = 0; i < nav.length; i += 2) {
+      rows.push(`<div class="row">${nav.slice(i, i + 2).map(b).join("")}</div>`);
     }
+    this.el.keys.innerHTML = [...buttons.filter((k) => k.group !== "nav").map(withTag), ...rows].join("");
+    const seen = new Set();
+    const lines = d.keys.filter((k) => !seen.has(k.act) && seen.add(k.act))
+      .map((k) => `<kbd>${esc(k.shown)}</kbd> ${esc(k.does)}`);
+    this.el.help.innerHTML = "<b>Keys</b> (upper or lower case; not while typing in a text field) " +
+      "<button tabindex=\"-1\" class=\"rp-close\" data-close=\"help\">Close <kbd>Esc</kbd></button>" +
+      `<ul>${lines.map((l) => `<li>${l}</li>`).join("")}</ul>` +
+      `A decision key counts only once the image has been on screen for ${Number(d.min_look_ms)} ms; ` +
+      "a key held down counts once.";
+    this.el.help.querySelector(".rp-close").onclick = () => this.closeAll();
     // Buttons never take focus, so Space or Enter can never press one by accident.
     this.el.keys.addEventListener("mousedown", (e) => e.preventDefault());
     this.el.keys.addEventListener("click", (e) => {
       const btn = e.target.closest("button");
+      if (this.gridOn && btn?.dataset.act !== "?") return; // the grid takes its own keys
       if (btn && !btn.disabled) this.act(btn.dataset.act, now());
     });
-  },
-
-  buildLabelKeys(d, b, tagKeys) {
-    this.el.keys.innerHTML = [
-      b("primary", "a", "Accept", "A"),
-      ...d.rules.map((r) => b("", r.digit, `Reject: ${r.short}`, r.digit)), ...tagKeys,
-      b("", "s", "Skip", "S"), b("", "backspace", "Undo last decision", "⌫"),
-      `<div class="row">${b("", "left", "Prev", "←")}${b("", "right", "Next", "→")}</div>`,
-      `<div class="row">${b("", "n", "Note", "N")}${b("", "z", "Zoom", "Z")}</div>`,
-      `<div class="row">${b("", "f", "First undecided", "F")}${b("", "g", "Go to #", "G")}</div>`,
-      `<div class="row">${b("skipped", "k", "Skipped", "K")}${b("", "?", "Help", "?")}</div>`,
-    ].join("");
   },
 
   drawKeys(it) {
@@ -242,14 +275,15 @@ const View = {
         btn.classList.toggle("on", on);
         btn.setAttribute("aria-pressed", on ? "true" : "false");
       }
-      if (act === "k") btn.firstChild.textContent = `Skipped (${this.data.progress.skipped}) `;
+      if (act === "k") btn.lastChild.textContent = ` Skipped (${this.data.progress.skipped})`;
     }
   },
 
   drawStrip() {
     const shown = this.strip.slice(-STRIP);
+    const strip = this.el.strip;
     this.el.strip.innerHTML = shown.map((s, k) => {
-      const pic = this.pics.get(s.image_id);
+      const pic = this.pics.get(s.image_id) || this.pics.get(`tile:${s.image_id}`);
       const state = { pending: "sending…", ok: "saved", refused: "NOT recorded", undoing: "undoing…",
         undone: "undone" }[s.status];
       const what = this.what(s);
@@ -257,9 +291,10 @@ const View = {
         ` title="${esc(s.msg || s.name)}">${pic?.src ? `<img alt="" src="${pic.src}">` : ""}` +
         `#${s.position + 1} ${esc(what)}<br><i>${state}</i></div>`;
     }).join("");
-    for (const div of this.el.strip.querySelectorAll(".entry")) {
+    for (const div of strip.querySelectorAll(".entry")) {
       div.onclick = () => this.go(shown[Number(div.dataset.k)].position);
     }
+    strip.scrollLeft = strip.scrollWidth; // the newest entry stays in view
   },
 
   drawSkipped() {
@@ -267,9 +302,13 @@ const View = {
     box.hidden = !this.skippedOpen;
     if (!this.skippedOpen) return;
     const list = this.data.skipped;
-    box.innerHTML = !list ? "Loading the skipped images…" : !list.length ? "No skipped images." :
-      `<b>Skipped (${this.data.progress.skipped})</b>: ` +
-      list.map(([pos, name]) => `<a data-pos="${pos}" title="${esc(name)}">#${pos + 1}</a>`).join("");
-    for (const a of box.querySelectorAll("a")) a.onclick = () => this.go(Number(a.dataset.pos));
+    box.innerHTML = '<button tabindex="-1" class="rp-close">Close <kbd>Esc</kbd></button>' +
+      (!list ? "Loading the skipped images…" : !list.length ? "No skipped images." :
+        `<b>Skipped (${this.data.progress.skipped})</b>: ` +
+        list.map(([pos, name]) => `<a data-pos="${pos}" title="${esc(name)}">#${pos + 1}</a>`).join(""));
+    box.querySelector(".rp-close").onclick = () => this.closeAll();
+    for (const a of box.querySelectorAll("a")) {
+      a.onclick = () => { this.toggleSkipped(); this.go(Number(a.dataset.pos)); };
+    }
   },
 };

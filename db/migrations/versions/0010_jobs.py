@@ -1,7 +1,7 @@
 """jobs: exports and prepares run by the app in a worker process, with their progress
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-06 01:40:00.000000
 
 One row per job the Export page started (curate.jobs): what it writes, its state (running,
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 from sqlalchemy import Engine, insert, select
 
+from curate import labeling, presses
 from curate.assign import assign
 from curate.users import add_user
 from db.engine import reading, writing
@@ -48,3 +50,20 @@ def unescaped(markdown: str) -> str:
     curate.app.text.plain: the Markdown backslash escapes taken off."""
     import re
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
+
+
+def decide(engine: Engine, annotator_id: int, item: labeling.Item, verdict: str,
+           rule: str | None = None, tags=(), seconds: float | None = None,
+           note: str | None = None, via: str = "single") -> presses.Recorded:
+    """Decide a queue item through the key press's write path (a fresh press id, bound to the
+    item's position; no look-time floor, so `seconds` may be anything a test needs)."""
+    return presses.record_pressed(engine, annotator_id, item.image_id, item.position,
+                                    presses.Pressed(verdict, rule, tuple(tags), note, seconds,
+                                                      press_id=secrets.token_hex(8), via=via))
+
+
+def undo(engine: Engine, annotator_id: int, item: labeling.Item) -> presses.Recorded:
+    """Withdraw the annotator's standing decision on a queue item, as Backspace does."""
+    now = labeling.items(engine, annotator_id, item.position, 1)[0]
+    return presses.undo_pressed(engine, annotator_id, now.image_id, now.position, now.row,
+                                  secrets.token_hex(8))

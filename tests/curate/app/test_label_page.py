@@ -51,9 +51,8 @@ def _press(item, verdict, rule=None, tags=(), note=None, seconds=1.0) -> dict:
 
 
 def _undo(press) -> dict:
-    target = {k: press[k] for k in ("verdict", "rule", "tags", "note", "seconds")}
     return dict(cid=f"c{next(_ids)}", kind="undo", image_id=press["image_id"],
-                position=press["position"], target=target)
+                position=press["position"], target=press["cid"])
 
 
 def test_accept_with_tags_and_a_note_then_reject_then_undo(app_db, engine):
@@ -63,8 +62,8 @@ def test_accept_with_tags_and_a_note_then_reject_then_undo(app_db, engine):
     a = _press(_item(data, 0), "accept", tags=["two_faces"], note="hat, half the face")
     r = _press(_item(data, 1), "reject", rule="not_facing")
     data = _send(at, cursor=2, outbox=[a, r])
-    assert data["outcomes"] == {a["cid"]: {"ok": True, "dup": False},
-                                r["cid"]: {"ok": True, "dup": False}}
+    assert data["outcomes"] == {a["cid"]: {"ok": True, "dup": False, "row": a["cid"]},
+                                r["cid"]: {"ok": True, "dup": False, "row": r["cid"]}}
     u = _undo(r)
     data = _send(at, cursor=1, outbox=[u])
     assert data["outcomes"][u["cid"]]["ok"]
@@ -82,7 +81,8 @@ def test_a_resent_outbox_is_recorded_once(app_db, engine):
     data = _send(at, cursor=1, outbox=[a], nonce=1)  # the browser had not heard back
     assert data["outcomes"][a["cid"]]["ok"]
     fresh = _label(app_db)  # a reload (or a server restart) resending it from sessionStorage
-    assert _send(fresh, cursor=1, outbox=[a])["outcomes"][a["cid"]] == {"ok": True, "dup": True}
+    assert _send(fresh, cursor=1, outbox=[a])["outcomes"][a["cid"]] == {"ok": True, "dup": True,
+                                                                         "row": a["cid"]}
     assert len(_rows(engine, app_db["ana"])) == 1
 
 
@@ -151,9 +151,9 @@ def test_pace_shows_from_the_fifth_decision(app_db):
 def test_a_busy_database_keeps_the_press_and_the_resend_records_it(app_db, engine, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    from curate import decisions
+    from curate import presses
     from db import engine as db_engine
-    real = decisions.record_pressed
+    real = presses.record_pressed
     busy = [True]
 
     def flaky(*args, **kwargs):
@@ -161,7 +161,7 @@ def test_a_busy_database_keeps_the_press_and_the_resend_records_it(app_db, engin
             raise OperationalError("INSERT", {}, Exception("database is locked"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(decisions, "record_pressed", flaky)
+    monkeypatch.setattr(presses, "record_pressed", flaky)
     monkeypatch.setattr(db_engine, "BUSY_BACKOFF_S", 0.001)
     at = _label(app_db)
     a = _press(_item(_panel(at), 0), "accept")
@@ -201,3 +201,44 @@ def test_a_note_shows_in_review_and_in_curate_labels(app_db, engine):
     opinions = [o for i in json.loads(panel.proto.json)["items"] for o in i["opinions"]]
     assert "wig, but old hands" in [o["note"] for o in opinions]  # drawn as "note: …"
     assert "wig, but old hands" in set(labels_frame(engine)["note"].dropna())
+
+
+def test_a_second_tab_learns_of_the_firsts_decisions_and_is_not_silently_overruled(app_db, engine):
+    tab1, tab2 = _label(app_db), _label(app_db)
+    one = _panel(tab1)
+    data = _send(tab2, cursor=0, have=[])
+    presses = [_press(_item(data, p), "accept") for p in (0, 1, 2)]
+    _send(tab2, cursor=3, outbox=presses)
+    # Tab 1's next exchange (a key, or its idle poll) carries what stands and the counts.
+    one = _send(tab1, cursor=0, nonce=1)
+    assert one["progress"]["decided"] == 3
+    assert [_item(one, p)["verdict"] for p in (0, 1)] == ["accept"] * 2
+    # A press from what tab 1 had seen before it heard (undecided) is refused with what stands.
+    stale = dict(_press(_item(data, 1), "reject", rule="too_young"), seen="")
+    one = _send(tab1, cursor=2, outbox=[stale])
+    out = one["outcomes"][stale["cid"]]
+    assert not out["ok"] and "decided elsewhere" in out["msg"]
+    assert out["standing"]["verdict"] == "accept" and out["standing"]["row"] == presses[1]["cid"]
+    again = dict(_press(_item(one, 1), "reject", rule="too_young"), seen=out["standing"]["row"])
+    one = _send(tab1, cursor=2, outbox=[again])
+    assert one["outcomes"][again["cid"]]["ok"]
+    assert _rows(engine, app_db["ana"])[-1] == ("reject", "too_young", [], None)
+    assert _send(tab2, cursor=3, nonce=2)["progress"]["text"] == "3 of 10 decided · 2 accepted"
+
+
+def test_a_grid_page_is_sent_recorded_together_and_the_next_one_read_ahead(app_db, engine):
+    at = _label(app_db)
+    data = _send(at, cursor=0, grid=True)
+    tiles = data["grid"]["items"]
+    assert len(tiles) == 10 and data["grid"]["look_ms_per_tile"] == 100  # ana's whole queue
+    presses = [dict(_press(t, "accept", seconds=0.1), via="grid", seen=t["row"]) for t in tiles[:4]]
+    presses[2]["seconds"] = float("nan")  # a bad message among them
+    shown = [t["position"] for t in tiles[:6]]
+    data = _send(at, cursor=0, outbox=presses, grid=True, grid_not=shown)
+    assert [data["outcomes"][p["cid"]]["ok"] for p in presses] == [True, True, False, True]
+    assert "bad message" in data["outcomes"][presses[2]["cid"]]["msg"]
+    assert [r[0] for r in _rows(engine, app_db["ana"])] == ["accept"] * 3
+    ahead = [t["position"] for t in data["grid"]["items"]]
+    assert not set(ahead) & set(shown) and len(ahead) == 4  # not the page on screen
+    from curate.export.labels import labels_frame
+    assert list(labels_frame(engine)["via"]) == ["grid"] * 3

@@ -56,19 +56,19 @@ def _adjudications(engine):
 
 def test_review_records_an_adjudication(engine, db_url, tmp_path, monkeypatch):
     at, users, shared = _admin_page("curate/app/review.py", engine, db_url, tmp_path, monkeypatch)
-    assert "1 open disagreement(s)" in at.caption[0].value
     data = _review(at)
+    assert "1 open disagreement(s)" in data["progress"]["text"]
     assert data["mode"] == "review" and data["progress"]["total"] == 1
     [item] = data["items"]
     assert [o["annotator"] for o in item["opinions"]] == ["ana", "luis"]  # side by side
     assert item["opinions"][0]["tags"] == ["two_faces"] and item["verdict"] is None
     press = _verdict(item, "reject", "not_facing", ["two_faces"], "looks away")
     data = _review_send(at, cursor=0, have=[], outbox=[press])
-    assert data["outcomes"][press["cid"]] == {"ok": True, "dup": False}
+    assert data["outcomes"][press["cid"]] == {"ok": True, "dup": False, "row": press["cid"]}
     rows = _adjudications(engine)
     assert rows == [(shared[1], users["admin"], "reject", "not_facing", ["two_faces"], "looks away")]
     assert data["items"][0]["verdict"] == "reject"  # kept in place, shown as settled
-    assert "0 open disagreement(s) · 1 settled" in at.caption[0].value
+    assert "0 open disagreement(s) · 1 settled" in _review(at)["progress"]["text"]
     fresh = page("curate/app/review.py", as_user(users, "admin")).run()
     assert not fresh.exception
     assert _review(fresh)["progress"]["empty_text"] == "No disagreements to settle."
@@ -97,19 +97,22 @@ def test_review_undoes_the_last_verdict_and_a_resend_counts_once(engine, db_url,
     [item] = _review(at)["items"]
     press = _verdict(item, "accept", tags=["deformity"])
     _review_send(at, cursor=0, have=[], outbox=[press])
-    again = dict(press, cid="another-tab")  # the same verdict sent again (a reload's resend)
-    data = _review_send(at, cursor=0, have=[], outbox=[again])
-    assert data["outcomes"]["another-tab"] == {"ok": True, "dup": True}
-    target = {k: press[k] for k in ("verdict", "rule", "tags", "note", "seconds")}
+    reloaded = page("curate/app/review.py", as_user(users, "admin")).run()  # a reload resends it
+    data = _review_send(reloaded, cursor=0, have=[], outbox=[press])
+    assert data["outcomes"][press["cid"]] == {"ok": True, "dup": True, "row": press["cid"]}
     undo = dict(cid=f"r{next(_ids)}", kind="undo", image_id=item["image_id"], position=0,
-                target=target)
+                target=press["cid"])
     data = _review_send(at, cursor=0, have=[], outbox=[undo])
     assert data["outcomes"][undo["cid"]]["ok"] and data["items"][0]["verdict"] is None  # open again
     assert [r[2] for r in _adjudications(engine)] == ["accept", "undo"]
-    data = _review_send(at, cursor=0, have=[], outbox=[dict(undo, cid="resent-undo")])
-    assert data["outcomes"]["resent-undo"] == {"ok": True, "dup": True}
+    data = _review_send(reloaded, cursor=0, have=[], outbox=[undo])
+    assert data["outcomes"][undo["cid"]]["dup"]
     assert [r[2] for r in _adjudications(engine)] == ["accept", "undo"]
-    assert "1 open disagreement(s)" in at.caption[0].value
+    assert "1 open disagreement(s)" in _review(at)["progress"]["text"]
+    # The same verdict under a new press id is a new verdict, never taken for a resend.
+    data = _review_send(at, cursor=0, have=[], outbox=[dict(press, cid="same-content")])
+    assert data["outcomes"]["same-content"] == {"ok": True, "dup": False, "row": "same-content"}
+    assert [r[2] for r in _adjudications(engine)] == ["accept", "undo", "accept"]
 
 
 def test_dashboard_shows_the_known_figures(engine, db_url, tmp_path, monkeypatch):

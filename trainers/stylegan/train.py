@@ -131,7 +131,10 @@ def _train(cfg: Settings, progress: bool) -> Path:
             checkpoint.set_rng_state(ckpt["rng"])
         else:
             torch.manual_seed(cfg.seed * 7919 + rank + 104729 * start)
-        log.info("resuming %s at iteration %d", resume_from, start)
+        log.info("resuming %s at iteration %d on %s (--device %s)", resume_from, start, device, cfg.device)
+        if device.type == "cpu" and cfg.device == "cpu" and torch.cuda.is_available():
+            log.warning("%s asks for --device cpu though a GPU is visible; pass --device auto to use it",
+                        run_dir / runs.CONFIG)
 
     # Load data: decode the first phase's images when they fit the memory budget (a corrupt
     # JPEG fails here, before writing); sizes that do not fit stream from the LMDB.

@@ -157,6 +157,8 @@ class ImageBank:
         self.workers, self.gpu_budget = workers, gpu_budget_bytes
         self._cache: dict[int, torch.Tensor] = {}
         self._stream = None
+        self._staging: list[tuple[torch.Tensor, object] | None] = [None, None]  # pinned, see _gather_pinned
+        self._turn = 0
         self.n = count(path)
 
     def streams(self, size: int) -> bool:
@@ -201,11 +203,38 @@ class ImageBank:
             imgs = self.images(size)
             idx, flip = batch_plan(self.seed, iteration, self.n, n)
             part = share(n, rank, world)
-            idx, flip = idx[part].to(imgs.device), flip[part].to(imgs.device)
-            x = imgs[idx]
+            idx, flip = idx[part], flip[part]
+            if imgs.is_pinned():
+                x = self._gather_pinned(imgs, idx)
+            else:
+                x = imgs[idx.to(imgs.device)]
+            flip = flip.to(x.device, non_blocking=True)
             x = torch.where(flip[:, None, None, None], x.flip(3), x)
         x = x.to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)
         return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+    def _gather_pinned(self, imgs: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """``imgs[idx]`` on the device, from pinned host memory.
+
+        Indexing a pinned tensor returns pageable memory, whose copy to the GPU is synchronous
+        and staged by the driver. The batch is gathered into one of two pinned buffers instead,
+        used in turn, and copied asynchronously; an event recorded after each copy says when
+        its buffer may be overwritten (two iterations later), so the gather of the next batch
+        overlaps the GPU's work on this one."""
+        shape = (len(idx), *imgs.shape[1:])
+        self._turn = 1 - self._turn
+        slot = self._staging[self._turn]
+        if slot is None or slot[0].shape != shape:
+            buf = torch.empty(shape, dtype=imgs.dtype, pin_memory=True)
+        else:
+            buf, copied = slot
+            copied.synchronize()
+        torch.index_select(imgs, 0, idx, out=buf)
+        x = buf.to(self.device, non_blocking=True)
+        copied = torch.cuda.Event()
+        copied.record()
+        self._staging[self._turn] = (buf, copied)
+        return x
 
     def close(self) -> None:
         """Stop a stream's worker processes."""

@@ -8,7 +8,7 @@ from curate import decisions, labeling
 from curate.decisions import DecisionError
 from db.engine import reading
 from db.models import Decision
-from tests.curate.app.helpers import seed
+from tests.helpers.curate import seed
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from curate import review
 from curate.decisions import DecisionError, Pressed
 from db.engine import reading
 from db.models import Adjudication
-from tests.curate.test_dashboard import known_decisions
+from tests.helpers.curate import known_decisions
 
 
 def test_disputes_list_each_annotators_decision(engine):

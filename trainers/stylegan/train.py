@@ -24,7 +24,8 @@ from trainers import runs
 
 from . import checkpoint, events
 from .config import Settings
-from .data import ImageBank, check_lmdb, memory_budget
+from .bank import ImageBank
+from .data import check_lmdb, memory_budget
 from .evaluate import evaluate_fid, evaluate_swd
 from .grid import make_grid, save_png, to_uint8
 from .sampling import generate, latents, mixing_grid_for

@@ -11,7 +11,7 @@ from curate.users import add_user
 from db.engine import reading
 from db.models import Assignment
 from tests.curate.app.conftest import as_user, page
-from tests.curate.app.helpers import unescaped
+from tests.helpers.curate import unescaped
 from tests.curate.export.lmdb_read import read_lmdb
 
 

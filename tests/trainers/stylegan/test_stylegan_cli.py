@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from stylegan_helpers import TINY, write_lmdb
+from tests.helpers.stylegan import TINY, write_lmdb
 from trainers.stylegan.__main__ import main
 from trainers.stylegan.config import Settings, parse_args
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-import reference_layout as ref
-from stylegan_helpers import read_metrics
+from tests.helpers import reference_layout as ref
+from tests.helpers.stylegan import read_metrics
 from trainers.stylegan import checkpoint, convert, generate, mix, sampling
 from trainers.stylegan.__main__ import main as train_main
 from trainers.stylegan.model import Discriminator

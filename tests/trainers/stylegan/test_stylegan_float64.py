@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import reference_layout as ref
+from tests.helpers import reference_layout as ref
 from trainers.stylegan import reference
 from trainers.stylegan.model import Discriminator, Generator
 

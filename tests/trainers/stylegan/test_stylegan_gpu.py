@@ -20,11 +20,11 @@ import math
 import pytest
 import torch
 
-from stylegan_helpers import TINY, read_metrics, write_lmdb
+from tests.helpers.stylegan import TINY, read_metrics, write_lmdb
 from trainers import runs
 from trainers.stylegan import checkpoint, loss
 from trainers.stylegan.__main__ import main
-from trainers.stylegan.data import ImageBank
+from trainers.stylegan.bank import ImageBank
 from trainers.stylegan.model import Discriminator, Generator
 from trainers.stylegan.sampling import load_generator, mixing_grid_for
 

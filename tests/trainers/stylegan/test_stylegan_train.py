@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from stylegan_helpers import TINY, read_metrics
+from tests.helpers.stylegan import TINY, read_metrics
 from trainers import runs
 from trainers.stylegan import checkpoint
 from trainers.stylegan.__main__ import main

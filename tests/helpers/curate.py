@@ -1,10 +1,12 @@
-"""Small databases with known content for the app's tests (no image files needed)."""
+"""Small databases with known content for the curation and app tests (no image files needed):
+images, annotators and queues (`seed`), a known set of decisions (`known_decisions`)."""
 from __future__ import annotations
 
 import hashlib
 
 from sqlalchemy import Engine, insert, select
 
+from curate import labeling
 from curate.assign import assign
 from curate.users import add_user
 from db.engine import reading, writing
@@ -48,3 +50,27 @@ def unescaped(markdown: str) -> str:
     curate.app.text.plain: the Markdown backslash escapes taken off."""
     import re
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
+
+
+def known_decisions(engine):
+    """ana and luis share 4 overlap images: ana A A R R, luis A R R R; plus solo work."""
+    users = seed(engine, images=20, per_annotator=10, overlap=0.4)
+    ana, luis = users["ana"], users["luis"]
+    qa = labeling.items(engine, ana, 0, 10)
+    ql = labeling.items(engine, luis, 0, 10)
+    shared = [i.image_id for i in qa if i.is_overlap]
+    assert len(shared) == 4
+    by_image = {i.image_id: i for i in ql}
+    plan_a = [("accept", None), ("accept", None), ("reject", "too_young"), ("reject", "too_young")]
+    plan_l = [("accept", None), ("reject", "not_facing"), ("reject", "too_young"),
+              ("reject", "looks_young")]
+    mine = {i.image_id: i for i in qa}
+    for img, (va, ra), (vl, rl) in zip(shared, plan_a, plan_l):
+        labeling.decide(engine, ana, mine[img], va, ra, tags=["two_faces"], seconds=2.0)
+        labeling.decide(engine, luis, by_image[img], vl, rl, seconds=4.0)
+    solo = [i for i in qa if not i.is_overlap]
+    labeling.decide(engine, ana, solo[0], "accept", tags=["deformity", "two_faces"], seconds=6.0)
+    labeling.decide(engine, ana, solo[1], "skip", seconds=1.0)
+    labeling.decide(engine, ana, solo[2], "accept", seconds=100.0)
+    labeling.undo_last(engine, ana)  # solo[2] is undecided again
+    return users, shared

@@ -1,8 +1,7 @@
 """Training throughput of the StyleGAN trainer against a baseline with the reference's layers.
 
 The baseline is the network of rosinality/style-based-gan-pytorch in its layer structure
-(``tests/trainers/stylegan/reference_layout.py``, written for the tests, not the reference's
-code): nearest upsample + 3x3 conv + blur below 128 px, blur + conv + average pool in D,
+(``benchmarks/reference_layout.py``, written for this project, not the reference's code): nearest upsample + 3x3 conv + blur below 128 px, blur + conv + average pool in D,
 equalized lr by a forward pre-hook, ``nn.InstanceNorm2d``, fp32 NCHW, 512 channels, all nine
 blocks built (as the reference does), trained by the reference's ``train.py`` step: WGAN-GP
 by default, three D backward passes, plain Adam, EMA over every parameter, style mixing p = 0.9.
@@ -25,7 +24,6 @@ import json
 import os
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,11 +31,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "trainers" / "stylegan"))
-import reference_layout as ref  # noqa: E402
-
-from trainers.stylegan.config import Settings  # noqa: E402
-from trainers.stylegan.step import Trainer, phase_at  # noqa: E402
+import reference_layout as ref  # this folder's copy (the script's folder is on sys.path)
+from trainers.stylegan.config import Settings
+from trainers.stylegan.step import Trainer, phase_at
 
 REFERENCE_H100_IT_S = {"wgan-gp": 10.3, "r1": 10.8}  # issue 14's measurement, 64 px batch 16, torch 2.11, TF32
 SEED_ITERATIONS = 100_000
@@ -170,15 +166,36 @@ def size_table(a, device) -> None:
                       "all_at_least_1.2": all(r >= 1.2 for r in ratios.values())}), flush=True)
 
 
+def write_lmdb(path: Path, n: int, size: int) -> Path:
+    """An LMDB of ``n`` random-blob JPEGs at ``size`` px in the trainer's layout."""
+    import io
+
+    import lmdb
+    import numpy as np
+    from PIL import Image
+
+    from curate.export.lmdb_format import LENGTH_KEY, key
+
+    rng = np.random.default_rng(0)
+    env = lmdb.open(str(path), map_size=1 << 30)
+    with env.begin(write=True) as txn:
+        for i in range(n):
+            small = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)  # smooth after upscaling: JPEG-like sizes
+            buf = io.BytesIO()
+            Image.fromarray(small).resize((size, size), Image.BICUBIC).save(buf, format="jpeg", quality=100)
+            txn.put(key(size, i), buf.getvalue())
+        txn.put(LENGTH_KEY, str(n).encode("ascii"))
+    env.close()
+    return path
+
+
 def loader_vs_step(a, device) -> None:
     """Images/s of the streaming loader alone against the trainer's step, 64 px batch 16."""
-    from stylegan_helpers import write_lmdb  # the tests' tiny LMDB writer
-
-    from trainers.stylegan.data import ImageBank
+    from trainers.stylegan.bank import ImageBank
 
     batch, size = 16, 64
     with tempfile.TemporaryDirectory(prefix="rostro-loader-") as tmp:
-        db = write_lmdb(Path(tmp) / "set.lmdb", n=a.images, sizes=(size,), map_size=1 << 30)
+        db = write_lmdb(Path(tmp) / "set.lmdb", a.images, size)
         bank = ImageBank(db, device, budget=1, workers=a.workers)  # budget 1 byte: always streamed
         bank.batch(size, batch, 1)
         n_batches = a.loader_batches

@@ -11,6 +11,7 @@ import io
 from collections import OrderedDict
 
 from curate.gallery import generators as gm
+from curate.gallery.worker_protocol import WorkerError
 from curate.imaging import BadImage
 
 LOADED_KEPT = 2  # generators kept loaded per worker
@@ -20,9 +21,7 @@ PHOTO_SIDE = 512  # px: the upload as the page shows it
 _loaded: OrderedDict = OrderedDict()
 
 
-def _error(kind: str, message: str):
-    from curate.gallery.model_worker import WorkerError
-
+def _error(kind: str, message: str) -> WorkerError:
     return WorkerError(kind, message)
 
 

@@ -29,7 +29,6 @@ logged by the worker on the server's stderr).
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -39,7 +38,10 @@ import threading
 from concurrent.futures import Future
 from pathlib import Path
 
+from curate.gallery.worker_protocol import WorkerError, read_message, write_message
+
 log = logging.getLogger(__name__)
+__all__ = ["WorkerError", "ask", "read_message", "serve", "worker_pids", "write_message"]
 
 FRAMEWORKS = ("torch", "tensorflow")
 IDLE_S = 300.0  # seconds without a request before a worker is ended
@@ -47,36 +49,6 @@ MEMORY_GB = 8.0  # the worker's data memory cap (GB), env ROSTRO_WORKER_MEMORY_G
 REQUEST_S = 120  # the longest one request may run in the worker (s), env ROSTRO_WORKER_REQUEST_S
 REQUEST_TIMEOUT_S = 600.0  # the longest a page waits for one answer
 REPO = Path(__file__).resolve().parent.parent.parent
-
-
-class WorkerError(RuntimeError):
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-
-
-# --- framing: a JSON header line, then the blobs it announces --------------------------------
-def write_message(stream, header: dict, blobs=()) -> None:
-    blobs = [bytes(b) for b in blobs]
-    stream.write(json.dumps(dict(header, blobs=[len(b) for b in blobs])).encode() + b"\n")
-    for b in blobs:
-        stream.write(b)
-    stream.flush()
-
-
-def read_message(stream) -> tuple[dict, list[bytes]] | None:
-    """(header, blobs), or None at the end of the stream."""
-    line = stream.readline()
-    if not line:
-        return None
-    header = json.loads(line)
-    blobs = []
-    for n in header.pop("blobs", []):
-        data = stream.read(n)
-        if len(data) != n:
-            return None
-        blobs.append(data)
-    return header, blobs
 
 
 # --- the server side --------------------------------------------------------------------------
@@ -268,7 +240,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    # Through the imported module, so its WorkerError is the one curate.gallery.model_ops raises.
-    from curate.gallery.model_worker import main as _main
-
-    _main(sys.argv[1:])
+    main(sys.argv[1:])

@@ -18,7 +18,7 @@ from pathlib import Path
 from curate.fsutil import atomic_write_bytes
 from curate.gallery import model_worker
 from curate.gallery.generators import checkpoint_files
-from curate.gallery.model_worker import WorkerError
+from curate.gallery.worker_protocol import WorkerError
 
 __all__ = ["WorkerError", "cache_dir", "mixing_grid", "interpolation", "sketch_to_face", "Rebuilt"]
 CACHE_VERSION = 1  # bump when what a request makes changes

@@ -93,7 +93,7 @@ def _break_a_decision(root) -> None:
     from sqlalchemy import select, text
 
     from curate import labeling
-    from tests.curate.app.helpers import decide
+    from tests.helpers.curate import decide
     from curate.workspace import Workspace
     from db.engine import reading, writing
     from db.models import Annotator

@@ -20,7 +20,7 @@ from curate.workspace import Workspace
 from db.engine import reading
 from db.models import Assignment
 from tests.browser import harness
-from tests.curate.app.helpers import seed
+from tests.helpers.curate import seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -28,7 +28,7 @@ def _disagreements(root, n: int) -> list[int]:
     from sqlalchemy import select
 
     from curate import labeling
-    from tests.curate.app.helpers import decide
+    from tests.helpers.curate import decide
     from curate.workspace import Workspace
     from db.engine import reading
     from db.models import Annotator

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from curate.users import add_user
 from db.engine import reading
 from db.models import Decision
-from tests.curate.app.helpers import add_images
+from tests.helpers.curate import add_images
 
 WRITERS = 10
 DECISIONS = 20  # per writer, plus an undo every 7th

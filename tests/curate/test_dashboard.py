@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from curate import dashboard, labeling
+from curate import dashboard
 from curate.review import settle
-from tests.curate.app.helpers import decide, seed, undo
+from tests.helpers.curate import decide, known_decisions, seed, undo
 
 WIKIPEDIA_FLEISS = [  # en.wikipedia.org/wiki/Fleiss'_kappa worked example: kappa = 0.210
     [0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
@@ -26,30 +26,6 @@ def test_cohen_kappa():
     assert dashboard.cohen_kappa(a, a) == pytest.approx(1.0)
     assert dashboard.cohen_kappa([], []) is None
     assert dashboard.cohen_kappa(["accept"] * 3, ["accept"] * 3) is None
-
-
-def known_decisions(engine):
-    """ana and luis share 4 overlap images: ana A A R R, luis A R R R; plus solo work."""
-    users = seed(engine, images=20, per_annotator=10, overlap=0.4)
-    ana, luis = users["ana"], users["luis"]
-    qa = labeling.items(engine, ana, 0, 10)
-    ql = labeling.items(engine, luis, 0, 10)
-    shared = [i.image_id for i in qa if i.is_overlap]
-    assert len(shared) == 4
-    by_image = {i.image_id: i for i in ql}
-    plan_a = [("accept", None), ("accept", None), ("reject", "too_young"), ("reject", "too_young")]
-    plan_l = [("accept", None), ("reject", "not_facing"), ("reject", "too_young"),
-              ("reject", "looks_young")]
-    mine = {i.image_id: i for i in qa}
-    for img, (va, ra), (vl, rl) in zip(shared, plan_a, plan_l):
-        decide(engine, ana, mine[img], va, ra, tags=["two_faces"], seconds=2.0)
-        decide(engine, luis, by_image[img], vl, rl, seconds=4.0)
-    solo = [i for i in qa if not i.is_overlap]
-    decide(engine, ana, solo[0], "accept", tags=["deformity", "two_faces"], seconds=6.0)
-    decide(engine, ana, solo[1], "skip", seconds=1.0)
-    decide(engine, ana, solo[2], "accept", seconds=100.0)
-    undo(engine, ana, solo[2])  # solo[2] is undecided again
-    return users, shared
 
 
 def test_dashboard_figures(engine):

@@ -10,7 +10,7 @@ from curate import grid, labeling
 from curate.assign import old_score
 from db.engine import writing
 from db.models import Annotator, Assignment, Image, TriageScore
-from tests.curate.app.helpers import decide, seed, undo
+from tests.helpers.curate import decide, seed, undo
 
 
 def _page(engine, annotator_id, size=16):

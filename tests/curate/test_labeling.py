@@ -9,7 +9,7 @@ from curate import labeling, presses
 from curate.decisions import DecisionError
 from db.engine import reading
 from db.models import Decision
-from tests.curate.app.helpers import decide, seed, undo
+from tests.helpers.curate import decide, seed, undo
 
 
 @pytest.fixture

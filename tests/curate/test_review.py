@@ -9,7 +9,7 @@ from curate.decisions import DecisionError
 from curate.presses import Pressed, Replaced
 from db.engine import reading
 from db.models import Adjudication
-from tests.curate.test_dashboard import known_decisions
+from tests.helpers.curate import known_decisions
 
 
 def test_disputes_list_each_annotators_decision(engine):

@@ -17,7 +17,7 @@ from curate.gallery import datasets as gd
 from curate.rules import RULES, TAGS
 from db.engine import reading
 from db.models import Annotator, Assignment, Decision, Image, Verdict
-from tests.curate.app.helpers import add_images, seed
+from tests.helpers.curate import add_images, seed
 
 PEOPLE = ("ana", "luis", "eva", "tom")
 

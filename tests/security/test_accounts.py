@@ -21,7 +21,7 @@ from db import engine as db_engine
 from db.engine import WriteTurnTimeout, make_engine, retry_busy
 from tests.conftest import REPO
 from tests.curate.app.conftest import app_db, as_user, page  # noqa: F401 (fixture)
-from tests.curate.app.helpers import seed
+from tests.helpers.curate import seed
 
 
 @pytest.fixture

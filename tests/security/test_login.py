@@ -16,7 +16,7 @@ from curate.sessions import open_session
 from curate.workspace import Workspace
 from db.engine import reading
 from db.models import LoginThrottle
-from tests.curate.app.helpers import seed
+from tests.helpers.curate import seed
 
 
 @pytest.fixture

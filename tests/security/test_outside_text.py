@@ -11,7 +11,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from tests.curate.app.conftest import as_user, page
-from tests.curate.app.helpers import unescaped
+from tests.helpers.curate import unescaped
 from tests.curate.app.test_export_page import two_accepted
 
 HOSTILE = ("[win a prize](https://evil.example/x) ![p](https://evil.example/p.png) "

@@ -15,7 +15,7 @@ from markdown_it import MarkdownIt
 from PIL import Image
 
 from curate.gallery import runs as gr
-from tests.curate.app.helpers import unescaped
+from tests.helpers.curate import unescaped
 from tests.security.test_trainers import app, helpers, page  # noqa: F401 (fixture)
 from trainers import runs
 
@@ -199,13 +199,8 @@ def _peak(code: str) -> tuple[str, int]:
 
 # --- point 10 (and 9 of "what to build"): convert says one line -----------------------------------
 def _reference_file(tmp_path: Path, mapping: int = 2, **replace) -> Path:
-    import importlib.util
+    from tests.helpers import reference_layout as ref
 
-    from tests.conftest import REPO
-    spec = importlib.util.spec_from_file_location(
-        "reference_layout", REPO / "tests" / "trainers" / "stylegan" / "reference_layout.py")
-    ref = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ref)
     G = ref.StyledGenerator(16, mapping, 16)
     state = {"generator": G.state_dict(), "g_running": G.state_dict(), **replace}
     path = tmp_path / "train_step-3.model"

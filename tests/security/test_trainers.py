@@ -8,7 +8,6 @@ to fail safely:
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import pickle
@@ -25,14 +24,11 @@ from curate.sessions import open_session
 from curate.users import add_user
 from curate.workspace import Workspace
 from tests.conftest import REPO
-from tests.curate.app.helpers import unescaped
+from tests.helpers import stylegan as helpers
+from tests.helpers.curate import unescaped
 from trainers import runs
 
 PASSWORD = "a long enough password"
-_spec = importlib.util.spec_from_file_location(
-    "stylegan_helpers", REPO / "tests" / "trainers" / "stylegan" / "stylegan_helpers.py")
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 SMALL = [*helpers.TINY, "--init_size", "8", "--max_size", "8", "--swd_every", "0", "--device", "cpu"]
 
 

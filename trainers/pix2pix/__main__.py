@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 
 
@@ -18,17 +17,19 @@ def main(argv: list[str] | None = None) -> int:
     if dry_run:  # settings only: the pairs are read (and TensorFlow loaded) by training
         print(json.dumps(cfg.to_json(), indent=2))
         return 0
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    from trainers.pix2pix.data import PairsError
-    from trainers.pix2pix.train import train
+    from trainers.pix2pix.quiet import tensorflow_output
 
     print(f"writing the run to {cfg.out}", flush=True)
-    try:
-        run_dir = train(cfg)
-    except (PairsError, FileExistsError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    with tensorflow_output():  # TF's harmless start-up lines filtered (quiet.py)
+        from trainers.pix2pix.data import PairsError
+        from trainers.pix2pix.train import train
+
+        try:
+            run_dir = train(cfg)
+        except (PairsError, FileExistsError, FileNotFoundError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     print(f"run folder: {run_dir}")
     return 0
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from PIL import Image
 
 from trainers.pix2pix.checkpoint import load_generator, rebuild
 from trainers.pix2pix.config import Pix2PixConfig
+from trainers.pix2pix.quiet import tensorflow_output
 
 
 def export(generator, config: Pix2PixConfig, out: Path) -> list[Path]:
@@ -63,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--export", action="store_true",
                         help="also write generator.keras and saved_model/ into --out")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with tensorflow_output():  # TF's harmless start-up lines filtered (quiet.py)
+        return _predict(args)
+
+
+def _predict(args: argparse.Namespace) -> int:
     out = Path(args.out)
     try:
         generator, config = load_generator(args.run)

@@ -75,6 +75,17 @@ def setup_devices(cfg: Pix2PixConfig) -> Devices:
             tf.config.experimental.set_memory_growth(gpu, True)
         except RuntimeError:  # already initialised (a second run in the same process)
             pass
+    if not gpus:
+        # On the CPU Grappler's remapper fuses the innermost down block's Conv2D + BiasAdd +
+        # LeakyRelu into one oneDNN op and drops the BiasAdd that LeakyReluGrad still reads;
+        # the mutation fails ("remapper failed: INVALID_ARGUMENT: Mutation::Apply error:
+        # fanout '…/down4_act_1/LeakyRelu/LeakyReluGrad' exist for missing node
+        # '…/down4_conv_1/BiasAdd'", an error-level line on every run) and the meta-optimizer
+        # keeps the graph as it was before the remapper. Switching the remapper off runs the
+        # same training graph without the error. Rewriting the block (max(x, 0.2x)) avoids the
+        # fault too but shifts the Keras layer numbering that tf.train.Checkpoint keys on, so
+        # existing checkpoints would no longer restore.
+        tf.config.optimizer.set_experimental_options({"remapping": False})
     strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
     on = lambda switch, cpu=False: switch == "on" or (switch == "auto" and (bool(gpus) or cpu))  # noqa: E731
     mixed = on(cfg.mixed_precision, cpu_has_bf16_matrix_units())

@@ -81,6 +81,8 @@ class Settings:
     channels_last: bool = _f(True, "NHWC memory format (CUDA only)")  # flag
     compile: bool = _f(False, "torch.compile G and D (the R1 pass stays eager)")  # flag
     tf32: bool = _f(True, "allow TF32 matmuls/convolutions where fp32 remains")  # flag
+    deterministic: bool = _f(False, "CUDA: deterministic kernels, no cudnn.benchmark (slower); "
+                                    "needed for a bit-identical resume on a GPU")  # flag
 
     def __post_init__(self) -> None:
         problems = []

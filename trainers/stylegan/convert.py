@@ -11,7 +11,8 @@ Two kinds of file enter (both plain dicts of tensors, read weights-only):
   optimizers.
 
 The run folder gets ``config.json`` (model settings read from the weights: latent size,
-mapping layers, channels; init and max size = the converted size) and one checkpoint in this
+mapping layers, channels; init and max size = the converted size; ``device: auto``, so that
+``--resume`` trains on the GPU where there is one, though the conversion itself ran on the CPU) and one checkpoint in this
 trainer's format (:mod:`.checkpoint`), named by the iteration the file's name gives (0 for
 ``train_step-N``). The mapping itself is in :mod:`.reference`.
 
@@ -118,7 +119,7 @@ def _convert(src: Path, out: Path, kind: str, obj: dict, size: int | None, lmdb:
     iteration = int(m.group(1)) if kind == "ema" and m else 0
     cfg = Settings(lmdb=lmdb or NO_LMDB, init_size=size, max_size=size, latent_dim=shape.latent_dim,
                    mapping_layers=shape.mapping_layers, max_channels=shape.max_channels, batch=batch,
-                   loss=loss, mixing=mixing, out=str(out), device="cpu")
+                   loss=loss, mixing=mixing, out=str(out))  # device: "auto"
     torch.manual_seed(cfg.seed)
     t = Trainer(cfg, torch.device("cpu"), amp=False)
     ckpt: dict[str, Any] = {"G_ema": reference.convert_weights(

@@ -1,5 +1,5 @@
-"""The multi-resolution LMDB (DESIGN.md), checked up front; each size decoded once into memory
-when it fits the budget, streamed from the LMDB by worker processes when not (:mod:`.stream`).
+"""The multi-resolution LMDB (DESIGN.md): opened, checked up front, decoded; the plan of each
+batch. What holds the images while training (in memory or streamed) is :mod:`.bank`.
 
 Layout: ``b"length"`` -> count as ASCII digits; ``f"{size}-{index:05d}"`` -> JPEG bytes of
 image ``index`` at ``size`` x ``size``. It is the layout of the reference's prepare_data.py.
@@ -27,7 +27,7 @@ class LMDBError(ValueError):
     """The LMDB cannot train: missing sizes, wrong keys or an undecodable image."""
 
 
-def _open(path: str | Path) -> lmdb.Environment:
+def open_lmdb(path: str | Path) -> lmdb.Environment:
     try:
         return lmdb.open(str(path), max_readers=32, readonly=True, lock=False, readahead=False,
                          meminit=False)
@@ -49,7 +49,7 @@ def check_lmdb(path: str | Path, sizes: list[int]) -> int:
 
     Cheap: it reads every value but decodes none (JPEG start and end markers only).
     """
-    env = _open(path)
+    env = open_lmdb(path)
     try:
         with env.begin() as txn:
             raw = txn.get(LENGTH_KEY)
@@ -99,7 +99,7 @@ def decode(args: tuple[bytes, bytes, int]) -> np.ndarray:
 
 def load_images(path: str | Path, size: int, limit: int | None = None, workers: int = 8) -> torch.Tensor:
     """All images at ``size`` as a uint8 tensor (N, 3, size, size)."""
-    env = _open(path)
+    env = open_lmdb(path)
     try:
         with env.begin() as txn:
             n = int(bytes(txn.get(LENGTH_KEY)).decode("ascii"))
@@ -143,79 +143,8 @@ def memory_budget(gb: float) -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") // 2
 
 
-class ImageBank:
-    """The dataset at each training size: decoded into memory when it fits ``budget`` bytes
-    (and kept on the GPU up to ``gpu_budget_bytes``), otherwise streamed from the LMDB by worker
-    processes (:class:`.stream.Stream`). Either way batch ``it`` holds the images and flips of
-    :func:`batch_plan` for ``it``.
-    """
-
-    def __init__(self, path: str | Path, device: torch.device, seed: int = 0, budget: int | None = None,
-                 workers: int = 0, gpu_budget_bytes: int = 4 << 30):
-        self.path, self.device, self.seed = str(path), device, seed
-        self.budget = memory_budget(0) if budget is None else budget
-        self.workers, self.gpu_budget = workers, gpu_budget_bytes
-        self._cache: dict[int, torch.Tensor] = {}
-        self._stream = None
-        self.n = count(path)
-
-    def streams(self, size: int) -> bool:
-        """Whether images at ``size`` are streamed (their decoded bytes exceed the budget)."""
-        return self.n * 3 * size * size > self.budget
-
-    def images(self, size: int):
-        """All images at ``size``: a uint8 tensor (N, 3, S, S), or when streamed an
-        :class:`.stream.LMDBImages` that decodes the ones asked for (the metrics index it)."""
-        if self.streams(size):
-            from .stream import LMDBImages
-
-            return LMDBImages(self.path, size, self.n)
-        if size not in self._cache:
-            self._cache.clear()  # one resolution at a time: the previous phase is over
-            imgs = load_images(self.path, size)
-            if self.device.type == "cuda" and imgs.numel() <= self.gpu_budget:
-                imgs = imgs.to(self.device)
-            elif self.device.type == "cuda":
-                imgs = imgs.pin_memory()
-            self._cache[size] = imgs
-        return self._cache[size]
-
-    def prepare(self, size: int) -> None:
-        """Decode ``size`` now when it is kept in memory (a broken JPEG fails before training)."""
-        if not self.streams(size):
-            self.images(size)
-
-    def batch(self, size: int, n: int, iteration: int, rank: int = 0, world: int = 1,
-              channels_last: bool = False) -> torch.Tensor:
-        """Iteration ``iteration``'s batch of ``n`` images at ``size`` (this process's share),
-        float in [-1, 1], flipped as planned."""
-        if self.streams(size):
-            if self._stream is None or not self._stream.serves(size, n, iteration, rank, world):
-                self.close()
-                from .stream import Stream
-
-                self._stream = Stream(self.path, size, n, iteration, self.seed, self.n, rank, world,
-                                      self.workers, pin=self.device.type == "cuda")
-            x = self._stream.next()
-        else:
-            imgs = self.images(size)
-            idx, flip = batch_plan(self.seed, iteration, self.n, n)
-            part = share(n, rank, world)
-            idx, flip = idx[part].to(imgs.device), flip[part].to(imgs.device)
-            x = imgs[idx]
-            x = torch.where(flip[:, None, None, None], x.flip(3), x)
-        x = x.to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)
-        return x.contiguous(memory_format=torch.channels_last) if channels_last else x
-
-    def close(self) -> None:
-        """Stop a stream's worker processes."""
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
-
-
 def count(path: str | Path) -> int:
-    env = _open(path)
+    env = open_lmdb(path)
     try:
         with env.begin() as txn:
             return int(bytes(txn.get(LENGTH_KEY)).decode("ascii"))

@@ -80,6 +80,12 @@ class EqualConv2d(nn.Module):
         return torch.add(self.bias.to(out.dtype)[:, None, None], out, alpha=scale)
 
 
+def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in float32 when it is bf16/fp16 (statistics under autocast), else as it is: a
+    float64 model stays float64 throughout."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 def fuse_matrix(gain: float = 1.0, flip: bool = False) -> torch.Tensor:
     """(9, 16) matrix taking a flattened 3x3 kernel to the 4x4 kernel that sums its four
     one-pixel shifts (times ``gain``; flipped when ``flip``).
@@ -96,7 +102,9 @@ def fuse_matrix(gain: float = 1.0, flip: bool = False) -> torch.Tensor:
     m = torch.kron(shift, shift) * gain  # (16, 9): out (a, b) <- in (i, j)
     if flip:
         m = m.flip(0)  # (a, b) -> (3 - a, 3 - b) is a reversal of the flattened index
-    return m.t().contiguous().float()
+    # Kept in float64: a float32 gain (an irrational equal-lr scale) would be a float32 step
+    # inside ``model.double()``; :func:`fused_kernel` casts it to the weight's dtype per call.
+    return m.t().contiguous()
 
 
 def fused_kernel(w: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
@@ -257,7 +265,7 @@ class AdaIN(nn.Module):
         # Instance norm by hand: F.instance_norm would turn channels-last maps back to NCHW.
         # gamma / std is folded per (image, channel), so the map sees a subtract and one
         # multiply-add (x * scale + shift would cancel badly where the mean dwarfs the std).
-        var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, unbiased=False)
+        var, mean = torch.var_mean(at_least_fp32(x), dim=(2, 3), keepdim=True, unbiased=False)
         return torch.addcmul(beta, x - mean, gamma * torch.rsqrt(var + 1e-5))
 
 
@@ -377,7 +385,7 @@ class Discriminator(nn.Module):
         out = F.leaky_relu(self.from_rgb[step](x), 0.2)
         for i in range(step, -1, -1):
             if i == 0:
-                per = out.float().unflatten(0, (groups, -1))
+                per = at_least_fp32(out).unflatten(0, (groups, -1))
                 std = torch.sqrt(per.var(1, unbiased=False) + 1e-8).flatten(1).mean(1)  # (groups,)
                 std = std.to(out.dtype).repeat_interleave(out.shape[0] // groups)
                 out = torch.cat([out, std[:, None, None, None].expand(-1, 1, 4, 4)], 1)

@@ -121,6 +121,13 @@ class Trainer:
             return z, z2, int(torch.randint(step, ()).item())
         return z, None, -1
 
+    def _noise(self, n: int, step: int) -> list[torch.Tensor]:
+        """The per-pixel noise, drawn here, eagerly, from the global generator: inside a
+        ``torch.compile`` graph ``randn`` is lowered to the compiler's own RNG, so a compiled
+        run would draw other noise than an eager one and a resume would not reproduce it.
+        The same draws, in the same order, as the generator's own ``make_noise``."""
+        return self.G.make_noise(n, step, self.device)
+
     def _set_lr(self, lr: float) -> None:
         for opt in (self.opt_G, self.opt_D):
             for g in opt.param_groups:
@@ -150,7 +157,7 @@ class Trainer:
         self.D.requires_grad_(True)
         z, z2, cross = self._latents(n, step)
         with torch.no_grad(), self._autocast():
-            fake = G(z, step, alpha, z2, cross)
+            fake = G(z, step, alpha, z2, cross, noise=self._noise(n, step))
         with self._autocast():
             if cfg.loss == "wgan-gp":
                 loss_d, logs = losses.d_loss_wgan_gp(D, real, fake, step, alpha, cfg.gp_lambda, D_gp=self.D)
@@ -167,7 +174,8 @@ class Trainer:
         self.D.requires_grad_(False)
         z, z2, cross = self._latents(n, step)
         with self._autocast():
-            loss_g = losses.g_loss(D(G(z, step, alpha, z2, cross), step, alpha), cfg.loss)
+            loss_g = losses.g_loss(D(G(z, step, alpha, z2, cross, noise=self._noise(n, step)), step, alpha),
+                                   cfg.loss)
         self.opt_G.zero_grad(set_to_none=True)
         loss_g.backward()
         self._reduce(self.G)

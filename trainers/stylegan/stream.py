@@ -2,7 +2,7 @@
 
 The reference streams every batch (a ``DataLoader`` over its ``MultiResolutionDataset``);
 here a size streams only when its decoded images would not fit the memory budget
-(:class:`.data.ImageBank`). The plan of each batch (:func:`.data.batch_plan`) is a pure
+(:class:`.bank.ImageBank`). The plan of each batch (:func:`.data.batch_plan`) is a pure
 function of the seed and the iteration, so workers build batches ahead, in order, and the
 batches equal the in-memory path's for the same seed.
 
@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from curate.export.lmdb_format import key
 from curate.workers import die_with_parent
 
-from .data import LMDBError, _open, batch_plan, decode, share
+from .data import LMDBError, batch_plan, decode, open_lmdb, share
 
 PREFETCH = 4  # batches queued per worker
 
@@ -53,7 +53,7 @@ class _Reader:
 
     def get(self, keys: list[bytes]) -> list[bytes]:
         if self._env is None or self._pid != os.getpid():
-            self._env, self._pid = _open(self.path), os.getpid()
+            self._env, self._pid = open_lmdb(self.path), os.getpid()
         with self._env.begin() as txn:
             out = []
             for k in keys:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -23,7 +24,8 @@ from trainers import runs
 
 from . import checkpoint, events
 from .config import Settings
-from .data import ImageBank, check_lmdb, memory_budget
+from .bank import ImageBank
+from .data import check_lmdb, memory_budget
 from .evaluate import evaluate_fid, evaluate_swd
 from .grid import make_grid, save_png, to_uint8
 from .sampling import generate, latents, mixing_grid_for
@@ -53,10 +55,30 @@ def setup_device(cfg: Settings) -> tuple[torch.device, int, int]:
         torch.cuda.set_device(device)
         torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
         torch.backends.cudnn.allow_tf32 = cfg.tf32
-        torch.backends.cudnn.benchmark = True
+        # cudnn.benchmark times candidate kernels and keeps the fastest, which may differ
+        # between an uninterrupted and a resumed process; several backward kernels sum with
+        # atomics. Either breaks bit-identical continuation, which --deterministic restores.
+        torch.backends.cudnn.benchmark = not cfg.deterministic
+        if cfg.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before cuBLAS starts
+            torch.backends.cudnn.deterministic = True
+            torch.use_deterministic_algorithms(True, warn_only=True)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if cuda else "gloo")
     return device, rank, world
+
+
+# How long the other ranks wait for rank 0's artefacts (an FID over 50,000 images on a slow
+# GPU, a checkpoint on a network disk) before giving up. The collective timeout of the training
+# group (nccl's default, 10 min) stays for the all-reduces, where a wait means a hang.
+ARTEFACT_TIMEOUT = timedelta(hours=6)
+
+
+def artefact_group() -> dist.ProcessGroup:
+    """A gloo group used only for the barrier after rank 0's artefacts: while rank 0 evaluates,
+    the others wait there on the CPU with no nccl collective in flight, so no nccl timeout
+    runs; all ranks create it (a collective call)."""
+    return dist.new_group(backend="gloo", timeout=ARTEFACT_TIMEOUT)
 
 
 def check_run(cfg: Settings) -> tuple[int, Path | None]:
@@ -131,7 +153,10 @@ def _train(cfg: Settings, progress: bool) -> Path:
             checkpoint.set_rng_state(ckpt["rng"])
         else:
             torch.manual_seed(cfg.seed * 7919 + rank + 104729 * start)
-        log.info("resuming %s at iteration %d", resume_from, start)
+        log.info("resuming %s at iteration %d on %s (--device %s)", resume_from, start, device, cfg.device)
+        if device.type == "cpu" and cfg.device == "cpu" and torch.cuda.is_available():
+            log.warning("%s asks for --device cpu though a GPU is visible; pass --device auto to use it",
+                        run_dir / runs.CONFIG)
 
     # Load data: decode the first phase's images when they fit the memory budget (a corrupt
     # JPEG fails here, before writing); sizes that do not fit stream from the LMDB.
@@ -160,6 +185,7 @@ def _loop(cfg: Settings, trainer: Trainer, bank: ImageBank, start: int, device: 
         events.truncate(run_dir, start)
         writer = events.EventWriter(run_dir)
     channels_last = device.type == "cuda" and cfg.channels_last
+    artefact_wait = artefact_group() if world > 1 else None
     sample_z = latents(cfg.sample_n, cfg.latent_dim, cfg.seed).to(device)
 
     # Train. The bar is closed on errors too, so an error line starts a line of its own.
@@ -173,8 +199,15 @@ def _loop(cfg: Settings, trainer: Trainer, bank: ImageBank, start: int, device: 
             bar.update(1)
 
             do_swd = cfg.swd_every > 0 and (it % cfg.swd_every == 0 or it == cfg.iterations)
-            if not (lead and (it % cfg.log_every == 0 or it == cfg.iterations or do_swd
-                              or it % cfg.sample_every == 0 or it % cfg.ckpt_every == 0)):
+            # Rank 0's artefacts (SWD, FID, samples, checkpoints) can outlast the collective
+            # timeout; the other ranks wait for them at a barrier of their own (artefact_group).
+            artefacts = (do_swd or it % cfg.sample_every == 0 or it % cfg.ckpt_every == 0
+                         or it == cfg.iterations)
+            if not lead:
+                if artefacts and artefact_wait is not None:
+                    dist.barrier(group=artefact_wait)
+                continue
+            if not (artefacts or it % cfg.log_every == 0):
                 continue
             row = None
             if it % cfg.log_every == 0 or it == cfg.iterations or do_swd:
@@ -205,6 +238,8 @@ def _loop(cfg: Settings, trainer: Trainer, bank: ImageBank, start: int, device: 
                                  "rng": checkpoint.rng_state()}, runs.checkpoint_path(run_dir, it))
                 save_mixing(trainer, phase, run_dir / runs.MIXING / runs.step_name("stylegan", it, ".png"),
                             cfg)
+            if artefacts and artefact_wait is not None:
+                dist.barrier(group=artefact_wait)
             if row is not None:
                 t_window, img_window, last_log = time.perf_counter(), 0, it
             else:

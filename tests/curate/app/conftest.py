@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from curate.app.common import User
 from curate.sessions import open_session
 from curate.workspace import Workspace
-from tests.curate.app.helpers import seed
+from tests.helpers.curate import seed
 from tests.conftest import REPO
 
 TIMEOUT_S = 30

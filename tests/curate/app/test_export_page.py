@@ -13,10 +13,10 @@ from curate.decisions import record_decision
 from curate.ingest import ingest
 from curate.users import add_user
 from db.engine import reading
-from tests.curate.app.helpers import unescaped
+from tests.helpers.curate import unescaped
 from db.models import Assignment
 from tests.curate.app.conftest import as_user, page
-from tests.curate.app.helpers import unescaped
+from tests.helpers.curate import unescaped
 from tests.curate.export.lmdb_read import read_lmdb
 
 

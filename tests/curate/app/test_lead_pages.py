@@ -13,8 +13,8 @@ from curate.users import list_users
 from db.engine import reading
 from db.models import Adjudication, Image
 from tests.curate.app.conftest import as_user, page
-from tests.curate.app.helpers import unescaped
-from tests.curate.test_dashboard import known_decisions
+from tests.helpers.curate import unescaped
+from tests.helpers.curate import known_decisions
 
 _ids = itertools.count()
 

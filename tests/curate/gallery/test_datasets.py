@@ -9,7 +9,7 @@ from curate.gallery import datasets as gd
 from db.engine import reading
 from db.models import Assignment
 from sqlalchemy import select
-from tests.curate.app.helpers import add_images, seed
+from tests.helpers.curate import add_images, seed
 
 
 @pytest.fixture

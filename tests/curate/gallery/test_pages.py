@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import REPO
-from tests.curate.app.helpers import unescaped
+from tests.helpers.curate import unescaped
 from tests.curate.gallery.conftest import page, user
 
 pytestmark = pytest.mark.slow  # they all need the session's tiny training runs

@@ -9,7 +9,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from pix2pix_pairs import write_pairs  # noqa: E402
+from tests.helpers.pix2pix_pairs import write_pairs  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from pix2pix_pairs import write_pairs
+from tests.helpers.pix2pix_pairs import write_pairs
 from trainers.pix2pix.data import PairsError, decode_pair, find_pairs, train_dataset, val_dataset
 
 

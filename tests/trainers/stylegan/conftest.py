@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stylegan_helpers import TINY, write_lmdb
+from tests.helpers.stylegan import TINY, write_lmdb
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stylegan_helpers import TINY, write_lmdb
+from tests.helpers.stylegan import TINY, write_lmdb
 from trainers.stylegan.__main__ import main
 from trainers.runs import runs_root
 from trainers.stylegan.config import Settings, parse_args
@@ -83,6 +83,7 @@ def test_reference_prepare_data_layout_trains(tmp_path):
 def test_saved_config_reads_back_after_the_lmdb_moved(tmp_path, tiny_run):
     """Only training needs the LMDB; a run's config.json (and its checkpoints) read without it."""
     saved = json.loads((tiny_run / "config.json").read_text())
+    assert saved["device"] == "auto"  # not chosen by hand: a resume on another machine picks again
     moved = {**saved, "lmdb": str(tmp_path / "moved-away.lmdb")}
     cfg = Settings.from_dict(moved)
     assert cfg.max_size == 16 and cfg.lmdb.endswith("moved-away.lmdb")

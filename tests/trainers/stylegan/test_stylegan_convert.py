@@ -3,14 +3,16 @@ folders whose networks compute what the reference-layout networks compute."""
 
 from __future__ import annotations
 
+import json
+import logging
 import pickle
 
 import numpy as np
 import pytest
 import torch
 
-import reference_layout as ref
-from stylegan_helpers import read_metrics
+from tests.helpers import reference_layout as ref
+from tests.helpers.stylegan import read_metrics
 from trainers.stylegan import checkpoint, convert, generate, mix, sampling
 from trainers.stylegan.__main__ import main as train_main
 from trainers.stylegan.model import Discriminator
@@ -153,11 +155,14 @@ def test_size_comes_from_the_file_name_or_the_trained_layers(ref_files, tmp_path
     assert checkpoint.load(tmp_path / "b")["size"] == 32
 
 
-def test_tools_and_resume_work_on_converted_runs(ref_files, tmp_path, tiny_lmdb):
+def test_tools_and_resume_work_on_converted_runs(ref_files, tmp_path, tiny_lmdb, caplog):
     folder, _ = ref_files
+    caplog.set_level(logging.INFO, logger="trainers.stylegan.train")
     for name in ("train_step-6.model", "010000.model"):
         out = tmp_path / name.split(".")[0]
         assert convert.main([str(folder / name), "--out", str(out), "--size", "8", "--batch", "4"]) == 0
+        # Converted on the CPU, but a resume on a GPU machine must not stay there.
+        assert json.loads((out / "config.json").read_text())["device"] == "auto"
         assert mix.main([str(out), "--out", str(tmp_path / "m.png"), "--device", "cpu", "--sources", "2",
                          "--styles", "2"]) == 0
         assert generate.main([str(out), "--n", "4", "--steps", "2", "--out", str(tmp_path / "g"),
@@ -166,6 +171,8 @@ def test_tools_and_resume_work_on_converted_runs(ref_files, tmp_path, tiny_lmdb)
         assert train_main([str(tiny_lmdb), "--out", str(out), "--resume", "--iterations", str(start + 2),
                            "--log_every", "1", "--swd_every", "0"]) == 0
         assert [r["iteration"] for r in read_metrics(out)] == [start + 1, start + 2]
+        expected = "cuda" if torch.cuda.is_available() else "cpu"
+        assert f"at iteration {start} on {expected}" in caplog.text
         assert all(np.isfinite(r["loss_d"]) for r in read_metrics(out))
 
 

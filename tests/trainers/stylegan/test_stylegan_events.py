@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from collections import Counter
 
-from stylegan_helpers import TINY
+from tests.helpers.stylegan import TINY
 from trainers.stylegan.__main__ import main
 from trainers.stylegan.events import crc32c, fields as _fields, masked_crc
 

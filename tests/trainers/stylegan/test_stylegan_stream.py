@@ -11,9 +11,9 @@ import time
 
 import torch
 
-from stylegan_helpers import TINY, read_metrics
+from tests.helpers.stylegan import TINY, read_metrics
 from trainers.stylegan.__main__ import main
-from trainers.stylegan.data import ImageBank
+from trainers.stylegan.bank import ImageBank
 
 
 def test_streamed_batches_equal_the_in_memory_ones(tiny_lmdb):
@@ -49,7 +49,7 @@ def test_a_streamed_run_trains_like_the_in_memory_run(tmp_path, tiny_lmdb, tiny_
 
 WORKERS_OF_A_KILLED_PARENT = """
 import sys, time, torch
-from trainers.stylegan.data import ImageBank
+from trainers.stylegan.bank import ImageBank
 bank = ImageBank(sys.argv[1], torch.device("cpu"), budget=1, workers=2)
 bank.batch(8, 4, 1)
 print(" ".join(map(str, bank._stream.worker_pids())), flush=True)

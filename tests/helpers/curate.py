@@ -1,4 +1,5 @@
-"""Small databases with known content for the app's tests (no image files needed)."""
+"""Small databases with known content for the curation and app tests (no image files needed):
+images, annotators and queues (`seed`), a known set of decisions (`known_decisions`)."""
 from __future__ import annotations
 
 import hashlib
@@ -67,3 +68,27 @@ def undo(engine: Engine, annotator_id: int, item: labeling.Item) -> presses.Reco
     now = labeling.items(engine, annotator_id, item.position, 1)[0]
     return presses.undo_pressed(engine, annotator_id, now.image_id, now.position, now.row,
                                   secrets.token_hex(8))
+
+
+def known_decisions(engine):
+    """ana and luis share 4 overlap images: ana A A R R, luis A R R R; plus solo work."""
+    users = seed(engine, images=20, per_annotator=10, overlap=0.4)
+    ana, luis = users["ana"], users["luis"]
+    qa = labeling.items(engine, ana, 0, 10)
+    ql = labeling.items(engine, luis, 0, 10)
+    shared = [i.image_id for i in qa if i.is_overlap]
+    assert len(shared) == 4
+    by_image = {i.image_id: i for i in ql}
+    plan_a = [("accept", None), ("accept", None), ("reject", "too_young"), ("reject", "too_young")]
+    plan_l = [("accept", None), ("reject", "not_facing"), ("reject", "too_young"),
+              ("reject", "looks_young")]
+    mine = {i.image_id: i for i in qa}
+    for img, (va, ra), (vl, rl) in zip(shared, plan_a, plan_l):
+        decide(engine, ana, mine[img], va, ra, tags=["two_faces"], seconds=2.0)
+        decide(engine, luis, by_image[img], vl, rl, seconds=4.0)
+    solo = [i for i in qa if not i.is_overlap]
+    decide(engine, ana, solo[0], "accept", tags=["deformity", "two_faces"], seconds=6.0)
+    decide(engine, ana, solo[1], "skip", seconds=1.0)
+    decide(engine, ana, solo[2], "accept", seconds=100.0)
+    undo(engine, ana, solo[2])  # solo[2] is undecided again
+    return users, shared

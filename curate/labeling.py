@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import aliased
 
-from curate import presses
+from curate import display, presses
 from db.engine import reading, write_turn
 from db.models import Assignment, Decision, Image, Source, StandingDecision, Verdict
 

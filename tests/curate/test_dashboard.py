@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from curate import dashboard
+from curate import dashboard, labeling
 from curate.review import settle
 from tests.helpers.curate import decide, known_decisions, seed, undo
 

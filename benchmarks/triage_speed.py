@@ -32,7 +32,7 @@ from curate.ingest import ingest  # noqa: E402
 from curate.users import add_user  # noqa: E402
 from curate.workspace import Workspace  # noqa: E402
 from db.engine import reading, writing_connection  # noqa: E402
-from db.models import Annotator, Decision, Image as ImageRow  # noqa: E402
+from db.models import Decision, Image as ImageRow  # noqa: E402
 
 
 def _variant(job: tuple[str, str, int]) -> None:

@@ -1,8 +1,6 @@
 """Triage: what it learns from, what it refuses, what it writes, and that its order pays off."""
 from __future__ import annotations
 
-import io
-import json
 import os
 import pickle
 import signal
@@ -27,7 +25,7 @@ from curate.triage.train import train, training_lock
 from curate.users import add_user
 from curate.workspace import Workspace
 from db.engine import reading, writing, writing_connection
-from db.models import (Adjudication, Annotator, Assignment, AssignRound, AssignRoundSpan,
+from db.models import (Adjudication, Assignment, AssignRound, AssignRoundSpan,
                        Decision, Image, TriageScore, Verdict)
 
 REPO = Path(__file__).resolve().parents[2]

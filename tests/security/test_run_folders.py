@@ -182,19 +182,29 @@ def test_an_lmdb_image_larger_than_its_key_is_refused_before_decoding(tmp_path):
 
 
 def _peak(code: str) -> tuple[str, int]:
-    """Run Python `code` in a child; (its output, its peak resident memory in KiB, from wait4)."""
-    import os
+    """Run Python `code` in a child; (its output, its peak resident memory in KiB).
+
+    The peak is the child's own VmHWM, read at its exit: wait4's ru_maxrss also counts the
+    pages the child shared with this process between fork and exec, so in a long pytest run
+    (torch and TensorFlow loaded here) it reported this process's size, not the child's."""
+    import re
     import subprocess
     import sys
 
     from tests.security.clirun import env
 
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    out = proc.stdout.read().decode(errors="replace")
-    _, _status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = 0
-    return out, usage.ru_maxrss
+    probe = ("import atexit\n"
+             "def _hwm():\n"
+             "    for line in open('/proc/self/status'):\n"
+             "        if line.startswith('VmHWM:'):\n"
+             "            print('VMHWM', line.split()[1], flush=True)\n"
+             "atexit.register(_hwm)\n")
+    proc = subprocess.run([sys.executable, "-c", probe + code], env=env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=300)
+    out = proc.stdout.decode(errors="replace")
+    found = re.findall(r"VMHWM (\d+)", out)
+    assert found, out[-2000:]
+    return out, int(found[-1])
 
 
 # --- point 10 (and 9 of "what to build"): convert says one line -----------------------------------
@@ -224,7 +234,6 @@ def test_convert_refuses_a_small_file_claiming_latent_4000(tmp_path):
     # A 16 KB file claiming latent_dim 4000 became a 1.4 GB peak: the converter built the
     # networks its shapes claim before anything was checked. Run as a user would, its peak
     # memory read from the kernel (wait4), not timed.
-    import os
     import subprocess
     import sys
 
@@ -238,13 +247,21 @@ def test_convert_refuses_a_small_file_claiming_latent_4000(tmp_path):
             g[k] = torch.zeros(1).expand(4000, 4000) if g[k].dim() == 2 else torch.zeros(1).expand(4000)
     torch.save(state, src)
     assert src.stat().st_size < 1_000_000  # far less than 4000 x 4000 floats
-    proc = subprocess.Popen([sys.executable, "-m", "trainers.stylegan.convert", str(src), "--out",
-                             str(tmp_path / "run")], env=env(), stderr=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL)
-    err = proc.stderr.read().decode(errors="replace")
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    # The peak is the child's own VmHWM at exit (see _peak: wait4's figure counts the pages
+    # shared with this process before exec).
+    code = ("import atexit, runpy, sys\n"
+            "def _hwm():\n"
+            "    for line in open('/proc/self/status'):\n"
+            "        if line.startswith('VmHWM:'):\n"
+            "            print('VMHWM', line.split()[1], flush=True)\n"
+            "atexit.register(_hwm)\n"
+            f"sys.argv = ['convert', {str(src)!r}, '--out', {str(tmp_path / 'run')!r}]\n"
+            "runpy.run_module('trainers.stylegan.convert', run_name='__main__')\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True,
+                          text=True, errors="replace", timeout=300)
+    err = proc.stderr
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
-    assert usage.ru_maxrss < 900_000, f"peak {usage.ru_maxrss / 1e6:.1f} GB"  # KiB
+    peak = int(proc.stdout.split("VMHWM")[-1].split()[0])
+    assert peak < 900_000, f"peak {peak / 1e6:.1f} GB"  # KiB
     assert not (tmp_path / "run").exists()

@@ -36,6 +36,7 @@ def _accept_some(root) -> int:
     from sqlalchemy import select
 
     from curate import labeling
+    from tests.helpers.curate import decide
     from curate.workspace import Workspace
     from db.engine import reading
     from db.models import Annotator
@@ -43,7 +44,7 @@ def _accept_some(root) -> int:
     with reading(engine) as s:
         ana = s.scalar(select(Annotator.id).where(Annotator.name == "ana"))
     for item in labeling.items(engine, ana, 0, 5):
-        labeling.decide(engine, ana, item, "accept", seconds=2.0)
+        decide(engine, ana, item, "accept", seconds=2.0)
     engine.dispose()
     return 5
 

@@ -19,6 +19,7 @@ def _ana_accepts(root) -> int:
     from sqlalchemy import select
 
     from curate import labeling
+    from tests.helpers.curate import decide
     from curate.dashboard import dashboard
     from curate.workspace import Workspace
     from db.engine import reading
@@ -28,7 +29,7 @@ def _ana_accepts(root) -> int:
     with reading(engine) as s:
         ana = s.scalar(select(Annotator.id).where(Annotator.name == "ana"))
     for item in labeling.items(engine, ana, 0, ACCEPTS):
-        labeling.decide(engine, ana, item, "accept", seconds=2.0)
+        decide(engine, ana, item, "accept", seconds=2.0)
     accepted = dashboard(engine).accepted_final
     engine.dispose()
     return accepted

@@ -70,8 +70,8 @@ def test_cli_demo_init_status_users(tmp_path, capsys):
     assert "admin/admin" in out and "12 CelebA-style" in out
     assert main(["--workspace", ws, "demo", "--if-missing"]) == 0
     assert "already there" in capsys.readouterr().out
-    assert main(["--workspace", ws, "users", "add", "eva", "--password", "pw"]) == 0
-    assert main(["--workspace", ws, "users", "add", "eva", "--password", "pw"]) == 2
+    assert main(["--workspace", ws, "users", "add", "eva", "--password", "eva-password-1"]) == 0
+    assert main(["--workspace", ws, "users", "add", "eva", "--password", "eva-password-1"]) == 2
     assert "already exists" in capsys.readouterr().err
     assert main(["--workspace", ws, "status"]) == 0
     out = capsys.readouterr().out

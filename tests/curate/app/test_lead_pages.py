@@ -13,8 +13,7 @@ from curate.users import list_users
 from db.engine import reading
 from db.models import Adjudication, Image
 from tests.curate.app.conftest import as_user, page
-from tests.helpers.curate import unescaped
-from tests.helpers.curate import known_decisions
+from tests.helpers.curate import known_decisions, unescaped
 
 _ids = itertools.count()
 
@@ -211,7 +210,7 @@ def test_admin_page_ingests_adds_users_and_assigns(engine, db_url, tmp_path, mon
     at.text_input(key="user_password").input("secret")  # too short
     at.button[1].click().run()
     assert any("User maria was not added: a password needs at least 10 characters. Nothing "
-               "was created" in e.value for e in at.error)
+               "was created" in unescaped(e.value) for e in at.error)
     assert "maria" not in [u.name for u in list_users(engine)]
     at.text_input(key="user_name").input("maria")
     at.text_input(key="user_password").input("a long secret")

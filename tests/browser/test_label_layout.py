@@ -4,6 +4,8 @@ the skipped list open over the image and Esc closes them; Z enlarges the image, 
 1:1; Review shows each annotator's decision beside the image, on screen."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.browser import harness
@@ -90,6 +92,12 @@ def test_z_enlarges_the_image_then_shows_it_one_to_one(workspace):
         natural = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
         page.keyboard.press("z")
         page.get_by_text("Z: 1:1").wait_for()
+        # The full-resolution picture may arrive a moment after the label (the server checks
+        # the file's hash first): wait for it to be laid out enlarged.
+        want = 1.9 * min(fit["width"], _box(page, ".rp-view")["width"])
+        deadline = time.monotonic() + 10
+        while img.evaluate("i => i.width") < want and time.monotonic() < deadline:
+            time.sleep(0.05)
         size = img.evaluate("i => [i.width, i.height]")
         view = _box(page, ".rp-view")
         # Enlarged: larger than the fitted picture, and it fills the panel (no empty bands).

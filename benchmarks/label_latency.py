@@ -195,13 +195,19 @@ def _image_files(url: str, annotator_id: int, positions: list[int], root: Path) 
         rels = s.scalars(select(Image.relpath).join(Assignment, Assignment.image_id == Image.id)
                          .where(Assignment.annotator_id == annotator_id,
                                 Assignment.position.in_(positions))).all()
+    import hashlib
     rng = np.random.default_rng(0)
+    hashes = {}
     for k, rel in enumerate(rels):
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(synth.face_jpeg(synth.draw_truth(rng, rel), seed=k))
+        data = synth.face_jpeg(synth.draw_truth(rng, rel), seed=k)
+        path.write_bytes(data)
+        hashes[rel] = hashlib.sha256(data).hexdigest()
     with writing(engine) as s:
         s.execute(update(Source).values(root=str(root)))
+        for rel, digest in hashes.items():  # the display checks a file against its recorded hash
+            s.execute(update(Image).where(Image.relpath == rel).values(content_hash=digest))
     engine.dispose()
 
 

@@ -143,7 +143,7 @@ def _demo_decisions(root: Path) -> None:
     disagreement on the overlap), so every Dashboard chart has bars to draw."""
     from sqlalchemy import select
 
-    from curate import labeling
+    from curate import labeling, presses
     from curate.rules import RULES, TAGS
     from curate.workspace import Workspace
     from db.engine import reading
@@ -156,10 +156,10 @@ def _demo_decisions(root: Path) -> None:
         items = labeling.items(engine, who, 0, 100_000)
         for k, item in enumerate(items[: int(len(items) * 0.8)]):
             reject = (item.image_id + who) % 3 == 0
-            labeling.decide(engine, who, item, "reject" if reject else "accept",
-                            RULES[k % len(RULES)].key if reject else None,
-                            tags=[TAGS[k % len(TAGS)].key] if k % 4 == 0 else [],
-                            seconds=1.0 + (k % 7) / 2)
+            labeling.decide_pressed(engine, who, item.image_id, item.position, presses.Pressed(
+                "reject" if reject else "accept", RULES[k % len(RULES)].key if reject else None,
+                tuple([TAGS[k % len(TAGS)].key] if k % 4 == 0 else []), None,
+                1.0 + (k % 7) / 2, press_id=f"bench-{who}-{k}"))
     engine.dispose()
 
 

@@ -20,14 +20,20 @@ _PR_SET_PDEATHSIG = 1
 WATCH_INTERVAL_S = 0.5  # how often the fallback watchdog looks at the parent pid
 
 
-def die_with_parent(parent: int) -> None:
-    """In a child process: die when `parent` does (the pools' initializer; also for workers
-    started otherwise, e.g. the gallery model workers and the trainer's data loaders)."""
+def kill_on_parent_death() -> None:
+    """In a child process: ask the kernel for SIGKILL when the thread that started it ends
+    (Linux `PR_SET_PDEATHSIG`; nothing elsewhere). Safe in a `preexec_fn`."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
-        pass  # not Linux: the watchdog below still works
+        pass  # not Linux: die_with_parent's watchdog still works
+
+
+def die_with_parent(parent: int) -> None:
+    """In a child process: die when `parent` does (the pools' initializer; also for workers
+    started otherwise, e.g. the gallery model workers and the trainer's data loaders)."""
+    kill_on_parent_death()
     if os.getppid() != parent:  # the parent died before the call above took effect
         os._exit(1)
 

@@ -14,13 +14,10 @@ restart, a kill -9) reads as `stopped`; the next training removes what that run 
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import datetime as dt
 import fcntl
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -29,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from curate.triage import store
+from curate.workers import kill_on_parent_death
 from curate.workspace import Workspace
 
 STATUS_FILE = "job.json"
@@ -117,15 +115,6 @@ def is_running(ws: Workspace) -> bool:
     return False
 
 
-def _die_with_server() -> None:
-    """In the child, before exec: SIGKILL when the thread that started it ends."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def start(ws: Workspace, args: list[str] | None = None) -> bool:
     """Start a training worker for this workspace; False when one is already running."""
     if is_running(ws):
@@ -143,7 +132,7 @@ def start(ws: Workspace, args: list[str] | None = None) -> bool:
         # This thread waits for the worker, so it lives exactly as long as the worker does;
         # PR_SET_PDEATHSIG ties the worker to it, and it ends only with the server.
         proc = subprocess.Popen(argv, env=env, cwd=str(REPO), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, preexec_fn=_die_with_server)
+                                stdout=subprocess.DEVNULL, preexec_fn=kill_on_parent_death)
         started.set()
         proc.wait()
 

@@ -88,14 +88,5 @@ def write_scores(engine: Engine, version: int, rows: list[dict]) -> None:
             c.execute(stmt)
 
 
-def scores(engine: Engine, image_ids=None) -> dict[int, float]:
-    """{image id: p_accept} of the scored images (all, or those of `image_ids`)."""
-    q = select(TriageScore.image_id, TriageScore.p_accept)
-    if image_ids is not None:
-        q = q.where(TriageScore.image_id.in_(list(image_ids)))
-    with reading(engine) as s:
-        return {int(i): float(p) for i, p in s.execute(q)}
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

@@ -22,7 +22,6 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -281,11 +280,11 @@ def train_locked(engine, ws: Workspace, cfg: TrainConfig, progress: Progress | N
     pool_pixels, pool_attributes = _pool_sample(engine, targets, cfg, int(len(train_rows) * cfg.pool))
     n = len(targets)
     k = len(pool_pixels)
-    both = _subset(targets, np.ones(n, bool))
-    both.image_ids = np.concatenate([targets.image_ids, np.full(k, -1, np.int64)])
-    both.accept = np.concatenate([targets.accept, np.zeros(k, np.float32)])
-    both.rule = np.concatenate([targets.rule, np.full(k, -1, np.int64)])
-    both.tags = np.concatenate([targets.tags, np.zeros((k, len(td.TAG_KEYS)), np.float32)])
+    both = td.Targets(  # the decided images, then the pool's weak rejects
+        image_ids=np.concatenate([targets.image_ids, np.full(k, -1, np.int64)]),
+        accept=np.concatenate([targets.accept, np.zeros(k, np.float32)]),
+        rule=np.concatenate([targets.rule, np.full(k, -1, np.int64)]),
+        tags=np.concatenate([targets.tags, np.zeros((k, len(td.TAG_KEYS)), np.float32)]))
     weights = np.concatenate([np.ones(n, np.float32), np.full(k, cfg.pool_weight, np.float32)])
     model = fit(cfg, torch.cat([pixels, pool_pixels]), torch.cat([attributes, pool_attributes]),
                 both, np.concatenate([train_rows, np.arange(n, n + k)]), report.device, progress,
@@ -407,7 +406,3 @@ def score_with_latest(engine, ws: Workspace, device: str = "auto", workers: int 
         scored, unreadable, seconds = score_all(engine, ws, model, info.version,
                                                 int(meta["side"]), dev, workers, progress)
     return info.version, scored, unreadable, seconds
-
-
-def model_path(ws: Workspace, version: int) -> Path:
-    return Path(store.models_dir(ws)) / f"{version:04d}.pt"

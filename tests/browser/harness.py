@@ -110,6 +110,16 @@ def login(page, url: str, name: str, password: str) -> None:
     page.locator("body").focus()
 
 
+def log_in_as(page, url: str, name: str, password: str) -> None:
+    """Fill the log-in form and wait until the app says who is logged in (for a user with no
+    Label queue, e.g. an admin: `login` waits for the Label panel's image instead)."""
+    page.goto(url)
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.keyboard.press("Enter")
+    page.get_by_text("Logged in as").wait_for()
+
+
 def caption_for(position: int) -> str:
     """The text the Label page shows under the image at a 0-based queue position."""
     return f"#{position + 1} ·"

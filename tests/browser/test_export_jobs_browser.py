@@ -56,11 +56,7 @@ def test_a_job_shows_progress_survives_leaving_and_cancels_cleanly(tmp_path, art
     faces = tmp_path / "many" / "img_align_celeba"
     exports = root / "exports"
     with harness.serve(root) as url, harness.open_browser() as page:
-        page.goto(url)
-        page.get_by_label("Name").fill("admin")
-        page.get_by_role("textbox", name="Password").fill("admin")
-        page.keyboard.press("Enter")
-        page.get_by_text("Logged in as").wait_for()
+        harness.log_in_as(page, url, "admin", "admin")
         _nav(page, "Export")
         page.get_by_text(f"{accepted} accepted images qualify now").wait_for()
 

@@ -49,11 +49,7 @@ def test_a_late_hire_leaves_the_accepted_count_as_it_was(tmp_path, artifacts_dir
     accepted = _ana_accepts(root)
     assert accepted >= ACCEPTS  # ana's accepts (and none disputed yet)
     with harness.serve(root) as url, harness.open_browser() as page:
-        page.goto(url)
-        page.get_by_label("Name").fill("admin")
-        page.get_by_role("textbox", name="Password").fill("admin")
-        page.keyboard.press("Enter")
-        page.get_by_text("Logged in as").wait_for()
+        harness.log_in_as(page, url, "admin", "admin")
         _nav(page, "Dashboard")
         page.get_by_text("Figures as of").wait_for()
         assert _accepted_metric(page) == f"{accepted:,}"

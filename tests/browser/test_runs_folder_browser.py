@@ -22,11 +22,7 @@ def test_runs_page_names_its_folder_and_the_trainers_default_lands_there(tmp_pat
     root = demo_workspace(tmp_path).resolve()
     runs = root / "runs"
     with harness.serve(root) as url, harness.open_browser() as page:
-        page.goto(url)
-        page.get_by_label("Name").fill("admin")
-        page.get_by_role("textbox", name="Password").fill("admin")
-        page.keyboard.press("Enter")
-        page.get_by_text("Logged in as").wait_for()
+        harness.log_in_as(page, url, "admin", "admin")
         page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Runs").click()
         page.get_by_text("No runs yet").wait_for()
         searched = page.get_by_test_id("stText").first.inner_text()

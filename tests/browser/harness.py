@@ -118,6 +118,15 @@ def log_in_as(page, url: str, name: str, password: str) -> None:
     page.get_by_role("textbox", name="Password").fill(password)
     page.keyboard.press("Enter")
     page.get_by_text("Logged in as").wait_for()
+    settled(page)  # "/" moves on to the role's first page in a second run: let it land first
+
+
+def settled(page) -> None:
+    """Wait until the page's script run has finished (Streamlit's status widget is gone), so a
+    click that follows is not overtaken by a run still under way."""
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=30_000)
+    page.wait_for_timeout(500)
 
 
 def caption_for(position: int) -> str:

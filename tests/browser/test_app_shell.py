@@ -26,13 +26,6 @@ def _log_in(page, name: str, password: str) -> None:
     page.keyboard.press("Enter")
 
 
-def _settled(page) -> None:
-    """Wait until the page's script run has finished (Streamlit's status widget is gone)."""
-    page.wait_for_timeout(300)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=30_000)
-    page.wait_for_timeout(500)
-
-
 def _watch_outside(page) -> list[str]:
     outside: list[str] = []
 
@@ -59,7 +52,7 @@ def test_no_page_asks_an_outside_host(demo):
                 for path in pages:
                     page.goto(f"{url}/{path}")
                     page.get_by_text("Logged in as").wait_for()  # the page, not the login form
-                    _settled(page)
+                    harness.settled(page)
                     assert urlparse(page.url).path == f"/{path}"
                     assert "Page not found" not in page.locator("body").inner_text(), path
                     assert page.locator('[data-testid="stException"]').count() == 0, path
@@ -71,7 +64,7 @@ def test_a_typed_address_is_honoured_after_the_log_in(demo):
         with harness.open_browser() as page:
             page.goto(f"{url}/dashboard")
             page.get_by_label("Name").wait_for()
-            _settled(page)
+            harness.settled(page)
             assert "Page not found" not in page.locator("body").inner_text()
             _log_in(page, "admin", "admin")
             page.get_by_role("heading", name="Dashboard").wait_for()
@@ -81,7 +74,7 @@ def test_a_typed_address_is_honoured_after_the_log_in(demo):
             page.goto(f"{url}/dashboard")
             _log_in(page, "ana", "ana")
             page.locator(harness.IMAGE).wait_for()
-            _settled(page)
+            harness.settled(page)
             assert urlparse(page.url).path == "/label"
             assert "Page not found" not in page.locator("body").inner_text()
             assert "Dashboard" not in page.locator("body").inner_text()

@@ -25,7 +25,7 @@ def test_runs_page_names_its_folder_and_the_trainers_default_lands_there(tmp_pat
         harness.log_in_as(page, url, "admin", "admin")
         page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Runs").click()
         page.get_by_text("No runs yet").wait_for()
-        searched = page.get_by_test_id("stText").first.inner_text()
+        searched = page.get_by_test_id("stText").filter(has_text=str(runs)).first.inner_text()
         commands = page.get_by_test_id("stCode").first.inner_text()
         page.screenshot(path=artifacts_dir / "runs_empty.png", full_page=True)
     assert f"{runs}  (does not exist yet)" in searched

@@ -8,10 +8,9 @@ one (``from curate.gallery import model_ops``).
 
 Imports under ``if TYPE_CHECKING:`` are left out: they never run.
 
-This is about modules. The packages ``curate`` and ``trainers`` still import each other
-(the trainers use ``curate.fsutil``, ``curate.export.lmdb_format``, ``curate.workers`` and
-``curate.sketch``; ``curate.gallery`` uses the trainers), though no module circle runs through
-them; choosing one direction between the two packages is a change of its own.
+Between packages, one direction: ``curate`` imports ``trainers`` (the galleries load its run
+layout and sample its models), never the reverse. No module under ``trainers`` imports
+``curate`` or ``db``, lazily or not; what both sides need lives in ``trainers.common``.
 """
 from __future__ import annotations
 
@@ -124,6 +123,15 @@ def test_no_import_cycles_within_a_package():
     cycles = _cycles(import_graph())
     within = [c for c in cycles if len({m.rpartition(".")[0] for m in c}) == 1]
     assert within == [], f"modules of one package import each other: {within}"
+
+
+def test_the_trainers_never_import_curate():
+    """curate → trainers is the one direction: a trainer runs without the curation app, its
+    database layer or their dependencies. Shared code goes in trainers/common/ (the standard
+    library and numpy only)."""
+    found = sorted((m, t) for m, targets in import_graph().items() if m.split(".")[0] == "trainers"
+                   for t in targets if t.split(".")[0] in ("curate", "db"))
+    assert found == [], f"move what the trainers need into trainers/common: {found}"
 
 
 # Imports of test modules and conftest files that predate this test; the list may only

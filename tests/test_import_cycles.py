@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 PACKAGES = ("curate", "db", "trainers", "tests", "benchmarks")
 
@@ -142,38 +142,10 @@ KNOWN_TEST_IMPORTS = {
     ("tests.browser.test_label_layout", "tests.browser.conftest"),
     ("tests.browser.test_label_layout", "tests.browser.test_review_browser"),
     ("tests.browser.test_late_hire_browser", "tests.browser.conftest"),
-    ("tests.browser.test_runs_folder_browser", "tests.browser.conftest"),
-    ("tests.curate.app.test_admin_wrap", "tests.curate.app.test_lead_pages"),
-    ("tests.curate.app.test_review_rule_filter", "tests.curate.app.test_lead_pages"),
-    ("tests.curate.export.test_qualify", "tests.curate.export.conftest"),
-    ("tests.curate.test_jobs", "tests.conftest"),
-    ("tests.security.test_panel_input", "tests.curate.app.conftest"),
-    ("benchmarks.label_latency", "tests.curate.gallery.conftest"),
-    ("tests.browser.test_gallery_browser", "tests.curate.gallery.conftest"),
     ("tests.browser.test_review_browser", "tests.browser.conftest"),
-    ("tests.curate.app.conftest", "tests.conftest"),
-    ("tests.curate.app.test_export_page", "tests.curate.app.conftest"),
-    ("tests.curate.app.test_label_page", "tests.curate.app.conftest"),
-    ("tests.curate.app.test_lead_pages", "tests.curate.app.conftest"),
-    ("tests.curate.app.test_login", "tests.curate.app.conftest"),
-    ("tests.curate.export.test_old_celeba", "tests.curate.export.conftest"),
-    ("tests.curate.gallery.conftest", "tests.conftest"),
-    ("tests.curate.gallery.test_pages", "tests.conftest"),
-    ("tests.curate.gallery.test_pages", "tests.curate.gallery.conftest"),
-    ("tests.curate.gallery.test_pages", "tests.curate.gallery.test_runs"),
-    ("tests.security.test_accounts", "tests.conftest"),
-    ("tests.security.test_accounts", "tests.curate.app.conftest"),
-    ("tests.security.test_crash", "tests.security.test_exports"),
-    ("tests.security.test_exports", "tests.curate.export.conftest"),
+    ("tests.browser.test_runs_folder_browser", "tests.browser.conftest"),
     ("tests.security.test_outside_text", "tests.browser.conftest"),
     ("tests.security.test_outside_text", "tests.browser.test_app_shell"),
-    ("tests.security.test_outside_text", "tests.curate.app.conftest"),
-    ("tests.security.test_outside_text", "tests.curate.app.test_export_page"),
-    ("tests.security.test_outside_text", "tests.security.test_run_folders"),
-    ("tests.security.test_run_folders", "tests.security.test_trainers"),
-    ("tests.security.test_trainers", "tests.conftest"),
-    ("tests.security.test_trainers", "tests.curate.gallery.test_runs"),
-    ("tests.test_import_cycles", "tests.conftest"),
 }
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import lmdb
 import pytest
 
+from tests.helpers.export_site import Site, make_site, tree
 from tests.security.clirun import alive_in_group, kill_9
-from tests.security.test_exports import Site, make_site, tree
 from trainers.common.fsutil import leftover
 
 REPO = Path(__file__).resolve().parents[2]

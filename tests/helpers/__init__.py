@@ -2,8 +2,8 @@
 and conftest files are never imported by other modules (tests/test_import_cycles.py checks).
 
 - ``REPO`` (here): the repository root;
-- ``curate``: a seeded database (images, annotators, queues), recorded decisions, text checks;
-  ``labelled``: the 8-image labelled database of the export tests;
+- ``curate``: a seeded database (images, annotators, queues), recorded decisions, disagreements
+  in a workspace, text checks; ``labelled``: the 8-image labelled database of the export tests;
 - ``app``: AppTest pages, logged-in users, the Export page's two accepted images;
 - ``gallery``: hand-made run folders, the session's gallery workspace with tiny trained runs,
   gallery pages, a checkpoint whose pickle asks for a global;

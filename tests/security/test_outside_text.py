@@ -82,19 +82,17 @@ def test_in_a_real_browser_a_hostile_global_shows_no_link_no_image_and_asks_no_o
     # The outside-host test of tests/browser/test_app_shell.py, fed a checkpoint whose refused
     # global is Markdown and HTML, on Style mixing as an annotator.
     from tests.browser import harness
-    from tests.browser.conftest import demo_workspace
-    from tests.browser.test_app_shell import _log_in, _watch_outside
     from tests.helpers.gallery import checkpoint_asking_for
     from trainers import runs
 
-    ws = demo_workspace(tmp_path)
+    ws = harness.demo_workspace(tmp_path)
     run = ws / "runs" / "evil"
     runs.write_config(run, {"trainer": "stylegan", "max_size": 8})
     checkpoint_asking_for(runs.checkpoint_path(run, 10), HOSTILE.replace("\n", " "))
     with harness.serve(ws) as url, harness.open_browser() as browser_page:
-        outside = _watch_outside(browser_page)
+        outside = harness.watch_outside(browser_page)
         browser_page.goto(url)
-        _log_in(browser_page, "ana", "ana")
+        harness.type_log_in(browser_page, "ana", "ana")
         browser_page.get_by_text("Logged in as").wait_for()
         harness.wait_for_login_cookie(browser_page)
         browser_page.goto(f"{url}/gallery_mixing")

@@ -313,7 +313,7 @@ def _gallery_workspace(root: Path, images: int) -> Path:
     from curate.export.lmdb import prepare
     from curate.export.sketch_pairs import export_sketch_pairs
     from curate.workspace import Workspace
-    from tests.curate.gallery.conftest import _train
+    from tests.helpers.gallery import train_runs
 
     ws = Workspace.resolve(root)
     engine = ws.open()
@@ -323,7 +323,7 @@ def _gallery_workspace(root: Path, images: int) -> Path:
                         progress=False)
     prepare(engine, ws.exports_dir / "peru.lmdb", peru, sizes="8,16", workers=1, progress=False)
     engine.dispose()
-    _train(ws, ws.exports_dir / "peru.lmdb", ws.exports_dir / "sketch_pairs")
+    train_runs(ws, ws.exports_dir / "peru.lmdb", ws.exports_dir / "sketch_pairs")
     return root
 
 

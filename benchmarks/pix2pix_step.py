@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from curate.sketch import sketch  # noqa: E402
+from trainers.common.sketch import sketch  # noqa: E402
 
 
 def write_pairs(folder: Path, count: int, size: int, seed: int) -> None:

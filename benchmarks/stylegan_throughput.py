@@ -174,7 +174,7 @@ def write_lmdb(path: Path, n: int, size: int) -> Path:
     import numpy as np
     from PIL import Image
 
-    from curate.export.lmdb_format import LENGTH_KEY, key
+    from trainers.common.lmdb_format import LENGTH_KEY, key
 
     rng = np.random.default_rng(0)
     env = lmdb.open(str(path), map_size=1 << 30)

@@ -62,7 +62,7 @@ def build(cache: Path, images: int, faces: int, decisions: int) -> tuple[Workspa
     src = sorted((base / "img_align_celeba").glob("*.jpg"))
     jobs = [(str(src[i % faces]), str(out / f"{i + 1:06d}.jpg"), i) for i in range(images)
             if not (out / f"{i + 1:06d}.jpg").exists()]
-    from curate.workers import worker_pool
+    from trainers.common.workers import worker_pool
     with worker_pool(os.cpu_count() or 1) as pool:
         list(pool.map(_variant, jobs, chunksize=256))
     engine = ws.open()

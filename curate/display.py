@@ -7,9 +7,9 @@ pressed. Nothing runs at import time: the cache's thread pool starts on the firs
 
 A path handed out by the queue and review code is an `ImagePath`: it also knows its source's
 root and the sha256 recorded at ingest. Before an image is shown the file is read as a regular
-file resolving inside that root (`curate.safefiles.read_regular`) and its bytes must match the
-recorded hash: a queued image swapped for a symlink to a private file, or for other bytes, is
-refused with a reason instead of being shown.
+file resolving inside that root (`trainers.common.safefiles.read_regular`) and its bytes must
+match the recorded hash: a queued image swapped for a symlink to a private file, or for other
+bytes, is refused with a reason instead of being shown.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from PIL import Image as PILImage
 
 from curate.imaging import BadImage, encode_jpeg, read_image, to_rgb
-from curate.safefiles import RefusedFile, read_regular
+from trainers.common.safefiles import RefusedFile, read_regular
 
 DISPLAY_SIDE = 640  # px, the longer side of the image shown on the Label page
 DISPLAY_QUALITY = 90  # JPEG quality of a display image

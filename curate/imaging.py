@@ -102,9 +102,9 @@ def read_image(data: bytes, name: str = "", *, draft: tuple[int, int] | None = N
 
 def load_bytes(path: str | Path, content_hash: str | None = None) -> bytes:
     """The bytes of an image file, read only when it is a regular file below the size cap
-    (`curate.safefiles.read_regular`; a FIFO or a device is refused) and, given
+    (`trainers.common.safefiles.read_regular`; a FIFO or a device is refused) and, given
     `content_hash`, only when they still match it; raises BadImage with the reason."""
-    from curate.safefiles import RefusedFile, read_regular
+    from trainers.common.safefiles import RefusedFile, read_regular
     try:
         data = read_regular(path)
     except FileNotFoundError:

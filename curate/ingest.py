@@ -31,10 +31,10 @@ from tqdm import tqdm
 
 from curate import celeba
 from curate.imaging import EXTENSIONS, BadImage, probe_bytes
-from curate.safefiles import RefusedFile, inside, read_regular, walk
-from curate.workers import worker_pool
 from db.engine import reading, writing
 from db.models import Image, IngestProblem, Source
+from trainers.common.safefiles import RefusedFile, inside, read_regular, walk
+from trainers.common.workers import worker_pool
 
 log = logging.getLogger(__name__)
 

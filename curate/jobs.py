@@ -3,9 +3,9 @@
 A job is a row in `jobs` (db.models.Job) and one worker process, `python -m curate.jobs ID`,
 started by the app's server process (`start`). The worker outlives the page run and the
 browser tab that started it — the page only reads the row — but not the server: it dies with
-its parent (curate.workers.die_with_parent), and the next server start marks a job whose worker
-is gone as failed (`settle`) before curate.export.records.reconcile removes its temp folder and
-pending export row, as after any killed export.
+its parent (trainers.common.workers.die_with_parent), and the next server start marks a job
+whose worker is gone as failed (`settle`) before curate.export.records.reconcile removes its
+temp folder and pending export row, as after any killed export.
 
 The worker runs the same function as the CLI (curate.export.registry), with a progress
 callable instead of the terminal bar (curate.progress): about twice a second it writes how
@@ -31,10 +31,10 @@ from sqlalchemy import Engine, select, update
 
 from curate.export import ExportError
 from curate.export.registry import KINDS, values as param_values
-from curate.workers import die_with_parent
 from curate.workspace import ENV_DATABASE_URL, ENV_WORKSPACE, Workspace
 from db.engine import reading, writing
 from db.models import Job
+from trainers.common.workers import die_with_parent
 
 log = logging.getLogger(__name__)
 

@@ -276,7 +276,7 @@ def write_celeba(folder: str | Path, count: int, seed: int = 0, *, old_share: fl
     images.mkdir(parents=True, exist_ok=True)
     jobs = [(str(images), i, seed, old_share) for i in range(count)]
     if workers > 1 and count > 64:
-        from curate.workers import worker_pool
+        from trainers.common.workers import worker_pool
         with worker_pool(workers) as pool:
             truths = list(pool.map(_write_face, jobs, chunksize=64))
     else:

@@ -1,5 +1,5 @@
 """Shared fixtures: throwaway databases (SQLite always; PostgreSQL when a server is given),
-and a small synthetic workspace.
+a seeded one the app opens (`app_db`), and a small synthetic workspace.
 
 PostgreSQL: set ROSTRO_TEST_POSTGRES_URL to a server URL whose user may create databases
 (`.ci/run` starts one on 127.0.0.1). Each test gets a fresh database, dropped afterwards.
@@ -17,9 +17,9 @@ from sqlalchemy.engine import make_url
 from curate.workspace import Workspace
 from db import migrate
 from db.engine import make_engine
+from tests.helpers import REPO
 
 PG_ENV = "ROSTRO_TEST_POSTGRES_URL"
-REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
 
 
@@ -95,6 +95,17 @@ def sqlite_engine(sqlite_url):
     migrate.upgrade(e)
     yield e
     e.dispose()
+
+
+@pytest.fixture
+def app_db(engine, db_url, tmp_path, monkeypatch):
+    """A seeded database (see tests.helpers.curate.seed) that the app's `engine()` opens, in
+    workspace tmp_path/ws; name → user id (tests.helpers.app.as_user logs one in)."""
+    from tests.helpers.curate import seed
+
+    monkeypatch.setenv("ROSTRO_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("ROSTRO_DATABASE_URL", db_url)
+    return seed(engine, images=20, per_annotator=10, overlap=0.2)
 
 
 @pytest.fixture

@@ -8,17 +8,16 @@ one (``from curate.gallery import model_ops``).
 
 Imports under ``if TYPE_CHECKING:`` are left out: they never run.
 
-This is about modules. The packages ``curate`` and ``trainers`` still import each other
-(the trainers use ``curate.fsutil``, ``curate.export.lmdb_format``, ``curate.workers`` and
-``curate.sketch``; ``curate.gallery`` uses the trainers), though no module circle runs through
-them; choosing one direction between the two packages is a change of its own.
+Between packages, one direction: ``curate`` imports ``trainers`` (the galleries load its run
+layout and sample its models), never the reverse. No module under ``trainers`` imports
+``curate`` or ``db``, lazily or not; what both sides need lives in ``trainers.common``.
 """
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 PACKAGES = ("curate", "db", "trainers", "tests", "benchmarks")
 
@@ -126,47 +125,13 @@ def test_no_import_cycles_within_a_package():
     assert within == [], f"modules of one package import each other: {within}"
 
 
-# Imports of test modules and conftest files that predate this test; the list may only
-# shrink (move what they share into tests/helpers or a fixture, then drop the line here).
-KNOWN_TEST_IMPORTS = {
-    # Written on branches merged in the same change as this test (left for the next clean-up):
-    ("tests.browser.test_export_jobs_browser", "tests.browser.conftest"),
-    ("tests.browser.test_label_layout", "tests.browser.conftest"),
-    ("tests.browser.test_label_layout", "tests.browser.test_review_browser"),
-    ("tests.browser.test_late_hire_browser", "tests.browser.conftest"),
-    ("tests.browser.test_runs_folder_browser", "tests.browser.conftest"),
-    ("tests.curate.app.test_admin_wrap", "tests.curate.app.test_lead_pages"),
-    ("tests.curate.app.test_review_rule_filter", "tests.curate.app.test_lead_pages"),
-    ("tests.curate.export.test_qualify", "tests.curate.export.conftest"),
-    ("tests.curate.test_jobs", "tests.conftest"),
-    ("tests.security.test_panel_input", "tests.curate.app.conftest"),
-    ("benchmarks.label_latency", "tests.curate.gallery.conftest"),
-    ("tests.browser.test_gallery_browser", "tests.curate.gallery.conftest"),
-    ("tests.browser.test_review_browser", "tests.browser.conftest"),
-    ("tests.curate.app.conftest", "tests.conftest"),
-    ("tests.curate.app.test_export_page", "tests.curate.app.conftest"),
-    ("tests.curate.app.test_label_page", "tests.curate.app.conftest"),
-    ("tests.curate.app.test_lead_pages", "tests.curate.app.conftest"),
-    ("tests.curate.app.test_login", "tests.curate.app.conftest"),
-    ("tests.curate.export.test_old_celeba", "tests.curate.export.conftest"),
-    ("tests.curate.gallery.conftest", "tests.conftest"),
-    ("tests.curate.gallery.test_pages", "tests.conftest"),
-    ("tests.curate.gallery.test_pages", "tests.curate.gallery.conftest"),
-    ("tests.curate.gallery.test_pages", "tests.curate.gallery.test_runs"),
-    ("tests.security.test_accounts", "tests.conftest"),
-    ("tests.security.test_accounts", "tests.curate.app.conftest"),
-    ("tests.security.test_crash", "tests.security.test_exports"),
-    ("tests.security.test_exports", "tests.curate.export.conftest"),
-    ("tests.security.test_outside_text", "tests.browser.conftest"),
-    ("tests.security.test_outside_text", "tests.browser.test_app_shell"),
-    ("tests.security.test_outside_text", "tests.curate.app.conftest"),
-    ("tests.security.test_outside_text", "tests.curate.app.test_export_page"),
-    ("tests.security.test_outside_text", "tests.security.test_run_folders"),
-    ("tests.security.test_run_folders", "tests.security.test_trainers"),
-    ("tests.security.test_trainers", "tests.conftest"),
-    ("tests.security.test_trainers", "tests.curate.gallery.test_runs"),
-    ("tests.test_import_cycles", "tests.conftest"),
-}
+def test_the_trainers_never_import_curate():
+    """curate → trainers is the one direction: a trainer runs without the curation app, its
+    database layer or their dependencies. Shared code goes in trainers/common/ (the standard
+    library and numpy only)."""
+    found = sorted((m, t) for m, targets in import_graph().items() if m.split(".")[0] == "trainers"
+                   for t in targets if t.split(".")[0] in ("curate", "db"))
+    assert found == [], f"move what the trainers need into trainers/common: {found}"
 
 
 def _test_module_imports() -> set[tuple[str, str]]:
@@ -177,11 +142,8 @@ def _test_module_imports() -> set[tuple[str, str]]:
                                            or t.rpartition(".")[2] == "conftest")}
 
 
-def test_no_new_imports_of_test_modules():
-    """Shared helpers live in tests/helpers; the StyleGAN benchmark has its own baseline."""
-    found = _test_module_imports()
-    assert sorted(found - KNOWN_TEST_IMPORTS) == [], "import from tests.helpers or use a fixture"
-    assert not any(m == "benchmarks.stylegan_throughput" for m, _ in found)
-    assert not any(t == "tests.curate.test_dashboard" for _, t in found)  # known_decisions moved
-    gone = sorted(KNOWN_TEST_IMPORTS - found)
-    assert gone == [], f"these imports are gone: drop them from KNOWN_TEST_IMPORTS: {gone}"
+def test_no_module_imports_a_test_module_or_a_conftest():
+    """Shared helpers live in tests/helpers (the browser tests': tests/browser/harness.py) or in
+    fixtures; the StyleGAN benchmark has its own baseline (benchmarks/reference_layout.py)."""
+    found = sorted(_test_module_imports())
+    assert found == [], f"import from tests.helpers or use a fixture instead: {found}"

@@ -14,7 +14,7 @@ else ``./runs/<trainer>-<UTC timestamp>/`` (:func:`runs_root`). It holds:
   folder, pix2pix TensorBoard events in ``tb/``.
 
 Framework-free (no torch, no TensorFlow): the galleries import it on every page view.
-Files that a reader may open while training runs are replaced atomically (curate.fsutil).
+Files that a reader may open while training runs are replaced atomically (trainers.common.fsutil).
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from curate.fsutil import atomic_write_text
-from curate.safefiles import read_regular
+from trainers.common.fsutil import atomic_write_text
+from trainers.common.safefiles import read_regular
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ def truncate_metrics(run_dir: str | os.PathLike, key: str, last: int) -> None:
 
 # Leftovers of a killed or failed writer -------------------------------------------------------
 
-_TEMP_FILE = re.compile(r"^\..+\.tmp$")  # curate.fsutil's ".NAME.RANDOM.tmp"
+_TEMP_FILE = re.compile(r"^\..+\.tmp$")  # trainers.common.fsutil's ".NAME.RANDOM.tmp"
 _TF_TEMP = re.compile(r"(_temp($|[_/])|\.tempstate|^checkpoint\.tmp)")  # TensorFlow's savers
 
 

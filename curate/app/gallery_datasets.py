@@ -11,7 +11,7 @@ from curate.app.text import plain
 from curate.export import ExportError
 from curate.gallery import datasets as gd
 from curate.gallery import thumbs as gt
-from curate.sketch import MIN_VISIBLE_SIZE, too_small
+from trainers.common.sketch import MIN_VISIBLE_SIZE, too_small
 
 COLUMNS = 6  # thumbnails per row; a page is gd.PAGE_SIZE (60) = 10 rows
 ANY = "(any)"

@@ -13,7 +13,7 @@ from curate.app.text import plain
 from curate.gallery import generators as gm
 from curate.gallery import remote
 from curate.gallery import runs as gr
-from curate.sketch import MIN_VISIBLE_SIZE, too_small
+from trainers.common.sketch import MIN_VISIBLE_SIZE, too_small
 
 
 user = require_login()

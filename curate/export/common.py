@@ -31,10 +31,10 @@ from curate.export.records import recent_exports  # noqa: F401 — the Export pa
 from curate.export.registry import PHOTO_KINDS, kind_of
 from curate.imaging import EXTENSIONS
 from curate.progress import Progress, bar
-from curate.safefiles import RefusedFile, read_regular, walk
-from curate.workers import worker_pool
 from db.engine import reading
 from db.models import Image, Source
+from trainers.common.safefiles import RefusedFile, read_regular, walk
+from trainers.common.workers import worker_pool
 
 log = logging.getLogger(__name__)
 MANIFEST_COLUMNS = ("name", "source", "relpath", "image_id", "content_hash", "provenance")

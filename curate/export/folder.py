@@ -24,7 +24,7 @@ from curate.export import ExportError
 from curate.export.common import Item, manifest_bytes
 from curate.export.records import (EXPORT_JSON, MANIFEST, begin_record, drop_record,
                                    fill_record, finish_record)
-from curate.fsutil import atomic_dir, chmod_tree
+from trainers.common.fsutil import atomic_dir, chmod_tree
 
 _REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -95,12 +95,12 @@ def export_folder(engine: Engine | None, final: Path, kind: str, params: dict,
                   seed: int | None, reads: Iterable[Item] = ()) -> Iterator[Written]:
     """The tail every exporter shares, around the files it writes.
 
-    Yields a Written whose `tmp` is a temp folder beside `final` (curate.fsutil.atomic_dir);
-    the exporter fills it and calls done(items, counts). Then manifest.csv and export.json
-    (with the row's id) are written into it, its folders made 0750 and files 0640 (the group
-    may read it), and it is renamed onto `final`. The database row (engine None: none) is
-    pending from before the first file until after the rename, then done
-    (curate.export.records). `.result` is the ExportResult.
+    Yields a Written whose `tmp` is a temp folder beside `final`
+    (trainers.common.fsutil.atomic_dir); the exporter fills it and calls done(items, counts).
+    Then manifest.csv and export.json (with the row's id) are written into it, its folders made
+    0750 and files 0640 (the group may read it), and it is renamed onto `final`. The database
+    row (engine None: none) is pending from before the first file until after the rename, then
+    done (curate.export.records). `.result` is the ExportResult.
 
     On any exception nothing is kept, the pending row is dropped and an earlier export at
     `final` stays; a failed write (a full disk) becomes one ExportError line. `final` comes

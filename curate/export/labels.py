@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from curate.fsutil import atomic_write_bytes
 from db.engine import reading
 from db.models import Adjudication, Annotator, Decision, Image, Source
+from trainers.common.fsutil import atomic_write_bytes
 
 COLUMNS = ["kind", "id", "image_id", "source", "relpath", "content_hash", "annotator", "role",
            "verdict", "rule", "tags", "note", "seconds", "created_at", "via", "press_id", "standing"]

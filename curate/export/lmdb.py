@@ -43,11 +43,11 @@ from PIL import Image, ImageOps
 from curate.export.common import Item, check_file, fail_on_problems, items_from, run_jobs
 from curate.export.folder import ExportResult, export_folder
 from curate.export.records import check_destination
-from curate.export.lmdb_format import LENGTH_KEY, key, length_value
 from curate.export.registry import Lmdb
 from curate.imaging import BadImage, encode_jpeg, to_rgb
 from curate.progress import Progress, bar as progress_bar
 from curate.imaging import open_checked  # the header checks, without a decode
+from trainers.common.lmdb_format import LENGTH_KEY, key, length_value
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """The database side of an export: which folder it may replace, its row, and crash recovery.
 
 An export's row goes through two states (db.models.Export.state):
-1. `pending`, written after its temp folder exists and before its files (curate.fsutil names
-   the temp folder after its owner's pid, so a running export is told apart from a dead one);
+1. `pending`, written after its temp folder exists and before its files (trainers.common.fsutil
+   names the temp folder after its owner's pid, so a running export is told apart from a dead
+   one);
 2. `done`, written once the folder is renamed into place; the rows of the folder it replaced
    are dropped in the same transaction, so one path has one row.
 export.json carries the row's id. `reconcile()` runs at the start of every `curate` command:
@@ -25,9 +26,9 @@ from sqlalchemy import Engine, delete, select, update
 
 from curate.export import ExportError
 from curate.export.registry import kind_of
-from curate.fsutil import clean_leftovers, leftovers
 from db.engine import reading, writing
 from db.models import Export
+from trainers.common.fsutil import clean_leftovers, leftovers
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ def reconcile(engine: Engine, folders: list[str | os.PathLike] = ()) -> list[str
     """Make the database and the export folders agree after a crash; returns what was done.
 
     First the leftovers of dead processes are removed from `folders` (e.g. the workspace's
-    exports/) and from the folder of every recorded export (curate.fsutil.clean_leftovers:
+    exports/) and from the folder of every recorded export (trainers.common.fsutil.clean_leftovers:
     half-written `.partial` folders and `.tmp` files; an `.old` folder is renamed back where
     its replacement never arrived). Then each pending row whose writer is gone becomes done
     when its folder is in place and its export.json names the row, and is dropped otherwise.

@@ -116,7 +116,7 @@ class SketchPairs:
                         page={"label": "Validation share", "widget": "slider",
                               "min_value": 0.0, "max_value": 0.5, "step": 0.05})
     seed: int = _seed("split seed")
-    # The seed's sketch effect (curate.sketch): Photocopy, then Posterize.
+    # The seed's sketch effect (trainers.common.sketch): Photocopy, then Posterize.
     detail: float = option(15, "Photocopy detail")
     darkness: float = option(3, "Photocopy darkness")
     levels: int = option(10, "Posterize levels")

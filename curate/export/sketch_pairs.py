@@ -1,7 +1,7 @@
 """`curate export sketch-pairs`: photo | sketch side by side, split into train/ and val/.
 
 Each photo is centre-cropped to a square (its short side), resized with Lanczos to `size`,
-and put in the LEFT half of a JPEG twice as wide as high; its sketch (curate.sketch, the
+and put in the LEFT half of a JPEG twice as wide as high; its sketch (trainers.common.sketch, the
 seed's Photocopy + Posterize) fills the RIGHT half — the layout the TensorFlow pix2pix
 tutorial reads (input = right half) and pytorch-CycleGAN-and-pix2pix reads as aligned data.
 The split is a seeded permutation: round(val · N) items go to val/, the rest to train/.
@@ -23,7 +23,7 @@ from curate.export.records import check_destination
 from curate.export.registry import SketchPairs
 from curate.imaging import BadImage, encode_jpeg, read_image, to_rgb
 from curate.progress import Progress, bar as progress_bar
-from curate.sketch import sketch
+from trainers.common.sketch import sketch
 
 QUALITY = 95  # JPEG quality of the pairs
 
@@ -40,7 +40,8 @@ def square_photo(img: Image.Image, size: int) -> np.ndarray:
 def pair(photo: np.ndarray, **effect) -> np.ndarray:
     """[photo | sketch(photo)]: HxW → Hx2W, photo left, sketch right.
 
-    effect: detail, darkness, levels for curate.sketch.sketch (default: the seed's effect there).
+    effect: detail, darkness, levels for trainers.common.sketch.sketch (default: the seed's
+    effect there).
     """
     return np.concatenate([photo, sketch(photo, **effect)], axis=1)
 

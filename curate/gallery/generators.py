@@ -142,7 +142,8 @@ def sketch_to_face(generator, rgb: np.ndarray, is_sketch: bool) -> tuple[np.ndar
     """(the sketch the model sees, the face it rebuilds), both at the model's square size.
 
     A photo is resized to the model's side (Lanczos) and sketched with the export's effect
-    (curate.sketch, its defaults): trainers.pix2pix.checkpoint.model_input, as rebuild does.
+    (trainers.common.sketch, its defaults): trainers.pix2pix.checkpoint.model_input, as rebuild
+    does.
     """
     from trainers.pix2pix.checkpoint import model_input, rebuild
 

@@ -11,9 +11,9 @@ own framework and keeps the loaded generators warm.
 - **Ended after IDLE_S** without a request (env `ROSTRO_WORKER_IDLE_S`, default 300 s); the next
   request starts it again.
 - **Never outlives the server**: the worker asks the kernel for SIGKILL when the thread that
-  started it ends (`PR_SET_PDEATHSIG`, via `curate.workers`; that thread lives as long as the
-  server, unlike Streamlit's per-run script threads), watches its parent's pid, and exits when
-  its stdin closes.
+  started it ends (`PR_SET_PDEATHSIG`, via `trainers.common.workers`; that thread lives as long
+  as the server, unlike Streamlit's per-run script threads), watches its parent's pid, and exits
+  when its stdin closes.
 - **No pickle across the boundary**: a message is one JSON header line plus raw byte blobs, so a
   worker that read a hostile checkpoint cannot make the server run code.
 
@@ -228,7 +228,7 @@ def serve(framework: str, parent: int, stdin, stdout) -> None:
 
 def main(argv: list[str]) -> None:
     framework, parent = argv[0], int(argv[1])
-    from curate.workers import die_with_parent  # the process pools' parent-death safety
+    from trainers.common.workers import die_with_parent  # the process pools' parent-death safety
 
     die_with_parent(parent)
     cap_memory()

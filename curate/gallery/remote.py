@@ -15,10 +15,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from curate.fsutil import atomic_write_bytes
 from curate.gallery import model_worker
 from curate.gallery.generators import checkpoint_files
 from curate.gallery.worker_protocol import WorkerError
+from trainers.common.fsutil import atomic_write_bytes
 
 __all__ = ["WorkerError", "cache_dir", "mixing_grid", "interpolation", "sketch_to_face", "Rebuilt"]
 CACHE_VERSION = 1  # bump when what a request makes changes

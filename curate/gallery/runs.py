@@ -34,9 +34,9 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine
 
-from curate.safefiles import open_regular
 from curate.settings import get_setting, set_setting
 from trainers import runs as layout
+from trainers.common.safefiles import open_regular
 
 log = logging.getLogger(__name__)
 

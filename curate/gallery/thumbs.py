@@ -16,8 +16,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from curate.fsutil import atomic_write_bytes
 from curate.imaging import BadImage, encode_jpeg, load_rgb
+from trainers.common.fsutil import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

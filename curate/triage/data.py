@@ -8,7 +8,7 @@
   the first accepting annotator's.
 - **Inputs** (`read_inputs`): each ingested, present image's file and its CelebA attributes.
 - **Pixels** (`load_pixels`): the file read as a regular file inside its source folder, below
-  the workspace's size cap (curate.safefiles), decoded at a
+  the workspace's size cap (trainers.common.safefiles), decoded at a
   reduced JPEG scale and resized to `side`×`side` RGB; a file that no longer loads is None,
   and the caller skips and counts it.
 """
@@ -26,9 +26,9 @@ from curate import verdict_sql
 from curate.celeba import ATTRIBUTES
 from curate.imaging import BadImage, read_image, to_rgb
 from curate.rules import RULES, TAGS
-from curate.safefiles import read_regular
 from db.engine import reading
 from db.models import Image, Source
+from trainers.common.safefiles import read_regular
 
 RULE_KEYS = tuple(r.key for r in RULES)  # the rule head's classes, in this order
 TAG_KEYS = tuple(t.key for t in TAGS)  # the tag head's outputs, in this order

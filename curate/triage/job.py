@@ -2,8 +2,8 @@
 
 The Streamlit server never trains (nor imports torch): `start(ws)` launches
 `python -m curate.triage.worker` from a thread that lives as long as the server, so the
-worker dies with the server (`PR_SET_PDEATHSIG`, see curate.workers) but not with the page run
-or the browser tab that asked for it. The worker takes the workspace's training lock first;
+worker dies with the server (`PR_SET_PDEATHSIG`, see trainers.common.workers) but not with the
+page run or the browser tab that asked for it. The worker takes the workspace's training lock first;
 a second start while one runs is refused here, and a worker that finds the lock taken exits
 without touching anything.
 
@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from curate.triage import store
-from curate.workers import kill_on_parent_death
 from curate.workspace import Workspace
+from trainers.common.workers import kill_on_parent_death
 
 STATUS_FILE = "job.json"
 # Extra `curate triage train` flags for trainings the app starts, e.g. "--side 48" (the

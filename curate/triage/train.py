@@ -137,7 +137,7 @@ def _decoded(jobs: list, workers: int):
         for i, chunk in chunks:
             yield i, [td.load_pixels(j) for j in chunk]
         return
-    from curate.workers import worker_pool
+    from trainers.common.workers import worker_pool
     with worker_pool(workers) as pool:
         for (i, _), results in zip(chunks, pool.map(_load_chunk, [c for _, c in chunks])):
             yield i, results

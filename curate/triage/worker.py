@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 
-from curate.workers import die_with_parent
+from trainers.common.workers import die_with_parent
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -26,6 +27,7 @@ START_TIMEOUT_S = 60
 STEP_TIMEOUT_MS = 15_000
 IMAGE = "img.rp-current"  # the Label panel's image (its alt is the image's source/relpath)
 SERVERS: dict = {}  # base URL → the running server's Popen (for memory figures)
+LOCAL = {"127.0.0.1", "localhost"}  # the hosts a page may ask (watch_outside)
 
 
 def chromium_missing() -> str | None:
@@ -98,14 +100,19 @@ def open_browser():
             browser.close()
 
 
-def login(page, url: str, name: str, password: str) -> None:
-    """Type the name, Tab, the password, Enter — then wait for the Label page."""
-    page.goto(url)
+def type_log_in(page, name: str, password: str) -> None:
+    """On the log-in form: type the name, Tab, the password, Enter (and wait for nothing)."""
     page.get_by_label("Name").focus()
     page.keyboard.type(name)
     page.keyboard.press("Tab")
     page.keyboard.type(password)
     page.keyboard.press("Enter")
+
+
+def login(page, url: str, name: str, password: str) -> None:
+    """Type the name, Tab, the password, Enter — then wait for the Label page."""
+    page.goto(url)
+    type_log_in(page, name, password)
     page.locator(IMAGE).wait_for()
     page.locator("body").focus()
 
@@ -119,6 +126,22 @@ def log_in_as(page, url: str, name: str, password: str) -> None:
     page.keyboard.press("Enter")
     page.get_by_text("Logged in as").wait_for()
     settled(page)  # "/" moves on to the role's first page in a second run: let it land first
+
+
+def watch_outside(page) -> list[str]:
+    """Refuse every request of `page` to a host other than this machine; returns the list the
+    refused URLs are added to (a test asserts it stays empty)."""
+    outside: list[str] = []
+
+    def route(r):
+        u = urlparse(r.request.url)
+        if u.scheme in ("data", "blob") or u.hostname in LOCAL:
+            return r.continue_()
+        outside.append(r.request.url)
+        return r.abort()
+
+    page.route("**/*", route)
+    return outside
 
 
 def settled(page) -> None:
@@ -183,6 +206,16 @@ def press_and_time(page, key: str, position_after: int) -> float:
              return i && i.getAttribute('src') !== before && i.complete && i.naturalWidth > 0; }""",
         arg=[IMAGE, before], polling="raf")
     return (time.perf_counter() - t0) * 1000
+
+
+def demo_workspace(tmp_path: Path, count: int = 60) -> Path:
+    """A fresh demo workspace of `count` CelebA-style images in tmp_path/ws; the calling test is
+    skipped without Chromium."""
+    why = chromium_missing()
+    if why:
+        import pytest
+        pytest.skip(why)
+    return build_demo_workspace(tmp_path / "ws", count=count)
 
 
 def build_demo_workspace(root: Path, count: int = 60) -> Path:

@@ -15,38 +15,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ANNOTATOR_PAGES = ["label", "gallery_runs", "gallery_mixing", "gallery_sketch"]
 ADMIN_PAGES = ["review", "dashboard", "admin", "export", "gallery_runs", "gallery_mixing",
                "gallery_sketch", "gallery_datasets"]
-LOCAL = {"127.0.0.1", "localhost"}
-
-
-def _log_in(page, name: str, password: str) -> None:
-    page.get_by_label("Name").focus()
-    page.keyboard.type(name)
-    page.keyboard.press("Tab")
-    page.keyboard.type(password)
-    page.keyboard.press("Enter")
-
-
-def _watch_outside(page) -> list[str]:
-    outside: list[str] = []
-
-    def route(r):
-        u = urlparse(r.request.url)
-        if u.scheme in ("data", "blob") or u.hostname in LOCAL:
-            return r.continue_()
-        outside.append(r.request.url)
-        return r.abort()
-
-    page.route("**/*", route)
-    return outside
 
 
 def test_no_page_asks_an_outside_host(demo):
     with harness.serve(demo) as url:
         for name, pages in (("ana", ANNOTATOR_PAGES), ("admin", ADMIN_PAGES)):
             with harness.open_browser() as page:
-                outside = _watch_outside(page)
+                outside = harness.watch_outside(page)
                 page.goto(url)
-                _log_in(page, name, name)
+                harness.type_log_in(page, name, name)
                 page.get_by_text("Logged in as").wait_for()
                 harness.wait_for_login_cookie(page)
                 for path in pages:
@@ -66,13 +43,13 @@ def test_a_typed_address_is_honoured_after_the_log_in(demo):
             page.get_by_label("Name").wait_for()
             harness.settled(page)
             assert "Page not found" not in page.locator("body").inner_text()
-            _log_in(page, "admin", "admin")
+            harness.type_log_in(page, "admin", "admin")
             page.get_by_role("heading", name="Dashboard").wait_for()
             assert urlparse(page.url).path == "/dashboard"
             assert "Page not found" not in page.locator("body").inner_text()
         with harness.open_browser() as page:  # an annotator may not see it: their first page
             page.goto(f"{url}/dashboard")
-            _log_in(page, "ana", "ana")
+            harness.type_log_in(page, "ana", "ana")
             page.locator(harness.IMAGE).wait_for()
             harness.settled(page)
             assert urlparse(page.url).path == "/label"
@@ -110,7 +87,7 @@ def test_an_error_shows_an_annotator_an_error_id_and_an_admin_the_traceback(demo
     with harness.serve(demo) as url:
         with harness.open_browser() as page:
             page.goto(url)
-            _log_in(page, "ana", "ana")
+            harness.type_log_in(page, "ana", "ana")
             page.get_by_text("Something went wrong on this page").wait_for()
             body = page.locator("body").inner_text()
             assert "Traceback" not in body and "LookupError" not in body and "/curate/" not in body
@@ -118,7 +95,7 @@ def test_an_error_shows_an_annotator_an_error_id_and_an_admin_the_traceback(demo
             error_id = re.search(r"Error id ([0-9a-f]{8})", body).group(1)
         with harness.open_browser() as page:
             page.goto(f"{url}/review")
-            _log_in(page, "admin", "admin")
+            harness.type_log_in(page, "admin", "admin")
             page.get_by_text("This page failed").wait_for()
             assert page.locator('[data-testid="stException"]').count() >= 1  # the traceback
         log = next(demo.glob("streamlit-*.log")).read_text()

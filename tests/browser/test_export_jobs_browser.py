@@ -12,7 +12,6 @@ import pytest
 
 from curate import synth
 from tests.browser import harness
-from tests.browser.conftest import demo_workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -50,7 +49,7 @@ def _accept_some(root) -> int:
 
 
 def test_a_job_shows_progress_survives_leaving_and_cancels_cleanly(tmp_path, artifacts_dir):
-    root = demo_workspace(tmp_path)
+    root = harness.demo_workspace(tmp_path)
     accepted = _accept_some(root)
     synth.write_celeba(tmp_path / "many", PAIRS, seed=4)
     faces = tmp_path / "many" / "img_align_celeba"

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from tests.browser import harness
-from tests.curate.gallery.conftest import build_gallery
+from tests.helpers.gallery import build_gallery
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.browser import harness
-from tests.browser.conftest import demo_workspace
+from tests.helpers.curate import disagreements
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SIZES = [(1280, 800), (1400, 900), (1920, 1080)]
@@ -43,7 +43,7 @@ def _no_scroll(page) -> None:
 
 @pytest.fixture
 def workspace(tmp_path):
-    return demo_workspace(tmp_path, count=160)
+    return harness.demo_workspace(tmp_path, count=160)
 
 
 def test_the_label_panel_fits_one_screen_and_its_overlays_open_over_the_image(workspace):
@@ -118,8 +118,7 @@ def test_z_enlarges_the_image_then_shows_it_one_to_one(workspace):
 
 
 def test_review_shows_each_opinion_beside_the_image_on_one_screen(workspace):
-    from tests.browser.test_review_browser import _disagreements
-    _disagreements(workspace, 2)
+    disagreements(workspace, 2)
     with harness.serve(workspace) as url, harness.open_browser() as page:
         page.set_viewport_size({"width": 1280, "height": 800})
         harness.login(page, url, "admin", "admin")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import harness
-from tests.browser.conftest import demo_workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -45,7 +44,7 @@ def _nav(page, name: str) -> None:
 
 
 def test_a_late_hire_leaves_the_accepted_count_as_it_was(tmp_path, artifacts_dir):
-    root = demo_workspace(tmp_path)
+    root = harness.demo_workspace(tmp_path)
     accepted = _ana_accepts(root)
     assert accepted >= ACCEPTS  # ana's accepts (and none disputed yet)
     with harness.serve(root) as url, harness.open_browser() as page:

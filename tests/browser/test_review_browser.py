@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import harness
-from tests.browser.conftest import demo_workspace
+from tests.helpers.curate import disagreements
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -21,31 +21,6 @@ PLAN = [
 ]
 TAG_OF_KEY = {"4": "deformity", "5": "text_on_face", "6": "covering_accessory", "7": "two_faces"}
 UNDO_AFTER = 2  # after the 2nd verdict, Backspace withdraws it; it is then given again as "1"
-
-
-def _disagreements(root, n: int) -> list[int]:
-    """ana accepts and luis rejects the first n images their queues share."""
-    from sqlalchemy import select
-
-    from curate import labeling
-    from tests.helpers.curate import decide
-    from curate.workspace import Workspace
-    from db.engine import reading
-    from db.models import Annotator
-
-    engine = Workspace.resolve(root).open()
-    with reading(engine) as s:
-        ids = dict(s.execute(select(Annotator.name, Annotator.id)).all())
-    ana = {i.image_id: i for i in labeling.items(engine, ids["ana"], 0, 1000)}
-    luis = {i.image_id: i for i in labeling.items(engine, ids["luis"], 0, 1000)}
-    shared = sorted(set(ana) & set(luis))[:n]
-    assert len(shared) == n, "the demo shares enough images between ana and luis"
-    for k, image in enumerate(shared):
-        decide(engine, ids["ana"], ana[image], "accept", note=f"ana {k}", seconds=2.0)
-        decide(engine, ids["luis"], luis[image], "reject", "too_young", tags=["two_faces"],
-                        seconds=3.0)
-    engine.dispose()
-    return shared
 
 
 def _panel(page, selector: str):
@@ -78,7 +53,7 @@ def _settle(page, key, tags, note, total) -> None:
 @pytest.fixture
 def review_demo(tmp_path):
     """A demo workspace large enough that ana's and luis's queues share 6 images."""
-    return demo_workspace(tmp_path, count=160)
+    return harness.demo_workspace(tmp_path, count=160)
 
 
 def test_review_five_verdicts_with_tags_notes_and_an_undo(review_demo):
@@ -86,7 +61,7 @@ def test_review_five_verdicts_with_tags_notes_and_an_undo(review_demo):
     from curate.workspace import Workspace
 
     demo = review_demo
-    shared = _disagreements(demo, len(PLAN) + 1)
+    shared = disagreements(demo, len(PLAN) + 1)
     total = len(shared)
     expected = []  # (image_id, verdict, rule, tags, note)
     with harness.serve(demo) as url, harness.open_browser() as page:

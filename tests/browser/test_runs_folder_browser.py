@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 
 from tests.browser import harness
-from tests.browser.conftest import demo_workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_runs_page_names_its_folder_and_the_trainers_default_lands_there(tmp_path,
                                                                          artifacts_dir):
-    root = demo_workspace(tmp_path).resolve()
+    root = harness.demo_workspace(tmp_path).resolve()
     runs = root / "runs"
     with harness.serve(root) as url, harness.open_browser() as page:
         harness.log_in_as(page, url, "admin", "admin")

@@ -21,7 +21,7 @@ from curate.export.registry import KINDS
 from curate.workspace import Workspace
 from db.engine import reading
 from db.models import Export
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
 WAIT_S = 120  # only so that a hung worker fails the test instead of hanging it

@@ -1,5 +1,6 @@
 """Small databases with known content for the curation and app tests (no image files needed):
-images, annotators and queues (`seed`), a known set of decisions (`known_decisions`)."""
+images, annotators and queues (`seed`), a known set of decisions (`known_decisions`), and
+disagreements recorded in a workspace (`disagreements`)."""
 from __future__ import annotations
 
 import hashlib
@@ -10,6 +11,7 @@ from sqlalchemy import Engine, insert, select
 from curate import labeling, presses
 from curate.assign import assign
 from curate.users import add_user
+from curate.workspace import Workspace
 from db.engine import reading, writing
 from db.models import Annotator, Image, Source
 
@@ -92,3 +94,21 @@ def known_decisions(engine):
     decide(engine, ana, solo[2], "accept", seconds=100.0)
     undo(engine, ana, solo[2])  # solo[2] is undecided again
     return users, shared
+
+
+def disagreements(root, n: int) -> list[int]:
+    """In the workspace at `root` (a demo's): ana accepts and luis rejects the first n images
+    their queues share; returns their ids."""
+    engine = Workspace.resolve(root).open()
+    with reading(engine) as s:
+        ids = dict(s.execute(select(Annotator.name, Annotator.id)).all())
+    ana = {i.image_id: i for i in labeling.items(engine, ids["ana"], 0, 1000)}
+    luis = {i.image_id: i for i in labeling.items(engine, ids["luis"], 0, 1000)}
+    shared = sorted(set(ana) & set(luis))[:n]
+    assert len(shared) == n, "the demo shares enough images between ana and luis"
+    for k, image in enumerate(shared):
+        decide(engine, ids["ana"], ana[image], "accept", note=f"ana {k}", seconds=2.0)
+        decide(engine, ids["luis"], luis[image], "reject", "too_young", tags=["two_faces"],
+               seconds=3.0)
+    engine.dispose()
+    return shared

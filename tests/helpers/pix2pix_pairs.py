@@ -1,4 +1,4 @@
-"""Tiny pair folders for the pix2pix tests: synthetic faces sketched with curate.sketch."""
+"""Tiny pair folders for the pix2pix tests: synthetic faces sketched with trainers.common.sketch."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from curate.sketch import sketch
+from trainers.common.sketch import sketch
 
 
 def synthetic_face(size: int, rng: np.random.Generator) -> np.ndarray:

@@ -19,8 +19,8 @@ from curate.sessions import end_session, open_session, session_user, session_use
 from curate.workspace import Workspace
 from db import engine as db_engine
 from db.engine import WriteTurnTimeout, make_engine, retry_busy
-from tests.conftest import REPO
-from tests.curate.app.conftest import app_db, as_user, page  # noqa: F401 (fixture)
+from tests.helpers import REPO
+from tests.helpers.app import as_user, page
 from tests.helpers.curate import seed
 
 

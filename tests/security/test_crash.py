@@ -20,9 +20,9 @@ from pathlib import Path
 import lmdb
 import pytest
 
-from curate.fsutil import leftover
+from tests.helpers.export_site import Site, make_site, tree
 from tests.security.clirun import alive_in_group, kill_9
-from tests.security.test_exports import Site, make_site, tree
+from trainers.common.fsutil import leftover
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 def crash_at(point: str) -> None:
     """In a child: make the export die at `point`, with no clean-up, as kill -9 would."""
     import curate.export.common as common
-    import curate.fsutil as fsutil
+    import trainers.common.fsutil as fsutil
     real_replace, real_rmtree, real_check = os.replace, fsutil.shutil.rmtree, common.check_file
     calls = []
 

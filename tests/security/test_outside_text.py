@@ -10,9 +10,8 @@ import html
 import pytest
 from markdown_it import MarkdownIt
 
-from tests.curate.app.conftest import as_user, page
+from tests.helpers.app import as_user, page, two_accepted
 from tests.helpers.curate import unescaped
-from tests.curate.app.test_export_page import two_accepted
 
 HOSTILE = ("[win a prize](https://evil.example/x) ![p](https://evil.example/p.png) "
            "<img src=https://evil.example/i.png> www.evil.example :red[alert] **bold** `code` $x$")
@@ -83,24 +82,22 @@ def test_in_a_real_browser_a_hostile_global_shows_no_link_no_image_and_asks_no_o
     # The outside-host test of tests/browser/test_app_shell.py, fed a checkpoint whose refused
     # global is Markdown and HTML, on Style mixing as an annotator.
     from tests.browser import harness
-    from tests.browser.conftest import demo_workspace
-    from tests.browser.test_app_shell import _log_in, _settled, _watch_outside
-    from tests.security.test_run_folders import _checkpoint_asking_for
+    from tests.helpers.gallery import checkpoint_asking_for
     from trainers import runs
 
-    ws = demo_workspace(tmp_path)
+    ws = harness.demo_workspace(tmp_path)
     run = ws / "runs" / "evil"
     runs.write_config(run, {"trainer": "stylegan", "max_size": 8})
-    _checkpoint_asking_for(runs.checkpoint_path(run, 10), HOSTILE.replace("\n", " "))
+    checkpoint_asking_for(runs.checkpoint_path(run, 10), HOSTILE.replace("\n", " "))
     with harness.serve(ws) as url, harness.open_browser() as browser_page:
-        outside = _watch_outside(browser_page)
+        outside = harness.watch_outside(browser_page)
         browser_page.goto(url)
-        _log_in(browser_page, "ana", "ana")
+        harness.type_log_in(browser_page, "ana", "ana")
         browser_page.get_by_text("Logged in as").wait_for()
         harness.wait_for_login_cookie(browser_page)
         browser_page.goto(f"{url}/gallery_mixing")
         browser_page.get_by_text("This checkpoint cannot be loaded").wait_for()
-        _settled(browser_page)
+        harness.settled(browser_page)
         alert = browser_page.locator('[data-testid="stAlert"]').first
         assert "win a prize" in alert.inner_text()
         links = [a.get_attribute("href") for a in alert.locator("a").all()]

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from db.engine import reading
 from db.models import Adjudication, Decision
-from tests.curate.app.conftest import app_db, as_user, page  # noqa: F401 (fixture)
+from tests.helpers.app import as_user, page
 from tests.helpers.curate import decide
 
 HUGE = [2**63, 2**64 + 5, 10**30, -(2**63) - 1, -1]

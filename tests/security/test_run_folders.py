@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from PIL import Image
 
 from curate.gallery import runs as gr
 from tests.helpers.curate import unescaped
-from tests.security.test_trainers import app, helpers, page  # noqa: F401 (fixture)
+from tests.helpers.gallery import checkpoint_asking_for, run_page
 from trainers import runs
 
 LINK = "[your account is locked](https://evil.example/login)"
@@ -33,29 +32,13 @@ def _no_link_no_image(markdown: str) -> None:
     assert "https://" not in markdown  # an autolink needs the scheme's "://" as typed
 
 
-def _checkpoint_asking_for(path: Path, global_name: str) -> None:
-    """A torch zip file whose pickle asks for `os.<global_name>` (any text may name a global)."""
-    buf = io.BytesIO()
-    torch.save({"G_ema": {}, "config": {}, "iteration": 10}, buf)
-    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
-        for info in src.infolist():
-            data = src.read(info)
-            if info.filename.endswith("data.pkl"):
-                data = b"\x80\x02cos\n" + global_name.encode() + b"\n)R."
-            dst.writestr(info, data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(out.getvalue())
-
-
 # --- point 5: text from a checkpoint is text ---------------------------------------------------
-def test_markdown_in_a_refused_checkpoints_global_is_shown_as_text(app):  # noqa: F811
+def test_markdown_in_a_refused_checkpoints_global_is_shown_as_text(app):
     # The global's name became a live phishing link plus an outside image request.
     run = app.ws.runs_dir / "evil"
     runs.write_config(run, {"trainer": "stylegan", "max_size": 8})
-    _checkpoint_asking_for(runs.checkpoint_path(run, 10), f"{LINK} {IMAGE}")
-    at = page("gallery_mixing.py", app("ana"))
+    checkpoint_asking_for(runs.checkpoint_path(run, 10), f"{LINK} {IMAGE}")
+    at = run_page("gallery_mixing.py", app("ana"))
     assert not at.exception and at.error
     message = at.error[0].value
     assert unescaped(message).startswith("This checkpoint cannot be loaded:")
@@ -64,7 +47,7 @@ def test_markdown_in_a_refused_checkpoints_global_is_shown_as_text(app):  # noqa
 
 
 # --- point 6: bounded work on run folders -------------------------------------------------------
-def test_a_config_json_nested_100000_deep_hides_the_run_not_the_page(app):  # noqa: F811
+def test_a_config_json_nested_100000_deep_hides_the_run_not_the_page(app):
     deep = app.ws.runs_dir / "deep"
     deep.mkdir()
     (deep / runs.CONFIG).write_text('{"trainer": "stylegan", "x": ' + "[" * 100_000
@@ -72,7 +55,7 @@ def test_a_config_json_nested_100000_deep_hides_the_run_not_the_page(app):  # no
     runs.write_config(app.ws.runs_dir / "fine", {"trainer": "pix2pix"})
     assert [r.name for r in gr.discover_runs([app.ws.runs_dir])] == ["fine"]
     for script in ("gallery_runs.py", "gallery_mixing.py", "gallery_sketch.py"):
-        assert not page(script, app(f"ana{script[8:11]}")).exception, script
+        assert not run_page(script, app(f"ana{script[8:11]}")).exception, script
 
 
 def test_config_values_past_what_the_trainer_can_honour_are_refused():
@@ -117,7 +100,7 @@ def test_a_stride_0_tensor_in_a_checkpoint_is_refused_before_a_model_is_built(tm
         sampling.load_generator(tmp_path / "huge.pt")
 
 
-def test_metrics_rows_with_strings_or_1e400_are_skipped_and_counted(app):  # noqa: F811
+def test_metrics_rows_with_strings_or_1e400_are_skipped_and_counted(app):
     run = app.ws.runs_dir / "odd"
     runs.write_config(run, {"trainer": "stylegan"})
     (run / runs.METRICS).write_text("\n".join([
@@ -126,22 +109,22 @@ def test_metrics_rows_with_strings_or_1e400_are_skipped_and_counted(app):  # noq
         '{"iteration": 1e400, "loss_d": 0.4, "images_per_s": 3.0}',
         '{"iteration": 4, "loss_d": true}',
     ]) + "\n")
-    at = page("gallery_runs.py", app("ana"))
+    at = run_page("gallery_runs.py", app("ana"))
     assert not at.exception
     assert [m.value for m in at.metric][1] == "1"  # the last good row
     assert any("3 line(s) of metrics.jsonl skipped" in c.value for c in at.caption)
 
 
 # --- point 10: annotators see run names only ----------------------------------------------------
-def test_annotators_see_run_names_not_run_root_paths(app, tmp_path):  # noqa: F811
+def test_annotators_see_run_names_not_run_root_paths(app, tmp_path):
     helpers_run = app.ws.runs_dir / "tiny"
     _tiny_checkpoint(runs.checkpoint_path(helpers_run, 10))
     runs.write_config(helpers_run, {"trainer": "stylegan", "max_size": 8})
     root = str(app.ws.runs_dir.resolve())
     ana = app("ana")
-    runs_page = page("gallery_runs.py", ana)
+    runs_page = run_page("gallery_runs.py", ana)
     assert not any(root in o for o in runs_page.selectbox(key="runs_run").options)
-    mixing = page("gallery_mixing.py", ana)
+    mixing = run_page("gallery_mixing.py", ana)
     labels = mixing.selectbox(key="mix_ckpt").options
     assert labels and not any(root in o for o in labels), labels
 

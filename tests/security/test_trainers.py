@@ -18,17 +18,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from curate.app.common import User
 from curate.gallery import runs as gr
-from curate.sessions import open_session
-from curate.users import add_user
-from curate.workspace import Workspace
-from tests.conftest import REPO
+from tests.helpers import REPO
 from tests.helpers import stylegan as helpers
 from tests.helpers.curate import unescaped
+from tests.helpers.gallery import make_run, run_page
 from trainers import runs
 
-PASSWORD = "a long enough password"
 SMALL = [*helpers.TINY, "--init_size", "8", "--max_size", "8", "--swd_every", "0", "--device", "cpu"]
 
 
@@ -101,32 +97,6 @@ def test_resume_refuses_a_crafted_pickle(tmp_path, marker, lmdb, capsys):
 
 # The galleries ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def app(tmp_path, monkeypatch):
-    """An empty workspace served to the gallery pages; returns a function logging users in."""
-    ws = Workspace.resolve(tmp_path / "ws")
-    engine = ws.open()
-    monkeypatch.setenv("ROSTRO_WORKSPACE", str(ws.root))
-    monkeypatch.delenv("ROSTRO_DATABASE_URL", raising=False)
-    monkeypatch.delenv(gr.ENV_RUNS, raising=False)
-    ws.runs_dir.mkdir(parents=True, exist_ok=True)
-
-    def login(name: str, admin: bool = False) -> User:
-        uid = add_user(engine, name, PASSWORD, admin=admin)
-        return User(uid, name, "admin" if admin else "annotator", open_session(engine, uid))
-
-    login.ws, login.engine = ws, engine
-    return login
-
-
-def page(script: str, user: User, **state) -> AppTest:
-    at = AppTest.from_file(str(REPO / "curate" / "app" / script), default_timeout=120)
-    at.session_state["user"] = user
-    for k, v in state.items():
-        at.session_state[k] = v
-    return at.run()
-
-
 def shown(at: AppTest) -> str:
     """Every text the page put on screen (markdown, captions, code, json, messages, options)."""
     out = []
@@ -138,7 +108,6 @@ def shown(at: AppTest) -> str:
 
 
 def test_an_annotator_cannot_make_the_galleries_read_outside_the_roots(app, tmp_path, marker):
-    from tests.curate.gallery.test_runs import make_run
 
     ana = app("ana")
     outside = tmp_path / "outside"
@@ -153,7 +122,7 @@ def test_an_annotator_cannot_make_the_galleries_read_outside_the_roots(app, tmp_
 
     # The old attack: folders typed on the Runs page, kept in session state for the other pages.
     old_key = {"gallery_runs_extra": str(outside), "runs_extra": str(outside)}
-    at = page("gallery_runs.py", ana, **old_key)
+    at = run_page("gallery_runs.py", ana, **old_key)
     assert not at.exception and not at.text_input  # no folder to type
     labels = at.selectbox(key="runs_run").options
     assert len(labels) == 1 and "mine" in labels[0]
@@ -161,36 +130,35 @@ def test_an_annotator_cannot_make_the_galleries_read_outside_the_roots(app, tmp_
     at.run()
     assert "AKIA-SECRET" not in shown(at) and str(outside) not in shown(at)
 
-    at = page("gallery_mixing.py", ana, **old_key)  # the crafted checkpoint is never offered
+    at = run_page("gallery_mixing.py", ana, **old_key)  # the crafted checkpoint is never offered
     assert not at.exception and "No StyleGAN checkpoints" in at.info[0].value
-    at = page("gallery_sketch.py", ana, **old_key)
+    at = run_page("gallery_sketch.py", ana, **old_key)
     assert not at.exception and "No pix2pix checkpoints" in at.info[0].value
 
     # A checkpoint symlinked out of a run inside the root is not offered either.
     ckpts = app.ws.runs_dir / "mine" / runs.CHECKPOINTS
     ckpts.mkdir()
     (ckpts / "000010.pt").symlink_to(outside / "evil" / runs.CHECKPOINTS / "000010.pt")
-    at = page("gallery_mixing.py", ana)
+    at = run_page("gallery_mixing.py", ana)
     assert not at.exception and "No StyleGAN checkpoints" in at.info[0].value
 
 
 def test_a_crafted_checkpoint_inside_a_root_is_refused_by_the_style_mixing_page(app, marker):
     crafted_run(app.ws.runs_dir / "evil", marker)
-    at = page("gallery_mixing.py", app("ana"))
+    at = run_page("gallery_mixing.py", app("ana"))
     assert not at.exception
     assert [e.value for e in at.error][0].startswith("This checkpoint cannot be loaded:")
     assert "refused" in at.error[0].value and not at.get("image")
 
 
 def test_only_an_admin_adds_a_run_root_and_its_runs_appear(app, tmp_path):
-    from tests.curate.gallery.test_runs import make_run
 
     elsewhere = tmp_path / "shared-runs"
     make_run(elsewhere / "team-run", "pix2pix")
     ana, admin = app("ana"), app("boss", admin=True)
-    assert "No runs yet" in page("gallery_runs.py", ana).info[0].value
+    assert "No runs yet" in run_page("gallery_runs.py", ana).info[0].value
 
-    at = page("gallery_runs.py", admin)
+    at = run_page("gallery_runs.py", admin)
     for bad, says in (("relative/runs", "absolute"), (str(tmp_path / "nope"), "not a folder"),
                       ("/", "filesystem's root")):
         at.text_input(key="runs_root_new").set_value(bad)
@@ -201,12 +169,12 @@ def test_only_an_admin_adds_a_run_root_and_its_runs_appear(app, tmp_path):
     assert not at.exception and "team-run" in at.selectbox(key="runs_run").options[0]
     assert gr.admin_roots(app.engine) == [str(elsewhere.resolve())]
 
-    at = page("gallery_runs.py", ana)  # everyone now sees it; still nothing to type
+    at = run_page("gallery_runs.py", ana)  # everyone now sees it; still nothing to type
     assert "team-run" in at.selectbox(key="runs_run").options[0] and not at.text_input
-    at = page("gallery_runs.py", admin)
+    at = run_page("gallery_runs.py", admin)
     at.button(key="runs_root_rm_0").click().run()
     assert gr.admin_roots(app.engine) == []
-    assert "No runs yet" in page("gallery_runs.py", ana).info[0].value
+    assert "No runs yet" in run_page("gallery_runs.py", ana).info[0].value
 
 
 # Torn metrics and a full disk ------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The TensorFlow trainer never imports torch, and the StyleGAN trainer never imports TensorFlow;
-the curation CLI loads neither."""
+the curation CLI loads neither, and what both sides share (trainers.common) loads no framework."""
 from __future__ import annotations
 
 import subprocess
@@ -43,3 +43,10 @@ def test_run_layout_and_settings_load_neither_framework():
     modules = ["trainers.runs", "trainers.cli_config", "trainers.stylegan.config",
                "trainers.pix2pix.config", "curate.gallery.runs", "curate.gallery.generators"]
     assert _loaded(modules, {"torch", "tensorflow"}) == ""
+
+
+def test_the_shared_package_loads_neither_framework_nor_curate():
+    """trainers.common is imported by both trainers and by curate: it pulls in none of them."""
+    modules = ["trainers.common", "trainers.common.fsutil", "trainers.common.safefiles",
+               "trainers.common.workers", "trainers.common.lmdb_format", "trainers.common.sketch"]
+    assert _loaded(modules, {"torch", "tensorflow", "curate", "db", "sqlalchemy"}) == ""

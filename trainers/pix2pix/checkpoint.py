@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from curate.sketch import sketch
 from trainers import runs
+from trainers.common.sketch import sketch
 from trainers.pix2pix.config import load_config
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,8 @@ def load_generator(run_or_checkpoint: str | Path):
 
 def model_input(rgb: np.ndarray, side: int, is_sketch: bool) -> np.ndarray:
     """What the generator sees: ``rgb`` resized to side×side (Lanczos), then sketched with the
-    export's effect (curate.sketch, its defaults) unless it is a sketch already. HWC uint8."""
+    export's effect (trainers.common.sketch, its defaults) unless it is a sketch already.
+    HWC uint8."""
     if rgb.shape[:2] != (side, side):
         rgb = np.asarray(Image.fromarray(rgb).resize((side, side), Image.Resampling.LANCZOS))
     return rgb if is_sketch else sketch(rgb)

@@ -10,7 +10,7 @@ galleries) use :mod:`trainers.pix2pix.checkpoint`::
     face = rebuild(generator, drawing, is_sketch=True)
 
 The input is resized to the run's square size (Lanczos), sketched with the export's effect
-(curate.sketch, its defaults) unless it is a sketch already, rebuilt, and resized back.
+(trainers.common.sketch, its defaults) unless it is a sketch already, rebuilt, and resized back.
 """
 from __future__ import annotations
 

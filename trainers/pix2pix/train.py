@@ -25,8 +25,8 @@ import tensorflow as tf
 from PIL import Image
 from tqdm import tqdm
 
-from curate.fsutil import atomic_write_bytes
 from trainers import runs
+from trainers.common.fsutil import atomic_write_bytes
 from trainers.pix2pix.checkpoint import checkpoint_size
 from trainers.pix2pix.config import Pix2PixConfig, load_config
 from trainers.pix2pix.data import decode_pair, find_pairs, to_unit, train_dataset, val_dataset

@@ -2,7 +2,7 @@
 
 ``{"G", "D", "G_ema", "opt_G", "opt_D", "config", "iteration", "version", "size", "step",
 "alpha", "rng"}``. A kill during ``save`` leaves the previous checkpoints intact
-(curate.fsutil's temp file + fsync + rename). Names and discovery: :mod:`trainers.runs`.
+(trainers.common.fsutil's temp file + fsync + rename). Names and discovery: :mod:`trainers.runs`.
 
 Checkpoints are data (DESIGN.md): every load is ``torch.load(..., weights_only=True)``, so a
 file can hold tensors and plain containers (dict, list, tuple, str, int, float, bool, None) and
@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from curate.fsutil import atomic_write_bytes
 from trainers import runs
+from trainers.common.fsutil import atomic_write_bytes
 
 VERSION = 2
 REQUIRED = ("G_ema", "config", "iteration")

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from curate.export.lmdb_format import LENGTH_KEY, key
+from trainers.common.lmdb_format import LENGTH_KEY, key
 
 log = logging.getLogger(__name__)
 

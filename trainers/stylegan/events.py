@@ -15,7 +15,7 @@ import struct
 import time
 from pathlib import Path
 
-from curate.fsutil import atomic_write_bytes
+from trainers.common.fsutil import atomic_write_bytes
 
 PATTERN = "events.out.tfevents.*"
 

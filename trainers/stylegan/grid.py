@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from curate.fsutil import atomic_write_bytes
+from trainers.common.fsutil import atomic_write_bytes
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

@@ -10,7 +10,7 @@ A torch ``DataLoader`` over iteration numbers: each worker opens the LMDB itself
 batch's JPEGs, decodes and flips them and returns a uint8 (B, 3, S, S) tensor; the loader
 keeps ``PREFETCH`` batches per worker in flight and, on CUDA, copies them into pinned memory
 so the host-to-GPU copy is asynchronous. Workers ask the kernel to kill them when the
-training process dies (``curate.workers``: ``PR_SET_PDEATHSIG``, a parent watchdog
+training process dies (``trainers.common.workers``: ``PR_SET_PDEATHSIG``, a parent watchdog
 elsewhere); torch's own worker loop would notice only on its next status check.
 """
 
@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from curate.export.lmdb_format import key
-from curate.workers import die_with_parent
+from trainers.common.lmdb_format import key
+from trainers.common.workers import die_with_parent
 
 from .data import LMDBError, batch_plan, decode, open_lmdb, share
 

@@ -4,34 +4,10 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import select
-
 from curate import jobs
-from curate import synth
-from curate.assign import assign
-from curate.decisions import record_decision
-from curate.ingest import ingest
-from curate.users import add_user
-from db.engine import reading
-from tests.helpers.curate import unescaped
-from db.models import Assignment
-from tests.curate.app.conftest import as_user, page
-from tests.helpers.curate import unescaped
 from tests.curate.export.lmdb_read import read_lmdb
-
-
-def two_accepted(engine, tmp_path) -> dict[str, int]:
-    """12 real synthetic images, one annotator who accepts two and rejects one."""
-    synth.write_celeba(tmp_path / "c", 12, seed=5)
-    ingest(engine, tmp_path / "c" / "img_align_celeba", "celeba", progress=False, workers=1)
-    users = {"admin": add_user(engine, "admin", "admin", admin=True), "ana": add_user(engine, "ana", "ana")}
-    assign(engine, per_annotator=12, overlap=0.0, seed=0)
-    with reading(engine) as s:
-        queue = list(s.scalars(select(Assignment.image_id).order_by(Assignment.position)))
-    record_decision(engine, users["ana"], queue[0], "accept")
-    record_decision(engine, users["ana"], queue[1], "accept", tags=["two_faces"])
-    record_decision(engine, users["ana"], queue[2], "reject", rule="too_young")
-    return users
+from tests.helpers.app import as_user, page, two_accepted
+from tests.helpers.curate import unescaped
 
 
 def finish_jobs(engine, at, timeout_s: float = 120) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from db.engine import reading
 from db.models import Decision
-from tests.curate.app.conftest import as_user, page
+from tests.helpers.app import as_user, page
 
 _ids = itertools.count()
 

@@ -12,20 +12,10 @@ from curate.assign import queue_lengths
 from curate.users import list_users
 from db.engine import reading
 from db.models import Adjudication, Image
-from tests.curate.app.conftest import as_user, page
-from tests.helpers.curate import known_decisions, unescaped
+from tests.helpers.app import admin_page, as_user, page
+from tests.helpers.curate import unescaped
 
 _ids = itertools.count()
-
-
-def _admin_page(script, engine, db_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("ROSTRO_WORKSPACE", str(tmp_path / "ws"))
-    monkeypatch.setenv("ROSTRO_DATABASE_URL", db_url)
-    users, shared = known_decisions(engine)
-    at = page(script, as_user(users, "admin"))
-    at.run()
-    assert not at.exception
-    return at, users, shared
 
 
 def _review(at) -> dict:
@@ -54,7 +44,7 @@ def _adjudications(engine):
 
 
 def test_review_records_an_adjudication(engine, db_url, tmp_path, monkeypatch):
-    at, users, shared = _admin_page("curate/app/review.py", engine, db_url, tmp_path, monkeypatch)
+    at, users, shared = admin_page("curate/app/review.py", engine, db_url, tmp_path, monkeypatch)
     data = _review(at)
     assert "1 open disagreement(s)" in data["progress"]["text"]
     assert data["mode"] == "review" and data["progress"]["total"] == 1
@@ -79,7 +69,7 @@ def test_review_records_an_adjudication(engine, db_url, tmp_path, monkeypatch):
 
 
 def test_review_refuses_a_verdict_for_an_image_not_on_screen(engine, db_url, tmp_path, monkeypatch):
-    at, users, shared = _admin_page("curate/app/review.py", engine, db_url, tmp_path, monkeypatch)
+    at, users, shared = admin_page("curate/app/review.py", engine, db_url, tmp_path, monkeypatch)
     [item] = _review(at)["items"]
     other = dict(item, image_id=shared[0])  # an image the admin was not shown as a disagreement
     stale = _verdict(item, "accept", version=item["version"][:1])  # decisions changed since
@@ -92,7 +82,7 @@ def test_review_refuses_a_verdict_for_an_image_not_on_screen(engine, db_url, tmp
 
 def test_review_undoes_the_last_verdict_and_a_resend_counts_once(engine, db_url, tmp_path,
                                                                  monkeypatch):
-    at, users, shared = _admin_page("curate/app/review.py", engine, db_url, tmp_path, monkeypatch)
+    at, users, shared = admin_page("curate/app/review.py", engine, db_url, tmp_path, monkeypatch)
     [item] = _review(at)["items"]
     press = _verdict(item, "accept", tags=["deformity"])
     _review_send(at, cursor=0, have=[], outbox=[press])
@@ -115,7 +105,7 @@ def test_review_undoes_the_last_verdict_and_a_resend_counts_once(engine, db_url,
 
 
 def test_dashboard_shows_the_known_figures(engine, db_url, tmp_path, monkeypatch):
-    at, *_ = _admin_page("curate/app/dashboard.py", engine, db_url, tmp_path, monkeypatch)
+    at, *_ = admin_page("curate/app/dashboard.py", engine, db_url, tmp_path, monkeypatch)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Accepted so far (final verdict)"] == "2"
     assert metrics["Decided (all queues)"] == "10"
@@ -153,7 +143,7 @@ def _encodings(spec: dict) -> list[dict]:
 
 
 def test_every_dashboard_chart_is_titled_and_renderable(engine, db_url, tmp_path, monkeypatch):
-    at, *_ = _admin_page("curate/app/dashboard.py", engine, db_url, tmp_path, monkeypatch)
+    at, *_ = admin_page("curate/app/dashboard.py", engine, db_url, tmp_path, monkeypatch)
     charts = _charts(at)
     assert set(charts) == {
         "Queue progress: accepted, rejected, skipped, left", "Accept rate per annotator",
@@ -184,7 +174,7 @@ def test_every_dashboard_chart_is_titled_and_renderable(engine, db_url, tmp_path
 
 def test_dashboard_refresh_shows_a_new_decision(engine, db_url, tmp_path, monkeypatch):
     from curate.decisions import adjudicate
-    at, users, shared = _admin_page("curate/app/dashboard.py", engine, db_url, tmp_path, monkeypatch)
+    at, users, shared = admin_page("curate/app/dashboard.py", engine, db_url, tmp_path, monkeypatch)
     before = {m.label: m.value for m in at.metric}["Accepted so far (final verdict)"]
     adjudicate(engine, users["admin"], shared[2], "accept")  # both had rejected it
     at.run()
@@ -195,7 +185,7 @@ def test_dashboard_refresh_shows_a_new_decision(engine, db_url, tmp_path, monkey
 
 
 def test_admin_page_ingests_adds_users_and_assigns(engine, db_url, tmp_path, monkeypatch):
-    at, users, _ = _admin_page("curate/app/admin.py", engine, db_url, tmp_path, monkeypatch)
+    at, users, _ = admin_page("curate/app/admin.py", engine, db_url, tmp_path, monkeypatch)
     folder = tmp_path / "faces"
     synth.write_peruvian(folder, 6, seed=1)
     at.text_input(key="ingest_dir").input(str(folder))
@@ -239,7 +229,7 @@ def test_admin_assigns_by_source_and_annotator_and_says_why_not(engine, db_url, 
                                                                  monkeypatch):
     from curate.ingest import ingest
     from curate.users import add_user
-    at, users, _ = _admin_page("curate/app/admin.py", engine, db_url, tmp_path, monkeypatch)
+    at, users, _ = admin_page("curate/app/admin.py", engine, db_url, tmp_path, monkeypatch)
     synth.write_peruvian(tmp_path / "faces", 6, seed=1)
     ingest(engine, tmp_path / "faces", "peru", progress=False, workers=1)  # no attributes file
     add_user(engine, "maria", "a long secret")

@@ -1,7 +1,7 @@
 """Login and navigation: refusals, roles, what each role sees."""
 from __future__ import annotations
 
-from tests.curate.app.conftest import as_user, page
+from tests.helpers.app import as_user, page
 
 
 def _login(at, name, password):

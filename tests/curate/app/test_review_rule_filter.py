@@ -2,12 +2,12 @@
 when on, the images every annotator rejects on different rules."""
 from __future__ import annotations
 
-from tests.curate.app.test_lead_pages import _admin_page
+from tests.helpers.app import admin_page
 
 
 def test_rule_disagreements_filter_is_off_by_default_and_counts(engine, db_url, tmp_path,
                                                                 monkeypatch):
-    at, users, shared = _admin_page("curate/app/review.py", engine, db_url, tmp_path, monkeypatch)
+    at, users, shared = admin_page("curate/app/review.py", engine, db_url, tmp_path, monkeypatch)
     toggle = at.toggle(key="review_rule_split")
     assert toggle.value is False
     assert toggle.label == "Rule disagreements only (both reject, different rules): 1"

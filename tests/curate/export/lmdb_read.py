@@ -1,4 +1,4 @@
-"""Read a multi-resolution LMDB in tests through the one key format (curate.export.lmdb_format).
+"""Read a multi-resolution LMDB in tests through the one key format (trainers.common.lmdb_format).
 
 curate keeps no LMDB reader of its own (the trainer's is the one that matters, and it needs
 torch); tests only need every key and value, which lmdb gives directly.
@@ -12,7 +12,7 @@ import lmdb
 import numpy as np
 from PIL import Image
 
-from curate.export.lmdb_format import LENGTH_KEY, key
+from trainers.common.lmdb_format import LENGTH_KEY, key
 
 
 @dataclass(frozen=True)

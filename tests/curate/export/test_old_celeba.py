@@ -13,8 +13,7 @@ from curate.export.common import ExportError
 from curate.export.old_celeba import accepted, export_old_celeba
 from db.engine import reading
 from db.models import Export
-
-from .conftest import ACCEPTED
+from tests.helpers.labelled import ACCEPTED, label
 
 
 def rows(folder):
@@ -119,7 +118,6 @@ def test_non_empty_destination_refused(labelled):
 def test_cli_refusal_exit_2(celeba_dir, tmp_path, capsys):
     from curate.workspace import Workspace
     from db.migrate import upgrade
-    from .conftest import label
     import shutil
     ws = Workspace.resolve(tmp_path / "ws")
     engine = ws.engine()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from curate.export.old_celeba import accepted
 from curate.export.qualify import qualifying
-from tests.curate.export.conftest import ACCEPTED
+from tests.helpers.labelled import ACCEPTED
 
 
 def test_accepted_images_and_their_tags(labelled):

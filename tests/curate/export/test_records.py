@@ -1,4 +1,4 @@
-"""curate.export.records and curate.fsutil's owner-tagged temp names: what reconcile() may
+"""curate.export.records and trainers.common.fsutil's owner-tagged temp names: what reconcile() may
 touch (only what dead processes left) and what check_destination() lets an export replace."""
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import time
 import pytest
 from sqlalchemy import select
 
-from curate import fsutil
 from curate.export import ExportError
 from curate.export.lmdb import prepare
 from curate.export.records import check_destination, reconcile
 from db.engine import reading, writing
 from db.models import Export
+from trainers.common import fsutil
 
 
 def dead_pid() -> int:

@@ -10,7 +10,7 @@ from PIL import Image
 
 from curate.export.common import ExportError
 from curate.export.sketch_pairs import export_sketch_pairs, pair, split, square_photo
-from curate.sketch import sketch
+from trainers.common.sketch import sketch
 
 
 def manifest(folder):

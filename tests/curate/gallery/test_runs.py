@@ -11,23 +11,8 @@ import pytest
 from PIL import Image
 
 from curate.gallery import runs as gr
+from tests.helpers.gallery import make_run
 from trainers import runs as layout
-
-
-def make_run(folder: Path, trainer: str = "stylegan", grids: int = 3, rows: int = 5) -> Path:
-    """A run folder as the trainers write it, with `grids` tiny PNGs and `rows` metrics."""
-    folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps({"trainer": trainer, "seed": 1}))
-    key = layout.step_key(trainer)
-    grid_dir = folder / layout.SAMPLES
-    grid_dir.mkdir()
-    for i in range(1, grids + 1):
-        Image.new("RGB", (8, 8), (i, 0, 0)).save(grid_dir / layout.step_name(trainer, i * 100, ".png"))
-    with open(folder / "metrics.jsonl", "w") as f:
-        for i in range(1, rows + 1):
-            f.write(json.dumps({key: i * 100, "loss_d": 1.0 / i, "loss_g": 2.0, "images_per_s": 50.0,
-                                **({"swd": 0.5} if i % 2 == 0 else {})}) + "\n")
-    return folder
 
 
 def test_runs_are_found_in_the_workspace_env_and_admin_folders(tmp_path, monkeypatch):

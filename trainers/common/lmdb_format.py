@@ -5,7 +5,7 @@
 pytorch (`prepare_data.py` writes it, `MultiResolutionDataset` reads it).
 
 Kept free of any import beyond the standard library: `curate.export.lmdb` writes through it and
-`trainers.stylegan.data` reads through it, and the trainer must not pull in the database layer.
+`trainers.stylegan.data` and `.stream` read through it.
 """
 from __future__ import annotations
 

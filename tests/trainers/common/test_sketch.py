@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from curate.sketch import photocopy, posterize, sketch
+from trainers.common.sketch import photocopy, posterize, sketch
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -147,7 +147,7 @@ def test_bad_inputs_raise_clear_errors(call, message):
 def test_below_64_px_the_effect_leaves_nothing_to_see():
     """What the pages' words rest on: a face sketched at 32 px is blank white, at 64 px not."""
     from curate import synth
-    from curate.sketch import too_small
+    from trainers.common.sketch import too_small
     face = synth.render(synth.draw_truth(np.random.default_rng(1), "f.jpg"), seed=1)
     small = np.asarray(face.convert("RGB").resize((32, 32), Image.Resampling.LANCZOS))
     big = np.asarray(face.convert("RGB").resize((64, 64), Image.Resampling.LANCZOS))

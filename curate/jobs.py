@@ -21,7 +21,6 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from curate.export.registry import KINDS, values as param_values
 from curate.workspace import ENV_DATABASE_URL, ENV_WORKSPACE, Workspace
 from db.engine import reading, writing
 from db.models import Job
-from trainers.common.workers import die_with_parent
+from trainers.common.workers import die_with_parent, start_owned
 
 log = logging.getLogger(__name__)
 
@@ -157,41 +156,19 @@ def start(engine: Engine, ws: Workspace, kind: str, dest: Path, params: Any,
     env = dict(os.environ, **{ENV_WORKSPACE: str(ws.root), ENV_DATABASE_URL: ws.database_url,
                               ENV_PARENT: str(os.getpid())})
     logs = ws.root / "logs"
-    # The worker is started from a thread of its own that waits for it: Linux's parent-death
-    # signal fires when the *thread* that started a child ends, and a page run's thread ends
-    # with the run, which would take the worker with it.
-    started: list = []
-    ready = threading.Event()
-    threading.Thread(target=_spawn_and_wait, args=(engine, job_id, env, logs, started, ready),
-                     name=f"job-{job_id}", daemon=True).start()
-    ready.wait()
-    if isinstance(started[0], Exception):
-        _finish(engine, job_id, FAILED, f"the worker could not start: {started[0]}")
-        raise ExportError(f"the export could not start: {started[0]}")
-    return job_id
-
-
-def _spawn_and_wait(engine: Engine, job_id: int, env: dict, logs: Path, started: list,
-                    ready: threading.Event) -> None:
-    """In the server, a thread per job: start its worker, wait for it, and mark it failed when
-    it ended without saying how (e.g. killed)."""
     try:
         logs.mkdir(parents=True, exist_ok=True)
         with open(logs / f"job-{job_id}.log", "ab") as out:
-            proc = subprocess.Popen([sys.executable, "-m", WORKER_MODULE, str(job_id)],
-                                    stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
-                                    cwd=str(Path(__file__).resolve().parent.parent))
-    except Exception as e:  # noqa: BLE001 — handed to start(), which says it in one line
-        started.append(e)
-        ready.set()
-        return
-    started.append(proc)
-    ready.set()
-    code = proc.wait()
-    try:
-        _finish(engine, job_id, FAILED, f"the worker stopped unexpectedly (exit code {code})")
-    except Exception as e:  # noqa: BLE001 — a thread of the server: log, never raise
-        log.warning("job %s: could not record its end: %s", job_id, e)
+            start_owned([sys.executable, "-m", WORKER_MODULE, str(job_id)], name=f"job-{job_id}",
+                        on_exit=lambda code: _finish(
+                            engine, job_id, FAILED,
+                            f"the worker stopped unexpectedly (exit code {code})"),
+                        stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
+                        cwd=str(Path(__file__).resolve().parent.parent))
+    except Exception as e:  # noqa: BLE001 — said in one line
+        _finish(engine, job_id, FAILED, f"the worker could not start: {e}")
+        raise ExportError(f"the export could not start: {e}") from None
+    return job_id
 
 
 def _finish(engine: Engine, job_id: int, state: str, message: str, done: int | None = None) -> bool:

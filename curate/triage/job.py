@@ -20,14 +20,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from curate.triage import store
 from curate.workspace import Workspace
-from trainers.common.workers import kill_on_parent_death
+from trainers.common.workers import start_owned
 
 STATUS_FILE = "job.json"
 # Extra `curate triage train` flags for trainings the app starts, e.g. "--side 48" (the
@@ -126,18 +125,8 @@ def start(ws: Workspace, args: list[str] | None = None) -> bool:
         import shlex
         args = shlex.split(os.environ.get(TRAIN_ARGS_ENV, ""))
     argv = [sys.executable, "-m", "curate.triage.worker", *args]
-    started = threading.Event()
-
-    def own() -> None:
-        # This thread waits for the worker, so it lives exactly as long as the worker does;
-        # PR_SET_PDEATHSIG ties the worker to it, and it ends only with the server.
-        proc = subprocess.Popen(argv, env=env, cwd=str(REPO), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, preexec_fn=kill_on_parent_death)
-        started.set()
-        proc.wait()
-
-    threading.Thread(target=own, name="triage-job", daemon=True).start()
-    started.wait(10)
+    start_owned(argv, name="triage-job", env=env, cwd=str(REPO), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL)
     return True
 
 

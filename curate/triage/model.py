@@ -38,19 +38,20 @@ MAX_SHIFT = 8  # of 64 px: how far the mirrored image may slide to fit the face 
 def mirror_residual(x: torch.Tensor) -> torch.Tensor:
     """|x − its mirror image, slid sideways to fit best|, per pixel: near zero on a face that
     looks at the camera (a face is nearly symmetric), large around the eyes and nose of a
-    turned one. The slide (up to 1/8 of the side) absorbs a face that is off centre."""
+    turned one. The slide (up to 1/8 of the side, wrapping round) absorbs a face that is off
+    centre."""
+    w = x.shape[-1]
     mirrored = x.flip(3)
-    reach = max(1, MAX_SHIFT * x.shape[-1] // 64)
+    reach = min(w - 1, max(1, MAX_SHIFT * w // 64))
     shifts = range(-reach, reach + 1, 2 if reach > 4 else 1)
-    costs = torch.stack([(x - torch.roll(mirrored, s, dims=3)).abs().mean(dim=(1, 2, 3))
+    # torch.roll(mirrored, s, dims=3)[..., j] is mirrored[..., (j - s) % w]: a slice of the
+    # mirror padded round by `reach` columns on each side (a view; no copy per slide).
+    padded = torch.cat([mirrored[..., w - reach:], mirrored, mirrored[..., :reach]], dim=3)
+    costs = torch.stack([(x - padded[..., reach - s:reach - s + w]).abs_().mean(dim=(1, 2, 3))
                          for s in shifts], dim=1)  # (n, shifts)
-    best = costs.argmin(dim=1)
-    out = torch.empty_like(x)
-    for k, s in enumerate(shifts):
-        rows = best == k
-        if bool(rows.any()):
-            out[rows] = (x[rows] - torch.roll(mirrored[rows], s, dims=3)).abs()
-    return out
+    best = torch.tensor(list(shifts), device=x.device)[costs.argmin(dim=1)]  # (n,)
+    cols = (torch.arange(w, device=x.device) - best[:, None]) % w  # (n, w)
+    return (x - mirrored.gather(3, cols[:, None, None, :].expand_as(x))).abs_()
 
 
 class Ranker(nn.Module):

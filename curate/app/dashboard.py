@@ -35,8 +35,13 @@ def _fmt(x, spec=".2f"):
     return "—" if x is None else format(x, spec)
 
 
+def _kappa(kappa: float | None) -> str:
+    # A kappa of −0.001 reads 0.00, not "-0.00".
+    return "—" if kappa is None else format(kappa, ".2f").replace("-0.00", "0.00")
+
+
 def _kappa_label(kappa: float | None, n: int) -> str:
-    return f"{'undefined' if kappa is None else format(kappa, '.2f')} (n={n:,})"
+    return f"{'undefined' if kappa is None else _kappa(kappa)} (n={n:,})"
 
 
 if st.button("Refresh", icon=":material/refresh:", key="dash_refresh"):
@@ -52,7 +57,7 @@ c1.metric("Accepted so far (final verdict)", f"{dash.accepted_final:,}",
           help=f"target {dash.target:,} for old_celebA")
 c2.metric("Decided (all queues)", f"{sum(a.decided for a in dash.annotators):,}",
           help=f"of {sum(a.queue for a in dash.annotators):,} queue items")
-c3.metric("Fleiss' kappa (overlap)", _fmt(dash.fleiss), help=f"{dash.fleiss_items} images")
+c3.metric("Fleiss' kappa (overlap)", _kappa(dash.fleiss), help=f"{dash.fleiss_items:,} images")
 c4.metric("Open disagreements", f"{dash.disputed:,}")
 st.progress(min(dash.accepted_final / dash.target, 1.0) if dash.target else 0.0,
             text=f"{dash.accepted_final:,} of {dash.target:,} accepted for old_celebA")
@@ -102,7 +107,7 @@ if dash.cohen:
     else:
         right.caption("No overlap group has every member's decision on an image yet.")
     st.html(hc.table(["Pair", "Cohen's kappa", "Images both decided"],
-                     [[f"{a} – {b}", _fmt(k), f"{n:,}"]
+                     [[f"{a} – {b}", _kappa(k), f"{n:,}"]
                       for (a, b), (k, n) in dash.cohen.items()]))
     st.caption("A kappa is undefined (— in the table) when everyone compared gave one and the "
                "same answer throughout: agreement beyond chance cannot be measured then.")

@@ -10,12 +10,13 @@ the max too):
 - datasets_verdict_filter_first_view: the Datasets page's first view with a verdict filter
   (the verdict index emptied before each run), one line per verdict;
 - dashboard_browser_first_view (with --browser, or --browser-only): the app served, at
-  1280×800, the time from typing `/dashboard` until every chart has drawn its bars, in a new
-  browser (a new Chromium context: no HTTP cache, the login cookie only) and in a new tab of a
-  browser that loaded the app before (a new session too), as one line with the median and max
-  of each, where the time went (the new browser's medians, ms from the navigation: the page's
-  shell, the title, the figures, the charts) and the load average before and after. The
-  server's figures are cached first, as they are for any admin within 15 s. Targets: under 1 s
+  1280×800, the time from typing `/dashboard` until every chart has drawn its bars and every
+  figure is shown, in a new browser (a new Chromium context: no HTTP cache, the login cookie
+  only) and in a new tab of a browser that loaded the app before (a new session too), as one
+  line with the median and max of each, where the time went (the new browser's medians, ms
+  from the navigation: the page's shell, the title, the first figure, the first chart, all
+  drawn) and the load average before and after. The server's figures are cached first, as
+  they are for any admin within 15 s. Targets: under 1 s
   on the demo (`--demo 400`: the demo workspace, browser only), under 1.5 s at 202,599 images.
 Target: under 0.5 s each (the browser view: above). Usage: python benchmarks/dashboard.py
 [--images 202599] [--annotators 20] [--decisions 100000] [--repeat 5] [--browser |
@@ -169,8 +170,12 @@ def _demo_decisions(root: Path) -> None:
 
 
 CHARTS = 8  # as tests/browser/test_dashboard_browser.py counts them
-CHARTS_DRAWN = """(n) => { const charts = [...document.querySelectorAll('table.rd-chart')];
-    return charts.length >= n && charts.every(c => [...c.querySelectorAll('.rd-bar')]
+METRICS = 8  # the key figures and the triage figures
+# Drawn: every chart has a bar of some size and every figure (st.metric) is shown — the metrics'
+# code is fetched apart from the charts' and may come last.
+CHARTS_DRAWN = """([n, m]) => { const charts = [...document.querySelectorAll('table.rd-chart')];
+    return document.querySelectorAll('[data-testid="stMetricValue"]').length >= m
+      && charts.length >= n && charts.every(c => [...c.querySelectorAll('.rd-bar')]
       .some(b => { const r = b.getBoundingClientRect();
                    return r.width > 0 && r.height > 0; })); }"""
 VIEWPORT = {"width": 1280, "height": 800}
@@ -207,7 +212,8 @@ def browser_first_view(root: Path, repeat: int, images: int, database_url: str |
             harness.wait_for_login_cookie(page)
             cookies = [c for c in page.context.cookies() if c["name"] == "rostro_session"]
             page.goto(f"{url}/dashboard")  # warm-up: the server's figures are then cached,
-            page.wait_for_function(CHARTS_DRAWN, arg=CHARTS, timeout=600_000, polling="raf")
+            page.wait_for_function(CHARTS_DRAWN, arg=[CHARTS, METRICS], timeout=600_000,
+                                   polling="raf")
             # As they are for any admin within 15 s: the page's own cost is what is measured.
             cold, warm, steps = [], [], []
             for _ in range(repeat):
@@ -240,12 +246,12 @@ def browser_first_view(root: Path, repeat: int, images: int, database_url: str |
 def _view(page, url: str) -> tuple[float, dict]:
     t0 = time.perf_counter()
     page.goto(f"{url}/dashboard")
-    page.wait_for_function(CHARTS_DRAWN, arg=CHARTS, timeout=600_000, polling="raf")
+    page.wait_for_function(CHARTS_DRAWN, arg=[CHARTS, METRICS], timeout=600_000, polling="raf")
     seconds = time.perf_counter() - t0
     milestones = page.evaluate("() => { const m = window.__dashboard_milestones || {};"
                                " m.done = 1; return m; }")
     milestones.pop("done", None)
-    milestones["charts_ms"] = round(seconds * 1000)
+    milestones["drawn_ms"] = round(seconds * 1000)
     return seconds, milestones
 
 

@@ -1,28 +1,28 @@
 """Dashboard (admin): progress, pace, agreement on the overlap, rule and tag use, the target.
 
-Every chart is a Vega-Lite spec written as a plain dict (`st.vega_lite_chart`), with a title
-and axis titles: building them with Altair cost about 0.2 s per page run (its schema
-validation and channel wrapping), more than the figures themselves. Data fields have plain names
-(`cohen_kappa`, not "Cohen's kappa"): Vega-Lite reads a field name as an access path, and an
-apostrophe in one leaves the chart blank. People's wording goes in titles and in the tables'
-column labels.
+The key figures come first (metrics, the target), the charts below them. Every chart and table
+is server-built HTML (`curate/app/html_charts.py`, shown with `st.html`): a fresh browser then
+loads no chart or grid JavaScript. With `st.vega_lite_chart` and `st.dataframe` the first view
+fetched and ran 4.8 MB of JavaScript, 2.7 MB of it for them (Vega's embed, the data grid, Arrow
+formatting): issue 20, 2.1 s on the demo. Each chart is a titled table with axis titles, a bar
+per row and its value written beside it.
 """
-import pandas as pd
 import streamlit as st
 
 from curate import dashboard
+from curate.app import html_charts as hc
 from curate.app.common import db_call, engine, require_admin
+from curate.app.text import plain
 from curate.rules import RULES, TAGS
 
 CACHE_S = 15
 STATUSES = ("accepted", "rejected", "skipped", "left")  # stacked in this order, left to right
 STATUS_COLOURS = ("#2e7d32", "#c62828", "#f9a825", "#b0bec5")
-HEIGHT = 250
-KAPPA_INSIDE = 0.75  # a kappa from here up has its label inside the bar
-KAPPA_LABEL_GAP = 0.1  # between a bar's end and its label, in kappa units
+PERCENT_TICKS = (0, 25, 50, 75, 100)
 
 require_admin()
 st.title("Dashboard", anchor=False)
+st.html(hc.CSS)  # the charts' styles (style only: Streamlit puts it aside, it takes no space)
 
 
 @st.cache_data(ttl=CACHE_S, show_spinner="Counting every decision…")
@@ -35,170 +35,107 @@ def _fmt(x, spec=".2f"):
     return "—" if x is None else format(x, spec)
 
 
+def _kappa(kappa: float | None) -> str:
+    # A kappa of −0.001 reads 0.00, not "-0.00".
+    return "—" if kappa is None else format(kappa, ".2f").replace("-0.00", "0.00")
+
+
 def _kappa_label(kappa: float | None, n: int) -> str:
-    return f"{'undefined' if kappa is None else format(kappa, '.2f')} (n={n})"
-
-
-def _chart(spec: dict, data: pd.DataFrame, title: str, height: int = HEIGHT) -> None:
-    # fit-x: the plot fills the width and is `height` px tall, with the title, axes and legend
-    # around it (Streamlit's default, fit, squeezes all of them into `height`: a short chart
-    # lost its bars and legend, and a long axis title pushed the chart title out).
-    st.vega_lite_chart(data, spec=dict(spec, title=title, height=height,
-                                       autosize={"type": "fit-x", "contains": "padding"}),
-                       width="stretch")
-
-
-def _bars(where, data: pd.DataFrame, category: str, value: str, *, title: str,
-          category_title: str, value_title: str, label: str | None = None,
-          horizontal: bool = False) -> None:
-    """A titled bar chart in `where`, one bar per row, with its value written beside each bar."""
-    cat = {"field": category, "type": "nominal", "title": category_title, "sort": None}
-    if not horizontal:
-        cat["axis"] = {"labelAngle": 0}
-    val = {"field": value, "type": "quantitative", "title": value_title}
-    text = {"type": "text", "align": "left" if horizontal else "center",
-            "dx": 4 if horizontal else 0, "dy": 0 if horizontal else -6, "color": "#37474f"}
-    spec = {"encoding": {"y" if horizontal else "x": cat, "x" if horizontal else "y": val,
-                         "tooltip": [{"field": category}, {"field": value}]},
-            "layer": [{"mark": {"type": "bar"}},
-                      {"mark": text, "encoding": {"text": {"field": label or value,
-                                                           "type": "nominal"}}}]}
-    with where:
-        _chart(spec, data, title)
-
-
-def _kappa_bars(where, data: pd.DataFrame, category: str, value: str, *, title: str,
-                category_title: str, value_title: str) -> None:
-    """Kappa bars on the fixed scale −1…1 (chance is 0, a line across), so a −0.03 looks small
-    and a 0.00 still shows its axis. Each bar's label sits just above the bar's end (above the
-    zero line for a negative kappa), or inside a long bar in white, never on its edge."""
-    inside = f"datum.{value} >= {KAPPA_INSIDE}"
-    val = {"field": value, "type": "quantitative", "title": value_title,
-           "scale": {"domain": [-1, 1]},
-           "axis": {"values": [-1, -0.5, 0, 0.5, 1], "format": ".1f"}}
-    spec = {"encoding": {"x": {"field": category, "type": "nominal", "title": category_title,
-                               "sort": None, "axis": {"labelAngle": 0}},
-                         "y": val,
-                         "tooltip": [{"field": category}, {"field": value, "format": ".3f"}]},
-            "transform": [{"calculate": f"{inside} ? datum.{value} - {KAPPA_LABEL_GAP} : "
-                                        f"max(datum.{value}, 0) + {KAPPA_LABEL_GAP}",
-                           "as": "label_at"}],
-            "layer": [{"mark": {"type": "bar"}},
-                      {"mark": {"type": "rule", "color": "#37474f"}, "encoding": {"y": {"datum": 0}}},
-                      {"mark": {"type": "text", "baseline": "middle", "fontWeight": "bold"},
-                       "encoding": {"y": {"field": "label_at", "type": "quantitative"},
-                                    "text": {"field": "label", "type": "nominal"},
-                                    "color": {"condition": {"test": inside, "value": "white"},
-                                              "value": "#37474f"}}}]}
-    with where:
-        _chart(spec, data, title)
+    return f"{'undefined' if kappa is None else _kappa(kappa)} (n={n:,})"
 
 
 if st.button("Refresh", icon=":material/refresh:", key="dash_refresh"):
     _figures.clear()
 dash = _figures(engine().url.render_as_string(hide_password=True))
-st.caption(f"Figures as of {dash.as_of:%H:%M:%S} — kept for up to {CACHE_S} s; press Refresh "
-           "to count again now.")
+# The time's colons escaped (`plain`): Markdown text holding ":18:" reads as an emoji code, and
+# the page would first fetch Streamlit's emoji plugin (300 KB of JavaScript) to look it up.
+st.caption(f"Figures as of {plain(f'{dash.as_of:%H:%M:%S}')} — kept for up to {CACHE_S} s; press "
+           "Refresh to count again now.")
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Accepted so far (final verdict)", f"{dash.accepted_final:,}",
           help=f"target {dash.target:,} for old_celebA")
 c2.metric("Decided (all queues)", f"{sum(a.decided for a in dash.annotators):,}",
           help=f"of {sum(a.queue for a in dash.annotators):,} queue items")
-c3.metric("Fleiss' kappa (overlap)", _fmt(dash.fleiss), help=f"{dash.fleiss_items} images")
+c3.metric("Fleiss' kappa (overlap)", _kappa(dash.fleiss), help=f"{dash.fleiss_items:,} images")
 c4.metric("Open disagreements", f"{dash.disputed:,}")
 st.progress(min(dash.accepted_final / dash.target, 1.0) if dash.target else 0.0,
             text=f"{dash.accepted_final:,} of {dash.target:,} accepted for old_celebA")
 
-people = pd.DataFrame([{
-    "annotator": a.name, "queue": a.queue, "decided": a.decided, "accepted": a.accepted,
-    "rejected": a.rejected, "skipped": a.skipped, "left": a.left,
-    "done %": round(100 * a.done, 1),
-    "accept rate %": None if a.accept_rate is None else round(100 * a.accept_rate, 1),
-    "median s / decision": None if a.median_seconds is None else round(a.median_seconds, 2),
-} for a in dash.annotators])
-
 st.subheader("Progress per annotator", anchor=False)
-if people.empty:
+people = dash.annotators
+if not people:
     st.info("No annotators yet: add some on the Admin page.")
 else:
-    stacked = people.melt("annotator", list(STATUSES), var_name="status", value_name="images")
-    stacked["rank"] = stacked["status"].map(STATUSES.index)
-    _chart({"mark": {"type": "bar"}, "encoding": {
-        "y": {"field": "annotator", "type": "nominal", "title": "Annotator",
-              "sort": list(people["annotator"])},
-        "x": {"field": "images", "type": "quantitative", "title": "Images in the queue",
-              "stack": "zero"},
-        "color": {"field": "status", "type": "nominal", "title": "Status", "sort": list(STATUSES),
-                  "scale": {"domain": list(STATUSES), "range": list(STATUS_COLOURS)}},
-        "order": {"field": "rank", "type": "quantitative"},
-        "tooltip": [{"field": "annotator"}, {"field": "status"}, {"field": "images"}]}},
-        stacked, "Queue progress: accepted, rejected, skipped, left",
-        height=max(120, 32 * len(people)))
-    pace = pd.DataFrame({"annotator": people["annotator"],
-                         "accept_rate": people["accept rate %"],
-                         "median_seconds": people["median s / decision"]})
-    pace["rate_label"] = pace["accept_rate"].map(lambda x: _fmt(x, ".1f") + " %")
-    pace["seconds_label"] = pace["median_seconds"].map(lambda x: _fmt(x, ".1f") + " s")
+    st.html(hc.stacked_chart(
+        "Queue progress: accepted, rejected, skipped, left",
+        [(a.name, (a.accepted, a.rejected, a.skipped, a.left), f"{100 * a.done:.0f} % done")
+         for a in people],
+        list(zip(STATUSES, STATUS_COLOURS)), category_title="Annotator",
+        value_title="Images in the queue"))
+    rate = [None if a.accept_rate is None else 100 * a.accept_rate for a in people]
     left, right = st.columns(2)
-    _bars(left, pace, "annotator", "accept_rate", label="rate_label",
-          title="Accept rate per annotator", category_title="Annotator",
-          value_title="Accepted of accepted + rejected (%)")
-    _bars(right, pace, "annotator", "median_seconds", label="seconds_label",
-          title="Pace: median seconds per decision", category_title="Annotator",
-          value_title="Seconds per decision")
-    st.dataframe(people, hide_index=True, width="stretch")
+    left.html(hc.bar_chart(
+        "Accept rate per annotator",
+        [hc.Bar(a.name, r, _fmt(r, ".1f") + " %") for a, r in zip(people, rate)],
+        category_title="Annotator", value_title="Accepted of accepted + rejected (%)",
+        ticks=PERCENT_TICKS))
+    right.html(hc.bar_chart(
+        "Pace: median seconds per decision",
+        [hc.Bar(a.name, a.median_seconds, _fmt(a.median_seconds, ".1f") + " s") for a in people],
+        category_title="Annotator", value_title="Seconds per decision"))
+    st.html(hc.table(
+        ["annotator", "queue", "decided", "accepted", "rejected", "skipped", "left", "done %",
+         "accept rate %", "median s / decision"],
+        [[a.name, f"{a.queue:,}", f"{a.decided:,}", f"{a.accepted:,}", f"{a.rejected:,}",
+          f"{a.skipped:,}", f"{a.left:,}", f"{100 * a.done:.1f}", _fmt(r, ".1f"),
+          _fmt(a.median_seconds)] for a, r in zip(people, rate)]))
 
 st.subheader("Agreement on the overlap", anchor=False)
 if dash.cohen:
-    pairs = pd.DataFrame([{"pair": f"{a} – {b}", "cohen_kappa": k, "shared_images": n,
-                           "label": _kappa_label(k, n)} for (a, b), (k, n) in dash.cohen.items()])
-    groups = pd.DataFrame([{"group": " + ".join(g), "fleiss_kappa": k, "images": n,
-                            "label": _kappa_label(k, n)}
-                           for g, (k, n) in dash.fleiss_groups.items()])
-    # An undefined kappa is drawn at 0 with its label saying so: a chart is never left blank.
     left, right = st.columns(2)
-    _kappa_bars(left, pairs.fillna({"cohen_kappa": 0.0}), "pair", "cohen_kappa",
-                title="Cohen's kappa per pair of annotators", category_title="Pair of annotators",
-                value_title="Cohen's kappa")
-    if not groups.empty:
-        _kappa_bars(right, groups.fillna({"fleiss_kappa": 0.0}), "group", "fleiss_kappa",
-                    title="Fleiss' kappa per overlap group", category_title="Overlap group",
-                    value_title="Fleiss' kappa")
+    left.html(hc.kappa_chart(
+        "Cohen's kappa per pair of annotators",
+        [hc.Bar(f"{a} – {b}", k, _kappa_label(k, n)) for (a, b), (k, n) in dash.cohen.items()],
+        category_title="Pair of annotators", value_title="Cohen's kappa"))
+    if dash.fleiss_groups:
+        right.html(hc.kappa_chart(
+            "Fleiss' kappa per overlap group",
+            [hc.Bar(" + ".join(g), k, _kappa_label(k, n))
+             for g, (k, n) in dash.fleiss_groups.items()],
+            category_title="Overlap group", value_title="Fleiss' kappa"))
     else:
         right.caption("No overlap group has every member's decision on an image yet.")
-    st.dataframe(pairs.drop(columns="label"), hide_index=True, width="stretch", column_config={
-        "pair": "Pair", "cohen_kappa": st.column_config.NumberColumn("Cohen's kappa", format="%.2f"),
-        "shared_images": "Images both decided"})
-    st.caption("A kappa is undefined (blank in the table) when everyone compared gave one and "
-               "the same answer throughout: agreement beyond chance cannot be measured then.")
+    st.html(hc.table(["Pair", "Cohen's kappa", "Images both decided"],
+                     [[f"{a} – {b}", _kappa(k), f"{n:,}"]
+                      for (a, b), (k, n) in dash.cohen.items()]))
+    st.caption("A kappa is undefined (— in the table) when everyone compared gave one and the "
+               "same answer throughout: agreement beyond chance cannot be measured then.")
 else:
     st.caption("No overlap image decided by two annotators yet.")
 
-views = pd.DataFrame([{"view": via, "decisions": v.decisions,
-                       "accept_rate": None if v.accept_rate is None else 100 * v.accept_rate,
-                       "agreement": None if v.agreement is None else 100 * v.agreement,
-                       "compared": v.compared} for via, v in dash.views.items()])
-if not views.empty and views["decisions"].sum():
+if sum(v.decisions for v in dash.views.values()):
     st.markdown("**Grid and single decisions apart**")
-    st.dataframe(views, hide_index=True, width="stretch", column_config={
-        "view": "Decided in", "decisions": "Standing accepts + rejects",
-        "accept_rate": st.column_config.NumberColumn("Accept rate", format="%.1f %%"),
-        "agreement": st.column_config.NumberColumn("Agrees with the other annotator",
-                                                   format="%.1f %%"),
-        "compared": "Decisions compared"})
+    st.html(hc.table(
+        ["Decided in", "Standing accepts + rejects", "Accept rate",
+         "Agrees with the other annotator", "Decisions compared"],
+        [[via, f"{v.decisions:,}",
+          None if v.accept_rate is None else f"{100 * v.accept_rate:.1f} %",
+          None if v.agreement is None else f"{100 * v.agreement:.1f} %", f"{v.compared:,}"]
+         for via, v in dash.views.items()]))
     st.caption("Agreement: of the decisions on images another annotator also accepted or "
                "rejected, how many gave the same verdict. Grid decisions are accepts confirmed "
                "a page at a time (V on the Label page).")
 
 st.subheader("Rules failed and tags used", anchor=False)
 left, right = st.columns(2)
-rules = pd.DataFrame({"rule": [r.short for r in RULES], "rejections": [dash.rules[r.key] for r in RULES]})
-tags = pd.DataFrame({"tag": [t.short for t in TAGS], "uses": [dash.tags[t.key] for t in TAGS]})
-_bars(left, rules, "rule", "rejections", title="Rejections per failed rule",
-      category_title="Rule failed", value_title="Standing rejections", horizontal=True)
-_bars(right, tags, "tag", "uses", title="Tags used", category_title="Tag",
-      value_title="Standing decisions with the tag", horizontal=True)
+left.html(hc.bar_chart(
+    "Rejections per failed rule",
+    [hc.Bar(r.short, dash.rules[r.key], f"{dash.rules[r.key]:,}") for r in RULES],
+    category_title="Rule failed", value_title="Standing rejections", counts=True))
+right.html(hc.bar_chart(
+    "Tags used", [hc.Bar(t.short, dash.tags[t.key], f"{dash.tags[t.key]:,}") for t in TAGS],
+    category_title="Tag", value_title="Standing decisions with the tag", counts=True))
 
 st.subheader("Triage: looks per accepted face", anchor=False)
 
@@ -224,15 +161,13 @@ left_looks = looks.projected_looks_left
 m4.metric(f"Looks left to {looks.target:,}", "—" if left_looks is None
           else f"{left_looks:,}", help="at the newest round's looks per accepted face")
 if looks.rounds:
-    per_round = pd.DataFrame([{
-        "round": r.label, "order": r.order, "queue places": r.assigned, "looks": r.looks,
-        "accepted": r.accepted,
-        "looks per accepted": None if r.looks_per_accept is None else round(r.looks_per_accept, 2),
-    } for r in looks.rounds])
-    per_round["label"] = per_round["looks per accepted"].map(lambda x: _fmt(x))
-    _bars(st.container(), per_round.fillna({"looks per accepted": 0.0}), "round",
-          "looks per accepted", label="label", title="Looks per accepted face, per round",
-          category_title="Assignment round", value_title="Looks per accepted face")
-    st.dataframe(per_round.drop(columns="label"), hide_index=True, width="stretch")
+    st.html(hc.bar_chart(
+        "Looks per accepted face, per round",
+        [hc.Bar(r.label, r.looks_per_accept, _fmt(r.looks_per_accept)) for r in looks.rounds],
+        category_title="Assignment round", value_title="Looks per accepted face"))
+    st.html(hc.table(
+        ["round", "order", "queue places", "looks", "accepted", "looks per accepted"],
+        [[r.label, r.order, f"{r.assigned:,}", f"{r.looks:,}", f"{r.accepted:,}",
+          _fmt(r.looks_per_accept)] for r in looks.rounds], text_columns=2))
 else:
     st.caption("No assignment rounds yet.")

@@ -1,10 +1,11 @@
 """Real browser: the admin opens the Dashboard on a small seeded workspace and every chart
-draws its marks — no blank canvas, and no Vega-Lite error such as "Access path missing closing
-quote" (an apostrophe in a field name once left the Cohen's kappa chart empty).
+draws its bars, each with its value beside it — the values of the known decisions, on the
+scale they belong to — with no console error.
 
-A chart counts as drawn when it holds a bar of non-zero size: an SVG bar (Streamlit renders
-Vega-Lite as SVG) or, should it render to a canvas, coloured pixels (axes and text are grey).
-A screenshot goes to test-artifacts/.
+The charts are server-built HTML (curate/app/html_charts.py): a chart counts as drawn when its
+bars have a size on screen. Both kappa charts keep the fixed −1…1 scale with a line at 0, and
+every value label sits clear of its bar (past its end, or right of the zero line for a negative
+kappa) and inside the chart. Screenshots (1280×800 and the whole page) go to test-artifacts/.
 """
 from __future__ import annotations
 
@@ -24,42 +25,29 @@ from tests.helpers.curate import seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHARTS = 8  # progress, accept rate, pace, Cohen's kappa, Fleiss' kappa, rules, tags, looks per round
-CHART = '[data-testid="stVegaLiteChart"]'
-# Per chart: [coloured canvas pixels, SVG marks]. A pixel is coloured when its channels differ
-# by more than 60: the bars are; axes, grid lines and labels are grey or black.
-MARKS = """(sel) => [...document.querySelectorAll(sel)].map(chart => {
-    let coloured = 0;
-    for (const c of chart.querySelectorAll('canvas')) {
-        if (!c.width || !c.height) continue;
-        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        for (let i = 0; i < d.length; i += 4) {
-            if (d[i + 3] > 0 && Math.max(d[i], d[i + 1], d[i + 2])
-                              - Math.min(d[i], d[i + 1], d[i + 2]) > 60) coloured++;
-        }
-    }
-    const svg = [...chart.querySelectorAll('svg .mark-rect path')]
-        .filter(p => p.getBBox().width > 0 && p.getBBox().height > 0).length;
-    return [coloured, svg];
-})"""
-RENDER_TIMEOUT_MS = 60_000
-# Per kappa chart: its y-axis labels, how many zero lines, and per value label the distance
-# (px) between its middle and the end of its bar.
-KAPPA = """(sel) => [...document.querySelectorAll(sel)]
-  .filter(c => /kappa per/.test(c.querySelector('svg')?.textContent || ''))
-  .map(chart => {
-    const svg = chart.querySelector('svg');
-    const axis = [...svg.querySelectorAll('.role-axis-label text')].map(t => t.textContent);
-    const rules = svg.querySelectorAll('.mark-rule.role-mark line, .mark-rule.role-mark path').length;
-    const bars = [...svg.querySelectorAll('.mark-rect.role-mark path')]
-      .map(p => p.getBoundingClientRect());
-    const labels = [...svg.querySelectorAll('.mark-text.role-mark text')]
-      .map(t => t.getBoundingClientRect());
-    const gaps = labels.map((l, i) => {
-      const b = bars[i]; if (!b) return -1; const mid = (l.top + l.bottom) / 2;
-      return Math.min(Math.abs(mid - b.top), Math.abs(mid - b.bottom)); });
-    return {axis, rules, gaps, bars: bars.length, labels: labels.length};
-  })"""
+CHARTS = 8  # progress, accept rate, pace, Cohen's and Fleiss' kappa, rules, tags, looks per round
+CHART = "table.rd-chart"
+RENDER_TIMEOUT_MS = 60_000  # correctness, not speed: a busy machine may take a while
+# Per chart, as drawn: its title, tick texts, and per row the category, the bars' and the value
+# label's boxes (px), the zero line's x (or null), and the plot's box.
+DRAWN = """(sel) => [...document.querySelectorAll(sel)].map(t => {
+    const box = e => { const r = e.getBoundingClientRect();
+                       return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; };
+    return {
+      title: t.querySelector('caption').firstChild.textContent.trim(),
+      table: box(t),
+      ticks: [...t.querySelectorAll('tfoot .rd-tick')].map(s => s.textContent),
+      rows: [...t.querySelectorAll('tbody tr')].map(tr => ({
+        category: tr.querySelector('th').innerText.trim(),
+        plot: box(tr.querySelector('.rd-plot')),
+        bars: [...tr.querySelectorAll('.rd-bar')].map(box)
+              .filter(b => b.right - b.left > 0 && b.bottom - b.top > 0),
+        zero: (z => z ? box(z).left : null)(tr.querySelector('.rd-zero')),
+        label: (v => ({text: v.firstChild.textContent.trim(), box: box(v),
+                       visible: getComputedStyle(v).visibility !== 'hidden'}))(
+                 tr.querySelector('.rd-val')),
+      })),
+    }; })"""
 
 
 def seeded_workspace(root) -> None:
@@ -94,36 +82,59 @@ def site(tmp_path):
     return tmp_path / "ws"
 
 
-def test_every_dashboard_chart_draws_its_marks(site, artifacts_dir):
+def test_every_dashboard_chart_draws_the_known_values(site, artifacts_dir):
+    engine = Workspace.resolve(site).open()
+    figures = dashboard(engine)
+    engine.dispose()
     problems = []
     with harness.serve(site) as url, harness.open_browser() as page:
+        page.set_viewport_size({"width": 1280, "height": 800})
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
-        page.goto(url)
-        page.get_by_label("Name").fill("admin")
-        page.get_by_role("textbox", name="Password").fill("admin")
-        page.keyboard.press("Enter")
-        page.get_by_text("Logged in as").wait_for()
+        harness.log_in_as(page, url, "admin", "admin")
         page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Dashboard").click()
         page.get_by_text("Figures as of").wait_for()
-        # Correctness, not speed: a busy machine may take a while to draw seven charts.
-        page.wait_for_function(f"document.querySelectorAll('{CHART}').length >= {CHARTS}",
-                               timeout=RENDER_TIMEOUT_MS)
-        for chart in page.locator(CHART).all():
-            chart.scroll_into_view_if_needed()
-            chart.locator("canvas, svg").first.wait_for()
-        page.wait_for_function(f"({MARKS})('{CHART}').every(([c, s]) => c > 0 || s > 0)",
-                               timeout=RENDER_TIMEOUT_MS)
-        marks = page.evaluate(MARKS, CHART)
-        kappa = page.evaluate(KAPPA, CHART)
-        page.screenshot(path=artifacts_dir / "dashboard.png", full_page=True)
-    assert len(marks) == CHARTS and all(c > 0 or s > 0 for c, s in marks), marks
-    # Both kappa charts: the fixed −1…1 axis whatever the values, a zero line, and each value
-    # label clear of its bar's end (legible: neither on the edge nor cut by it).
-    assert len(kappa) == 2, kappa
-    for chart in kappa:
-        assert {a.replace("\u2212", "-") for a in chart["axis"]} >= {"-1.0", "0.0", "1.0"}, chart
-        assert chart["rules"] >= 1 and chart["labels"] == chart["bars"] >= 1, chart
-        assert all(g >= 4 for g in chart["gaps"]), chart
-    assert not [p for p in problems if "Access path" in p or "closing quote" in p], problems
-    assert not [p for p in problems if "vega" in p.lower() or "Error" in p], problems
+        page.wait_for_function(
+            f"""() => {{ const c = [...document.querySelectorAll('{CHART}')];
+                 return c.length >= {CHARTS} && c.every(t => [...t.querySelectorAll('.rd-bar')]
+                   .some(b => b.getBoundingClientRect().width > 0)); }}""",
+            timeout=RENDER_TIMEOUT_MS)
+        drawn = {c["title"]: c for c in page.evaluate(DRAWN, CHART)}
+        page.screenshot(path=artifacts_dir / "dashboard.png")
+        height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+        page.set_viewport_size({"width": 1280, "height": height + 50})
+        page.screenshot(path=artifacts_dir / "dashboard_whole.png")
+    assert len(drawn) == CHARTS, list(drawn)
+
+    # The values of the known decisions, as the page's figures give them.
+    rate = drawn["Accept rate per annotator"]
+    for a in figures.annotators:
+        row = next(r for r in rate["rows"] if r["category"] == a.name)
+        assert row["label"]["text"] == f"{100 * a.accept_rate:.1f} %", row
+        plot = row["plot"]["right"] - row["plot"]["left"]
+        [bar] = row["bars"]  # as long as the rate, on the 0–100 scale
+        assert abs(bar["right"] - bar["left"] - plot * a.accept_rate) <= 1.5, (row, a)
+    cohen = drawn["Cohen's kappa per pair of annotators"]
+    [(pair, (kappa, shared))] = figures.cohen.items()
+    [row] = cohen["rows"]
+    assert row["category"] == " – ".join(pair)
+    assert row["label"]["text"] == f"{kappa:.2f} (n={shared})"
+
+    for chart in drawn.values():
+        for row in chart["rows"]:
+            label, where = row["label"]["box"], (chart["title"], row)
+            assert row["label"]["visible"], where
+            assert label["right"] <= chart["table"]["right"] + 0.5, where  # inside the chart
+            # Clear of its bar: past the bar's end, or right of the zero line below zero.
+            ends = [b["right"] for b in row["bars"]
+                    if row["zero"] is None or b["left"] >= row["zero"] - 0.5]
+            assert label["left"] >= max(ends + [row["zero"] or row["plot"]["left"]]) + 2, where
+    # Both kappa charts: the fixed −1…1 scale whatever the values, and a line at 0 in every row.
+    for title in ("Cohen's kappa per pair of annotators", "Fleiss' kappa per overlap group"):
+        chart = drawn[title]
+        ticks = [t.replace("\u2212", "-") for t in chart["ticks"]]
+        assert ticks == ["-1.0", "-0.5", "0.0", "0.5", "1.0"], chart
+        for row in chart["rows"]:
+            middle = (row["plot"]["left"] + row["plot"]["right"]) / 2
+            assert row["zero"] is not None and abs(row["zero"] - middle) <= 1, row
+    assert not problems, problems

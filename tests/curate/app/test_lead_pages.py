@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 import json
 
-import pyarrow as pa
+import pytest
 from sqlalchemy import select
 
 from curate import synth
@@ -14,6 +14,7 @@ from db.engine import reading
 from db.models import Adjudication, Image
 from tests.helpers.app import admin_page, as_user, page
 from tests.helpers.curate import unescaped
+from tests.helpers.html_charts import charts, tables
 
 _ids = itertools.count()
 
@@ -104,6 +105,11 @@ def test_review_undoes_the_last_verdict_and_a_resend_counts_once(engine, db_url,
     assert [r[2] for r in _adjudications(engine)] == ["accept", "undo", "accept"]
 
 
+def _dashboard_html(at) -> str:
+    """Every chart and table the Dashboard page drew (st.html bodies), in order."""
+    return "".join(e.proto.body for e in at.get("html"))
+
+
 def test_dashboard_shows_the_known_figures(engine, db_url, tmp_path, monkeypatch):
     at, *_ = admin_page("curate/app/dashboard.py", engine, db_url, tmp_path, monkeypatch)
     metrics = {m.label: m.value for m in at.metric}
@@ -111,65 +117,66 @@ def test_dashboard_shows_the_known_figures(engine, db_url, tmp_path, monkeypatch
     assert metrics["Decided (all queues)"] == "10"
     assert metrics["Fleiss' kappa (overlap)"] == "0.47"
     assert metrics["Open disagreements"] == "1"
-    people = at.dataframe[0].value
-    assert list(people["annotator"]) == ["ana", "luis"]
-    assert list(people["accept rate %"]) == [60.0, 25.0]
-    pairs = at.dataframe[1].value
-    assert pairs["cohen_kappa"].tolist() == [0.5]  # the column's data name; its label:
-    assert json.loads(at.dataframe[1].proto.columns)["cohen_kappa"]["label"] == "Cohen's kappa"
-    assert len(at.get("vega_lite_chart")) >= 5  # charts, not only tables
+    people, pairs, *_ = tables(_dashboard_html(at))
+    assert people.header[:2] == ["annotator", "queue"] and people.header[-2] == "accept rate %"
+    assert [r[0] for r in people.rows] == ["ana", "luis"]
+    assert [r[-2] for r in people.rows] == ["60.0", "25.0"]
+    assert pairs.header == ["Pair", "Cohen's kappa", "Images both decided"]
+    assert pairs.rows == [["ana – luis", "0.50", "4"]]
+    # The charts show the same figures: ana accepts 3 of 5, luis 1 of 4; kappa 0.50 on 4.
+    drawn = {c.title: c for c in charts(_dashboard_html(at))}
+    rate = drawn["Accept rate per annotator"]
+    assert rate.row("ana").bars == [(0.0, 60.0)] and rate.row("ana").label == "60.0 %"
+    assert rate.row("luis").bars == [(0.0, 25.0)] and rate.row("luis").label == "25.0 %"
+    cohen = drawn["Cohen's kappa per pair of annotators"].row("ana – luis")
+    assert cohen.bars == [(50.0, 25.0)] and cohen.label == "0.50 (n=4)" and cohen.label_at == 75.0
+    fleiss = drawn["Fleiss' kappa per overlap group"].row("ana + luis")
+    assert fleiss.label == "0.47 (n=4)" and fleiss.bars == [(50.0, pytest.approx(23.33, abs=0.01))]
+    rules = drawn["Rejections per failed rule"]
+    assert [r.label for r in rules.rows] == ["3", "1", "1"]  # too young, not facing, looks young
+    tags = drawn["Tags used"]
+    assert tags.row("two faces").label == "5" and tags.row("deformity").label == "1"
+    progress = drawn["Queue progress: accepted, rejected, skipped, left"].row("ana")
+    assert progress.said == "60 % done (3 accepted, 2 rejected, 1 skipped, 4 left)"
+    assert not at.get("vega_lite_chart") and not at.get("arrow_data_frame")  # no chart JS to load
 
 
-def _charts(at) -> dict[str, tuple[dict, list[str]]]:
-    """Each Vega-Lite chart of the page: title → (spec, the column names of its data)."""
-    out = {}
-    for chart in at.get("vega_lite_chart"):
-        spec = json.loads(chart.proto.spec)
-        columns = [c for table in _tables(chart) for c in table.column_names]
-        out[spec["title"]] = (spec, columns)
-    return out
-
-
-def _tables(chart) -> list:
-    """The chart's data as Arrow tables: its main data and any named datasets."""
-    blobs = [chart.proto.data.data] if chart.proto.data.data else []
-    blobs += [d.data.data for d in chart.proto.datasets]
-    return [pa.ipc.open_stream(b).read_all() for b in blobs]
-
-
-def _encodings(spec: dict) -> list[dict]:
-    return [spec["encoding"]] if "encoding" in spec else [e for s in spec.get("layer", [])
-                                                         for e in _encodings(s)]
-
-
-def test_every_dashboard_chart_is_titled_and_renderable(engine, db_url, tmp_path, monkeypatch):
+def test_every_dashboard_chart_is_titled_and_readable(engine, db_url, tmp_path, monkeypatch):
     at, *_ = admin_page("curate/app/dashboard.py", engine, db_url, tmp_path, monkeypatch)
-    charts = _charts(at)
-    assert set(charts) == {
+    drawn = charts(_dashboard_html(at))
+    assert [c.title for c in drawn] == [
         "Queue progress: accepted, rejected, skipped, left", "Accept rate per annotator",
         "Pace: median seconds per decision", "Cohen's kappa per pair of annotators",
         "Fleiss' kappa per overlap group", "Rejections per failed rule", "Tags used",
-        "Looks per accepted face, per round"}
-    for title, (spec, columns) in charts.items():
-        fields = [ch["field"] for enc in _encodings(spec) for ch in enc.values()
-                  if isinstance(ch, dict) and "field" in ch]
-        for axis in ("x", "y"):  # every axis says what it counts
-            assert all(enc[axis].get("title") for enc in _encodings(spec)), (title, axis)
-        # The plot keeps its height, with title, axes and legend around it: Streamlit's default
-        # (fit) squeezed them all into it, leaving a short chart without bars or legend.
-        assert spec["autosize"]["type"] == "fit-x", title
-        # Vega-Lite reads a field as an access path: an apostrophe there leaves the chart blank.
-        assert fields and not any("'" in f or '"' in f for f in fields + columns), (title, fields)
-    kappa, columns = charts["Cohen's kappa per pair of annotators"]
-    assert "cohen_kappa" in columns and _encodings(kappa)[0]["y"]["title"] == "Cohen's kappa"
-    progress = charts["Queue progress: accepted, rejected, skipped, left"][0]["encoding"]
-    order = ["accepted", "rejected", "skipped", "left"]
-    assert progress["color"]["scale"]["domain"] == order and progress["color"]["sort"] == order
-    assert progress["order"]["field"] == "rank"  # stacked by rank: accepted first, left last
-    chart = next(c for c in at.get("vega_lite_chart") if "Queue progress" in c.proto.spec)
-    rows = _tables(chart)[0].to_pylist()
-    assert {r["status"]: r["rank"] for r in rows} == {s: i for i, s in enumerate(order)}
+        "Looks per accepted face, per round"]
+    for chart in drawn:
+        # Both axes say what they show, the value axis has its ticks, every bar its label.
+        assert len(chart.axis_titles) == 2 and all(chart.axis_titles), chart.title
+        assert len(chart.ticks) >= 2 and chart.rows, chart.title
+        assert all(r.category and r.label for r in chart.rows), chart.title
+        for row in chart.rows:  # the label starts where the bar ends (or at 0), not on it
+            end = max([x + w for x, w in row.bars if x + w > 50 or chart.ticks[0][1] == 0.0]
+                      or [0.0])
+            assert row.label_at >= end - 1e-6, (chart.title, row)
+    for chart in drawn[3:5]:  # kappa: the fixed scale −1…1 with a line at 0 in every row
+        assert [t for t, _ in chart.ticks] == ["\u22121.0", "\u22120.5", "0.0", "0.5", "1.0"]
+        assert chart.zero_lines == len(chart.rows)
+    progress = drawn[0]
+    assert progress.legend == ["accepted", "rejected", "skipped", "left"]
+    ana = progress.row("ana")  # stacked left to right in that order: accepted first, left last
+    assert [t.split(" ", 2)[2] for t in ana.tooltips] == ["accepted", "rejected", "skipped", "left"]
+    assert [x for x, _ in ana.bars] == sorted(x for x, _ in ana.bars)
     assert any(c.value.startswith("Figures as of ") and "Refresh" in c.value for c in at.caption)
+
+
+def test_dashboard_names_are_shown_as_text(engine, db_url, tmp_path, monkeypatch):
+    from curate.users import add_user
+    at, *_ = admin_page("curate/app/dashboard.py", engine, db_url, tmp_path, monkeypatch)
+    add_user(engine, "<b>eve</b>", "a long password")  # an annotator with no queue yet
+    at.button(key="dash_refresh").click().run()
+    html = _dashboard_html(at)
+    assert "<b>eve</b>" not in html and "&lt;b&gt;eve&lt;/b&gt;" in html
+    assert "<b>eve</b>" in [r.category for r in charts(html)[1].rows]
 
 
 def test_dashboard_refresh_shows_a_new_decision(engine, db_url, tmp_path, monkeypatch):

@@ -244,3 +244,23 @@ def test_file_names_that_are_not_utf8_are_reported_and_skipped(engine, tmp_path)
     assert all("not valid UTF-8" in why for _, why in report.bad)
     report.summary().encode("utf-8")  # printable
     assert sorted(p[1] for p in problems(engine, "bad")) == ["caf\\xe9.jpg", "d\\xff/x.jpg"]
+
+
+def test_phash_thresholds_on_the_median_as_before(tmp_path):
+    """The hash must not change for recorded images: np.partition's 32nd value is np.median's."""
+    from curate.imaging import _DCT, phash
+
+    def by_median(img):
+        a = np.asarray(img.convert("L").resize((32, 32), PILImage.Resampling.BILINEAR),
+                       dtype=np.float64)
+        low = (_DCT @ a @ _DCT.T)[:8, :8].ravel()
+        value = int(np.packbits(low > np.median(low[1:])).view(">u8")[0])
+        return value - (1 << 64) if value >= (1 << 63) else value
+
+    rng = np.random.default_rng(3)
+    images = [_face(i) for i in range(20)]
+    images += [PILImage.fromarray(rng.integers(0, 256, (218, 178, 3), dtype=np.uint8))
+               for _ in range(20)]
+    images += [PILImage.new("RGB", (178, 218), (v, v, v)) for v in (0, 128, 255)]  # all ties
+    for img in images:
+        assert phash(img) == by_median(img)

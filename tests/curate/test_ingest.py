@@ -264,3 +264,75 @@ def test_phash_thresholds_on_the_median_as_before(tmp_path):
     images += [PILImage.new("RGB", (178, 218), (v, v, v)) for v in (0, 128, 255)]  # all ties
     for img in images:
         assert phash(img) == by_median(img)
+
+
+def test_decoding_started_before_the_database_gives_the_same_report(engine, messy_folder,
+                                                                    tmp_path):
+    from curate.probing import EarlyProbes
+    from db import migrate
+    from db.engine import make_engine
+    root, good = messy_folder
+    (root / "many").mkdir()
+    for i in range(70):  # enough files for a worker pool
+        _face(100 + i).save(root / "many" / f"{i:03d}.jpg", quality=90)
+    with EarlyProbes(root, 2) as early:
+        assert early.started
+        report = ingest(engine, root, "messy", progress=False, early=early)
+    plain_engine = make_engine(f"sqlite:///{tmp_path / 'plain.db'}")
+    migrate.upgrade(plain_engine)
+    plain = ingest(plain_engine, root, "messy", workers=2, progress=False)
+
+    def rows(e):
+        with reading(e) as s:
+            return s.execute(select(Image.relpath, Image.content_hash, Image.phash, Image.width,
+                                    Image.height, Image.mode, Image.file_size)
+                             .order_by(Image.id)).all()
+    assert report.added == plain.added == len(good) + 70
+    assert (report.bad, report.duplicates, report.near_duplicates) == (
+        plain.bad, plain.duplicates, plain.near_duplicates)
+    assert rows(engine) == rows(plain_engine)
+    plain_engine.dispose()
+
+
+def test_early_results_of_files_recorded_meanwhile_are_not_taken_again(engine, tmp_path):
+    from curate.probing import EarlyProbes
+    a = _folder(tmp_path / "a", range(70))
+    with EarlyProbes(a, 2) as early:
+        rival = ingest(engine, a, "a", workers=1, progress=False)  # after the decoding started
+        report = ingest(engine, a, "a", progress=False, early=early)
+    assert rival.added == 70
+    assert (report.added, report.already, report.duplicates) == (0, 70, [])
+    assert tuple(_hash_counts(engine)) == (70, 70)
+
+
+def test_the_ingest_command_decodes_before_sqlalchemy_loads_and_imports_nothing_heavy(tmp_path):
+    """On a new workspace the worker pool starts before SQLAlchemy is imported, and the
+    command never imports the app's, the exports' or the trainers' libraries."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    folder = _folder(tmp_path / "imgs", range(70))
+    repo = Path(__file__).resolve().parents[2]
+    code = f"""
+import runpy, sys
+import curate.workers as workers
+real = workers.worker_pool
+def pool(n):
+    print("sqlalchemy at pool start:", "sqlalchemy" in sys.modules)
+    return real(n)
+workers.worker_pool = pool
+sys.argv = ["curate", "--workspace", {str(tmp_path / "ws")!r}, "ingest", {str(folder)!r},
+            "--source", "x", "--workers", "2"]
+try:
+    runpy.run_module("curate", run_name="__main__")
+except SystemExit as e:
+    assert not e.code, e.code
+heavy = ("pandas", "pyarrow", "torch", "tensorflow", "streamlit", "lmdb", "matplotlib", "scipy")
+print("heavy:", [m for m in heavy if m in sys.modules])
+"""
+    r = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(repo)), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "70 added" in r.stdout
+    assert "sqlalchemy at pool start: False" in r.stdout
+    assert "heavy: []" in r.stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import sys
@@ -388,6 +389,22 @@ def build_parser() -> argparse.ArgumentParser:
         add_args(p)
         p.set_defaults(handler=fn)
     return parser
+
+
+def run() -> int:
+    """`main()` for a process that ends right after it (`python -m curate`, the `curate` script).
+
+    Before the exit the workspace's database connections are closed (a SQLite file is then
+    complete without its WAL) and the garbage collector is frozen: CPython's last collection
+    at exit, over SQLAlchemy's ~70,000 objects, took 0.15–0.3 s of a 3 s `curate ingest` on 2
+    cores, and finalizers at exit are not promised by the language anyway (files and
+    connections are closed explicitly).
+    """
+    code = main()
+    from curate.workspace import close_engines
+    close_engines()
+    gc.freeze()
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ import functools
 import os
 import re
 import sqlite3
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -112,7 +113,20 @@ class Workspace:
 @functools.lru_cache(maxsize=16)
 def _engine_for(url: str, read_only: bool = False) -> Engine:
     from db.engine import make_engine
-    return make_engine(url, read_only=read_only)
+    engine = make_engine(url, read_only=read_only)
+    _opened.add(engine)
+    return engine
+
+
+_opened: weakref.WeakSet = weakref.WeakSet()  # the engines made above that still exist
+
+
+def close_engines() -> None:
+    """Close the pooled connections of every workspace engine of this process (they reopen
+    when next used). On SQLite the last connection to close moves the WAL into the database
+    file and removes it, so the file alone holds every commit."""
+    for engine in list(_opened):
+        engine.dispose()
 
 
 def sqlite_path(url: str) -> Path | None:

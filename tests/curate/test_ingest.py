@@ -336,3 +336,5 @@ print("heavy:", [m for m in heavy if m in sys.modules])
     assert "70 added" in r.stdout
     assert "sqlalchemy at pool start: False" in r.stdout
     assert "heavy: []" in r.stdout
+    # The command closed its connections before exiting: the database file holds every commit.
+    assert not (tmp_path / "ws" / "rostro.db-wal").exists()

@@ -279,13 +279,8 @@ def _relpath_of_hash(engine: Engine, content_hash: str) -> str:
 
 def _near_duplicates(engine: Engine, src_id: int, new: set[str],
                      max_bits: int) -> list[tuple[str, str, int]]:
-    """Pairs (new image, any image) whose perceptual hashes are within `max_bits`.
-
-    Pigeonhole banding: split the 64 bits into max_bits+1 bands; two hashes within max_bits
-    differ in at most max_bits bands, so they share at least one band exactly. Per band, a sort
-    groups equal values and only images in the same group are compared — near-linear instead
-    of all pairs, vectorised with numpy.
-    """
+    """Pairs (new image, any image) whose perceptual hashes are within `max_bits`, in the order
+    of the images' ids, with their distance."""
     if not new or max_bits < 0:
         return []
     with reading(engine) as s:
@@ -293,6 +288,28 @@ def _near_duplicates(engine: Engine, src_id: int, new: set[str],
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     hashes = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)).view(np.uint64)
     is_new = np.fromiter((r[3] == src_id and r[2] in new for r in rows), dtype=bool, count=len(rows))
+    out = []
+    for a, m in sorted(close_pairs(hashes, is_new, max_bits), key=lambda p: (ids[p[0]], ids[p[1]])):
+        d = int(np.bitwise_count(hashes[a] ^ hashes[m]))
+        out.append((rows[a][2], rows[m][2], d))
+    return out
+
+
+SMALL_GROUP = 64  # band groups up to this size are compared in one vector pass per offset
+FLAT_GROUP = 5000  # a band group larger than this is a flat band (blank images): skipped
+
+
+def close_pairs(hashes: np.ndarray, is_new: np.ndarray, max_bits: int) -> set[tuple[int, int]]:
+    """Index pairs (a, m) with hashes[a] new, a != m, within `max_bits` bits of each other;
+    when both are new, only a < m. hashes: uint64.
+
+    Pigeonhole banding: split the 64 bits into max_bits+1 bands; two hashes within max_bits
+    differ in at most max_bits bands, so they share at least one band exactly. Per band, a sort
+    groups equal values and only images in the same group are compared — near-linear instead
+    of all pairs. Small groups (most of them) are compared all at once, offset by offset in
+    the sorted order (position i against i+d); the few larger ones one by one, new members
+    against all.
+    """
     n_bands = max_bits + 1
     width = -(-64 // n_bands)
     pairs: set[tuple[int, int]] = set()
@@ -301,11 +318,21 @@ def _near_duplicates(engine: Engine, src_id: int, new: set[str],
         order = np.argsort(keys, kind="stable")
         k = keys[order]
         starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-        ends = np.r_[starts[1:], len(k)]
-        for st, en in zip(starts, ends):
-            if en - st < 2 or en - st > 5000:  # a huge group is a flat band (blank images)
-                continue
-            members = order[st:en]
+        sizes = np.diff(np.r_[starts, len(k)])
+        small = np.repeat((sizes >= 2) & (sizes <= SMALL_GROUP), sizes)  # per sorted position
+        for d in range(1, SMALL_GROUP):
+            i = np.flatnonzero(small[:-d] & (k[:-d] == k[d:]))
+            if len(i) == 0:  # no small group holds more than d members
+                break
+            x, y = order[i], order[i + d]
+            near = np.bitwise_count(hashes[x] ^ hashes[y]) <= max_bits
+            x, y = x[near], y[near]
+            for a, m in ((x, y), (y, x)):
+                keep = is_new[a] & ~(is_new[m] & (m < a))
+                pairs.update(zip(a[keep].tolist(), m[keep].tolist()))
+        big = (sizes > SMALL_GROUP) & (sizes <= FLAT_GROUP)
+        for st, size in zip(starts[big], sizes[big]):
+            members = order[st:st + size]
             fresh = members[is_new[members]]
             if len(fresh) == 0:
                 continue
@@ -314,8 +341,4 @@ def _near_duplicates(engine: Engine, src_id: int, new: set[str],
                 a, m = int(fresh[fi]), int(members[mi])
                 if a != m and not (is_new[m] and m < a):
                     pairs.add((a, m))
-    out = []
-    for a, m in sorted(pairs, key=lambda p: (ids[p[0]], ids[p[1]])):
-        d = int(np.bitwise_count(hashes[a] ^ hashes[m]))
-        out.append((rows[a][2], rows[m][2], d))
-    return out
+    return pairs

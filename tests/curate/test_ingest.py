@@ -338,3 +338,25 @@ print("heavy:", [m for m in heavy if m in sys.modules])
     assert "heavy: []" in r.stdout
     # The command closed its connections before exiting: the database file holds every commit.
     assert not (tmp_path / "ws" / "rostro.db-wal").exists()
+
+
+@pytest.mark.parametrize("bits", [0, 2, 4, 7])
+def test_close_pairs_are_every_pair_within_the_distance(bits):
+    """The banded search finds what comparing all pairs finds: groups small and large (over
+    SMALL_GROUP: 100 copies of one hash), new against old and new against new."""
+    from curate.ingest import SMALL_GROUP, close_pairs
+    rng = np.random.default_rng(bits)
+    hashes = []
+    for base in rng.integers(0, 2**63, 60):
+        for _ in range(rng.integers(1, 9)):
+            h = int(base)
+            for bit in rng.integers(0, 64, rng.integers(0, 7)):
+                h ^= 1 << int(bit)
+            hashes.append(h)
+    hashes += [12345] * (SMALL_GROUP + 36)
+    hashes = np.array(hashes, dtype=np.uint64)
+    is_new = rng.random(len(hashes)) < 0.6
+    dist = np.bitwise_count(hashes[:, None] ^ hashes[None, :])
+    expected = {(a, m) for a, m in zip(*np.nonzero(dist <= bits))
+                if is_new[a] and a != m and not (is_new[m] and m < a)}
+    assert close_pairs(hashes, is_new, bits) == {(int(a), int(m)) for a, m in expected}

@@ -283,8 +283,8 @@ def _near_duplicates(engine: Engine, src_id: int, new: set[str],
     of the images' ids, with their distance."""
     if not new or max_bits < 0:
         return []
-    with reading(engine) as s:
-        rows = s.execute(select(Image.id, Image.phash, Image.relpath, Image.source_id)).all()
+    with engine.connect() as conn:  # Core rows: the ORM's cost more than the query here
+        rows = conn.execute(select(Image.id, Image.phash, Image.relpath, Image.source_id)).all()
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     hashes = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)).view(np.uint64)
     is_new = np.fromiter((r[3] == src_id and r[2] in new for r in rows), dtype=bool, count=len(rows))

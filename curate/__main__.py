@@ -1,5 +1,5 @@
 import sys
 
-from curate.cli import main
+from curate.cli import run
 
-sys.exit(main())
+sys.exit(run())

@@ -7,7 +7,9 @@ setting's default and help are declared once (the Export page reads the same tab
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import sys
@@ -51,7 +53,8 @@ def _ingest_args(p):
     p.add_argument("--attributes", help="CelebA list_attr_celeba.txt (default: looked for in DIR "
                    "and its parent)")
     p.add_argument("--partition", help="CelebA list_eval_partition.txt (default: as --attributes)")
-    p.add_argument("--workers", type=int, default=None, help="decoding processes (default: all cores)")
+    p.add_argument("--workers", type=int, default=None, help="decoding processes (default: all "
+                   "cores; on a new workspace they start before the database is created)")
     p.add_argument("--near-duplicate-bits", type=int, default=4,
                    help="perceptual-hash distance reported as a near-duplicate (default 4)")
 
@@ -59,13 +62,19 @@ def _ingest_args(p):
 @command("ingest", "record every image under a folder (idempotent)", _ingest_args)
 def _ingest(a, ws):
     from curate.celeba import AttributeFileError
-    from curate.ingest import ingest
-    try:
-        report = ingest(ws.open(), a.dir, a.source, attributes=a.attributes, partition=a.partition,
-                        workers=a.workers, near_duplicate_bits=a.near_duplicate_bits,
-                        progress=sys.stderr.isatty())
-    except (FileNotFoundError, AttributeFileError, ValueError) as e:
-        raise CliError(str(e)) from None
+    from curate.probing import EarlyProbes
+    # A new workspace holds nothing to skip, so the decoding starts now, beside the import of
+    # SQLAlchemy and the creation of the database: 12,000 images on 2 idle cores, the workers
+    # start 0.25 s after launch instead of 0.75 s, of a 2.2 s run (docs/ingest.md).
+    with EarlyProbes(a.dir, a.workers) if ws.is_new() else contextlib.nullcontext() as early:
+        from curate.ingest import ingest
+        try:
+            report = ingest(ws.open(), a.dir, a.source, attributes=a.attributes,
+                            partition=a.partition, workers=a.workers,
+                            near_duplicate_bits=a.near_duplicate_bits,
+                            progress=sys.stderr.isatty(), early=early)
+        except (FileNotFoundError, AttributeFileError, ValueError) as e:
+            raise CliError(str(e)) from None
     print(report.summary())
     return 0
 
@@ -335,6 +344,8 @@ def _prepare(a, ws):
 def _reconcile(ws) -> None:
     """Settle what a killed export left (curate.export.records.reconcile) before any command.
     A database that cannot be opened is left for the command itself to report."""
+    if ws.is_new():
+        return  # nothing was exported yet (and SQLAlchemy need not be imported for it)
     from sqlalchemy.exc import SQLAlchemyError
     from curate.export.records import reconcile
     from curate.workspace import WorkspaceError, sqlite_path
@@ -379,6 +390,23 @@ def build_parser() -> argparse.ArgumentParser:
         add_args(p)
         p.set_defaults(handler=fn)
     return parser
+
+
+def run() -> int:
+    """`main()` for a process that ends right after it (`python -m curate`, the `curate` script).
+
+    Before the exit the workspace's database connections are closed (a SQLite file is then
+    complete without its WAL) and the garbage collector is frozen: the interpreter's teardown,
+    its last collection over the ~70,000 objects SQLAlchemy and the rest leave, took 0.16–0.2 s
+    of a 3.2 s `curate ingest` of 12,000 images on 2 idle cores (0.02 s frozen), and finalizers
+    at exit are not promised by the language anyway (files and connections are closed
+    explicitly).
+    """
+    code = main()
+    from curate.workspace import close_engines
+    close_engines()
+    gc.freeze()
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -140,7 +140,10 @@ def phash(img: Image.Image) -> int:
     grey = grey.resize((_HASH_SIDE, _HASH_SIDE), Image.Resampling.BILINEAR)
     a = np.asarray(grey, dtype=np.float64)
     low = (_DCT @ a @ _DCT.T)[:8, :8].ravel()
-    bits = low > np.median(low[1:])
+    # The median of the 63 values past the DC term is the 32nd smallest, exactly what
+    # np.median returns for an odd count; partition finds it in a tenth of the time (ingest
+    # runs this once per file).
+    bits = low > np.partition(low[1:], 31)[31]
     value = int(np.packbits(bits).view(">u8")[0])
     return value - (1 << 64) if value >= (1 << 63) else value
 

@@ -4,8 +4,8 @@ Idempotent: files already recorded are not read again; new files are added; vani
 marked (never deleted: decisions may point at them). Bad files never stop an ingest: each is
 recorded in `ingest_problems` with its reason and reported at the end; so is a file whose name is
 not valid UTF-8 (the database cannot hold it), shown with its odd bytes escaped. Decoding runs
-on all cores; rows are written in batches, each its own transaction, so a killed ingest keeps
-what it had written and a re-run picks up the rest.
+on all cores (the file side, `curate.probing`); rows are written in batches, each its own
+transaction, so a killed ingest keeps what it had written and a re-run picks up the rest.
 
 Each content is recorded once per database (a unique index on `images.content_hash`). Rows go
 in with INSERT … ON CONFLICT DO NOTHING, so when two ingests race — one folder twice, or the
@@ -20,21 +20,19 @@ import datetime as dt
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Engine, Table, delete, insert, select, update
 from sqlalchemy.orm import Session
-from tqdm import tqdm
 
 from curate import celeba
-from curate.imaging import EXTENSIONS, BadImage, probe_bytes
+from curate.probing import EarlyProbes, is_utf8, scan, shown
+from curate.probing import probe_all as _probe_all  # a seam the race tests hook
 from db.engine import reading, writing
 from db.models import Image, IngestProblem, Source
-from trainers.common.safefiles import RefusedFile, inside, read_regular, walk
-from trainers.common.workers import worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -86,87 +84,6 @@ class IngestReport:
         return "\n".join(lines)
 
 
-def scan(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
-    """Relative POSIX paths of image files under root (sorted), and (name, reason) for the
-    files that cannot be taken: links that leave the root, names that are not valid UTF-8."""
-    files: list[str] = []
-    escaping: list[tuple[str, str]] = []
-    root = Path(os.path.realpath(root))
-    for dirpath, dirnames, filenames in walk(root):  # iterative: loops and deep trees are fine
-        d = Path(dirpath)
-        for name in list(dirnames):
-            p = d / name
-            if p.is_symlink() and inside(p, root) is None:
-                escaping.append((shown(p.relative_to(root).as_posix()), "symlink leaves the image root"))
-        dirnames.sort()
-        for name in filenames:
-            if Path(name).suffix.lower() not in EXTENSIONS or name.startswith("._"):
-                continue
-            p = d / name
-            rel = p.relative_to(root).as_posix()
-            if not _is_utf8(rel):
-                escaping.append((shown(rel), "file name is not valid UTF-8; rename the file to "
-                                                 "ingest it"))
-                continue
-            if p.is_symlink() and inside(p, root) is None:
-                escaping.append((rel, f"symlink leaves the image root (→ {shown(os.readlink(p))})"))
-                continue
-            files.append(rel)
-    files.sort()
-    return files, escaping
-
-
-def _is_utf8(name: str) -> bool:
-    """False for a name holding bytes that are not UTF-8 (os gives them as lone surrogates)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def shown(name: str) -> str:
-    """A file name as it can be printed and stored: bytes that are not UTF-8 escaped (\\xe9)."""
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
-
-
-def _probe_path(args: tuple[str, str]) -> tuple[str, dict | str]:
-    root, rel = args
-    try:
-        # A regular file inside the root, below the size cap: a FIFO would hang the ingest and
-        # a device node would be read until the kernel stopped it.
-        data = read_regular(os.path.join(root, rel), root=root)
-        p = probe_bytes(data, rel)
-    except BadImage as e:
-        return rel, str(e)
-    except FileNotFoundError:
-        return rel, "missing file (vanished during ingest, or a broken symlink)"
-    except RefusedFile as e:
-        return rel, f"refused: {e}"
-    except OSError as e:
-        return rel, f"unreadable file: {e.strerror or e}"
-    except Exception as e:  # noqa: BLE001 — a decoder bug in one file must not stop the ingest
-        return rel, f"could not decode: {type(e).__name__}: {e}"
-    return rel, p.__dict__
-
-
-def _probe_all(root: Path, rels: list[str], workers: int, progress: bool) -> Iterator[tuple[str, dict | str]]:
-    args = [(str(root), r) for r in rels]
-    bar = tqdm(total=len(rels), desc="ingest", unit="img", disable=not progress, smoothing=0.05)
-    try:
-        if workers <= 1 or len(rels) < 64:
-            for a in args:
-                yield _probe_path(a)
-                bar.update()
-        else:
-            with worker_pool(workers) as pool:
-                for result in pool.map(_probe_path, args, chunksize=256):
-                    yield result
-                    bar.update()
-    finally:
-        bar.close()
-
-
 def find_source(session: Session, name: str, root: Path) -> int | None:
     """The id of source `name`, None when there is none; ValueError when it has another root."""
     row = session.execute(select(Source.id, Source.root).where(Source.name == name)).first()
@@ -207,24 +124,30 @@ def ingest(
     workers: int | None = None,
     progress: bool = True,
     near_duplicate_bits: int = NEAR_DUPLICATE_BITS,
+    early: EarlyProbes | None = None,
 ) -> IngestReport:
     """Ingest every image under `root` as source `source` and return what happened.
 
     attributes/partition: CelebA's list_attr_celeba.txt / list_eval_partition.txt; by default
     looked for in `root` and its parent. workers: decoding processes (default: all cores).
+    early: the scan and decoding of `root` already under way (`curate.probing.EarlyProbes`,
+    started before the database was opened); its files stand for the scan, and only the
+    results of files this ingest would read are used. Default None: scan and decode here.
     """
     t0 = time.perf_counter()
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"image folder not found: {root}")
-    if not _is_utf8(str(root)):
+    if not is_utf8(str(root)):
         raise ValueError(f"the image folder's path is not valid UTF-8: {shown(str(root))}; rename it")
     report = IngestReport(source=source, root=str(root))
 
     attr_names, attrs = celeba.read_attributes(attributes or celeba.find(root, celeba.ATTR_FILE))
     parts = celeba.read_partition(partition or celeba.find(root, celeba.PARTITION_FILE))
 
-    files, escaping = scan(root)
+    if early is not None and early.root != root:
+        early = None
+    files, escaping = (early.files, early.escaping) if early is not None else scan(root)
     report.seen = len(files)
     with reading(engine) as s:
         src_id = find_source(s, source, root)  # None: created with its first rows
@@ -266,7 +189,11 @@ def ingest(
         batch.clear()
 
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    for rel, result in _probe_all(root, new, workers or os.cpu_count() or 1, progress):
+    if early is not None and early.started:
+        probes = early.results(new, progress)
+    else:
+        probes = _probe_all(root, new, workers or os.cpu_count() or 1, progress)
+    for rel, result in probes:
         if isinstance(result, str):
             report.bad.append((rel, result))
             problems.append(dict(relpath=rel, kind="bad", reason=result))
@@ -352,20 +279,37 @@ def _relpath_of_hash(engine: Engine, content_hash: str) -> str:
 
 def _near_duplicates(engine: Engine, src_id: int, new: set[str],
                      max_bits: int) -> list[tuple[str, str, int]]:
-    """Pairs (new image, any image) whose perceptual hashes are within `max_bits`.
+    """Pairs (new image, any image) whose perceptual hashes are within `max_bits`, in the order
+    of the images' ids, with their distance."""
+    if not new or max_bits < 0:
+        return []
+    with engine.connect() as conn:  # Core rows: the ORM's cost more than the query here
+        rows = conn.execute(select(Image.id, Image.phash, Image.relpath, Image.source_id)).all()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    hashes = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)).view(np.uint64)
+    is_new = np.fromiter((r[3] == src_id and r[2] in new for r in rows), dtype=bool, count=len(rows))
+    out = []
+    for a, m in sorted(close_pairs(hashes, is_new, max_bits), key=lambda p: (ids[p[0]], ids[p[1]])):
+        d = int(np.bitwise_count(hashes[a] ^ hashes[m]))
+        out.append((rows[a][2], rows[m][2], d))
+    return out
+
+
+SMALL_GROUP = 64  # band groups up to this size are compared in one vector pass per offset
+FLAT_GROUP = 5000  # a band group larger than this is a flat band (blank images): skipped
+
+
+def close_pairs(hashes: np.ndarray, is_new: np.ndarray, max_bits: int) -> set[tuple[int, int]]:
+    """Index pairs (a, m) with hashes[a] new, a != m, within `max_bits` bits of each other;
+    when both are new, only a < m. hashes: uint64.
 
     Pigeonhole banding: split the 64 bits into max_bits+1 bands; two hashes within max_bits
     differ in at most max_bits bands, so they share at least one band exactly. Per band, a sort
     groups equal values and only images in the same group are compared — near-linear instead
-    of all pairs, vectorised with numpy.
+    of all pairs. Small groups (most of them) are compared all at once, offset by offset in
+    the sorted order (position i against i+d); the few larger ones one by one, new members
+    against all.
     """
-    if not new or max_bits < 0:
-        return []
-    with reading(engine) as s:
-        rows = s.execute(select(Image.id, Image.phash, Image.relpath, Image.source_id)).all()
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    hashes = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)).view(np.uint64)
-    is_new = np.fromiter((r[3] == src_id and r[2] in new for r in rows), dtype=bool, count=len(rows))
     n_bands = max_bits + 1
     width = -(-64 // n_bands)
     pairs: set[tuple[int, int]] = set()
@@ -374,11 +318,21 @@ def _near_duplicates(engine: Engine, src_id: int, new: set[str],
         order = np.argsort(keys, kind="stable")
         k = keys[order]
         starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-        ends = np.r_[starts[1:], len(k)]
-        for st, en in zip(starts, ends):
-            if en - st < 2 or en - st > 5000:  # a huge group is a flat band (blank images)
-                continue
-            members = order[st:en]
+        sizes = np.diff(np.r_[starts, len(k)])
+        small = np.repeat((sizes >= 2) & (sizes <= SMALL_GROUP), sizes)  # per sorted position
+        for d in range(1, SMALL_GROUP):
+            i = np.flatnonzero(small[:-d] & (k[:-d] == k[d:]))
+            if len(i) == 0:  # no small group holds more than d members
+                break
+            x, y = order[i], order[i + d]
+            near = np.bitwise_count(hashes[x] ^ hashes[y]) <= max_bits
+            x, y = x[near], y[near]
+            for a, m in ((x, y), (y, x)):
+                keep = is_new[a] & ~(is_new[m] & (m < a))
+                pairs.update(zip(a[keep].tolist(), m[keep].tolist()))
+        big = (sizes > SMALL_GROUP) & (sizes <= FLAT_GROUP)
+        for st, size in zip(starts[big], sizes[big]):
+            members = order[st:st + size]
             fresh = members[is_new[members]]
             if len(fresh) == 0:
                 continue
@@ -387,8 +341,4 @@ def _near_duplicates(engine: Engine, src_id: int, new: set[str],
                 a, m = int(fresh[fi]), int(members[mi])
                 if a != m and not (is_new[m] and m < a):
                     pairs.add((a, m))
-    out = []
-    for a, m in sorted(pairs, key=lambda p: (ids[p[0]], ids[p[1]])):
-        d = int(np.bitwise_count(hashes[a] ^ hashes[m]))
-        out.append((rows[a][2], rows[m][2], d))
-    return out
+    return pairs

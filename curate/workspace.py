@@ -9,6 +9,10 @@ exist) is described in one line by `explain`, which the CLI prints as `error: â€
 shows as a message; the URL is always shown with its password hidden (`safe_url`). A SQLite
 file in a folder this process cannot write is opened read-only, so reads (`curate status`)
 still work there and only writes fail.
+
+SQLAlchemy and Alembic are imported when a function here first needs them, not with the
+module: the CLI imports it for every command, and `curate ingest` on a new workspace starts
+decoding before they load (`curate.probing.EarlyProbes`).
 """
 from __future__ import annotations
 
@@ -17,16 +21,13 @@ import functools
 import os
 import re
 import sqlite3
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import (ArgumentError, DatabaseError, IntegrityError, NoSuchModuleError,
-                            ProgrammingError)
-
-from db import migrate
-from db.engine import is_busy, make_engine
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 ENV_WORKSPACE = "ROSTRO_WORKSPACE"
 ENV_DATABASE_URL = "ROSTRO_DATABASE_URL"
@@ -68,10 +69,16 @@ class Workspace:
     def runs_dir(self) -> Path:
         return self.root / "runs"
 
+    def is_new(self) -> bool:
+        """True when the database is the workspace's own SQLite file and it does not exist yet
+        (nothing is recorded; the first command creates it)."""
+        return not self.database_url and not (self.root / "rostro.db").exists()
+
     def engine(self) -> Engine:
         """The (cached) engine. Creates the workspace folder for its default SQLite database; an
         explicit SQLite URL whose folder does not exist is refused (WorkspaceError), as are an
         unparsable URL, an unknown scheme and a missing driver. Nothing connects yet."""
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
         try:
             path = sqlite_path(self.url)
         except (ArgumentError, ValueError):  # ValueError: a port that is not a number
@@ -97,6 +104,7 @@ class Workspace:
 
     def open(self) -> Engine:
         """The engine, with the schema migrated to the newest revision."""
+        from db import migrate
         engine = self.engine()
         migrate.upgrade(engine)
         return engine
@@ -104,11 +112,26 @@ class Workspace:
 
 @functools.lru_cache(maxsize=16)
 def _engine_for(url: str, read_only: bool = False) -> Engine:
-    return make_engine(url, read_only=read_only)
+    from db.engine import make_engine
+    engine = make_engine(url, read_only=read_only)
+    _opened.add(engine)
+    return engine
+
+
+_opened: weakref.WeakSet = weakref.WeakSet()  # the engines made above that still exist
+
+
+def close_engines() -> None:
+    """Close the pooled connections of every workspace engine of this process (they reopen
+    when next used). On SQLite the last connection to close moves the WAL into the database
+    file and removes it, so the file alone holds every commit."""
+    for engine in list(_opened):
+        engine.dispose()
 
 
 def sqlite_path(url: str) -> Path | None:
     """The file of a SQLite URL; None for an in-memory database or another kind."""
+    from sqlalchemy.engine import make_url
     u = make_url(url)
     if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:"):
         return None
@@ -117,6 +140,8 @@ def sqlite_path(url: str) -> Path | None:
 
 def safe_url(url: str) -> str:
     """The URL with its password hidden, even when SQLAlchemy cannot parse it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
@@ -130,6 +155,9 @@ def explain(exc: BaseException, url: str) -> str | None:
     Covers WorkspaceError, operational database errors (connection refused, corrupt or
     read-only file, busy) and OSError EROFS/EACCES/EPERM (a read-only or foreign workspace).
     """
+    from sqlalchemy.exc import DatabaseError, IntegrityError, ProgrammingError
+
+    from db.engine import is_busy
     if isinstance(exc, WorkspaceError):
         return str(exc)
     if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
@@ -172,6 +200,8 @@ def explain(exc: BaseException, url: str) -> str | None:
 
 
 def _password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
     try:
         return make_url(url).password
     except (ArgumentError, ValueError):

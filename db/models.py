@@ -1,4 +1,7 @@
-"""The schema: typed SQLAlchemy 2 models. Alembic (db/migrations) owns how it is created.
+"""The schema: typed SQLAlchemy 2 models. Alembic (db/migrations) owns how an existing database
+changes; a new one is created from these models in one step (`db.migrate.create_new`), so they,
+and the triggers declared at the end, must build what the revisions build
+(tests/db/test_new_database.py compares the two).
 
 Decisions and adjudications are append-only: an undo or a change is a new row, and the newest
 row per (image, annotator) — or per image for adjudications — is the one that counts.
@@ -9,6 +12,7 @@ import datetime as dt
 import enum
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Boolean,
@@ -21,13 +25,20 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
+    event,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
     pass
+
+
+# The server default of the decisions' and adjudications' created_at, as migration 0001 wrote it
+# (func.now() would read `now()` on PostgreSQL, another text than the migrated column's).
+_NOW_SQL = text("(CURRENT_TIMESTAMP)")
 
 
 def _now() -> dt.datetime:
@@ -151,7 +162,8 @@ class Decision(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)  # tolerance tag keys
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)  # time taken to decide
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now,
+                                                 server_default=_NOW_SQL)
     press_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the browser's id
     via: Mapped[str] = mapped_column(String(8), server_default="single")  # single | grid
 
@@ -197,7 +209,8 @@ class Adjudication(Base):
     rule: Mapped[str | None] = mapped_column(String(32), nullable=True)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now,
+                                                 server_default=_NOW_SQL)
     press_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the browser's id
 
 
@@ -229,7 +242,7 @@ class Job(Base):
     path: Mapped[str] = mapped_column(Text)  # the destination folder
     params: Mapped[dict] = mapped_column(JSON, default=dict)  # the params fields, as JSON
     state: Mapped[str] = mapped_column(String(16))  # running | done | failed | cancelled
-    cancel: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    cancel: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # items written
     total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 0: not known yet
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the worker process
@@ -327,3 +340,36 @@ class AssignRoundSpan(Base):
                                               primary_key=True)
     first_position: Mapped[int] = mapped_column(Integer)
     end_position: Mapped[int] = mapped_column(Integer)
+
+
+# The triggers that keep standing_decisions, word for word as migration 0007 created them (a
+# revision stays as it was written; a change to them is a new revision and a change here).
+# Emitted by create_all once every table exists.
+_STANDING_COLUMNS = "image_id, annotator_id, decision_id, verdict, rule, tags, in_queue, holders"
+_IN_QUEUE = """EXISTS (SELECT 1 FROM assignments a WHERE a.image_id = {d}.image_id
+                    AND a.annotator_id = {d}.annotator_id)"""
+_HOLDERS = "(SELECT count(*) FROM assignments a WHERE a.image_id = {d}.image_id)"
+_ON_DECISION = f"""INSERT INTO standing_decisions ({_STANDING_COLUMNS})
+    VALUES (NEW.image_id, NEW.annotator_id, NEW.id, NEW.verdict, NEW.rule, CAST(NEW.tags AS TEXT),
+            {_IN_QUEUE.format(d="NEW")}, {_HOLDERS.format(d="NEW")})
+    ON CONFLICT (image_id, annotator_id) DO UPDATE SET decision_id = excluded.decision_id,
+        verdict = excluded.verdict, rule = excluded.rule, tags = excluded.tags
+    WHERE excluded.decision_id > standing_decisions.decision_id;"""
+_ON_ASSIGN = """UPDATE standing_decisions SET holders = holders + 1,
+        in_queue = (in_queue OR annotator_id = NEW.annotator_id)
+    WHERE image_id = NEW.image_id;"""
+_ON_UNASSIGN = """UPDATE standing_decisions SET holders = holders - 1,
+        in_queue = (in_queue AND annotator_id <> OLD.annotator_id)
+    WHERE image_id = OLD.image_id;"""
+STANDING_TRIGGERS = (("decisions_keep_standing", "AFTER INSERT ON decisions", _ON_DECISION),
+                     ("assignments_add_standing", "AFTER INSERT ON assignments", _ON_ASSIGN),
+                     ("assignments_drop_standing", "AFTER DELETE ON assignments", _ON_UNASSIGN))
+for _name, _when, _body in STANDING_TRIGGERS:
+    event.listen(Base.metadata, "after_create", DDL(
+        f"CREATE TRIGGER {_name} {_when} BEGIN {_body} END").execute_if(dialect="sqlite"))
+    event.listen(Base.metadata, "after_create", DDL(
+        f"""CREATE FUNCTION {_name}() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN {_body} RETURN NULL; END $$""").execute_if(dialect="postgresql"))
+    event.listen(Base.metadata, "after_create", DDL(
+        f"CREATE TRIGGER {_name} {_when} FOR EACH ROW EXECUTE FUNCTION {_name}()"
+    ).execute_if(dialect="postgresql"))

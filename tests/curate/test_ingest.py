@@ -244,3 +244,119 @@ def test_file_names_that_are_not_utf8_are_reported_and_skipped(engine, tmp_path)
     assert all("not valid UTF-8" in why for _, why in report.bad)
     report.summary().encode("utf-8")  # printable
     assert sorted(p[1] for p in problems(engine, "bad")) == ["caf\\xe9.jpg", "d\\xff/x.jpg"]
+
+
+def test_phash_thresholds_on_the_median_as_before(tmp_path):
+    """The hash must not change for recorded images: np.partition's 32nd value is np.median's."""
+    from curate.imaging import _DCT, phash
+
+    def by_median(img):
+        a = np.asarray(img.convert("L").resize((32, 32), PILImage.Resampling.BILINEAR),
+                       dtype=np.float64)
+        low = (_DCT @ a @ _DCT.T)[:8, :8].ravel()
+        value = int(np.packbits(low > np.median(low[1:])).view(">u8")[0])
+        return value - (1 << 64) if value >= (1 << 63) else value
+
+    rng = np.random.default_rng(3)
+    images = [_face(i) for i in range(20)]
+    images += [PILImage.fromarray(rng.integers(0, 256, (218, 178, 3), dtype=np.uint8))
+               for _ in range(20)]
+    images += [PILImage.new("RGB", (178, 218), (v, v, v)) for v in (0, 128, 255)]  # all ties
+    for img in images:
+        assert phash(img) == by_median(img)
+
+
+def test_decoding_started_before_the_database_gives_the_same_report(engine, messy_folder,
+                                                                    tmp_path):
+    from curate.probing import EarlyProbes
+    from db import migrate
+    from db.engine import make_engine
+    root, good = messy_folder
+    (root / "many").mkdir()
+    for i in range(70):  # enough files for a worker pool
+        _face(100 + i).save(root / "many" / f"{i:03d}.jpg", quality=90)
+    with EarlyProbes(root, 2) as early:
+        assert early.started
+        report = ingest(engine, root, "messy", progress=False, early=early)
+    plain_engine = make_engine(f"sqlite:///{tmp_path / 'plain.db'}")
+    migrate.upgrade(plain_engine)
+    plain = ingest(plain_engine, root, "messy", workers=2, progress=False)
+
+    def rows(e):
+        with reading(e) as s:
+            return s.execute(select(Image.relpath, Image.content_hash, Image.phash, Image.width,
+                                    Image.height, Image.mode, Image.file_size)
+                             .order_by(Image.id)).all()
+    assert report.added == plain.added == len(good) + 70
+    assert (report.bad, report.duplicates, report.near_duplicates) == (
+        plain.bad, plain.duplicates, plain.near_duplicates)
+    assert rows(engine) == rows(plain_engine)
+    plain_engine.dispose()
+
+
+def test_early_results_of_files_recorded_meanwhile_are_not_taken_again(engine, tmp_path):
+    from curate.probing import EarlyProbes
+    a = _folder(tmp_path / "a", range(70))
+    with EarlyProbes(a, 2) as early:
+        rival = ingest(engine, a, "a", workers=1, progress=False)  # after the decoding started
+        report = ingest(engine, a, "a", progress=False, early=early)
+    assert rival.added == 70
+    assert (report.added, report.already, report.duplicates) == (0, 70, [])
+    assert tuple(_hash_counts(engine)) == (70, 70)
+
+
+def test_the_ingest_command_decodes_before_sqlalchemy_loads_and_imports_nothing_heavy(tmp_path):
+    """On a new workspace the worker pool starts before SQLAlchemy is imported, and the
+    command never imports the app's, the exports' or the trainers' libraries."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    folder = _folder(tmp_path / "imgs", range(70))
+    repo = Path(__file__).resolve().parents[2]
+    code = f"""
+import runpy, sys
+import trainers.common.workers as workers
+real = workers.worker_pool
+def pool(n):
+    print("sqlalchemy at pool start:", "sqlalchemy" in sys.modules)
+    return real(n)
+workers.worker_pool = pool
+sys.argv = ["curate", "--workspace", {str(tmp_path / "ws")!r}, "ingest", {str(folder)!r},
+            "--source", "x", "--workers", "2"]
+try:
+    runpy.run_module("curate", run_name="__main__")
+except SystemExit as e:
+    assert not e.code, e.code
+heavy = ("pandas", "pyarrow", "torch", "tensorflow", "streamlit", "lmdb", "matplotlib", "scipy")
+print("heavy:", [m for m in heavy if m in sys.modules])
+"""
+    r = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(repo)), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "70 added" in r.stdout
+    assert "sqlalchemy at pool start: False" in r.stdout
+    assert "heavy: []" in r.stdout
+    # The command closed its connections before exiting: the database file holds every commit.
+    assert not (tmp_path / "ws" / "rostro.db-wal").exists()
+
+
+@pytest.mark.parametrize("bits", [0, 2, 4, 7])
+def test_close_pairs_are_every_pair_within_the_distance(bits):
+    """The banded search finds what comparing all pairs finds: groups small and large (over
+    SMALL_GROUP: 100 copies of one hash), new against old and new against new."""
+    from curate.ingest import SMALL_GROUP, close_pairs
+    rng = np.random.default_rng(bits)
+    hashes = []
+    for base in rng.integers(0, 2**63, 60):
+        for _ in range(rng.integers(1, 9)):
+            h = int(base)
+            for bit in rng.integers(0, 64, rng.integers(0, 7)):
+                h ^= 1 << int(bit)
+            hashes.append(h)
+    hashes += [12345] * (SMALL_GROUP + 36)
+    hashes = np.array(hashes, dtype=np.uint64)
+    is_new = rng.random(len(hashes)) < 0.6
+    dist = np.bitwise_count(hashes[:, None] ^ hashes[None, :])
+    expected = {(a, m) for a, m in zip(*np.nonzero(dist <= bits))
+                if is_new[a] and a != m and not (is_new[m] and m < a)}
+    assert close_pairs(hashes, is_new, bits) == {(int(a), int(m)) for a, m in expected}

@@ -126,6 +126,22 @@ def many_faces(tmp_path_factory):
     return _write_faces(tmp_path_factory.mktemp("many") / "k", N_KILL)
 
 
+def test_two_ingests_on_a_new_workspace_create_it_once_and_record_each_file_once(tmp_path,
+                                                                                many_faces):
+    """No database yet: both start decoding at once, one creates the database, the other finds
+    it (issue 21: the decoding starts before the database exists)."""
+    ws = tmp_path / "ws"
+    procs = [subprocess.Popen(command("--workspace", ws, "ingest", many_faces, "--source", "k",
+                                      "--workers", "2"), env=env(), cwd=REPO, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0 and "Traceback" not in err, err[-2000:]
+    assert _counts(f"sqlite:///{ws / 'rostro.db'}") == (N_KILL, N_KILL, 1)
+    assert sum(_number(o, "added") for o, _ in outs) == N_KILL
+    assert all(_number(o, "exact duplicates") == 0 for o, _ in outs)
+
+
 def _kill_and_rerun(tmp_path, folder, when):
     """Start an ingest in its own process group, kill -9 it once `when(proc)` says so, check that
     nothing of its group lives on, then re-run it: it completes and records each file once."""

@@ -43,9 +43,12 @@ def test_two_tabs_of_one_annotator_agree(demo):
             harness.wait_until_looked(one, 0)
             two.keyboard.press("a")  # tab 2 accepts #1
             harness.wait_confirmed(two)
+            painted = one.evaluate("window.__rostro.paints.length")
             one.keyboard.press("1")  # tab 1, not told yet, rejects #1
             one.get_by_text("was decided in another tab").wait_for()
-            harness.wait_for_position(one, 0)  # back on #1, showing what stands
+            harness.wait_for_position(one, 0)  # back on #1, showing what stands, painted anew
+            one.wait_for_function("n => window.__rostro.paints.slice(n).some(p => p.position === 0)",
+                                  arg=painted, polling=20)
             one.get_by_text("you accepted it").first.wait_for()
             assert _rows(demo)[0] == [(0, "accept")]  # nothing recorded silently
             harness.wait_until_looked(one, 0)

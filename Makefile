@@ -23,8 +23,11 @@ demo: $(STAMP)
 run: demo
 	$(PY) -m curate --workspace $(WORKSPACE) serve
 
+# Two workers (pytest-xdist); the browser tests run on one of them, in turn (tests/conftest.py).
+TEST_JOBS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(PY) $$b; done

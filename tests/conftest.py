@@ -27,6 +27,15 @@ def pytest_configure(config):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs two pytest-xdist workers (--dist loadgroup). The browser tests stay on
+    one of them, one after another: each drives a Streamlit server and Chromium at a person's
+    pace, and two at once on two cores would turn their waits into timing races."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @pytest.fixture(autouse=True)
 def _restore_main_module():
     """Streamlit's AppTest leaves the last page script as `__main__`; a later test that starts

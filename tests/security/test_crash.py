@@ -20,11 +20,10 @@ from pathlib import Path
 import lmdb
 import pytest
 
+from tests.helpers import REPO
 from tests.helpers.export_site import Site, make_site, tree
 from tests.security.clirun import alive_in_group, kill_9
 from trainers.common.fsutil import leftover
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def crash_at(point: str) -> None:

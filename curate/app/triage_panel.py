@@ -6,6 +6,7 @@ import streamlit as st
 
 from curate.app.common import db_call
 from curate.triage import auto, job, store
+from curate.triage.config import TriageError
 from curate.workspace import Workspace
 
 
@@ -73,10 +74,15 @@ def render(eng, ws: Workspace) -> None:
     running = job.is_running(ws)
     if st.button("Train now", type="primary", key="triage_train", disabled=running,
                  help="learn from every decision made so far, then score every image"):
-        if job.start(ws):
-            st.toast("Training started in a worker process.")
+        try:
+            started = job.start(ws)
+        except TriageError as e:
+            st.error(str(e))
         else:
-            st.warning("A training is already running.")
+            if started:
+                st.toast("Training started in a worker process.")
+            else:
+                st.warning("A training is already running.")
     _progress(ws)
 
     st.subheader("Queues that top themselves up", anchor=False)

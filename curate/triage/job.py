@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from curate.triage import store
+from curate.triage.config import TriageError
 from curate.workspace import Workspace
 from trainers.common.workers import start_owned
 
@@ -115,7 +116,8 @@ def is_running(ws: Workspace) -> bool:
 
 
 def start(ws: Workspace, args: list[str] | None = None) -> bool:
-    """Start a training worker for this workspace; False when one is already running."""
+    """Start a training worker for this workspace; False when one is already running,
+    TriageError (one line) when its process could not be started."""
     if is_running(ws):
         return False
     env = dict(os.environ, ROSTRO_WORKSPACE=str(ws.root))
@@ -125,8 +127,11 @@ def start(ws: Workspace, args: list[str] | None = None) -> bool:
         import shlex
         args = shlex.split(os.environ.get(TRAIN_ARGS_ENV, ""))
     argv = [sys.executable, "-m", "curate.triage.worker", *args]
-    start_owned(argv, name="triage-job", env=env, cwd=str(REPO), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL)
+    try:
+        start_owned(argv, name="triage-job", env=env, cwd=str(REPO), stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL)
+    except OSError as e:
+        raise TriageError(f"the training could not start: {e}") from None
     return True
 
 

@@ -192,6 +192,15 @@ def test_a_second_training_is_refused_while_one_runs(decided):
     assert not job.is_running(ws)
 
 
+
+def test_a_worker_that_cannot_start_is_said_in_one_line(tmp_path, monkeypatch):
+    ws = Workspace.resolve(tmp_path / "ws")
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    with pytest.raises(TriageError, match="^the training could not start: ") as e:
+        job.start(ws)
+    assert "\n" not in str(e.value)
+    assert not job.is_running(ws)
+
 def _write(path: Path, obj) -> Path:
     torch.save(obj, path)
     return path

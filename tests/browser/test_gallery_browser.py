@@ -29,14 +29,6 @@ def site(tmp_path_factory):
     return build_gallery(tmp_path_factory)
 
 
-def _log_in_as_admin(page, url: str) -> None:
-    page.goto(url)
-    page.get_by_label("Name").fill("admin")
-    page.get_by_role("textbox", name="Password").fill("admin")
-    page.keyboard.press("Enter")
-    page.get_by_text("Logged in as").wait_for()
-
-
 def _open(page, title: str) -> None:
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
     page.get_by_role("heading", name=title).wait_for()
@@ -51,7 +43,7 @@ def test_each_gallery_page_renders_its_images(site, artifacts_dir):
     photo = next((site.ws.demo_dir / "peruvian_face").glob("*.jpg"))
     os.utime(site.stylegan / "metrics.jsonl")  # the newest run is listed first: make it StyleGAN's
     with harness.serve(site.ws.root) as url, harness.open_browser() as page:
-        _log_in_as_admin(page, url)
+        harness.log_in_as(page, url, "admin", "admin")  # waits for "/" to move on
 
         _open(page, "Runs")
         assert _images_render(page, 1) >= 1  # the newest grid (and its mixing grid, StyleGAN)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, select
 
 from curate import decisions, presses
-from curate.decisions import DecisionError
 from curate.display import ImagePath
 from curate.presses import Pressed, Recorded
 from db.engine import reading, write_turn

@@ -24,9 +24,8 @@ from curate import jobs
 from curate.app.common import calm_errors, db_call, engine, require_admin, workspace
 from curate.app.text import plain
 from curate.export import ExportError
-from curate.export.common import recent_exports
 from curate.export.qualify import qualifying
-from curate.export.records import check_destination
+from curate.export.records import check_destination, recent_exports
 from curate.export.registry import KINDS, shown
 
 QUALIFY_CACHE_S = 10

@@ -27,7 +27,6 @@ from sqlalchemy import Engine, select
 
 from curate.export import ExportError
 from curate.export.records import MANIFEST, export_kind
-from curate.export.records import recent_exports  # noqa: F401 — the Export page imports it here
 from curate.export.registry import PHOTO_KINDS, kind_of
 from curate.imaging import EXTENSIONS
 from curate.progress import Progress, bar

@@ -55,7 +55,7 @@ def seeded_workspace(root) -> None:
     accepts, rejects for every rule, every tag, and some disagreement on the shared ones."""
     ws = Workspace.resolve(root)
     engine = ws.open()
-    users = seed(engine, images=40, per_annotator=20, overlap=0.3)
+    seed(engine, images=40, per_annotator=20, overlap=0.3)
     rng = random.Random(0)  # the seconds
     with reading(engine) as s:
         queues = s.execute(select(Assignment.annotator_id, Assignment.image_id)

@@ -5,7 +5,7 @@ import pytest
 
 from curate import dashboard, labeling
 from curate.review import settle
-from tests.helpers.curate import decide, known_decisions, seed, undo
+from tests.helpers.curate import decide, known_decisions
 
 WIKIPEDIA_FLEISS = [  # en.wikipedia.org/wiki/Fleiss'_kappa worked example: kappa = 0.210
     [0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],

@@ -1,7 +1,6 @@
 """Ingest: every good file in, every bad file reported with a reason, re-runs idempotent."""
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import zlib

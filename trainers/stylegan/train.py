@@ -130,7 +130,6 @@ def train(cfg: Settings, progress: bool = True) -> Path:
 
 def _train(cfg: Settings, progress: bool) -> Path:
     device, rank, world = setup_device(cfg)
-    lead = rank == 0
     n_images, resume_from = check_run(cfg)
     run_dir = Path(cfg.out)
     if world > 1:

@@ -33,4 +33,3 @@ def test_cli_bad_suffix(tmp_path, capsys):
     assert main(["--workspace", str(tmp_path / "ws"), "labels", str(tmp_path / "l.txt")]) == 2
     assert "must end in .csv or .parquet" in capsys.readouterr().err
 
-from collections import Counter  # noqa: E402

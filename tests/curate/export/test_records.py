@@ -40,7 +40,7 @@ def test_leftover_names_parse_back(tmp_path):
 def test_clean_leftovers_spares_the_living_and_other_machines(tmp_path):
     me, gone = fsutil.owner_tag(), f"{fsutil.owner_tag().rsplit('-', 1)[0]}-{dead_pid()}"
     names = {f".a.{me}.x1.partial": True, f".b.{gone}.x2.partial": False,
-             f".c.otherhost-1.x3.partial": True, f".d.{gone}.x4.tmp": False, "keep": True}
+             ".c.otherhost-1.x3.partial": True, f".d.{gone}.x4.tmp": False, "keep": True}
     for n in names:
         (tmp_path / n).mkdir() if "tmp" not in n else (tmp_path / n).write_text("")
     (tmp_path / f".e.{gone}.old").mkdir()  # its replacement never arrived: renamed back

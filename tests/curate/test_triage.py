@@ -20,7 +20,8 @@ from curate.ingest import ingest
 from curate.triage import data as td
 from curate.triage import job, rounds, store
 from curate.triage.config import TrainConfig, TriageError
-from curate.triage.model import FORMAT, ONE_NETWORK, Committee, Ranker, TriageModelError, load, save
+from curate.triage.model import (FORMAT, ONE_NETWORK, Committee, Ranker, TriageModelError, load,
+                                 predict, save)
 from curate.triage.train import train, training_lock
 from curate.users import add_user
 from curate.workspace import Workspace
@@ -172,6 +173,17 @@ def test_train_scores_every_image_and_the_same_seed_gives_the_same_model(decided
     for k, v in a.state_dict().items():
         assert torch.equal(v, b.state_dict()[k]), k
     assert meta["decisions_used"] == 79 and meta["seed"] == 0
+    # A committee of two networks from different starts; its p(accept) is their mean.
+    assert meta["members"] == 2 and len(b.members) == 2
+    first_layer = [m.features[0].weight for m in b.members]
+    assert not torch.equal(*first_layer)
+    x = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8)
+    attrs = torch.zeros(5, td.N_ATTRIBUTES)
+    one = [Committee(members=1, side=32, width=8) for _ in b.members]
+    for c, m in zip(one, b.members):
+        c.members[0] = m
+    mean = (predict(one[0], x, attrs)[0] + predict(one[1], x, attrs)[0]) / 2
+    assert torch.allclose(predict(b, x, attrs)[0], mean)
     assert 0.0 <= meta["figures"]["auc"] <= 1.0
     with reading(engine) as s:
         got = s.execute(select(TriageScore.model_version, TriageScore.p_accept)).all()

@@ -24,6 +24,8 @@ class TrainConfig:
     seed: int = _f(0, "the same decisions and seed give the same model on the CPU")
     side: int = _f(64, "px: the image side the network sees (32, 48, 64, 96 or 128)")
     width: int = _f(16, "channels of the first convolution (then ×2, ×4, ×6)")
+    members: int = _f(2, "networks trained from their own starts, their scores averaged "
+                         "(steadier ranking; each costs one training)")
     epochs: int = _f(0, "passes over the training images (0: chosen by their number)")
     batch: int = _f(64, "images per step")
     lr: float = _f(3e-3, "peak learning rate of the one-cycle schedule")
@@ -39,6 +41,8 @@ class TrainConfig:
             raise TriageError("--side must be one of 32, 48, 64, 96, 128")
         if not 1 <= self.width <= 64:
             raise TriageError("--width must be between 1 and 64")
+        if not 1 <= self.members <= 8:
+            raise TriageError("--members must be between 1 and 8")
         if not 0 <= self.epochs <= 200 or not 2 <= self.batch <= 1024:
             raise TriageError("--epochs must be 0–200 and --batch 2–1024")
         if not 0.05 <= self.held_out <= 0.5:

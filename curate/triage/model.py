@@ -5,6 +5,11 @@ at `side`×`side` pixels; a second branch reads the CelebA attributes (zeros for
 without them). Three heads: p(accept), which rule fails (softmax over the rules, learned from
 rejections), which tags apply (one sigmoid each, learned from accepts).
 
+A triage model is a committee (`Committee`) of such networks, each trained from its own
+starting point on the same decisions; their probabilities are averaged. One network's ranking
+of the faces it has not seen decided varies from one start to the next, and the average of two
+ranks steadier (docs/triage.md).
+
 The file (`save`) holds {"format", "state_dict", "meta"}: only tensors, strings, numbers, lists
 and dicts, so `torch.load(weights_only=True)` reads it without running any code. `load`
 refuses, in one line, anything else: another kind of file, another format, metadata out of
@@ -22,7 +27,10 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-FORMAT = "rostro-triage/2"  # 2: the trunk reads the feature map whole (1 pooled it)
+FORMAT = "rostro-triage/3"  # 3: a committee of networks; 2: one network (read as a committee
+# of one); 1 (refused): the trunk pooled the feature map
+ONE_NETWORK = "rostro-triage/2"
+MAX_MEMBERS = 8
 SIDES = (32, 48, 64, 96, 128)  # image sides the network is built for
 MAX_WIDTH = 256
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a triage model is about 1 MB
@@ -54,6 +62,18 @@ def mirror_residual(x: torch.Tensor) -> torch.Tensor:
     return (x - mirrored.gather(3, cols[:, None, None, :].expand_as(x))).abs_()
 
 
+def residual_bytes(pixels: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    """`mirror_residual` of uint8 pixels (n, 3, side, side), exactly, as uint8: the residual is
+    a difference of two pixels, |p - q| × 2/255 on the network's scale, so it is stored as
+    |p - q|. Training computes it once per image (a flipped image's residual is the flipped
+    residual; a shifted one's, the shifted residual while the slide stays in reach)."""
+    out = torch.empty_like(pixels, dtype=torch.uint8)
+    for k in range(0, len(pixels), chunk):
+        x = pixels[k:k + chunk].float() * (2.0 / 255.0) - 1.0
+        out[k:k + chunk] = (mirror_residual(x) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
+    return out
+
+
 class Ranker(nn.Module):
     def __init__(self, *, side: int = 64, n_attributes: int = 41, n_rules: int = 3,
                  n_tags: int = 4, width: int = 16):
@@ -80,31 +100,54 @@ class Ranker(nn.Module):
         self.rules = nn.Linear(128, n_rules)
         self.tags = nn.Linear(128, n_tags)
 
-    def forward(self, pixels: torch.Tensor, attributes: torch.Tensor):
-        """pixels: (n, 3, side, side) uint8 or float in [0, 255]; attributes: (n, n_attributes).
+    def forward(self, pixels: torch.Tensor, attributes: torch.Tensor,
+                residual: torch.Tensor | None = None):
+        """pixels: (n, 3, side, side) uint8 or float in [0, 255]; attributes: (n, n_attributes);
+        residual: `residual_bytes` of the pixels when already computed (else computed here).
         Returns logits: accept (n,), rules (n, n_rules), tags (n, n_tags)."""
         x = pixels.float() * (2.0 / 255.0) - 1.0
-        residual = mirror_residual(x)
+        residual = mirror_residual(x) if residual is None else residual.float() * (2.0 / 255.0)
         image = self.features(torch.cat([x, residual], dim=1)).flatten(1)
         regions = F.adaptive_avg_pool2d(residual.mean(dim=1, keepdim=True), 4).flatten(1)
         h = self.trunk(torch.cat([image, regions, self.attributes(attributes)], dim=1))
         return self.accept(h).squeeze(1), self.rules(h), self.tags(h)
 
 
+class Committee(nn.Module):
+    """Networks of one architecture whose probabilities are averaged (see the module doc)."""
+
+    def __init__(self, members: int = 2, **network):
+        super().__init__()
+        self.members = nn.ModuleList(Ranker(**network) for _ in range(members))
+
+    def probabilities(self, pixels: torch.Tensor, attributes: torch.Tensor):
+        """(p_accept (n,), p_rules given a rejection (n, rules), p_tags given an accept
+        (n, tags)), each the members' mean; the mirror residual is computed once for all."""
+        residual = residual_bytes(pixels)
+        sums = None
+        for m in self.members:
+            a, r, t = m(pixels, attributes, residual)
+            ps = (torch.sigmoid(a), F.softmax(r, dim=1), torch.sigmoid(t))
+            sums = ps if sums is None else tuple(x + y for x, y in zip(sums, ps))
+        return tuple(x / len(self.members) for x in sums)
+
+
 def architecture(meta: dict) -> dict:
     """The constructor arguments the metadata describes, checked against their bounds."""
     try:
         args = {k: int(meta[k]) for k in ("side", "n_attributes", "n_rules", "n_tags", "width")}
+        args["members"] = int(meta.get("members", 1))
     except (KeyError, TypeError, ValueError, OverflowError):
         raise TriageModelError("its metadata does not describe a triage network") from None
     if (args["side"] not in SIDES or not 1 <= args["width"] <= MAX_WIDTH
+            or not 1 <= args["members"] <= MAX_MEMBERS
             or not 1 <= args["n_attributes"] <= 1024 or not 1 <= args["n_rules"] <= 64
             or not 1 <= args["n_tags"] <= 64):
         raise TriageModelError("its network sizes are out of bounds")
     return args
 
 
-def save(model: Ranker, meta: dict, path: str | os.PathLike) -> None:
+def save(model: Committee, meta: dict, path: str | os.PathLike) -> None:
     """Write the model file atomically (a temp file beside it, then a rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,7 +164,7 @@ def save(model: Ranker, meta: dict, path: str | os.PathLike) -> None:
         raise
 
 
-def load(path: str | os.PathLike, device: str = "cpu") -> tuple[Ranker, dict]:
+def load(path: str | os.PathLike, device: str = "cpu") -> tuple[Committee, dict]:
     """(model in eval mode, meta) from a file `save` wrote; TriageModelError otherwise."""
     path = Path(path)
     name = path.name
@@ -135,13 +178,16 @@ def load(path: str | os.PathLike, device: str = "cpu") -> tuple[Ranker, dict]:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle refusals, zip errors, truncation: all one answer
         raise TriageModelError(f"{name} is not a triage model ({type(e).__name__})") from None
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+    if not isinstance(blob, dict) or blob.get("format") not in (FORMAT, ONE_NETWORK):
         raise TriageModelError(f"{name} is not a triage model (format {FORMAT} expected)")
     meta, state = blob.get("meta"), blob.get("state_dict")
     if not isinstance(meta, dict) or not isinstance(state, dict):
         raise TriageModelError(f"{name} is not a triage model (no metadata or weights)")
+    if blob["format"] == ONE_NETWORK:  # one network: a committee of one
+        state = {f"members.0.{k}" if isinstance(k, str) else k: v for k, v in state.items()}
+        meta = {k: v for k, v in meta.items() if k != "members"}
     try:
-        model = Ranker(**architecture(meta))
+        model = Committee(**architecture(meta))
     except TriageModelError as e:
         raise TriageModelError(f"{name} is not a triage model this version can use: {e}") from None
     expected = model.state_dict()
@@ -158,11 +204,10 @@ def load(path: str | os.PathLike, device: str = "cpu") -> tuple[Ranker, dict]:
     return model.to(device).eval(), meta
 
 
-def predict(model: Ranker, pixels: torch.Tensor, attributes: torch.Tensor):
+def predict(model: Committee, pixels: torch.Tensor, attributes: torch.Tensor):
     """(p_accept (n,), p_rules given a rejection (n, rules), p_tags given an accept (n, tags))."""
     with torch.inference_mode():
-        a, r, t = model(pixels, attributes)
-        return torch.sigmoid(a), F.softmax(r, dim=1), torch.sigmoid(t)
+        return model.probabilities(pixels, attributes)
 
 
 def param_count(model: nn.Module) -> int:

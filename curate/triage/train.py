@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from curate.triage import data as td
 from curate.triage import metrics, store
 from curate.triage.config import TrainConfig, TriageError
-from curate.triage.model import Ranker, load, param_count, predict, save
+from curate.triage.model import Committee, Ranker, load, param_count, predict, residual_bytes, save
 from curate.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -175,14 +175,12 @@ def _epochs(cfg: TrainConfig, n_train: int) -> int:
 
 def fit(cfg: TrainConfig, pixels: torch.Tensor, attributes: torch.Tensor, targets: td.Targets,
         rows: np.ndarray, device: str, progress: Progress | None = None,
-        weights: np.ndarray | None = None) -> Ranker:
-    """Train a new ranker on `rows` of the targets (each row's loss times `weights`, default 1)."""
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    model = Ranker(side=cfg.side, n_attributes=td.N_ATTRIBUTES, n_rules=len(td.RULE_KEYS),
-                   n_tags=len(td.TAG_KEYS), width=cfg.width).to(device)
-    model = model.to(memory_format=torch.channels_last)
+        weights: np.ndarray | None = None) -> Committee:
+    """Train a new committee on `rows` of the targets (each row's loss times `weights`,
+    default 1): `cfg.members` networks, one after the other, each from its own seeded start
+    and in its own seeded order over the same rows."""
     x_all = pixels[rows]
+    r_all = residual_bytes(x_all)  # once per image, not once per step (a quarter of a step)
     a_all = attributes[rows]
     y = torch.from_numpy(targets.accept[rows])
     w = torch.from_numpy((np.ones(len(targets), np.float32) if weights is None
@@ -192,51 +190,76 @@ def fit(cfg: TrainConfig, pixels: torch.Tensor, attributes: torch.Tensor, target
     epochs = _epochs(cfg, len(rows))
     steps_per_epoch = max(1, -(-len(rows) // cfg.batch))
     total = epochs * steps_per_epoch
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total,
-                                                pct_start=0.2)
-    model.train()
+    network = dict(side=cfg.side, n_attributes=td.N_ATTRIBUTES, n_rules=len(td.RULE_KEYS),
+                   n_tags=len(td.TAG_KEYS), width=cfg.width)
+    committee = Committee(members=cfg.members, **network)
     step = 0
-    for _ in range(epochs):
-        order = torch.randperm(len(rows), generator=gen)
-        for k in range(0, len(rows), cfg.batch):
-            idx = order[k:k + cfg.batch]
-            if len(idx) < 2:  # batch norm needs two
-                continue
-            x = _augment(x_all[idx], gen).to(device, non_blocking=True)
-            x = x.contiguous(memory_format=torch.channels_last)
-            accept, rules, tags = model(x, a_all[idx].to(device))
-            yb, rb, tb = y[idx].to(device), r[idx].to(device), t[idx].to(device)
-            # Normalised by the batch's total weight: weak rejects from the pool share a batch
-            # without thinning the decided images' gradient.
-            wb = w[idx].to(device)
-            loss = (F.binary_cross_entropy_with_logits(accept, yb, reduction="none") * wb).sum() \
-                / wb.sum()
-            if bool((rb >= 0).any()):
-                loss = loss + 0.5 * F.cross_entropy(rules[rb >= 0], rb[rb >= 0])
-            if bool((yb > 0.5).any()):
-                loss = loss + 0.5 * F.binary_cross_entropy_with_logits(tags[yb > 0.5], tb[yb > 0.5])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            if progress and (step % 10 == 0 or step == total):
-                progress("train", step, total)
-    return model.eval()
+    for m in range(cfg.members):
+        seed = _member_seed(cfg.seed, m)
+        torch.manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed)
+        model = Ranker(**network).to(device).to(memory_format=torch.channels_last)
+        committee.members[m] = model
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total,
+                                                    pct_start=0.2)
+        model.train()
+        for _ in range(epochs):
+            order = torch.randperm(len(rows), generator=gen)
+            for k in range(0, len(rows), cfg.batch):
+                idx = order[k:k + cfg.batch]
+                if len(idx) < 2:  # batch norm needs two
+                    continue
+                x, res = _augment(x_all[idx], r_all[idx], gen)
+                x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+                res = res.to(device, non_blocking=True)
+                accept, rules, tags = model(x, a_all[idx].to(device), res)
+                yb, rb, tb = y[idx].to(device), r[idx].to(device), t[idx].to(device)
+                # Normalised by the batch's total weight: weak rejects from the pool share a
+                # batch without thinning the decided images' gradient.
+                wb = w[idx].to(device)
+                loss = (F.binary_cross_entropy_with_logits(accept, yb, reduction="none") * wb
+                        ).sum() / wb.sum()
+                if bool((rb >= 0).any()):
+                    loss = loss + 0.5 * F.cross_entropy(rules[rb >= 0], rb[rb >= 0])
+                if bool((yb > 0.5).any()):
+                    loss = loss + 0.5 * F.binary_cross_entropy_with_logits(tags[yb > 0.5],
+                                                                            tb[yb > 0.5])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                step += 1
+                if progress and (step % 10 == 0 or step == total * cfg.members):
+                    progress("train", step, total * cfg.members)
+        model.eval()
+    return committee.to(device).eval()
 
 
-def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def _member_seed(seed: int, member: int) -> int:
+    """Member 0 starts from the seed itself (as a one-network model of format 2 did); the
+    others from seeds drawn from (seed, member) (torch's CPU generator keeps only the low
+    32 bits of a seed, so seed + member << 32 would repeat member 0)."""
+    if member == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, member]).generate_state(1)[0])
+
+
+def _augment(x: torch.Tensor, residual: torch.Tensor,
+             gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """A random horizontal flip per image and one random shift of up to 1/16 of the side per
-    batch (faces turn either way; CelebA's alignment wanders by a few pixels)."""
+    batch (faces turn either way; CelebA's alignment wanders by a few pixels), the same for
+    the images and their mirror residuals."""
+    both = torch.cat([x, residual], dim=1)
     flip = torch.rand(len(x), generator=gen) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    both = torch.where(flip[:, None, None, None], both.flip(3), both)
     pad = max(1, x.shape[-1] // 16)
     dx, dy = (int(v) for v in torch.randint(-pad, pad + 1, (2,), generator=gen))
-    return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+    both = torch.roll(both, shifts=(dy, dx), dims=(2, 3))
+    return both[:, :3], both[:, 3:]
 
 
-def infer(model: Ranker, pixels: torch.Tensor, attributes: torch.Tensor, device: str):
+def infer(model: Committee, pixels: torch.Tensor, attributes: torch.Tensor, device: str):
     """p_accept, p_rules, p_tags as numpy arrays, in batches."""
     outs = [[], [], []]
     for k in range(0, len(pixels), SCORE_BATCH):
@@ -300,7 +323,8 @@ def train_locked(engine, ws: Workspace, cfg: TrainConfig, progress: Progress | N
     # Save, record, score.
     version = store.next_version(engine)
     rel = f"triage/models/{version:04d}.pt"
-    meta = dict(version=version, side=cfg.side, width=cfg.width, n_attributes=td.N_ATTRIBUTES,
+    meta = dict(version=version, side=cfg.side, width=cfg.width, members=cfg.members,
+                n_attributes=td.N_ATTRIBUTES,
                 n_rules=len(td.RULE_KEYS), n_tags=len(td.TAG_KEYS), rules=list(td.RULE_KEYS),
                 tags=list(td.TAG_KEYS), seed=cfg.seed, decisions_used=report.decisions_used,
                 config=asdict(cfg), figures=figures, torch=str(torch.__version__))
@@ -358,7 +382,7 @@ def _subset(t: td.Targets, keep: np.ndarray) -> td.Targets:
                       t.disputed, t.adjudicated)
 
 
-def score_all(engine, ws: Workspace, model: Ranker, version: int, side: int, device: str,
+def score_all(engine, ws: Workspace, model: Committee, version: int, side: int, device: str,
               workers: int = 0, progress: Progress | None = None) -> tuple[int, int, float]:
     """Score every ingested image with `model` into triage_scores; (scored, unreadable, s)."""
     started = time.perf_counter()

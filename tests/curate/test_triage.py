@@ -20,7 +20,8 @@ from curate.ingest import ingest
 from curate.triage import data as td
 from curate.triage import job, rounds, store
 from curate.triage.config import TrainConfig, TriageError
-from curate.triage.model import FORMAT, Ranker, TriageModelError, load, save
+from curate.triage.model import (FORMAT, ONE_NETWORK, Committee, Ranker, TriageModelError, load,
+                                 predict, save)
 from curate.triage.train import train, training_lock
 from curate.users import add_user
 from curate.workspace import Workspace
@@ -172,6 +173,17 @@ def test_train_scores_every_image_and_the_same_seed_gives_the_same_model(decided
     for k, v in a.state_dict().items():
         assert torch.equal(v, b.state_dict()[k]), k
     assert meta["decisions_used"] == 79 and meta["seed"] == 0
+    # A committee of two networks from different starts; its p(accept) is their mean.
+    assert meta["members"] == 2 and len(b.members) == 2
+    first_layer = [m.features[0].weight for m in b.members]
+    assert not torch.equal(*first_layer)
+    x = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8)
+    attrs = torch.zeros(5, td.N_ATTRIBUTES)
+    one = [Committee(members=1, side=32, width=8) for _ in b.members]
+    for c, m in zip(one, b.members):
+        c.members[0] = m
+    mean = (predict(one[0], x, attrs)[0] + predict(one[1], x, attrs)[0]) / 2
+    assert torch.allclose(predict(b, x, attrs)[0], mean)
     assert 0.0 <= meta["figures"]["auc"] <= 1.0
     with reading(engine) as s:
         got = s.execute(select(TriageScore.model_version, TriageScore.p_accept)).all()
@@ -212,24 +224,35 @@ class _Evil:
 
 
 def test_files_that_are_not_triage_models_are_refused(tmp_path):
-    good = Ranker(side=32, width=8)
-    meta = dict(side=32, width=8, n_attributes=41, n_rules=3, n_tags=4)
+    good = Committee(members=2, side=32, width=8)
+    meta = dict(side=32, width=8, members=2, n_attributes=41, n_rules=3, n_tags=4)
     save(good, meta, tmp_path / "ok.pt")
     assert load(tmp_path / "ok.pt")[1]["side"] == 32
+    # A one-network file (format 2, before committees) reads as a committee of one.
+    single = Ranker(side=32, width=8)
+    _write(tmp_path / "one.pt", {"format": ONE_NETWORK, "state_dict": single.state_dict(),
+                                 "meta": dict(meta, members=1)})
+    one, _ = load(tmp_path / "one.pt")
+    assert len(one.members) == 1
+    assert torch.equal(one.members[0].accept.weight, single.accept.weight)
     (tmp_path / "noise.pt").write_bytes(os.urandom(4096))
     _Evil.marker = str(tmp_path / "pwned")
     with (tmp_path / "evil.pt").open("wb") as f:
         pickle.dump({"format": FORMAT, "x": _Evil()}, f)
     state = good.state_dict()
-    wrong = dict(state, **{"accept.weight": torch.zeros(1, 7)})
-    stride0 = dict(state, **{"accept.weight": torch.zeros(1).expand(1, 128)})
-    nan = dict(state, **{"accept.bias": torch.tensor([float("nan")])})
+    wrong = dict(state, **{"members.1.accept.weight": torch.zeros(1, 7)})
+    stride0 = dict(state, **{"members.0.accept.weight": torch.zeros(1).expand(1, 128)})
+    nan = dict(state, **{"members.1.accept.bias": torch.tensor([float("nan")])})
     cases = {
         "noise.pt": None,
         "evil.pt": None,
         "format.pt": _write(tmp_path / "format.pt", {"format": "other", "state_dict": state, "meta": meta}),
         "huge.pt": _write(tmp_path / "huge.pt", {"format": FORMAT, "state_dict": state,
                                                   "meta": dict(meta, side=4096, width=10**9)}),
+        "crowd.pt": _write(tmp_path / "crowd.pt", {"format": FORMAT, "state_dict": state,
+                                                    "meta": dict(meta, members=10**6)}),
+        "fewer.pt": _write(tmp_path / "fewer.pt", {"format": FORMAT, "state_dict": state,
+                                                    "meta": dict(meta, members=1)}),
         "shape.pt": _write(tmp_path / "shape.pt", {"format": FORMAT, "state_dict": wrong, "meta": meta}),
         "stride.pt": _write(tmp_path / "stride.pt", {"format": FORMAT, "state_dict": stride0, "meta": meta}),
         "nan.pt": _write(tmp_path / "nan.pt", {"format": FORMAT, "state_dict": nan, "meta": meta}),

@@ -42,8 +42,14 @@ def figures_table(figures: dict) -> None:
 
 
 @st.fragment(run_every=1.0)
-def _progress(ws: Workspace) -> None:
+def _progress(ws: Workspace, shown_version: int) -> None:
     status = job.read_status(ws)
+    if (status.state == "done" and status.version > shown_version
+            and st.session_state.get("triage_shown_after") != status.version):
+        # A model newer than the one the page shows: run the page again to show its figures
+        # (once per model, so a model that cannot be read back never loops).
+        st.session_state["triage_shown_after"] = status.version
+        st.rerun()
     if status.state == "running":
         what = {"load": "loading the decided images", "train": "training",
                 "score": "scoring every image"}.get(status.phase, "starting")
@@ -57,9 +63,9 @@ def _progress(ws: Workspace) -> None:
 
 
 def render(eng, ws: Workspace) -> None:
-    st.caption("A small network learns from the team's standing verdicts (adjudications win; "
+    st.caption("Two small networks learn from the team's standing verdicts (adjudications win; "
                "skips, undone and disputed images are left out) which faces are likely accepts, "
-               "then scores every image. `Assign queues` with order `model` shows the likeliest "
+               "then score every image (the mean of the two). `Assign queues` with order `model` shows the likeliest "
                "first, with a share drawn at random so the model keeps seeing the whole pool. "
                "It trains in a worker process, never in the app's server.")
     info = db_call(store.latest_model, eng)
@@ -83,7 +89,7 @@ def render(eng, ws: Workspace) -> None:
                 st.toast("Training started in a worker process.")
             else:
                 st.warning("A training is already running.")
-    _progress(ws)
+    _progress(ws, info.version if info else 0)
 
     st.subheader("Queues that top themselves up", anchor=False)
     cfg = db_call(auto.settings, eng)

@@ -65,9 +65,10 @@ def _progress(ws: Workspace, shown_version: int) -> None:
 def render(eng, ws: Workspace) -> None:
     st.caption("Two small networks learn from the team's standing verdicts (adjudications win; "
                "skips, undone and disputed images are left out) which faces are likely accepts, "
-               "then score every image (the mean of the two). `Assign queues` with order `model` shows the likeliest "
-               "first, with a share drawn at random so the model keeps seeing the whole pool. "
-               "It trains in a worker process, never in the app's server.")
+               "then score every image (the mean of the two). `Assign queues` with order "
+               "`model` shows the likeliest first, with a share drawn at random so the model "
+               "keeps seeing the whole pool. It trains in a worker process, never in the app's "
+               "server.")
     info = db_call(store.latest_model, eng)
     if info is None:
         st.info("No model yet. Train one once the team has decided at least 50 images, with "

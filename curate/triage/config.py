@@ -8,7 +8,8 @@ import argparse
 import dataclasses
 from dataclasses import dataclass, field
 
-SIDES = (32, 48, 64, 96, 128)
+SIDES = (32, 48, 64, 96, 128)  # image sides the network is built for
+MAX_MEMBERS = 8  # networks in one committee
 
 
 class TriageError(ValueError):
@@ -41,8 +42,8 @@ class TrainConfig:
             raise TriageError("--side must be one of 32, 48, 64, 96, 128")
         if not 1 <= self.width <= 64:
             raise TriageError("--width must be between 1 and 64")
-        if not 1 <= self.members <= 8:
-            raise TriageError("--members must be between 1 and 8")
+        if not 1 <= self.members <= MAX_MEMBERS:
+            raise TriageError(f"--members must be between 1 and {MAX_MEMBERS}")
         if not 0 <= self.epochs <= 200 or not 2 <= self.batch <= 1024:
             raise TriageError("--epochs must be 0–200 and --batch 2–1024")
         if not 0.05 <= self.held_out <= 0.5:

@@ -27,11 +27,11 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from curate.triage.config import MAX_MEMBERS, SIDES
+
 FORMAT = "rostro-triage/3"  # 3: a committee of networks; 2: one network (read as a committee
 # of one); 1 (refused): the trunk pooled the feature map
 ONE_NETWORK = "rostro-triage/2"
-MAX_MEMBERS = 8
-SIDES = (32, 48, 64, 96, 128)  # image sides the network is built for
 MAX_WIDTH = 256
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a triage model is about 1 MB
 
@@ -100,13 +100,12 @@ class Ranker(nn.Module):
         self.rules = nn.Linear(128, n_rules)
         self.tags = nn.Linear(128, n_tags)
 
-    def forward(self, pixels: torch.Tensor, attributes: torch.Tensor,
-                residual: torch.Tensor | None = None):
+    def forward(self, pixels: torch.Tensor, attributes: torch.Tensor, residual: torch.Tensor):
         """pixels: (n, 3, side, side) uint8 or float in [0, 255]; attributes: (n, n_attributes);
-        residual: `residual_bytes` of the pixels when already computed (else computed here).
+        residual: `residual_bytes` of the pixels (computed once per image by the caller).
         Returns logits: accept (n,), rules (n, n_rules), tags (n, n_tags)."""
         x = pixels.float() * (2.0 / 255.0) - 1.0
-        residual = mirror_residual(x) if residual is None else residual.float() * (2.0 / 255.0)
+        residual = residual.float() * (2.0 / 255.0)
         image = self.features(torch.cat([x, residual], dim=1)).flatten(1)
         regions = F.adaptive_avg_pool2d(residual.mean(dim=1, keepdim=True), 4).flatten(1)
         h = self.trunk(torch.cat([image, regions, self.attributes(attributes)], dim=1))
@@ -119,6 +118,13 @@ class Committee(nn.Module):
     def __init__(self, members: int = 2, **network):
         super().__init__()
         self.members = nn.ModuleList(Ranker(**network) for _ in range(members))
+
+    @classmethod
+    def of(cls, networks) -> "Committee":
+        """The committee of these (trained) networks."""
+        committee = cls(members=0)
+        committee.members.extend(networks)
+        return committee
 
     def probabilities(self, pixels: torch.Tensor, attributes: torch.Tensor):
         """(p_accept (n,), p_rules given a rejection (n, rules), p_tags given an accept

@@ -192,14 +192,13 @@ def fit(cfg: TrainConfig, pixels: torch.Tensor, attributes: torch.Tensor, target
     total = epochs * steps_per_epoch
     network = dict(side=cfg.side, n_attributes=td.N_ATTRIBUTES, n_rules=len(td.RULE_KEYS),
                    n_tags=len(td.TAG_KEYS), width=cfg.width)
-    committee = Committee(members=cfg.members, **network)
-    step = 0
+    trained: list[Ranker] = []
+    step, steps = 0, total * cfg.members
     for m in range(cfg.members):
         seed = _member_seed(cfg.seed, m)
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         model = Ranker(**network).to(device).to(memory_format=torch.channels_last)
-        committee.members[m] = model
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total,
                                                     pct_start=0.2)
@@ -211,29 +210,36 @@ def fit(cfg: TrainConfig, pixels: torch.Tensor, attributes: torch.Tensor, target
                 if len(idx) < 2:  # batch norm needs two
                     continue
                 x, res = _augment(x_all[idx], r_all[idx], gen)
-                x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-                res = res.to(device, non_blocking=True)
-                accept, rules, tags = model(x, a_all[idx].to(device), res)
-                yb, rb, tb = y[idx].to(device), r[idx].to(device), t[idx].to(device)
-                # Normalised by the batch's total weight: weak rejects from the pool share a
-                # batch without thinning the decided images' gradient.
-                wb = w[idx].to(device)
-                loss = (F.binary_cross_entropy_with_logits(accept, yb, reduction="none") * wb
-                        ).sum() / wb.sum()
-                if bool((rb >= 0).any()):
-                    loss = loss + 0.5 * F.cross_entropy(rules[rb >= 0], rb[rb >= 0])
-                if bool((yb > 0.5).any()):
-                    loss = loss + 0.5 * F.binary_cross_entropy_with_logits(tags[yb > 0.5],
-                                                                            tb[yb > 0.5])
+                loss = _batch_loss(model, x, res, a_all[idx], y[idx], r[idx], t[idx], w[idx],
+                                   device)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 sched.step()
                 step += 1
-                if progress and (step % 10 == 0 or step == total * cfg.members):
-                    progress("train", step, total * cfg.members)
-        model.eval()
-    return committee.to(device).eval()
+                if progress and (step % 10 == 0 or step == steps):
+                    progress("train", step, steps)
+        trained.append(model.eval())
+    return Committee.of(trained).eval()
+
+
+def _batch_loss(model: Ranker, x, residual, attributes, y, rule, tags, weight,
+                device: str) -> torch.Tensor:
+    """One batch's loss: p(accept) weighted per image, the failed rule on rejections, the tags
+    on accepts."""
+    x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+    residual = residual.to(device, non_blocking=True)
+    accept, rules, tag_logits = model(x, attributes.to(device), residual)
+    y, rule, tags, weight = y.to(device), rule.to(device), tags.to(device), weight.to(device)
+    # Normalised by the batch's total weight: weak rejects from the pool share a batch without
+    # thinning the decided images' gradient.
+    loss = (F.binary_cross_entropy_with_logits(accept, y, reduction="none") * weight).sum() \
+        / weight.sum()
+    if bool((rule >= 0).any()):
+        loss = loss + 0.5 * F.cross_entropy(rules[rule >= 0], rule[rule >= 0])
+    if bool((y > 0.5).any()):
+        loss = loss + 0.5 * F.binary_cross_entropy_with_logits(tag_logits[y > 0.5], tags[y > 0.5])
+    return loss
 
 
 def _member_seed(seed: int, member: int) -> int:
@@ -324,8 +330,7 @@ def train_locked(engine, ws: Workspace, cfg: TrainConfig, progress: Progress | N
     version = store.next_version(engine)
     rel = f"triage/models/{version:04d}.pt"
     meta = dict(version=version, side=cfg.side, width=cfg.width, members=cfg.members,
-                n_attributes=td.N_ATTRIBUTES,
-                n_rules=len(td.RULE_KEYS), n_tags=len(td.TAG_KEYS), rules=list(td.RULE_KEYS),
+                n_attributes=td.N_ATTRIBUTES, n_rules=len(td.RULE_KEYS), n_tags=len(td.TAG_KEYS), rules=list(td.RULE_KEYS),
                 tags=list(td.TAG_KEYS), seed=cfg.seed, decisions_used=report.decisions_used,
                 config=asdict(cfg), figures=figures, torch=str(torch.__version__))
     save(model.cpu(), meta, ws.root / rel)

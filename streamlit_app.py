@@ -13,7 +13,9 @@ A typed address is honoured: before a log-in every page's address shows the logi
 "Page not found"), and after it the user is on that page when their role may see it, else on
 their first page. Every page run goes through `calm_errors` (tracebacks only for admins, an
 error id for everyone else). Nothing is fetched from outside 127.0.0.1: the favicon is a local
-file, and the page icons are Streamlit's bundled Material Symbols font.
+file, and the page icons are Streamlit's bundled Material Symbols font. Each page's address
+answers with Streamlit's page shell plus the line that tells its frontend where the server is
+(curate/app/shell.py), so a typed address costs no extra round trip.
 """
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import streamlit as st
 from curate.app.common import (ENDED_KEY, ENDED_TEXT, calm_errors, current_user,
                                freeze_long_lived, log_out)
 from curate.app.session_cookie import keep
+from curate.app.shell import url_path
 
 ANNOTATOR, ADMIN = "annotator", "admin"
 EVERYONE = (ANNOTATOR, ADMIN)
@@ -43,10 +46,11 @@ PAGES = [
 # A local file: a Material icon or an emoji as favicon is fetched from an outside host.
 FAVICON = str(Path(__file__).resolve().parent / "curate" / "app" / "assets" / "favicon.png")
 LOGIN = "curate/app/login.py"
+HOME = "home"
 
 
 def _pages() -> list[tuple[str, st.Page, tuple]]:
-    return [(section, st.Page(script, title=title, icon=icon), roles)
+    return [(section, st.Page(script, title=title, icon=icon, url_path=url_path(script)), roles)
             for section, script, title, icon, roles in PAGES]
 
 
@@ -81,7 +85,7 @@ def main() -> None:
 
         # Every page keeps its own address (Streamlit's default page answers only at "/"),
         # so a typed /label finds the Label page; "/" moves on to the first page.
-        home = st.Page(elsewhere, title="Home", url_path="home", default=True, visibility="hidden")
+        home = st.Page(elsewhere, title="Home", url_path=HOME, default=True, visibility="hidden")
         denied = [p for _, p, roles in pages if user.role not in roles]
         sections.setdefault("", []).extend([home, *_stand_ins(denied, elsewhere)])
         with st.sidebar:
@@ -98,5 +102,6 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 else:  # imported by the server that `streamlit run` starts for this file
-    from curate.app.session_cookie import routes
-    app = st.App(__file__, routes=routes())
+    from curate.app import session_cookie, shell
+    app = st.App(__file__, routes=session_cookie.routes() + shell.routes(
+        [url_path(script) for _, script, *_ in PAGES] + [HOME]))

@@ -1,5 +1,6 @@
 """Real browser: what every page shares (streamlit_app.py) — no request leaves 127.0.0.1 on any
-page, a typed address is honoured after the log-in, and an error shows an annotator an error id
+page, a typed page address finds the server at once (curate/app/shell.py), a typed address is
+honoured after the log-in, and an error shows an annotator an error id
 (also in the server log), never a traceback, while an admin sees the traceback."""
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ def test_no_page_asks_an_outside_host(demo):
         for name, pages in (("ana", ANNOTATOR_PAGES), ("admin", ADMIN_PAGES)):
             with harness.open_browser() as page:
                 outside = harness.watch_outside(page)
+                # Where the frontend looked for the server: only the app's root, never a page's
+                # path taken for the app's (that was a 404 and a retry on every typed address).
+                health = []
+                page.on("request", lambda r: health.append(r.url)
+                        if "_stcore/health" in r.url else None)
                 page.goto(url)
                 harness.type_log_in(page, name, name)
                 page.get_by_text("Logged in as").wait_for()
@@ -34,6 +40,28 @@ def test_no_page_asks_an_outside_host(demo):
                     assert "Page not found" not in page.locator("body").inner_text(), path
                     assert page.locator('[data-testid="stException"]').count() == 0, path
                 assert outside == [], (name, outside)
+                assert health and set(health) == {f"{url}/_stcore/health"}, health
+
+
+def test_the_shell_line_finds_the_server_under_a_proxys_prefix(demo):
+    from curate.app import shell
+    with harness.serve(demo) as url, harness.open_browser() as page:
+        page.goto(f"{url}/gallery_runs")
+        assert page.evaluate("() => window.__streamlit.BACKEND_BASE_URL") == f"{url}/"
+        page.goto(url)  # the root: Streamlit's own page, nothing to tell
+        assert page.evaluate("() => window.__streamlit === undefined")
+        # The line itself, run against other addresses: a proxy serving the app at /rostro/,
+        # a trailing slash, an address that is not the page's, a value the host already set.
+        run = """([js, path, preset]) => { const win = preset ? { __streamlit: preset } : {};
+            new Function("location", "window", js)({ origin: "https://h", pathname: path }, win);
+            return win.__streamlit ?? null; }"""
+        js = shell.JS.replace("PAGE", '"/dashboard"')
+        assert page.evaluate(run, [js, "/rostro/dashboard", None]) == {
+            "BACKEND_BASE_URL": "https://h/rostro/"}
+        assert page.evaluate(run, [js, "/dashboard/", None]) == {"BACKEND_BASE_URL": "https://h/"}
+        assert page.evaluate(run, [js, "/review", None]) is None
+        assert page.evaluate(run, [js, "/dashboard", {"BACKEND_BASE_URL": "x"}]) == {
+            "BACKEND_BASE_URL": "x"}
 
 
 def test_a_typed_address_is_honoured_after_the_log_in(demo):

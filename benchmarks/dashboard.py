@@ -177,10 +177,9 @@ def _demo_decisions(root: Path) -> None:
 
 CHARTS = 8  # as tests/browser/test_dashboard_browser.py counts them
 METRICS = 8  # the key figures and the triage figures
-# Drawn: every chart has a bar of some size and every figure (st.metric) is shown — the metrics'
-# code is fetched apart from the charts' and may come last.
+# Drawn: every chart has a bar of some size and every key figure is shown.
 CHARTS_DRAWN = """([n, m]) => { const charts = [...document.querySelectorAll('table.rd-chart')];
-    return document.querySelectorAll('[data-testid="stMetricValue"]').length >= m
+    return document.querySelectorAll('.rd-figure-value').length >= m
       && charts.length >= n && charts.every(c => [...c.querySelectorAll('.rd-bar')]
       .some(b => { const r = b.getBoundingClientRect();
                    return r.width > 0 && r.height > 0; })); }"""
@@ -192,7 +191,7 @@ MILESTONES = """(() => { const at = window.__dashboard_milestones = {};
   const tick = () => { const d = document;
     mark('shell_ms', d.querySelector('[data-testid="stApp"]'));
     mark('title_ms', [...d.querySelectorAll('h1')].some(h => h.textContent.includes('Dashboard')));
-    mark('figures_ms', d.querySelector('[data-testid="stMetricValue"]'));
+    mark('figures_ms', d.querySelector('.rd-figure-value'));
     mark('first_chart_ms', d.querySelector('table.rd-chart .rd-bar'));
     if (!('done' in at)) requestAnimationFrame(tick); };
   requestAnimationFrame(tick); })()"""

@@ -1,4 +1,5 @@
-"""Bar charts and tables as plain HTML, for `st.html`: the Dashboard draws with them.
+"""Bar charts, tables, key figures, a progress bar and the page's headings as plain HTML, for
+`st.html`: the Dashboard is drawn with them, all of it below the Refresh button in one block.
 
 Why not Vega-Lite (`st.vega_lite_chart`): in a fresh browser session its chunk (0.8 MB of
 JavaScript, plus Arrow) is fetched, parsed and run before the first bar shows — most of the
@@ -16,6 +17,12 @@ tick row is hidden from assistive technology. Styles are in `html_charts.css` (c
 Every text shown (names, labels, titles) is HTML-escaped here: outside text — an annotator's
 name — shows as typed, never as markup (st.html does not read Markdown, so `plain` is not
 needed; the escape is the HTML equivalent).
+
+Why the figures, the progress bar and the headings too (issue 20): each Streamlit element has a
+cost in a fresh browser — its code fetched on first use (`st.metric` alone brings eight files
+of JavaScript, `st.progress` two), then React and its styles for every element and column.
+With the whole page as one `st.html` block the first view was 0.84–0.91 s against 1.02–1.17 s
+with 40 elements (three pairs, demo workspace, benchmarks/dashboard.py).
 
 Horizontal bars only: a category's label is read on one line whatever the number of bars
 (twenty annotator pairs fit a column). A value's label sits just past the bar's end, in the
@@ -182,3 +189,52 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]], *, text_colum
     body = "".join(f"<tr>{cells(r, 'td')}</tr>" for r in rows)
     return (f'<table class="rd-table"><thead><tr>{cells(header, "th")}</tr></thead>'
             f"<tbody>{body}</tbody></table>")
+
+
+def page(*parts: str) -> str:
+    """The parts (HTML made by this module) as one page: the figures, progress bar, headings,
+    notes and columns are styled only inside it."""
+    return f'<div class="rd-page">{"".join(parts)}</div>'
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str  # what the figure is
+    value: str  # as written
+    note: str = ""  # a short line under it (what it counts, the target)
+
+
+def figures(items: Sequence[Figure]) -> str:
+    """Key figures side by side (a definition list: label, value, note), as many per row as
+    fit."""
+    def note_of(f: Figure) -> str:
+        return f'<dd class="rd-figure-note">{_e(f.note)}</dd>' if f.note else ""
+    cells = "".join(f'<div class="rd-figure"><dt>{_e(f.label)}</dt><dd class="rd-figure-value">'
+                    f"{_e(f.value)}</dd>{note_of(f)}</div>" for f in items)
+    return f'<dl class="rd-figures">{cells}</dl>'
+
+
+def progress(fraction: float, text: str) -> str:
+    """A progress bar with its text above it; `fraction` is clipped to 0…1."""
+    pct = 100 * min(max(fraction, 0.0), 1.0) if math.isfinite(fraction) else 0.0
+    return (f'<div class="rd-progress"><div>{_e(text)}</div><div class="rd-progress-track" '
+            f'role="progressbar" aria-valuemin="0" aria-valuemax="100" '
+            f'aria-valuenow="{pct:.0f}" aria-label="{_e(text)}"><span style="width:{_pct(pct)}">'
+            "</span></div></div>")
+
+
+def heading(text: str) -> str:
+    """A section's heading (the size of `st.subheader`)."""
+    return f'<h3 class="rd-heading">{_e(text)}</h3>'
+
+
+def note(text: str, strong: bool = False) -> str:
+    """A line of small grey text (as `st.caption`); `strong`: a bold line of normal text."""
+    return f'<p class="{"rd-strong" if strong else "rd-note"}">{_e(text)}</p>'
+
+
+def columns(*parts: str) -> str:
+    """Parts (HTML made by this module, never outside text) side by side in equal columns, one
+    under the other on a narrow screen."""
+    return f'<div class="rd-columns">{"".join(f"<div>{p}</div>" for p in parts)}</div>'
+

@@ -35,8 +35,8 @@ def _ana_accepts(root) -> int:
 
 
 def _accepted_metric(page) -> str:
-    metric = page.get_by_test_id("stMetric").filter(has_text="Accepted so far")
-    return metric.get_by_test_id("stMetricValue").inner_text().strip()
+    figure = page.locator(".rd-figure").filter(has_text="Accepted so far")
+    return figure.locator(".rd-figure-value").inner_text().strip()
 
 
 def _nav(page, name: str) -> None:

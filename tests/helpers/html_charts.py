@@ -137,3 +137,19 @@ def tables(html: str) -> list[Table]:
                          rows=[[td.text().strip() for td in tr.all("td")]
                                for tr in t.first("tbody").all("tr")]))
     return out
+
+
+def figures(html: str) -> dict[str, tuple[str, str]]:
+    """The key figures (html_charts.figures): label → (value, note)."""
+    out = {}
+    for f in parse(html).all("div", "rd-figure"):
+        note = f.first("dd", "rd-figure-note")
+        out[f.first("dt").text().strip()] = (f.first("dd", "rd-figure-value").text().strip(),
+                                            note.text().strip() if note else "")
+    return out
+
+
+def text(html: str) -> str:
+    """All the text of the HTML, as one string."""
+    return parse(html).text()
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from curate.app import html_charts as hc
-from tests.helpers.html_charts import charts, tables
+from tests.helpers.html_charts import charts, figures, parse, tables, text
 
 
 def _kappa(*values):
@@ -94,7 +94,11 @@ def test_outside_text_is_shown_as_text():
     name = '<img src=x onerror=alert(1)> [link](https://example.org) **bold**'
     html = hc.bar_chart(f"Title {name}", [hc.Bar(name, 1, name)], category_title=name,
                         value_title="v") + hc.table([name], [[name]])
+    html += (hc.figures([hc.Figure(name, name, name)]) + hc.progress(0.5, name) + hc.heading(name)
+             + hc.note(name) + hc.note(name, strong=True)
+             + hc.columns(hc.note(name), hc.heading(name)))
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert figures(html) == {name: (name, name)} and text(html).count(name) >= 9
     [chart], [table] = charts(html), tables(html)
     assert chart.title == f"Title {name}" and chart.rows[0].category == name
     assert chart.rows[0].label == name and table.header == [name] and table.rows == [[name]]
@@ -103,3 +107,15 @@ def test_outside_text_is_shown_as_text():
 def test_table_writes_none_as_a_dash():
     [t] = tables(hc.table(["annotator", "rate"], [["ana", None], ["luis", "25.0"]]))
     assert t.rows == [["ana", "—"], ["luis", "25.0"]]
+
+
+def test_figures_read_label_value_and_note_and_the_progress_bar_is_clipped():
+    shown = figures(hc.figures([hc.Figure("Accepted", "1,234", "target 2,500"),
+                                hc.Figure("Open disagreements", "0")]))
+    assert shown == {"Accepted": ("1,234", "target 2,500"), "Open disagreements": ("0", "")}
+    for fraction, width, now in ((0.25, "25%", "25"), (1.7, "100%", "100"), (-1, "0%", "0"),
+                                 (float("nan"), "0%", "0")):
+        bar = parse(hc.progress(fraction, "x")).first("div", "rd-progress-track")
+        assert bar.attrs["aria-valuenow"] == now
+        assert f"width:{width}" in bar.first("span").attrs["style"]
+

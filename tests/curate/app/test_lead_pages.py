@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from db.engine import reading
 from db.models import Adjudication, Image
 from tests.helpers.app import admin_page, as_user, page
 from tests.helpers.curate import unescaped
-from tests.helpers.html_charts import charts, tables
+from tests.helpers.html_charts import charts, figures, tables, text
 
 _ids = itertools.count()
 
@@ -112,11 +113,12 @@ def _dashboard_html(at) -> str:
 
 def test_dashboard_shows_the_known_figures(engine, db_url, tmp_path, monkeypatch):
     at, *_ = admin_page("curate/app/dashboard.py", engine, db_url, tmp_path, monkeypatch)
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Accepted so far (final verdict)"] == "2"
-    assert metrics["Decided (all queues)"] == "10"
-    assert metrics["Fleiss' kappa (overlap)"] == "0.47"
-    assert metrics["Open disagreements"] == "1"
+    shown = figures(_dashboard_html(at))
+    assert shown["Accepted so far (final verdict)"] == ("2", "target 2,500 for old_celebA")
+    assert shown["Decided (all queues)"][0] == "10"
+    assert shown["Fleiss' kappa (overlap)"] == ("0.47", "4 images")
+    assert shown["Open disagreements"][0] == "1"
+    assert "2 of 2,500 accepted for old_celebA" in text(_dashboard_html(at))
     people, pairs, *_ = tables(_dashboard_html(at))
     assert people.header[:2] == ["annotator", "queue"] and people.header[-2] == "accept rate %"
     assert [r[0] for r in people.rows] == ["ana", "luis"]
@@ -166,7 +168,10 @@ def test_every_dashboard_chart_is_titled_and_readable(engine, db_url, tmp_path, 
     ana = progress.row("ana")  # stacked left to right in that order: accepted first, left last
     assert [t.split(" ", 2)[2] for t in ana.tooltips] == ["accepted", "rejected", "skipped", "left"]
     assert [x for x, _ in ana.bars] == sorted(x for x, _ in ana.bars)
-    assert any(c.value.startswith("Figures as of ") and "Refresh" in c.value for c in at.caption)
+    assert re.search(r"Figures as of \d\d:\d\d:\d\d — kept for up to 15 s; press Refresh",
+                     text(_dashboard_html(at)))
+    # One element below the button: the page's figures, charts and tables in one st.html.
+    assert not at.metric and not at.get("progress") and len(at.get("html")) == 2  # + the styles
 
 
 def test_dashboard_names_are_shown_as_text(engine, db_url, tmp_path, monkeypatch):
@@ -182,12 +187,12 @@ def test_dashboard_names_are_shown_as_text(engine, db_url, tmp_path, monkeypatch
 def test_dashboard_refresh_shows_a_new_decision(engine, db_url, tmp_path, monkeypatch):
     from curate.decisions import adjudicate
     at, users, shared = admin_page("curate/app/dashboard.py", engine, db_url, tmp_path, monkeypatch)
-    before = {m.label: m.value for m in at.metric}["Accepted so far (final verdict)"]
+    before = figures(_dashboard_html(at))["Accepted so far (final verdict)"][0]
     adjudicate(engine, users["admin"], shared[2], "accept")  # both had rejected it
     at.run()
-    assert {m.label: m.value for m in at.metric}["Accepted so far (final verdict)"] == before
+    assert figures(_dashboard_html(at))["Accepted so far (final verdict)"][0] == before
     at.button(key="dash_refresh").click().run()
-    after = {m.label: m.value for m in at.metric}["Accepted so far (final verdict)"]
+    after = figures(_dashboard_html(at))["Accepted so far (final verdict)"][0]
     assert int(after) == int(before) + 1
 
 

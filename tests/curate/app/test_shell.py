@@ -31,7 +31,7 @@ def test_the_routes_answer_each_page_once_and_nothing_else(monkeypatch):
     import streamlit_app
     paths = [shell.url_path(script) for _, script, *_ in streamlit_app.PAGES]
     assert "dashboard" in paths and "gallery_runs" in paths
-    served = {r.path for r in streamlit_app.app._user_routes}  # the app as `streamlit run` serves it
+    served = {r.path for r in streamlit_app.app._user_routes}  # as `streamlit run` serves it
     assert {f"/{p}" for p in paths} | {"/home"} <= served
     routes = shell.routes(paths + [streamlit_app.HOME, "dashboard"])
     assert [r.path for r in routes] == [f"/{p}" for p in paths] + ["/home"]

@@ -30,13 +30,13 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import re
-import threading
 import logging
 import os
+import re
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -245,7 +245,8 @@ def browser_first_view(root: Path, repeat: int, images: int, database_url: str |
         "pass": statistics.median(cold) < target and statistics.median(warm) < target,
         "new_browser_ms_from_navigation": {k: round(statistics.median(m[k] for m in steps))
                                            for k in steps[0] if all(k in m for m in steps)},
-        "server_files": files, "load_before": load_before, "load_after": [round(x, 2) for x in os.getloadavg()],
+        "server_files": files, "load_before": load_before,
+        "load_after": [round(x, 2) for x in os.getloadavg()],
         "note": "until every chart is drawn; figures cached by the server"}), flush=True)
 
 
@@ -257,6 +258,7 @@ def _fetch_files(url: str, connections: int = 6) -> dict:
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
     conn.request("GET", "/dashboard")
     shell = conn.getresponse().read().decode()
+    conn.close()
     todo = ["/" + f[2:] for f in re.findall(r'(?:href|src)="(\./static/[^"]+)"', shell)]
     files, lock, took = len(todo), threading.Lock(), []
 

@@ -20,15 +20,17 @@ STATUSES = ("accepted", "rejected", "skipped", "left")  # stacked in this order,
 STATUS_COLOURS = ("#2e7d32", "#c62828", "#f9a825", "#b0bec5")
 PERCENT_TICKS = (0, 25, 50, 75, 100)
 
-require_admin()
-st.title("Dashboard", anchor=False)
-st.html(hc.CSS)  # the charts' styles (style only: Streamlit puts it aside, it takes no space)
-
 
 @st.cache_data(ttl=CACHE_S, show_spinner="Counting every decision…")
 def _figures(database: str) -> dashboard.Dashboard:
     # Computed at most every 15 s per database, however many admins look; the page says when.
     return db_call(dashboard.dashboard, engine())
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def _looks(database: str):
+    from curate.triage import rounds, store
+    return db_call(rounds.looks_report, engine()), db_call(store.latest_model, engine())
 
 
 def _fmt(x, spec=".2f"):
@@ -42,11 +44,6 @@ def _kappa(kappa: float | None) -> str:
 
 def _kappa_label(kappa: float | None, n: int) -> str:
     return f"{'undefined' if kappa is None else _kappa(kappa)} (n={n:,})"
-
-
-if st.button("Refresh", icon=":material/refresh:", key="dash_refresh"):
-    _figures.clear()
-dash = _figures(engine().url.render_as_string(hide_password=True))
 
 
 def key_figures(dash: dashboard.Dashboard) -> str:
@@ -139,12 +136,6 @@ def rules_section(dash: dashboard.Dashboard) -> str:
             category_title="Tag", value_title="Standing decisions with the tag", counts=True))
 
 
-@st.cache_data(ttl=CACHE_S, show_spinner=False)
-def _looks(database: str):
-    from curate.triage import rounds, store
-    return db_call(rounds.looks_report, engine()), db_call(store.latest_model, engine())
-
-
 def triage_section(looks, model) -> str:
     left_looks = looks.projected_looks_left
     out = hc.heading("Triage: looks per accepted face") + hc.figures([
@@ -171,10 +162,16 @@ def triage_section(looks, model) -> str:
           _fmt(r.looks_per_accept)] for r in looks.rounds], text_columns=2)
 
 
+require_admin()
+st.title("Dashboard", anchor=False)
+st.html(hc.CSS)  # the charts' styles (style only: Streamlit puts it aside, it takes no space)
+if st.button("Refresh", icon=":material/refresh:", key="dash_refresh"):
+    _figures.clear()
+database = engine().url.render_as_string(hide_password=True)
+dash = _figures(database)
 # Everything below the button in one st.html block: see curate/app/html_charts.py for why.
 st.html(hc.page(
     hc.note(f"Figures as of {dash.as_of:%H:%M:%S} — kept for up to {CACHE_S} s; press Refresh to "
             "count again now."),
     key_figures(dash), progress_section(dash.annotators), agreement_section(dash),
-    rules_section(dash),
-    triage_section(*_looks(engine().url.render_as_string(hide_password=True)))))
+    rules_section(dash), triage_section(*_looks(database))))

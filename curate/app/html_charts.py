@@ -237,4 +237,3 @@ def columns(*parts: str) -> str:
     """Parts (HTML made by this module, never outside text) side by side in equal columns, one
     under the other on a narrow screen."""
     return f'<div class="rd-columns">{"".join(f"<div>{p}</div>" for p in parts)}</div>'
-

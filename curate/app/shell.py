@@ -41,6 +41,7 @@ def _index() -> str:
     return (Path(file_util.get_static_dir()) / "index.html").read_text(encoding="utf-8")
 
 
+@functools.cache
 def page_html(path: str) -> str:
     """Streamlit's index.html with the line for the page at `/<path>` first in its head (the
     file unchanged when it has no head)."""

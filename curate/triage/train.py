@@ -190,8 +190,7 @@ def fit(cfg: TrainConfig, pixels: torch.Tensor, attributes: torch.Tensor, target
     epochs = _epochs(cfg, len(rows))
     steps_per_epoch = max(1, -(-len(rows) // cfg.batch))
     total = epochs * steps_per_epoch
-    network = dict(side=cfg.side, n_attributes=td.N_ATTRIBUTES, n_rules=len(td.RULE_KEYS),
-                   n_tags=len(td.TAG_KEYS), width=cfg.width)
+    network = _network(cfg)
     trained: list[Ranker] = []
     step, steps = 0, total * cfg.members
     for m in range(cfg.members):
@@ -240,6 +239,13 @@ def _batch_loss(model: Ranker, x, residual, attributes, y, rule, tags, weight,
     if bool((y > 0.5).any()):
         loss = loss + 0.5 * F.binary_cross_entropy_with_logits(tag_logits[y > 0.5], tags[y > 0.5])
     return loss
+
+
+def _network(cfg: TrainConfig) -> dict:
+    """One member network's constructor arguments (also what the model file's metadata says of
+    it, for `model.architecture`)."""
+    return dict(side=cfg.side, n_attributes=td.N_ATTRIBUTES, n_rules=len(td.RULE_KEYS),
+                n_tags=len(td.TAG_KEYS), width=cfg.width)
 
 
 def _member_seed(seed: int, member: int) -> int:
@@ -329,8 +335,7 @@ def train_locked(engine, ws: Workspace, cfg: TrainConfig, progress: Progress | N
     # Save, record, score.
     version = store.next_version(engine)
     rel = f"triage/models/{version:04d}.pt"
-    meta = dict(version=version, side=cfg.side, width=cfg.width, members=cfg.members,
-                n_attributes=td.N_ATTRIBUTES, n_rules=len(td.RULE_KEYS), n_tags=len(td.TAG_KEYS), rules=list(td.RULE_KEYS),
+    meta = dict(version=version, **_network(cfg), members=cfg.members, rules=list(td.RULE_KEYS),
                 tags=list(td.TAG_KEYS), seed=cfg.seed, decisions_used=report.decisions_used,
                 config=asdict(cfg), figures=figures, torch=str(torch.__version__))
     save(model.cpu(), meta, ws.root / rel)

@@ -152,6 +152,32 @@ def settled(page) -> None:
     page.wait_for_timeout(500)
 
 
+def press_keys_timed(page, keys: list[tuple[str, float]]) -> None:
+    """Press single-character keys (a letter or a digit) as a person's fingers would, at the
+    given milliseconds after the first press, whatever this machine's delays.
+
+    Each press is a real keydown/keyup through the browser's input pipeline (Chrome DevTools
+    `Input.dispatchKeyEvent`); its `timestamp` becomes the event's `timeStamp`, which is what
+    the Label panel times a press by. Playwright's own `press` then `wait_for_timeout(40)`
+    promise nothing about the gap: on a loaded 2-core machine the second key can arrive 150 ms
+    later, a look long enough to decide — not the fast press a test meant."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        start = time.time()
+        for key, ms in keys:
+            if len(key) != 1 or not key.isalnum():
+                raise ValueError(f"press_keys_timed takes one letter or digit, not {key!r}")
+            code = f"Digit{key}" if key.isdigit() else f"Key{key.upper()}"
+            down = {"type": "keyDown", "key": key, "code": code, "text": key,
+                    "windowsVirtualKeyCode": ord(key.upper()), "timestamp": start + ms / 1000}
+            cdp.send("Input.dispatchKeyEvent", down)
+            cdp.send("Input.dispatchKeyEvent", {
+                "type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": ord(key.upper()),
+                "timestamp": start + (ms + 5) / 1000})
+    finally:
+        cdp.detach()
+
+
 def caption_for(position: int) -> str:
     """The text the Label page shows under the image at a 0-based queue position."""
     return f"#{position + 1} ·"

@@ -167,6 +167,7 @@ st.title("Dashboard", anchor=False)
 st.html(hc.CSS)  # the charts' styles (style only: Streamlit puts it aside, it takes no space)
 if st.button("Refresh", icon=":material/refresh:", key="dash_refresh"):
     _figures.clear()
+    _looks.clear()
 database = engine().url.render_as_string(hide_password=True)
 dash = _figures(database)
 # Everything below the button in one st.html block: see curate/app/html_charts.py for why.

@@ -167,13 +167,12 @@ def press_keys_timed(page, keys: list[tuple[str, float]]) -> None:
         for key, ms in keys:
             if len(key) != 1 or not key.isalnum():
                 raise ValueError(f"press_keys_timed takes one letter or digit, not {key!r}")
-            code = f"Digit{key}" if key.isdigit() else f"Key{key.upper()}"
-            down = {"type": "keyDown", "key": key, "code": code, "text": key,
-                    "windowsVirtualKeyCode": ord(key.upper()), "timestamp": start + ms / 1000}
-            cdp.send("Input.dispatchKeyEvent", down)
-            cdp.send("Input.dispatchKeyEvent", {
-                "type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": ord(key.upper()),
-                "timestamp": start + (ms + 5) / 1000})
+            which = {"key": key, "code": f"Digit{key}" if key.isdigit() else f"Key{key.upper()}",
+                     "windowsVirtualKeyCode": ord(key.upper())}
+            cdp.send("Input.dispatchKeyEvent", {**which, "type": "keyDown", "text": key,
+                                                "timestamp": start + ms / 1000})
+            cdp.send("Input.dispatchKeyEvent", {**which, "type": "keyUp",
+                                                "timestamp": start + (ms + 5) / 1000})
     finally:
         cdp.detach()
 

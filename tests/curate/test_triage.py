@@ -179,9 +179,7 @@ def test_train_scores_every_image_and_the_same_seed_gives_the_same_model(decided
     assert not torch.equal(*first_layer)
     x = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8)
     attrs = torch.zeros(5, td.N_ATTRIBUTES)
-    one = [Committee(members=1, side=32, width=8) for _ in b.members]
-    for c, m in zip(one, b.members):
-        c.members[0] = m
+    one = [Committee.of([m]) for m in b.members]
     mean = (predict(one[0], x, attrs)[0] + predict(one[1], x, attrs)[0]) / 2
     assert torch.allclose(predict(b, x, attrs)[0], mean)
     assert 0.0 <= meta["figures"]["auc"] <= 1.0

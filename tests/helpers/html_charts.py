@@ -152,4 +152,3 @@ def figures(html: str) -> dict[str, tuple[str, str]]:
 def text(html: str) -> str:
     """All the text of the HTML, as one string."""
     return parse(html).text()
-

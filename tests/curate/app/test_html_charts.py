@@ -118,4 +118,3 @@ def test_figures_read_label_value_and_note_and_the_progress_bar_is_clipped():
         bar = parse(hc.progress(fraction, "x")).first("div", "rd-progress-track")
         assert bar.attrs["aria-valuenow"] == now
         assert f"width:{width}" in bar.first("span").attrs["style"]
-
